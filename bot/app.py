@@ -1,0 +1,71 @@
+"""Assembly: the python-telegram-bot Application with kefu's handlers, and its life cycle."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
+from telegram.ext import Application, ApplicationBuilder
+
+import handlers
+from bot.config import ConfigError, Settings
+from bot.i18n import text
+from bot.ratelimit import ResilientRateLimiter
+from bot.updates import ChatOrderedProcessor
+
+log = logging.getLogger(__name__)
+
+CUSTOMER_COMMANDS = ("start", "help", "lang")
+
+
+def build_application(settings: Settings, processor: ChatOrderedProcessor | None = None) -> Application:
+    tg = settings.telegram
+    if tg.token is None:
+        raise ConfigError(
+            "No Telegram bot token: set KEFU_TELEGRAM__TOKEN (or token in config.toml) to the token "
+            "@BotFather gave you, or run `kefu sandbox` to try kefu without one."
+        )
+    app = (
+        ApplicationBuilder()
+        .token(tg.token.get_secret_value().strip())
+        .base_url(tg.base_url)
+        .base_file_url(tg.file_url())
+        .rate_limiter(
+            ResilientRateLimiter(max_retries=tg.rate_limit_retries, server_error_retries=tg.server_error_retries)
+        )
+        .concurrent_updates(processor or ChatOrderedProcessor())
+        .build()
+    )
+    app.bot_data["settings"] = settings
+    handlers.register(app)
+    return app
+
+
+async def announce_commands(app: Application) -> None:
+    """The command menu customers see, in English and (for Chinese clients) in Chinese."""
+    scope = BotCommandScopeAllPrivateChats()
+    for language, code in (("en", None), ("zh-Hans", "zh")):
+        commands = [BotCommand(c, text(language, f"command_{c}")) for c in CUSTOMER_COMMANDS]
+        await app.bot.set_my_commands(commands, scope=scope, language_code=code)
+
+
+@contextlib.asynccontextmanager
+async def polling(app: Application, settings: Settings) -> AsyncIterator[Application]:
+    """Run the bot by long polling until the block exits; the database must already be open."""
+    async with app:
+        me = app.bot.bot
+        log.info("connected to the Bot API as @%s", me.username)
+        await announce_commands(app)
+        await app.start()
+        await app.updater.start_polling(
+            poll_interval=0,
+            timeout=settings.telegram.poll_timeout,
+            allowed_updates=Update.ALL_TYPES,
+        )
+        try:
+            yield app
+        finally:
+            await app.updater.stop()
+            await app.stop()

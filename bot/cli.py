@@ -1,0 +1,96 @@
+"""The ``kefu`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.logsetup import configure_logging
+
+EXIT_CONFIG = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kefu", description="客服 kefu — a customer-service bot for Telegram.")
+    parser.add_argument("--config", metavar="FILE", help="config file (default: $KEFU_CONFIG or ./config.toml)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("run", help="run the bot against Telegram (or the Bot API server in base_url)")
+
+    sandbox = commands.add_parser("sandbox", help="try kefu in the terminal, no Telegram token needed")
+    sandbox.add_argument("--database", metavar="URL", help="database URL (default: a temporary SQLite file)")
+    sandbox.add_argument("--language", default="en", help="the sandbox customer's Telegram language_code (default en)")
+
+    emulator = commands.add_parser("emulator", help="serve the local Bot API emulator (for kefu run and tests)")
+    emulator.add_argument("--listen", default="127.0.0.1:8081", metavar="HOST:PORT")
+
+    database = commands.add_parser("db", help="database schema")
+    db_commands = database.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_commands.add_parser("upgrade", help="apply pending migrations (kefu also does this at start)")
+    make = db_commands.add_parser("makemigrations", help="(developers) write a migration for changed models")
+    make.add_argument("--name", help="a name for the migration")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return asyncio.run(_dispatch(args))
+    except ConfigError as exc:
+        print(f"kefu: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _dispatch(args: argparse.Namespace) -> int:
+    level = logging.DEBUG if args.verbose else logging.INFO
+    if args.command == "db" and args.db_command == "makemigrations":
+        from tortoise.cli.cli import run_cli_async
+
+        extra = ["--name", args.name] if args.name else []
+        return await run_cli_async(["-c", "bot.db.TORTOISE_ORM", "makemigrations", *extra])
+
+    if args.command == "emulator":
+        from bot.emulator import BotAPIEmulator
+
+        configure_logging(level=level)
+        host, _, port = args.listen.rpartition(":")
+        emulator = BotAPIEmulator()
+        await emulator.start(host, int(port))
+        logging.getLogger("kefu").info("Bot API emulator at %s (token: any)", emulator.base_url)
+        await asyncio.Event().wait()
+        return 0
+
+    settings = load_settings(args.config)
+    secrets = [settings.telegram.token.get_secret_value()] if settings.telegram.token else []
+    if args.command == "sandbox":
+        from bot.sandbox import run_sandbox
+
+        configure_logging(secrets, level=level if args.verbose else logging.WARNING)
+        return await run_sandbox(settings, database_url=args.database, language_code=args.language)
+
+    configure_logging(secrets, level=level)
+    if args.command == "run":
+        from bot.runtime import run
+
+        await run(settings)
+        return 0
+    if args.command == "db":
+        from bot.runtime import open_database
+
+        async with open_database(settings):
+            print(f"kefu: the database is up to date ({_safe_url(settings)})")
+        return 0
+    raise AssertionError(args.command)
+
+
+def _safe_url(settings: Settings) -> str:
+    from bot.runtime import redact_url
+
+    return redact_url(settings.database.url)

@@ -1,0 +1,73 @@
+"""The database: tortoise-orm on SQLite (embedded default) or PostgreSQL (production).
+
+The schema is owned by tortoise-orm's migrations in ``bot/migrations``; they are applied by
+``kefu db upgrade`` and at every start, so upgrading kefu keeps a shop's data. After changing a
+model, a developer runs ``kefu db makemigrations`` and commits the new file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from tortoise import Tortoise
+from tortoise.migrations.api import migrate
+
+log = logging.getLogger(__name__)
+
+APP = "kefu"
+MODEL_MODULES = ["ticketing.models"]
+
+
+def tortoise_config(url: str) -> dict[str, Any]:
+    return {
+        "connections": {"default": url},
+        "apps": {
+            APP: {"models": MODEL_MODULES, "default_connection": "default", "migrations": "bot.migrations"}
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+# For tortoise's own CLI (`kefu db makemigrations` passes it): models are compared with the
+# migration files, so no real database is needed.
+TORTOISE_ORM = tortoise_config("sqlite://:memory:")
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    """tortoise creates the SQLite file but not its folder (sqlite://data/kefu.db)."""
+    if url.startswith("sqlite://") and ":memory:" not in url:
+        path = url.removeprefix("sqlite://").split("?", 1)[0]
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+async def upgrade(url: str) -> None:
+    """Apply every migration not yet applied; leaves no connection open."""
+    _ensure_sqlite_dir(url)
+    try:
+        await migrate(config=tortoise_config(url))
+    finally:
+        await Tortoise.close_connections()
+
+
+async def connect(url: str) -> None:
+    """Migrate, then open the connection the services use."""
+    await upgrade(url)
+    await Tortoise.init(config=tortoise_config(url))
+
+
+async def disconnect() -> None:
+    await Tortoise.close_connections()
+
+
+@contextlib.asynccontextmanager
+async def database(url: str) -> AsyncIterator[None]:
+    await connect(url)
+    try:
+        yield
+    finally:
+        await disconnect()

@@ -1,0 +1,44 @@
+"""Message catalogs: every text a customer sees, in zh-Hans, zh-Hant and English.
+
+Catalogs are TOML files in ``bot/locales`` (``en.toml``, ``zh-Hans.toml``, ``zh-Hant.toml``),
+one key per text, ``{placeholders}`` filled by :func:`text`. A shop edits them in place.
+"""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from knowledge_base.language import DEFAULT_LANGUAGE, LANGUAGES, Language
+
+log = logging.getLogger(__name__)
+LOCALES = Path(__file__).with_name("locales")
+
+LANGUAGE_NAMES: dict[Language, str] = {"zh-Hans": "简体中文", "zh-Hant": "繁體中文", "en": "English"}
+
+
+@cache
+def catalog(language: Language) -> dict[str, str]:
+    with (LOCALES / f"{language}.toml").open("rb") as file:
+        return {key: value.strip("\n") for key, value in tomllib.load(file).items()}
+
+
+def text(language: Language | str, key: str, **params: Any) -> str:
+    """The text ``key`` in ``language`` (English if that catalog lacks it), placeholders filled."""
+    lang: Language = language if language in LANGUAGES else DEFAULT_LANGUAGE  # type: ignore[assignment]
+    template = catalog(lang).get(key)
+    if template is None:
+        log.warning("catalog %s has no text %r; using English", lang, key)
+        template = catalog(DEFAULT_LANGUAGE)[key]
+    return template.format_map(_Params(params))
+
+
+class _Params(dict[str, Any]):
+    """A placeholder the code does not fill (a typo in an edited catalog) renders empty, not a crash."""
+
+    def __missing__(self, key: str) -> str:
+        log.warning("catalog text has an unknown placeholder {%s}", key)
+        return ""

@@ -1,0 +1,81 @@
+"""Running kefu for real: open the database, run the bot, stop cleanly on SIGINT/SIGTERM.
+
+Start-up problems a person can fix (no token, a token Telegram refuses, an unreachable Bot API
+server or database) become :class:`~bot.config.ConfigError` with one sentence saying what to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import signal
+from collections.abc import AsyncIterator
+
+from telegram.error import InvalidToken, NetworkError
+from telegram.ext import Application
+from tortoise.exceptions import DBConnectionError, OperationalError
+
+from bot import db
+from bot.app import build_application, polling
+from bot.config import ConfigError, Settings
+
+log = logging.getLogger(__name__)
+
+
+def redact_url(url: str) -> str:
+    """postgres://kefu:secret@host/db → postgres://kefu:***@host/db"""
+    return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1***@", url)
+
+
+@contextlib.asynccontextmanager
+async def open_database(settings: Settings) -> AsyncIterator[None]:
+    url = settings.database.url
+    try:
+        await db.connect(url)
+    except (DBConnectionError, OperationalError, OSError) as exc:
+        raise ConfigError(
+            f"Cannot open the database {redact_url(url)} ({_first_line(exc)}): check KEFU_DATABASE__URL "
+            "and that the database server is running and the database exists."
+        ) from None
+    try:
+        yield
+    finally:
+        await db.disconnect()
+
+
+@contextlib.asynccontextmanager
+async def running_bot(app: Application, settings: Settings) -> AsyncIterator[Application]:
+    """The bot, connected and polling, for as long as the block runs."""
+    try:
+        async with polling(app, settings) as running:
+            yield running
+    except InvalidToken:
+        raise ConfigError(
+            "The Bot API server refused the bot token: check KEFU_TELEGRAM__TOKEN (ask @BotFather for it again)."
+        ) from None
+    except NetworkError as exc:
+        if app.running:
+            raise
+        raise ConfigError(
+            f"Cannot reach the Bot API at {settings.telegram.base_url} ({_first_line(exc)}): check the "
+            "network, or KEFU_TELEGRAM__BASE_URL if you use your own Bot API server."
+        ) from None
+
+
+async def run(settings: Settings) -> None:
+    """`kefu run`: until SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    app = build_application(settings)
+    async with open_database(settings), running_bot(app, settings):
+        log.info("kefu is running; press Ctrl-C to stop")
+        await stop.wait()
+        log.info("stopping")
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -1,0 +1,72 @@
+"""How incoming updates are run: many chats at once, each chat's messages in order.
+
+python-telegram-bot runs updates one at a time by default, so one slow customer would hold up
+all others; fully concurrent processing could answer one customer's two messages out of order.
+:class:`ChatOrderedProcessor` does both right, and tells waiters when an update is finished
+(the sandbox and the tests wait for the bot to have answered before they go on).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Awaitable
+
+from telegram import Update
+from telegram.ext import BaseUpdateProcessor
+
+_REMEMBERED = 10_000
+
+
+class ChatOrderedProcessor(BaseUpdateProcessor):
+    def __init__(self, max_concurrent_updates: int = 64) -> None:
+        super().__init__(max_concurrent_updates)
+        self._chats: dict[int, tuple[asyncio.Lock, int]] = {}
+        self._finished: OrderedDict[int, None] = OrderedDict()
+        self._waiters: dict[int, list[asyncio.Future[None]]] = {}
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to tear down: the Application awaits running updates itself."""
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[object]) -> None:
+        chat = update.effective_chat if isinstance(update, Update) else None
+        try:
+            if chat is None:
+                await coroutine
+            else:
+                await self._in_chat_order(chat.id, coroutine)
+        finally:
+            if isinstance(update, Update):
+                self._finish(update.update_id)
+
+    async def _in_chat_order(self, chat_id: int, coroutine: Awaitable[object]) -> None:
+        lock, users = self._chats.get(chat_id) or (asyncio.Lock(), 0)
+        self._chats[chat_id] = (lock, users + 1)
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            lock, users = self._chats[chat_id]
+            if users == 1:
+                del self._chats[chat_id]
+            else:
+                self._chats[chat_id] = (lock, users - 1)
+
+    def _finish(self, update_id: int) -> None:
+        self._finished[update_id] = None
+        if len(self._finished) > _REMEMBERED:
+            self._finished.popitem(last=False)
+        for waiter in self._waiters.pop(update_id, []):
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def wait_finished(self, update_id: int, timeout: float = 10.0) -> None:
+        """Return once the update has been handled (at once if it already was)."""
+        if update_id in self._finished:
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(update_id, []).append(waiter)
+        await asyncio.wait_for(waiter, timeout)

@@ -1,0 +1,27 @@
+"""What every customer handler needs first: who is writing, and in which language to answer."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from knowledge_base.language import Language
+from ticketing.customers import record_customer, reply_language
+from ticketing.models import Customer
+
+
+async def customer_of(update: Update) -> Customer:
+    user = update.effective_user
+    assert user is not None, "customer handlers only run for updates with a sender"
+    return await record_customer(
+        user.id,
+        first_name=user.first_name,
+        last_name=user.last_name,
+        username=user.username,
+        language_code=user.language_code,
+    )
+
+
+async def customer_and_language(update: Update) -> tuple[Customer, Language]:
+    customer = await customer_of(update)
+    message = update.effective_message
+    return customer, await reply_language(customer, message.text if message else None)

@@ -1,0 +1,19 @@
+"""/start and /help."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot.i18n import text
+from handlers.common import customer_of
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    customer = await customer_of(update)
+    await update.message.reply_text(text(customer.language, "start", name=customer.first_name))
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    customer = await customer_of(update)
+    await update.message.reply_text(text(customer.language, "help"))

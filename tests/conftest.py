@@ -1,0 +1,144 @@
+"""Fixtures: a database (SQLite and PostgreSQL), the Bot API emulator, the running bot, people.
+
+Every test that uses the database runs twice, once on SQLite and once on PostgreSQL. PostgreSQL is
+found at $KEFU_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres); when none
+answers its runs are skipped, unless KEFU_TEST_REQUIRE_POSTGRES=1 (as in CI) makes that a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from pydantic import SecretStr
+from tortoise import Tortoise
+
+from bot import db
+from bot.app import build_application
+from bot.config import DatabaseSettings, Settings, TelegramSettings
+from bot.emulator import BotAPIEmulator
+from bot.runtime import running_bot
+from bot.updates import ChatOrderedProcessor
+from tests.harness import Bot, Person
+
+TEST_TOKEN = "987654321:TEST-token-that-must-never-be-logged"
+POSTGRES_ADMIN_URL = os.environ.get("KEFU_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+REQUIRE_POSTGRES = os.environ.get("KEFU_TEST_REQUIRE_POSTGRES") == "1"
+
+
+@pytest.fixture(autouse=True)
+def _no_kefu_settings_from_outside(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests decide every setting: KEFU_* variables of the shell running them don't leak in."""
+    for name in os.environ:
+        if name.startswith("KEFU_") and not name.startswith("KEFU_TEST_"):
+            monkeypatch.delenv(name)
+
+
+async def _admin(statement: str) -> None:
+    connection = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=3)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throw-away PostgreSQL database for this test session, dropped at the end."""
+    name = f"kefu_test_{os.getpid()}"
+    try:
+        asyncio.run(_admin(f"DROP DATABASE IF EXISTS {name}"))
+        asyncio.run(_admin(f"CREATE DATABASE {name}"))
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"PostgreSQL required but not reachable at {POSTGRES_ADMIN_URL}: {exc}")
+        pytest.skip(f"no PostgreSQL at {POSTGRES_ADMIN_URL} ({exc}); set KEFU_TEST_POSTGRES_URL")
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    asyncio.run(_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite://{tmp_path / 'kefu.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+async def _empty_tables() -> None:
+    tables = [model._meta.db_table for model in Tortoise.apps[db.APP].values()]
+    await Tortoise.get_connection("default").execute_script(
+        f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"
+    )
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[str]:
+    """The migrated database, empty, connected for the services."""
+    await db.connect(database_url)
+    if database_url.startswith("postgres"):
+        await _empty_tables()
+    try:
+        yield database_url
+    finally:
+        await db.disconnect()
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[BotAPIEmulator]:
+    emulator = BotAPIEmulator(bot_username="kefu_test_bot", bot_first_name="Kefu")
+    await emulator.start()
+    try:
+        yield emulator
+    finally:
+        await emulator.stop()
+
+
+@pytest.fixture
+async def bot(database: str, emulator: BotAPIEmulator) -> AsyncIterator[Bot]:
+    group = emulator.add_group(title="Agents", is_forum=True)
+    settings = Settings(
+        telegram=TelegramSettings(
+            token=SecretStr(TEST_TOKEN),
+            base_url=emulator.base_url,
+            agent_chat_id=group["id"],
+            poll_timeout=5,
+            server_error_retries=3,
+        ),
+        database=DatabaseSettings(url=database),
+    )
+    processor = ChatOrderedProcessor()
+    app = build_application(settings, processor)
+    async with running_bot(app, settings):
+        yield Bot(emulator, app, processor, settings, group, TEST_TOKEN)
+
+
+def _customer(bot: Bot, **user: object) -> Person:
+    created = bot.emulator.add_user(**user)
+    return Person(bot, created, created["id"])
+
+
+@pytest.fixture
+def customer(bot: Bot) -> Person:
+    """An English-speaking customer in a private chat with the bot."""
+    return _customer(bot, first_name="Emma", last_name="Smith", language_code="en")
+
+
+@pytest.fixture
+def make_customer(bot: Bot):
+    def make(**user: object) -> Person:
+        return _customer(bot, **user)
+
+    return make
+
+
+@pytest.fixture
+def agent(bot: Bot) -> Person:
+    """A member of the agent group, writing in its General topic."""
+    user = bot.emulator.add_user(first_name="Lei", last_name="Li", username="agent_li", language_code="zh-CN")
+    bot.emulator.set_member(bot.group["id"], user["id"], "member")
+    return Person(bot, user, bot.group["id"])

@@ -1,0 +1,103 @@
+"""The `kefu` command as a new user runs it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.emulator import BotAPIEmulator
+
+TOKEN = "555666777:CLI-test-token-must-not-be-printed"
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
+    env.update(extra)
+    return env
+
+
+def test_run_without_a_token_says_what_to_do_and_exits_2(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "KEFU_TELEGRAM__TOKEN" in lines[0] and "kefu sandbox" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_a_bad_setting_exits_2_with_one_sentence(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run"],
+        cwd=tmp_path,
+        env=_env(KEFU_TELEGRAM__TOKEN=TOKEN, KEFU_TELEGRAM__AGENT_CHAT_ID="my-group"),
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "KEFU_TELEGRAM__AGENT_CHAT_ID" in result.stderr
+    assert TOKEN not in result.stderr
+
+
+def test_run_with_an_unreachable_bot_api_exits_2_naming_base_url(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run"],
+        cwd=tmp_path,
+        env=_env(KEFU_TELEGRAM__TOKEN=TOKEN, KEFU_TELEGRAM__BASE_URL="http://127.0.0.1:9/bot"),
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "KEFU_TELEGRAM__BASE_URL" in result.stderr.strip().splitlines()[-1]
+    assert TOKEN not in result.stderr and "Traceback" not in result.stderr
+
+
+async def test_run_works_against_any_bot_api_server_given_by_base_url(tmp_path: Path) -> None:
+    emulator = BotAPIEmulator(bot_username="shop_bot")
+    await emulator.start()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "--verbose", "run",
+        cwd=tmp_path,
+        env=_env(KEFU_TELEGRAM__TOKEN=TOKEN, KEFU_TELEGRAM__BASE_URL=emulator.base_url),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        customer = emulator.add_user(first_name="Fang", language_code="zh-CN")
+        emulator.send_text(customer["id"], "/start")
+        reply = await emulator.wait_for_bot_message(customer["id"], timeout=60)
+        assert "Fang，您好" in reply["text"]
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await emulator.stop()
+    assert process.returncode == 0, stderr.decode()
+    assert TOKEN not in stderr.decode()
+    assert (tmp_path / "data" / "kefu.db").is_file()  # the default SQLite database, created on first run
+
+
+def test_sandbox_greets_hello_and_nihao_in_their_languages(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "sandbox"],
+        input="hello\n你好\n/lang\n:press 3\n:agent\n:quit\n",
+        cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Hello Fang! How can I help you today?" in out
+    assert "Fang，您好！请问有什么可以帮您？" in out
+    assert "[1] 简体中文  [2] 繁體中文  [3] English" in out
+    assert "Done: I'll answer you in English from now on." in out
+    assert "you are now the agent" in out
+
+
+def test_db_upgrade_creates_the_default_database(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "db", "upgrade"], cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "data" / "kefu.db").is_file()

@@ -1,0 +1,70 @@
+"""Customers: recorded when they write, with the language kefu answers them in."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tortoise.exceptions import IntegrityError
+
+from knowledge_base.language import Language, detect_language, language_from_telegram
+from ticketing.models import Customer
+
+
+async def record_customer(
+    telegram_id: int,
+    *,
+    first_name: str = "",
+    last_name: str | None = None,
+    username: str | None = None,
+    language_code: str | None = None,
+) -> Customer:
+    """The customer for this Telegram user, created on first contact and refreshed after."""
+    now = datetime.now(UTC)
+    customer = await Customer.get_or_none(telegram_id=telegram_id)
+    if customer is None:
+        try:
+            return await Customer.create(
+                telegram_id=telegram_id,
+                first_name=first_name[:128],
+                last_name=(last_name or None) and last_name[:128],
+                username=username,
+                telegram_language=language_code,
+                language=language_from_telegram(language_code),
+                first_seen=now,
+                last_seen=now,
+            )
+        except IntegrityError:  # the same user's other update created it a moment ago
+            customer = await Customer.get(telegram_id=telegram_id)
+    customer.first_name = first_name[:128]
+    customer.last_name = (last_name or None) and last_name[:128]
+    customer.username = username
+    customer.telegram_language = language_code
+    customer.last_seen = now
+    customer.blocked = False  # they wrote to us, so they have not blocked the bot
+    await customer.save(
+        update_fields=["first_name", "last_name", "username", "telegram_language", "last_seen", "blocked"]
+    )
+    return customer
+
+
+async def reply_language(customer: Customer, text: str | None = None) -> Language:
+    """The language to answer ``text`` in.
+
+    A language chosen with /lang always wins. Otherwise the customer is answered in the language
+    they write in, which is remembered for messages kefu sends unasked (surveys, greetings).
+    """
+    if customer.language_chosen or not text:
+        return customer.language  # type: ignore[return-value]
+    detected = detect_language(text)
+    if detected is None:
+        return customer.language  # type: ignore[return-value]
+    if detected != customer.language:
+        customer.language = detected
+        await customer.save(update_fields=["language"])
+    return detected
+
+
+async def choose_language(customer: Customer, language: Language) -> None:
+    customer.language = language
+    customer.language_chosen = True
+    await customer.save(update_fields=["language", "language_chosen"])
