@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tortoise import Tortoise
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.api import migrate
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,9 @@ async def upgrade(url: str) -> None:
 
 async def connect(url: str) -> None:
     """Migrate, then open the connection the services use."""
+    # tortoise caches each model's SQL per connection *name*; a process that opens SQLite and
+    # later PostgreSQL under the same name (tests, benchmarks) would reuse the wrong dialect.
+    EXECUTOR_CACHE.clear()
     await upgrade(url)
     await Tortoise.init(config=tortoise_config(url))
 

@@ -32,6 +32,7 @@ SAMPLE_PHOTO = bytes.fromhex(
     "1f15c4890000000d49444154789c6360000002000005000157a5d1e20000000049454e44ae426082"
 )
 
+PROMPT = "you › "
 HELP = """\
 You are {who}. Type a message and press Enter.
 Sandbox commands (the bot never sees these):
@@ -237,7 +238,15 @@ async def run_sandbox(
                 sandbox.be_customer(1)
                 print(HELP.format(who=sandbox.me.label), file=out, flush=True)
                 lines = await _lines(stdin)
-                while (line := await lines.get()) is not None:
+                interactive = stdin.isatty()
+                while True:
+                    if interactive:
+                        print(PROMPT, end="", file=out, flush=True)
+                    line = await lines.get()
+                    if line is None:
+                        break
+                    if not interactive and line.strip():
+                        print(f"{PROMPT}{line.rstrip()}", file=out)  # echo piped input, so the transcript reads right
                     if not await sandbox.handle(line):
                         break
                 await asyncio.sleep(0.2)

@@ -65,7 +65,7 @@ async def test_lang_with_an_unknown_language_explains_and_offers_the_choice(cust
 
 async def test_a_forged_language_button_changes_nothing(customer: Person) -> None:
     replies = await customer.say("/lang")
-    update = customer.bot.emulator.press_button(customer.id, replies[-1]["message_id"], "lang:xx")
+    update = customer.bot.emulator.press_button(customer.id, replies[-1]["message_id"], "lang:xx", forged=True)
     await customer.bot.handled(update)
     assert customer.bot.emulator.callback_answers[-1]["callback_query_id"] == update["callback_query"]["id"]
     assert (await customer.say("hello")).text.startswith("Hello")
