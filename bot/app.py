@@ -7,20 +7,27 @@ import logging
 from collections.abc import AsyncIterator
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
-from telegram.ext import Application, ApplicationBuilder
+from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 import handlers
 from bot.config import ConfigError, Settings
 from bot.i18n import text
 from bot.ratelimit import ResilientRateLimiter
 from bot.updates import ChatOrderedProcessor
+from knowledge_base.entries import KBError
+from knowledge_base.live import LiveKnowledgeBase
+from knowledge_base.router import RouterSettings
 
 log = logging.getLogger(__name__)
 
 CUSTOMER_COMMANDS = ("start", "help", "lang")
 
 
-def build_application(settings: Settings, processor: ChatOrderedProcessor | None = None) -> Application:
+def build_application(
+    settings: Settings,
+    processor: ChatOrderedProcessor | None = None,
+    knowledge_base: LiveKnowledgeBase | None = None,
+) -> Application:
     tg = settings.telegram
     if tg.token is None:
         raise ConfigError(
@@ -39,8 +46,30 @@ def build_application(settings: Settings, processor: ChatOrderedProcessor | None
         .build()
     )
     app.bot_data["settings"] = settings
-    handlers.register(app)
+    app.bot_data["knowledge_base"] = knowledge_base or load_knowledge_base(settings)
+    handlers.register(app, settings)
+    app.job_queue.run_repeating(
+        _reload_knowledge_base, interval=settings.knowledge_base.reload_seconds, name="kb-reload"
+    )
     return app
+
+
+def load_knowledge_base(settings: Settings) -> LiveKnowledgeBase:
+    kb = settings.knowledge_base
+    try:
+        return LiveKnowledgeBase(
+            kb.files,
+            kb.learned_file,
+            values=kb.values,
+            settings=RouterSettings(high=kb.high_confidence, low=kb.low_confidence),
+        )
+    except KBError as error:
+        problems = "; ".join(str(p) for p in error.problems[:3])
+        raise ConfigError(f"The knowledge base does not load ({problems}): fix the file named, then start again.") from None
+
+
+async def _reload_knowledge_base(context: ContextTypes.DEFAULT_TYPE) -> None:
+    context.bot_data["knowledge_base"].reload_if_changed()
 
 
 async def announce_commands(app: Application) -> None:

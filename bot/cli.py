@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -28,6 +29,15 @@ def _parser() -> argparse.ArgumentParser:
 
     emulator = commands.add_parser("emulator", help="serve the local Bot API emulator (for kefu run and tests)")
     emulator.add_argument("--listen", default="127.0.0.1:8081", metavar="HOST:PORT")
+
+    kb = commands.add_parser("kb", help="the knowledge base")
+    kb_commands = kb.add_subparsers(dest="kb_command", required=True, metavar="ACTION")
+    match = kb_commands.add_parser("match", help="route questions from stdin, one a line")
+    match.add_argument("--kb", action="append", default=[], metavar="FILE", help="KB file (YAML, JSON or CSV); repeatable; default: the shipped KB")
+    match.add_argument("--json", action="store_true", help="one JSON object a line")
+    kb_import = kb_commands.add_parser("import", help="check a KB file (YAML, JSON or CSV) and add it to the shop's KB")
+    kb_import.add_argument("file")
+    kb_import.add_argument("--to", metavar="YAML", help="the shop's KB file (default: the first YAML in [knowledge_base] files, else data/kb-shop.yaml)")
 
     database = commands.add_parser("db", help="database schema")
     db_commands = database.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -67,7 +77,15 @@ async def _dispatch(args: argparse.Namespace) -> int:
         await asyncio.Event().wait()
         return 0
 
+    if args.command == "kb" and args.kb_command == "match":
+        from knowledge_base.match_cli import run_match, run_match_text
+
+        runner = run_match if args.json else run_match_text
+        return runner(args.kb, sys.stdin, sys.stdout, sys.stderr)
+
     settings = load_settings(args.config)
+    if args.command == "kb":
+        return _kb_import(settings, args.file, args.to)
     secrets = [settings.telegram.token.get_secret_value()] if settings.telegram.token else []
     if args.command == "sandbox":
         from bot.sandbox import run_sandbox
@@ -94,3 +112,20 @@ def _safe_url(settings: Settings) -> str:
     from bot.runtime import redact_url
 
     return redact_url(settings.database.url)
+
+
+def _kb_import(settings: Settings, source: str, to: str | None) -> int:
+    from knowledge_base.entries import KBError
+    from knowledge_base.loader import import_file
+
+    files = settings.knowledge_base.files
+    target = to or next((f for f in files if f.endswith((".yaml", ".yml"))), "data/kb-shop.yaml")
+    try:
+        ids = import_file(source, target)
+    except (KBError, OSError) as error:
+        print(f"kefu: {source} was not imported:\n{error}", file=sys.stderr)
+        return EXIT_CONFIG
+    print(f"kefu: imported {len(ids)} entries from {source} into {target}")
+    if target not in files:
+        print(f"kefu: serve it with KEFU_KNOWLEDGE_BASE__FILES='{json.dumps([*files, target])}' (or files in config.toml)")
+    return 0

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+import phonenumbers
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -42,6 +43,7 @@ class TelegramSettings(_Section):
     base_file_url: str | None = None
     agent_chat_id: int | None = None
     supervisors: list[int] = Field(default_factory=list)
+    agent_language: Literal["zh-Hans", "zh-Hant", "en"] = "zh-Hans"
     mode: Literal["polling", "webhook"] = "polling"
     poll_timeout: int = Field(default=30, ge=0, le=50)
     rate_limit_retries: int = Field(default=3, ge=0, le=10)
@@ -87,6 +89,29 @@ class DatabaseSettings(_Section):
 
 class KnowledgeBaseSettings(_Section):
     files: list[str] = Field(default_factory=list)
+    learned_file: str = "data/kb-learned.yaml"
+    high_confidence: float = Field(default=0.7, gt=0, le=1)
+    low_confidence: float = Field(default=0.3, ge=0, lt=1)
+    reload_seconds: float = Field(default=3.0, gt=0)
+    values: dict[str, str] = Field(default_factory=lambda: dict(SHOP_FACTS))
+
+
+SHOP_FACTS: dict[str, str] = {
+    "shop_name": "our shop",
+    "website": "https://shop.example.com",
+    "support_email": "service@shop.example.com",
+    "support_hours": "9:00–18:00 (Mon–Fri)",
+    "delivery_days": "3–5",
+    "dispatch_days": "1–2",
+    "express_days": "1–2",
+    "express_fee": "¥20",
+    "shipping_fee": "¥10",
+    "free_shipping_threshold": "¥99",
+    "return_days": "7",
+    "refund_days": "3–7",
+    "cancellation_fee": "¥0",
+}
+"""Values of the {placeholders} in the shipped knowledge base's answers: the shop sets its own."""
 
 
 class SchedulerSettings(_Section):
@@ -104,6 +129,12 @@ class SchedulerSettings(_Section):
 
 class ApiSettings(_Section):
     listen: str = "127.0.0.1:8080"
+    token: SecretStr | None = None
+
+    @field_validator("token")
+    @classmethod
+    def _blank_token_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value().strip() else None
 
     @field_validator("listen")
     @classmethod
@@ -111,6 +142,58 @@ class ApiSettings(_Section):
         host, sep, port = value.rpartition(":")
         if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError("must be host:port, e.g. 127.0.0.1:8080")
+        return value
+
+
+class OrdersSettings(_Section):
+    provider: Literal["local", "http"] = "local"
+    default_region: str = "CN"
+    webhook_secret: SecretStr | None = None
+    url: str | None = Field(default=None, validate_default=True)
+    phone_url: str | None = None
+    auth_header: SecretStr | None = None
+    auth_header_name: str = "Authorization"
+    timeout: float = Field(default=5.0, gt=0, le=60)
+    retries: int = Field(default=2, ge=0, le=10)
+    cache_seconds: float = Field(default=30.0, ge=0, le=3600)
+    breaker_failures: int = Field(default=5, ge=1, le=100)
+    breaker_cooldown: float = Field(default=30.0, gt=0, le=3600)
+
+    @field_validator("default_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError("is not a two-letter region code such as CN, TW, HK or US")
+        return value.upper()
+
+    @field_validator("webhook_secret", "auth_header")
+    @classmethod
+    def _blank_secret_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value().strip() else None
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < 16:
+            raise ValueError("must be at least 16 characters long, e.g. from `openssl rand -hex 32`")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _order_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        value = value or None
+        if value is None and info.data.get("provider") == "http":
+            raise ValueError('must be set when provider is "http", e.g. https://shop.example/api/orders/{order_no}')
+        if value is not None and (not re.match(r"^https?://[^/\s]+", value) or "{order_no}" not in value):
+            raise ValueError("must be an http:// or https:// URL containing {order_no}")
+        return value
+
+    @field_validator("phone_url")
+    @classmethod
+    def _phone_url(cls, value: str | None) -> str | None:
+        value = value or None
+        if value is not None and (not re.match(r"^https?://[^/\s]+", value) or "{phone}" not in value):
+            raise ValueError("must be an http:// or https:// URL containing {phone}")
         return value
 
 
@@ -127,6 +210,7 @@ class Settings(BaseSettings):
     knowledge_base: KnowledgeBaseSettings = Field(default_factory=KnowledgeBaseSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    orders: OrdersSettings = Field(default_factory=OrdersSettings)
 
     @classmethod
     def settings_customise_sources(

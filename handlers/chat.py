@@ -1,22 +1,99 @@
-"""Free text from customers, and whatever else they send that no other handler takes."""
+"""Free text from customers: small talk, FAQ answers, "did you mean", or an honest "I don't know".
+
+Every routed question is logged (the learning loop): answers carry 👍/👎 buttons, and a 👎 or an
+unanswered question offers a person.
+"""
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
 from bot.i18n import text
 from handlers.common import customer_and_language, customer_of
-from knowledge_base.smalltalk import match_smalltalk
+from knowledge_base.entries import Entry
+from knowledge_base.language import to_traditional
+from knowledge_base.live import LiveKnowledgeBase
+from knowledge_base.models import Question
+from knowledge_base.questions import record_question
+
+# Callback data (Telegram allows 64 bytes): prefix, then the question id, then an entry id.
+FEEDBACK_UP, FEEDBACK_DOWN, PICK, FOLLOW_UP, HANDOFF = "fb+", "fb-", "kbp", "kbf", "human"
+
+
+def knowledge(context: ContextTypes.DEFAULT_TYPE) -> LiveKnowledgeBase:
+    return context.bot_data["knowledge_base"]
+
+
+def callback(prefix: str, question: Question, entry_id: str = "") -> str:
+    data = f"{prefix}:{question.id}:{entry_id}"
+    return data if len(data.encode()) <= 64 else f"{prefix}:{question.id}:"
+
+
+def person_button(language: str, question: Question) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text(language, "button_person"), callback_data=callback(HANDOFF, question))
+
+
+def answer_markup(kb: LiveKnowledgeBase, entry: Entry, language: str, question: Question) -> InlineKeyboardMarkup:
+    rows = []
+    for button in entry.buttons:
+        label = kb.kb.button_text(button.text, language)
+        if button.url:
+            rows.append([InlineKeyboardButton(label, url=button.url)])
+        elif button.entry:
+            rows.append([InlineKeyboardButton(label, callback_data=callback(FOLLOW_UP, question, button.entry))])
+    rows.append(
+        [
+            InlineKeyboardButton("👍", callback_data=callback(FEEDBACK_UP, question)),
+            InlineKeyboardButton("👎", callback_data=callback(FEEDBACK_DOWN, question)),
+        ]
+    )
+    return InlineKeyboardMarkup(rows)
+
+
+async def send_answer(update: Update, kb: LiveKnowledgeBase, entry_id: str, language: str, question: Question) -> None:
+    entry = kb.kb.entry(entry_id)
+    if entry is None:  # the entry was removed by a reload since the buttons were sent
+        await update.effective_message.reply_text(text(language, "kb_not_sure"), reply_markup=InlineKeyboardMarkup([[person_button(language, question)]]))
+        return
+    await update.effective_message.reply_text(
+        kb.answer(entry_id, language), reply_markup=answer_markup(kb, entry, language, question)
+    )
 
 
 async def message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     customer, language = await customer_and_language(update)
-    kind = match_smalltalk(update.message.text)
-    if kind is not None:
-        await update.message.reply_text(text(language, kind, name=customer.first_name))
+    kb = knowledge(context)
+    said = update.message.text
+    route = kb.route(said)
+    if route.action == "smalltalk":
+        await update.message.reply_text(text(language, route.smalltalk, name=customer.first_name))
         return
-    await update.message.reply_text(text(language, "unknown_text"))
+    question = await record_question(customer, said, route, language)
+    if route.band == "high" and route.entry_id is not None:
+        await send_answer(update, kb, route.entry_id, language, question)
+    elif route.band == "middle":
+        rows = [
+            [InlineKeyboardButton(_title(kb, c.entry_id, language), callback_data=callback(PICK, question, c.entry_id))]
+            for c in route.suggestions
+        ]
+        rows.append([person_button(language, question)])
+        await update.message.reply_text(text(language, "kb_did_you_mean"), reply_markup=InlineKeyboardMarkup(rows))
+    else:
+        await update.message.reply_text(
+            text(language, "kb_not_sure"), reply_markup=InlineKeyboardMarkup([[person_button(language, question)]])
+        )
+
+
+def _title(kb: LiveKnowledgeBase, entry_id: str, language: str) -> str:
+    """A suggestion's label: the entry's first example question in the customer's language."""
+    entry = kb.kb.entry(entry_id)
+    assert entry is not None
+    questions = entry.questions.get(language) or entry.questions.get("zh-Hans" if language == "zh-Hant" else "en")
+    label = questions[0] if questions else entry_id
+    if language == "zh-Hant" and "zh-Hant" not in entry.questions:
+        label = to_traditional(label)
+    return label[:60]
 
 
 async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -19,13 +19,14 @@ from tortoise import Tortoise
 
 from bot import db
 from bot.app import build_application
-from bot.config import DatabaseSettings, Settings, TelegramSettings
+from bot.config import DatabaseSettings, KnowledgeBaseSettings, Settings, TelegramSettings
 from bot.emulator import BotAPIEmulator
 from bot.runtime import running_bot
 from bot.updates import ChatOrderedProcessor
 from tests.harness import Bot, Person
 
 TEST_TOKEN = "987654321:TEST-token-that-must-never-be-logged"
+SUPERVISOR_ID = 900_001
 POSTGRES_ADMIN_URL = os.environ.get("KEFU_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 REQUIRE_POSTGRES = os.environ.get("KEFU_TEST_REQUIRE_POSTGRES") == "1"
 
@@ -99,17 +100,19 @@ async def emulator() -> AsyncIterator[BotAPIEmulator]:
 
 
 @pytest.fixture
-async def bot(database: str, emulator: BotAPIEmulator) -> AsyncIterator[Bot]:
+async def bot(database: str, emulator: BotAPIEmulator, tmp_path: Path) -> AsyncIterator[Bot]:
     group = emulator.add_group(title="Agents", is_forum=True)
     settings = Settings(
         telegram=TelegramSettings(
             token=SecretStr(TEST_TOKEN),
             base_url=emulator.base_url,
             agent_chat_id=group["id"],
+            supervisors=[SUPERVISOR_ID],
             poll_timeout=5,
             server_error_retries=3,
         ),
         database=DatabaseSettings(url=database),
+        knowledge_base=KnowledgeBaseSettings(learned_file=str(tmp_path / "kb-learned.yaml")),
     )
     processor = ChatOrderedProcessor()
     app = build_application(settings, processor)
@@ -136,9 +139,19 @@ def make_customer(bot: Bot):
     return make
 
 
+def _agent(bot: Bot, user: dict) -> Person:
+    bot.emulator.set_member(bot.group["id"], user["id"], "member")
+    return Person(bot, user, bot.group["id"])
+
+
 @pytest.fixture
 def agent(bot: Bot) -> Person:
     """A member of the agent group, writing in its General topic."""
-    user = bot.emulator.add_user(first_name="Lei", last_name="Li", username="agent_li", language_code="zh-CN")
-    bot.emulator.set_member(bot.group["id"], user["id"], "member")
-    return Person(bot, user, bot.group["id"])
+    return _agent(bot, bot.emulator.add_user(first_name="Lei", last_name="Li", username="agent_li", language_code="zh-CN"))
+
+
+@pytest.fixture
+def supervisor(bot: Bot) -> Person:
+    """A supervisor (listed in [telegram] supervisors), in the agent group's General topic."""
+    user = bot.emulator.add_user(SUPERVISOR_ID, first_name="Min", last_name="Zhao", username="boss_zhao", language_code="zh-CN")
+    return _agent(bot, user)

@@ -71,9 +71,10 @@ async def test_a_forged_language_button_changes_nothing(customer: Person) -> Non
     assert (await customer.say("hello")).text.startswith("Hello")
 
 
-async def test_unknown_text_gets_a_polite_answer(customer: Person) -> None:
+async def test_gibberish_gets_a_polite_answer_and_the_offer_of_a_person(customer: Person) -> None:
     replies = await customer.say("qwertyuiop asdf")
-    assert replies.text.startswith("Sorry, I didn't quite understand")
+    assert replies.text == "Sorry, I don't have an answer to that yet. Would you like to talk to a person from our team?"
+    assert replies.buttons == ["💬 Talk to a person"]
 
 
 async def test_unknown_command_is_named_in_the_answer(customer: Person) -> None:

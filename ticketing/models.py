@@ -28,6 +28,9 @@ class Customer(Model):
     )
     blocked = fields.BooleanField(default=False, description="the customer blocked the bot (403)")
     opted_out = fields.BooleanField(default=False, description="no care or marketing messages")
+    phone = fields.CharField(
+        max_length=16, null=True, db_index=True, description="E.164, from the customer's own shared Telegram contact"
+    )
     first_seen = fields.DatetimeField(auto_now_add=True)
     last_seen = fields.DatetimeField(auto_now_add=True)
 

@@ -1,0 +1,90 @@
+"""Knowledge-base commands in the agent group: /kb_missed and /kb_add (supervisors).
+
+These handlers are registered with a filter on the agent group's chat id, so they do nothing
+anywhere else (a customer typing /kb_add in a private chat gets "unknown command").
+"""
+
+from __future__ import annotations
+
+import re
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot.config import Settings
+from bot.i18n import text
+from handlers.chat import knowledge
+from knowledge_base.entries import KBError
+from knowledge_base.language import detect_language
+from knowledge_base.questions import mark_learned, missed_questions
+
+
+def settings_of(context: ContextTypes.DEFAULT_TYPE) -> Settings:
+    return context.bot_data["settings"]
+
+
+def agent_language(context: ContextTypes.DEFAULT_TYPE) -> str:
+    return settings_of(context).telegram.agent_language
+
+
+def is_supervisor(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    return update.effective_user is not None and update.effective_user.id in settings_of(context).telegram.supervisors
+
+
+async def kb_missed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    language = agent_language(context)
+    missed = await missed_questions(limit=10)
+    if not missed:
+        await update.message.reply_text(text(language, "agent_kb_missed_none"))
+        return
+    context.chat_data["kb_missed"] = [m.text for m in missed]
+    lines = [text(language, "agent_kb_missed_title")]
+    for number, item in enumerate(missed, 1):
+        lines.append(f"{number}. ({item.times}×) {item.text}")
+    lines.append(text(language, "agent_kb_missed_hint"))
+    await update.message.reply_text("\n".join(lines))
+
+
+_NEW = re.compile(r"^new\s+(?P<id>[a-z0-9_\-]+)\s+(?P<question>.+?)\s*\|\s*(?P<answer>.+)$", re.S)
+
+
+async def kb_add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/kb_add ENTRY QUESTION · /kb_add N ENTRY (N from /kb_missed) · /kb_add new ID QUESTION | ANSWER"""
+    language = agent_language(context)
+    if not is_supervisor(update, context):
+        await update.message.reply_text(text(language, "agent_supervisors_only"))
+        return
+    kb = knowledge(context)
+    args = (update.message.text or "").split(maxsplit=1)[1:] or [""]
+    rest = args[0].strip()
+    missed: list[str] = context.chat_data.get("kb_missed", [])
+    try:
+        if match := _NEW.match(rest):
+            question, answer = match["question"].strip(), match["answer"].strip()
+            lang = detect_language(question) or "en"
+            kb.add_entry(
+                {
+                    "id": match["id"],
+                    "category": "learned",
+                    "action": "answer",
+                    "questions": {lang: [question]},
+                    "answer": {"zh-Hans": answer, "en": answer},
+                    "tags": ["added_in_chat"],
+                }
+            )
+            entry_id = match["id"]
+        else:
+            first, _, tail = rest.partition(" ")
+            if first.isdigit() and 1 <= int(first) <= len(missed):
+                entry_id, question = tail.strip(), missed[int(first) - 1]
+            else:
+                entry_id, question = first, tail.strip()
+            if not entry_id or not question or entry_id not in kb.kb:
+                await update.message.reply_text(text(language, "agent_kb_add_usage"))
+                return
+            kb.add_question(entry_id, detect_language(question) or "en", question)
+    except KBError as error:
+        await update.message.reply_text(text(language, "agent_kb_add_failed", error=str(error)))
+        return
+    await mark_learned(question)
+    await update.message.reply_text(text(language, "agent_kb_added", entry=entry_id, question=question))

@@ -1,0 +1,79 @@
+"""Text → normalised form → sparse n-gram features, the same for KB questions and messages.
+
+Normalisation folds what does not change the question: width (full-width ``ＡＢＣ１２３`` and
+``，`` become ASCII by NFKC), case, traditional → simplified characters (OpenCC ``t2s``),
+punctuation and emoji (dropped) and digit runs (order numbers, amounts: all become ``0``).
+
+Chinese is written without spaces, so it is not segmented into words: every Han character is a
+token and the token bigrams carry the words (``退货``, ``运费``, ``发票``). Character n-grams
+need no dictionary and cannot mis-segment shop jargon or typos; Han trigrams were measured and
+dropped (same accuracy, worse out-of-domain separation: see ``bench/README.md``). Other words
+give their own token, token bigrams, and the character 2–5-grams of the space-padded word
+(scikit-learn's ``char_wb``), which is what makes ``ordr`` close to ``order``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter
+from functools import lru_cache
+
+from knowledge_base.language import to_simplified
+
+_HAN_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_HAN = re.compile(f"[{_HAN_CHARS}]")
+_TOKEN = re.compile(f"[{_HAN_CHARS}]|[^\\W_{_HAN_CHARS}]+")
+_DIGITS = re.compile(r"\d+")
+
+CHAR_NGRAMS = (2, 5)
+"""Character n-gram sizes taken from each space-padded non-Han word."""
+
+Features = dict[str, float]
+
+
+def normalize(text: str) -> str:
+    """The text as the matcher compares it: ``"我想退貨！！😊"`` → ``"我 想 退 货"``."""
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    text = text.lower()
+    if _HAN.search(text):
+        text = to_simplified(text)
+    text = _DIGITS.sub("0", text)
+    return " ".join(_TOKEN.findall(text))
+
+
+def tokens(normalized: str) -> list[str]:
+    return normalized.split()
+
+
+def features(normalized: str) -> Features:
+    """Sublinear (1 + log tf) counts of the n-grams of a normalised text; not length-normalised.
+
+    Namespaces keep the families apart: ``w:`` words and Han characters, ``b:`` token bigrams;
+    character n-grams of words go bare (they contain a space or are inner pieces of a word,
+    which no other family produces).
+    """
+    toks = normalized.split()
+    counts: Counter[str] = Counter()
+    for tok in toks:
+        counts.update(_word_grams(tok))
+    counts.update([f"b:{a} {b}" for a, b in zip(toks, toks[1:])])
+    return {f: (1.0 if c == 1 else _sublinear(c)) for f, c in counts.items()}
+
+
+@lru_cache(maxsize=200_000)
+def _word_grams(tok: str) -> tuple[str, ...]:
+    """``w:tok`` and, for a non-Han word, the character n-grams of `` tok ``; cached: words repeat."""
+    if len(tok) == 1 and _HAN.match(tok):
+        return ("w:" + tok,)
+    padded = f" {tok} "
+    lo, hi = CHAR_NGRAMS
+    grams = [padded[i : i + n] for n in range(lo, min(hi, len(padded)) + 1) for i in range(len(padded) - n + 1)]
+    return ("w:" + tok, *grams)
+
+
+@lru_cache(maxsize=64)
+def _sublinear(count: int) -> float:
+    return 1.0 + math.log(count)

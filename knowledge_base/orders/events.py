@@ -1,0 +1,223 @@
+"""Orders change: a whole order arrives again, or one event (a status change, a tracking scan).
+
+Every status change is recorded as an :class:`OrderEvent` with its time, and the listeners
+registered with :func:`on_status_change` hear of it once it is committed (the scheduler sends
+its survey after "delivered"). A bulk import records the changes too, but tells no listener:
+importing last year's orders must not send last year's surveys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from knowledge_base.orders.models import EventKind, Order, OrderEvent, OrderStatus
+from knowledge_base.orders.schema import OrderIn, TrackingIn, normalize_order_no
+
+log = logging.getLogger(__name__)
+
+StatusListener = Callable[[Order, OrderStatus | None, OrderStatus, datetime], Awaitable[None]]
+
+status_listeners: list[StatusListener] = []
+"""Called as ``await listener(order, old_status, new_status, at)``; ``old_status`` is None for a new order."""
+
+# The order's own timestamp that a status change sets.
+STATUS_TIMESTAMP: dict[OrderStatus, str] = {
+    OrderStatus.PAID: "paid_at",
+    OrderStatus.SHIPPED: "shipped_at",
+    OrderStatus.DELIVERED: "delivered_at",
+}
+
+
+class OrderNotFound(LookupError):
+    pass
+
+
+class EventIdTaken(ValueError):
+    """The event id was already used for another order."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventOutcome:
+    duplicate: bool
+    """The event id was seen before: nothing was applied."""
+    status: OrderStatus
+    """The order's status afterwards."""
+    changed: bool
+    """The order's status changed."""
+
+
+def on_status_change(listener: StatusListener) -> StatusListener:
+    """Register ``listener`` (usable as a decorator); remove it with ``status_listeners.remove``."""
+    status_listeners.append(listener)
+    return listener
+
+
+async def _notify(order: Order, old: OrderStatus | None, new: OrderStatus, at: datetime) -> None:
+    for listener in list(status_listeners):
+        try:
+            await listener(order, old, new, at)
+        except Exception:  # one broken listener must not stop the others, nor undo the change
+            log.exception("order status listener %r failed for order %s", listener, order.order_no)
+
+
+def order_fields(data: OrderIn, now: datetime) -> dict[str, Any]:
+    """The :class:`Order` columns for ``data``."""
+    return {
+        "order_no": data.order_no,
+        "phone": data.phone,
+        "status": data.status,
+        "items": [
+            {"name": i.name, "quantity": i.quantity} | ({"price": str(i.price)} if i.price is not None else {})
+            for i in data.items
+        ],
+        "amount": data.amount,
+        "currency": data.currency,
+        "carrier": data.carrier,
+        "tracking_no": data.tracking_no,
+        "created_at": data.created_at,
+        "paid_at": data.paid_at,
+        "shipped_at": data.shipped_at,
+        "delivered_at": data.delivered_at,
+        "expected_delivery": data.expected_delivery,
+        "updated_at": now,
+    }
+
+
+def status_time(data: OrderIn, now: datetime) -> datetime:
+    """When ``data`` reached its status, as far as the order says: else ``now``."""
+    if data.status is OrderStatus.PENDING_PAYMENT:
+        return data.created_at
+    field = STATUS_TIMESTAMP.get(data.status)
+    return (getattr(data, field) if field else None) or now
+
+
+def tracking_event_id(order_no: str, event: TrackingIn) -> str:
+    """Tracking events that come without an id get one from their content, so a re-import adds nothing."""
+    if event.event_id:
+        return event.event_id
+    key = f"{order_no}|{event.time.isoformat()}|{event.place or ''}|{event.description}"
+    return "content:" + hashlib.sha256(key.encode()).hexdigest()[:40]
+
+
+def tracking_events(order_id: int, data: OrderIn, now: datetime) -> list[OrderEvent]:
+    return [
+        OrderEvent(
+            order_id=order_id,
+            event_id=tracking_event_id(data.order_no, e),
+            kind=EventKind.TRACKING,
+            happened_at=e.time,
+            place=e.place,
+            description=e.description,
+            recorded_at=now,
+        )
+        for e in data.events
+    ]
+
+
+async def save_order(data: OrderIn, *, now: datetime) -> tuple[Order, bool]:
+    """Create or replace the order ``data`` describes; True if it is new. Listeners hear of a new status."""
+    for attempt in range(2):
+        try:
+            async with in_transaction():
+                order = await Order.filter(order_no=data.order_no).select_for_update().first()
+                created = order is None
+                old = None if order is None else OrderStatus(order.status)
+                if order is None:
+                    order = await Order.create(**order_fields(data, now))
+                else:
+                    await order.update_from_dict(order_fields(data, now)).save()
+                if old is not data.status:
+                    await OrderEvent.create(
+                        order=order,
+                        kind=EventKind.STATUS,
+                        status=data.status,
+                        previous_status=old,
+                        happened_at=status_time(data, now),
+                        recorded_at=now,
+                    )
+                await OrderEvent.bulk_create(tracking_events(order.id, data, now), ignore_conflicts=True)
+            break
+        except IntegrityError:  # created at the same moment by another request: now it is an update
+            if attempt:
+                raise
+    if old is not data.status:
+        await _notify(order, old, data.status, status_time(data, now))
+    return order, created
+
+
+async def apply_event(
+    order_no: str,
+    *,
+    kind: EventKind,
+    at: datetime,
+    now: datetime,
+    status: OrderStatus | None = None,
+    place: str | None = None,
+    description: str | None = None,
+    event_id: str | None = None,
+) -> EventOutcome:
+    """Record one event of order ``order_no``, once per ``event_id``.
+
+    A status event moves the order to ``status`` and sets the matching timestamp (delivered →
+    delivered_at), unless a later status event is already recorded: events that arrive out of
+    order are kept in the history but do not turn a delivered order back into a shipped one.
+
+    Raises :class:`OrderNotFound`, and :class:`EventIdTaken` when ``event_id`` belongs to
+    another order.
+    """
+    order_no = normalize_order_no(order_no)
+    if event_id is not None and (seen := await _seen(event_id, order_no)) is not None:
+        return seen
+    try:
+        async with in_transaction():
+            order = await Order.filter(order_no=order_no).select_for_update().first()
+            if order is None:
+                raise OrderNotFound(order_no)
+            old = OrderStatus(order.status)
+            newer = await OrderEvent.filter(order=order, kind=EventKind.STATUS, happened_at__gt=at).exists()
+            changed = kind is EventKind.STATUS and status is not None and status is not old and not newer
+            await OrderEvent.create(
+                order=order,
+                event_id=event_id,
+                kind=kind,
+                status=status if kind is EventKind.STATUS else None,
+                previous_status=old if kind is EventKind.STATUS else None,
+                happened_at=at,
+                place=place,
+                description=description,
+                recorded_at=now,
+            )
+            if changed:
+                assert status is not None
+                order.status = status
+                order.updated_at = now
+                update = ["status", "updated_at"]
+                if field := STATUS_TIMESTAMP.get(status):
+                    setattr(order, field, at)
+                    update.append(field)
+                await order.save(update_fields=update)
+    except IntegrityError:  # the same event id, sent twice at once: the other one won
+        if event_id is not None and (seen := await _seen(event_id, order_no)) is not None:
+            return seen
+        raise
+    if changed:
+        assert status is not None
+        await _notify(order, old, status, at)
+    return EventOutcome(duplicate=False, status=OrderStatus(order.status), changed=changed)
+
+
+async def _seen(event_id: str, order_no: str) -> EventOutcome | None:
+    event = await OrderEvent.get_or_none(event_id=event_id).select_related("order")
+    if event is None:
+        return None
+    if event.order.order_no != order_no:
+        raise EventIdTaken(event_id)
+    return EventOutcome(duplicate=True, status=OrderStatus(event.order.status), changed=False)

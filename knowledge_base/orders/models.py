@@ -1,0 +1,104 @@
+"""The shop's orders as kefu keeps them (provider "local"), their events, and who may see which.
+
+Model and field docstrings become SQL comments, and tortoise splits migration SQL at semicolons:
+keep semicolons out of them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class OrderStatus(StrEnum):
+    PENDING_PAYMENT = "pending_payment"
+    PAID = "paid"
+    PROCESSING = "processing"
+    SHIPPED = "shipped"
+    IN_TRANSIT = "in_transit"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+    REFUND_REQUESTED = "refund_requested"
+    REFUNDED = "refunded"
+    RETURNED = "returned"
+
+
+class EventKind(StrEnum):
+    STATUS = "status"
+    TRACKING = "tracking"
+
+
+class Order(Model):
+    """An order of the shop, one row per order number."""
+
+    id = fields.IntField(primary_key=True)
+    order_no = fields.CharField(max_length=64, unique=True)
+    phone = fields.CharField(max_length=16, db_index=True, description="the customer's phone, E.164")
+    status = fields.CharEnumField(OrderStatus, max_length=20)
+    items = fields.JSONField(default=list, description="list of name, quantity and price (a decimal string)")
+    amount = fields.DecimalField(max_digits=12, decimal_places=2)
+    currency = fields.CharField(max_length=3, description="ISO 4217, e.g. CNY")
+    carrier = fields.CharField(max_length=64, null=True)
+    tracking_no = fields.CharField(max_length=64, null=True)
+    created_at = fields.DatetimeField(description="when the customer placed the order")
+    paid_at = fields.DatetimeField(null=True)
+    shipped_at = fields.DatetimeField(null=True)
+    delivered_at = fields.DatetimeField(null=True)
+    expected_delivery = fields.DateField(null=True)
+    updated_at = fields.DatetimeField(description="when kefu last received this order")
+
+    events: fields.ReverseRelation[OrderEvent]
+
+    class Meta:
+        table = "shop_order"
+
+
+class OrderEvent(Model):
+    """Something that happened to an order: a status change or a carrier's tracking scan."""
+
+    id = fields.IntField(primary_key=True)
+    order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField(
+        "kefu.Order", related_name="events", on_delete=fields.CASCADE
+    )
+    event_id = fields.CharField(
+        max_length=128, unique=True, null=True, description="the sender's id, a replay is recognised by it"
+    )
+    kind = fields.CharEnumField(EventKind, max_length=8)
+    status = fields.CharEnumField(OrderStatus, max_length=20, null=True, description="the new status")
+    previous_status = fields.CharEnumField(OrderStatus, max_length=20, null=True)
+    happened_at = fields.DatetimeField(db_index=True)
+    place = fields.CharField(max_length=128, null=True)
+    description = fields.TextField(null=True)
+    recorded_at = fields.DatetimeField(description="when kefu learnt of it")
+
+    class Meta:
+        table = "order_event"
+
+
+class VerificationAttempt(Model):
+    """A customer's try at proving an order is theirs with the last 4 digits of its phone."""
+
+    id = fields.IntField(primary_key=True)
+    customer = fields.ForeignKeyField("kefu.Customer", related_name="order_verifications", on_delete=fields.CASCADE)
+    order_no = fields.CharField(max_length=64)
+    succeeded = fields.BooleanField()
+    attempted_at = fields.DatetimeField(db_index=True)
+
+    class Meta:
+        table = "order_verification"
+
+
+class OrderGrant(Model):
+    """One order a customer proved with its phone's last 4 digits and may see from then on."""
+
+    id = fields.IntField(primary_key=True)
+    customer = fields.ForeignKeyField("kefu.Customer", related_name="order_grants", on_delete=fields.CASCADE)
+    order_no = fields.CharField(max_length=64, description="no foreign key: the order may live in the shop's API")
+    granted_at = fields.DatetimeField()
+
+    class Meta:
+        table = "order_grant"
+        unique_together = (("customer", "order_no"),)

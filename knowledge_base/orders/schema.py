@@ -1,0 +1,190 @@
+"""What an order and an order event must look like when they come in, from any door.
+
+One set of rules for the importer's rows, the order feed's JSON bodies and the shop API's
+answers, so an order is read the same way whichever way it arrives. Limits match the columns
+in :mod:`knowledge_base.orders.models`: what passes here, the database accepts.
+
+Times without a UTC offset are read as UTC; write them with one (``2025-03-01T10:00:00+08:00``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from knowledge_base.orders.models import EventKind, OrderStatus
+from knowledge_base.orders.phones import InvalidPhone, normalize_phone
+
+
+def normalize_order_no(raw: str) -> str:
+    """Order numbers as typed on a phone: full-width characters (ＳＯ１２３) folded, spaces and
+    control characters dropped."""
+    return _CONTROL.sub("", unicodedata.normalize("NFKC", raw)).strip()
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d\d-\d\d(?:[ T]\d\d:|$)")
+_LOOSE_DATE = re.compile(r"^(\d{4})[/.-](\d{1,2})[/.-](\d{1,2})(?:([ T])(\d):)?")
+
+
+def _iso_date(value: Any) -> Any:
+    """Spreadsheet exports write 2025/3/1 9:05; ISO 8601 wants 2025-03-01 09:05."""
+    if isinstance(value, str) and not _ISO_DATE.match(value):
+        return _LOOSE_DATE.sub(
+            lambda m: f"{m[1]}-{int(m[2]):02}-{int(m[3]):02}" + (f"{m[4]}0{m[5]}:" if m[4] else ""), value.strip()
+        )
+    return value
+
+
+def _status(value: Any) -> Any:
+    return re.sub(r"[\s-]+", "_", value.strip().lower()) if isinstance(value, str) else value
+
+
+def _json_list(value: Any) -> Any:
+    """A CSV cell holds a list as JSON text."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            raise ValueError("must be a JSON list") from None
+    return value
+
+
+def _text(max_length: int, min_length: int = 0) -> Any:
+    return Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
+        AfterValidator(_no_nul),
+    ]
+
+
+OrderNo = Annotated[_text(64, 1), BeforeValidator(lambda v: normalize_order_no(v) if isinstance(v, str) else v)]
+EventId = _text(128, 1)
+ItemName = _text(200, 1)
+Code = _text(64)  # carrier, tracking number
+Place = _text(128)
+Description = _text(2000)
+Time = Annotated[datetime, BeforeValidator(_iso_date), AfterValidator(_utc)]
+Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_missing(cls, data: Any) -> Any:
+        """An empty CSV cell or JSON "" means "no value"."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v is not None and not (isinstance(v, str) and not v.strip())}
+        return data
+
+
+class ItemIn(_In):
+    name: ItemName
+    quantity: int = Field(default=1, ge=1, le=1_000_000)
+    price: Money | None = None
+
+
+class TrackingIn(_In):
+    """A carrier's scan as part of an order: when, where, what."""
+
+    event_id: EventId | None = None
+    time: Time
+    place: Place | None = None
+    description: Description
+
+
+class OrderIn(_In):
+    """One order, complete. Phone numbers are normalised in ``context={"region": "CN"}``."""
+
+    order_no: OrderNo
+    phone: str
+    status: Annotated[OrderStatus, BeforeValidator(_status)]
+    items: Annotated[list[ItemIn], BeforeValidator(_json_list), Field(min_length=1, max_length=500)]
+    amount: Money
+    currency: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{3}$")]
+    carrier: Code | None = None
+    tracking_no: Code | None = None
+    created_at: Time
+    paid_at: Time | None = None
+    shipped_at: Time | None = None
+    delivered_at: Time | None = None
+    expected_delivery: Annotated[date, BeforeValidator(_iso_date)] | None = None
+    events: Annotated[list[TrackingIn], BeforeValidator(_json_list), Field(max_length=500)] = []
+
+    @field_validator("phone", mode="before")
+    @classmethod
+    def _e164(cls, value: Any, info: ValidationInfo) -> str:
+        if not isinstance(value, str | int):
+            raise ValueError("must be a phone number")
+        region = (info.context or {}).get("region", "CN")
+        try:
+            return normalize_phone(str(value), region)
+        except InvalidPhone as exc:
+            raise ValueError(str(exc)) from None
+
+
+class EventIn(_In):
+    """Body of POST /api/orders/{order_no}/events."""
+
+    event_id: EventId
+    type: EventKind
+    status: Annotated[OrderStatus, BeforeValidator(_status)] | None = Field(default=None, validate_default=True)
+    time: Time
+    place: Place | None = None
+    description: Description | None = Field(default=None, validate_default=True)
+
+    @field_validator("status")
+    @classmethod
+    def _status_only_for_status_events(cls, value: OrderStatus | None, info: ValidationInfo) -> OrderStatus | None:
+        kind = info.data.get("type")
+        if kind is EventKind.STATUS and value is None:
+            raise ValueError('is required when type is "status"')
+        if kind is EventKind.TRACKING and value is not None:
+            raise ValueError('is only for type "status"; send a status event for a status change')
+        return value
+
+    @field_validator("description")
+    @classmethod
+    def _tracking_says_what(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("type") is EventKind.TRACKING and not value:
+            raise ValueError('is required when type is "tracking"')
+        return value
+
+
+def first_error(exc: ValidationError) -> tuple[str, str]:
+    """The field (``items.0.quantity``) and the reason of the first problem pydantic found."""
+    error = exc.errors(include_url=False)[0]
+    field = ".".join(str(part) for part in error["loc"]) or "body"
+    reason = str(error["msg"]).removeprefix("Value error, ")
+    return field, reason

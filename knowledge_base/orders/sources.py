@@ -1,0 +1,63 @@
+"""Where orders are looked up: kefu's own database ("local") or the shop's REST API ("http").
+
+Sources answer for any order: whose it is, the services decide (:mod:`.service`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING, Protocol
+
+from tortoise.exceptions import BaseORMException
+
+from knowledge_base.orders.models import EventKind, Order, OrderEvent
+from knowledge_base.orders.schema import normalize_order_no
+from knowledge_base.orders.views import OrderView, view_of_order
+
+if TYPE_CHECKING:
+    from bot.config import OrdersSettings
+
+
+class OrderSourceUnavailable(Exception):
+    """Orders cannot be looked up right now: apologise and offer a person."""
+
+
+class OrderSource(Protocol):
+    async def find(self, order_no: str) -> OrderView | None: ...
+
+    async def recent_for_phone(self, phone: str, limit: int = 5) -> list[OrderView]: ...
+
+
+class LocalOrderSource:
+    """Orders in kefu's database, as imported or received on the order feed."""
+
+    async def find(self, order_no: str) -> OrderView | None:
+        try:
+            order = await Order.get_or_none(order_no=normalize_order_no(order_no))
+            return None if order is None else (await self._views([order]))[0]
+        except (BaseORMException, OSError) as exc:
+            raise OrderSourceUnavailable(f"the database did not answer: {exc}") from exc
+
+    async def recent_for_phone(self, phone: str, limit: int = 5) -> list[OrderView]:
+        try:
+            orders = await Order.filter(phone=phone).order_by("-created_at", "-id").limit(limit)
+            return await self._views(orders)
+        except (BaseORMException, OSError) as exc:
+            raise OrderSourceUnavailable(f"the database did not answer: {exc}") from exc
+
+    @staticmethod
+    async def _views(orders: list[Order]) -> list[OrderView]:
+        tracking: dict[int, list[OrderEvent]] = defaultdict(list)
+        events = OrderEvent.filter(order_id__in=[o.id for o in orders], kind=EventKind.TRACKING)
+        for event in await events.order_by("-happened_at", "-id"):
+            tracking[event.order_id].append(event)  # type: ignore[attr-defined]
+        return [view_of_order(order, tracking[order.id]) for order in orders]
+
+
+def make_source(settings: OrdersSettings) -> OrderSource:
+    """The source ``[orders] provider`` names. An "http" source holds a connection pool: ``await source.close()``."""
+    if settings.provider == "http":
+        from knowledge_base.orders.http_source import HttpOrderSource
+
+        return HttpOrderSource(settings)
+    return LocalOrderSource()

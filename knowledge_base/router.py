@@ -1,0 +1,116 @@
+"""What to do with a customer's message: answer an entry, act, chat, suggest, or pass.
+
+Order of decisions (:meth:`Router.route`):
+
+1. small talk only ("你好", "thanks!") → ``smalltalk``;
+2. the matcher ranks the KB's entries with a confidence in [0, 1];
+3. an order number in the text (:data:`ORDER_NUMBER`, configurable) → ``order_status`` with
+   that number — unless the matcher is confident the message is about another entry, as in
+   "cancel order A20261125001", which goes to that entry and still carries the number;
+4. confidence ≥ ``high`` → the top entry's action (``answer``, ``order_status``,
+   ``complaint``, ``handoff``) with that entry;
+5. ``low`` ≤ confidence < ``high`` → no action; :attr:`Route.suggestions` holds up to three
+   entries for a "did you mean" reply;
+6. below ``low`` → nothing matched (out of domain, gibberish): the bot says it does not know
+   and may offer a person.
+
+The thresholds were chosen on development data (see ``bench/README.md``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Literal
+
+from knowledge_base.kb import KnowledgeBase
+from knowledge_base.language import Language, detect_language
+from knowledge_base.matcher import Candidate
+from knowledge_base.smalltalk import SmallTalk, match_smalltalk
+
+RouteAction = Literal["answer", "order_status", "complaint", "handoff", "smalltalk"]
+Band = Literal["high", "middle", "low"]
+
+ORDER_NUMBER = r"(?<![A-Za-z0-9])(?:[A-Za-z]{1,4}-?)?\d{6,20}(?![A-Za-z0-9])"
+"""Up to four letters (optionally then a dash) and 6–20 digits, standing alone:
+``A20261125001``, ``SO-2026112500``, ``20261125001``. Chinese text around it is fine."""
+
+
+@dataclass(frozen=True, slots=True)
+class RouterSettings:
+    high: float = 0.7
+    """Confidence from which the bot acts on the top entry."""
+    low: float = 0.3
+    """Confidence below which nothing matched."""
+    suggest_min: float = 0.05
+    """Candidates under this confidence are not offered as "did you mean" (the first always is)."""
+    max_suggestions: int = 3
+    order_number: str = ORDER_NUMBER
+    """Regular expression of an order number in a message."""
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    action: RouteAction | None
+    entry_id: str | None
+    score: float
+    band: Band
+    lang: Language | None
+    candidates: tuple[Candidate, ...] = ()
+    order_number: str | None = None
+    smalltalk: SmallTalk | None = None
+    suggestions: tuple[Candidate, ...] = field(default=())
+    """For the middle band: the entries to offer as "did you mean", best first."""
+
+
+class Router:
+    """Routes messages with a KB. Hot reload: assign :attr:`kb` (a finished KnowledgeBase)."""
+
+    def __init__(self, kb: KnowledgeBase, settings: RouterSettings | None = None) -> None:
+        self.kb = kb
+        self.settings = settings or RouterSettings()
+        self._order = re.compile(self.settings.order_number)
+
+    def route(self, text: str) -> Route:
+        kb, s = self.kb, self.settings  # one KB for the whole decision, even if swapped meanwhile
+        lang = detect_language(text)
+        if not text.strip():
+            return Route(None, None, 0.0, "low", lang)
+        kind = match_smalltalk(text)
+        if kind is not None:
+            return Route("smalltalk", None, 1.0, "high", lang, smalltalk=kind)
+        candidates = tuple(kb.match(text, max(s.max_suggestions, 3)))
+        top = candidates[0] if candidates else None
+        found = self._order.search(text)
+        order_number = found.group(0) if found else None
+        if top is not None and top.score >= s.high:
+            action = kb.entries[top.entry_id].action
+            if order_number is None or action != "order_status":
+                return Route(action, top.entry_id, top.score, "high", lang, candidates, order_number)
+        if order_number is not None:
+            entry_id = _order_status_entry(kb, candidates)
+            return Route("order_status", entry_id, 1.0, "high", lang, candidates, order_number)
+        if top is None or top.score < s.low:
+            return Route(None, None, top.score if top else 0.0, "low", lang, candidates)
+        suggestions = tuple(c for i, c in enumerate(candidates) if i == 0 or c.score >= s.suggest_min)
+        return Route(None, None, top.score, "middle", lang, candidates, suggestions=suggestions[: s.max_suggestions])
+
+
+def _order_status_entry(kb: KnowledgeBase, candidates: tuple[Candidate, ...]) -> str | None:
+    """The order-status entry to answer with: the best-ranked one, else the KB's first."""
+    for c in candidates:
+        if kb.entries[c.entry_id].action == "order_status":
+            return c.entry_id
+    return next((e.id for e in kb.entries.values() if e.action == "order_status"), None)
+
+
+@cache
+def default_router() -> Router:
+    """A router over the shipped default KB alone, built on first use."""
+    return Router(KnowledgeBase.load())
+
+
+def route(text: str, router: Router | None = None) -> Route:
+    """Route ``text`` with ``router``, or with the shipped default KB."""
+    return (router or default_router()).route(text)
