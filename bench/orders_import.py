@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +47,7 @@ def write_csv(path: Path, rows: int, seed: int = 7) -> None:
             shipped = created + timedelta(days=1) if status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED) else None
             delivered = created + timedelta(days=3) if status is OrderStatus.DELIVERED else None
             items = [{"name": name, "quantity": rng.randint(1, 3), "price": price} for name, price in rng.sample(ITEMS, 2)]
-            amount = sum(float(i["price"]) * i["quantity"] for i in items)
+            amount = sum(Decimal(str(i["price"])) * int(str(i["quantity"])) for i in items)
             phone = f"+86138{rng.randrange(10**8):08d}" if n % 1000 else "not a phone"
             out.writerow([
                 f"BENCH{n:08d}", phone, status.value, "顺丰速运", f"SF{n:013d}", json.dumps(items, ensure_ascii=False),

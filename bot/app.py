@@ -16,11 +16,12 @@ from bot.ratelimit import ResilientRateLimiter
 from bot.updates import ChatOrderedProcessor
 from knowledge_base.entries import KBError
 from knowledge_base.live import LiveKnowledgeBase
+from knowledge_base.orders.sources import make_source
 from knowledge_base.router import RouterSettings
 
 log = logging.getLogger(__name__)
 
-CUSTOMER_COMMANDS = ("start", "help", "lang")
+CUSTOMER_COMMANDS = ("start", "order", "help", "lang")
 
 
 def build_application(
@@ -47,6 +48,7 @@ def build_application(
     )
     app.bot_data["settings"] = settings
     app.bot_data["knowledge_base"] = knowledge_base or load_knowledge_base(settings)
+    app.bot_data["orders"] = make_source(settings.orders)
     handlers.register(app, settings)
     app.job_queue.run_repeating(
         _reload_knowledge_base, interval=settings.knowledge_base.reload_seconds, name="kb-reload"
@@ -98,3 +100,4 @@ async def polling(app: Application, settings: Settings) -> AsyncIterator[Applica
         finally:
             await app.updater.stop()
             await app.stop()
+            await app.bot_data["orders"].close()

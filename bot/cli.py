@@ -39,6 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     kb_import.add_argument("file")
     kb_import.add_argument("--to", metavar="YAML", help="the shop's KB file (default: the first YAML in [knowledge_base] files, else data/kb-shop.yaml)")
 
+    orders = commands.add_parser("orders", help="the shop's orders")
+    order_commands = orders.add_subparsers(dest="orders_command", required=True, metavar="ACTION")
+    order_import = order_commands.add_parser("import", help="import orders from CSV or JSON lines (re-import updates)")
+    order_import.add_argument("file")
+
     database = commands.add_parser("db", help="database schema")
     db_commands = database.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply pending migrations (kefu also does this at start)")
@@ -99,6 +104,12 @@ async def _dispatch(args: argparse.Namespace) -> int:
 
         await run(settings)
         return 0
+    if args.command == "orders":
+        from bot.runtime import open_database
+        from knowledge_base.orders.importer import cli_import
+
+        async with open_database(settings):
+            return await cli_import(args.file, region=settings.orders.default_region)
     if args.command == "db":
         from bot.runtime import open_database
 

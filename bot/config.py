@@ -140,7 +140,7 @@ class ApiSettings(_Section):
     @classmethod
     def _host_port(cls, value: str) -> str:
         host, sep, port = value.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
             raise ValueError("must be host:port, e.g. 127.0.0.1:8080")
         return value
 
@@ -169,13 +169,21 @@ class OrdersSettings(_Section):
     @field_validator("webhook_secret", "auth_header")
     @classmethod
     def _blank_secret_is_none(cls, value: SecretStr | None) -> SecretStr | None:
-        return value if value is not None and value.get_secret_value().strip() else None
+        stripped = value.get_secret_value().strip() if value is not None else ""
+        return SecretStr(stripped) if stripped else None
 
     @field_validator("webhook_secret")
     @classmethod
     def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value().strip()) < 16:
+        if value is not None and len(value.get_secret_value()) < 16:
             raise ValueError("must be at least 16 characters long, e.g. from `openssl rand -hex 32`")
+        return value
+
+    @field_validator("auth_header_name")
+    @classmethod
+    def _header_name(cls, value: str) -> str:
+        if not re.match(r"^[A-Za-z0-9-]+$", value):
+            raise ValueError("must be an HTTP header name such as Authorization or X-Api-Key")
         return value
 
     @field_validator("url")

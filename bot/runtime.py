@@ -20,6 +20,7 @@ from tortoise.exceptions import DBConnectionError, OperationalError
 from bot import db
 from bot.app import build_application, polling
 from bot.config import ConfigError, Settings
+from bot.http import serving_http
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ async def run(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     app = build_application(settings)
-    async with open_database(settings), running_bot(app, settings):
+    async with open_database(settings), serving_http(settings), running_bot(app, settings):
         log.info("kefu is running; press Ctrl-C to stop")
         await stop.wait()
         log.info("stopping")

@@ -22,6 +22,8 @@ from pydantic import SecretStr
 from bot.app import build_application
 from bot.config import Settings
 from bot.emulator import BotAPIEmulator
+from bot.http import serving_http
+from knowledge_base.orders.importer import load_samples
 from bot.runtime import open_database, running_bot
 from bot.updates import ChatOrderedProcessor
 
@@ -90,6 +92,10 @@ class Sandbox:
         if labels:
             self.buttons[chat["id"]] = (message["message_id"], data)
             self._print("   " + "  ".join(labels) + "   ← :press N")
+        keyboard = (message.get("_reply_markup") or {}).get("keyboard") or []
+        keys = [k["text"] + ("   ← :contact" if k.get("request_contact") else "") for row in keyboard for k in row]
+        if keys:
+            self._print("   ⌨ " + "  ".join(f"[{k}]" for k in keys))
 
     def _where(self, chat: dict, thread_id: int | None) -> str:
         if chat["id"] == self.group["id"]:
@@ -132,9 +138,9 @@ class Sandbox:
             self._print(f"— you are now {self.me.label}")
         elif name == "press" and arg.isdigit():
             await self._press(int(arg))
-        elif name == "contact" and self.me and self.me.chat_id == self.me.user["id"]:
-            phone = f"+86138000{self.me.user['id'] % 100000:05d}"
-            await self._settle(self.emulator.send_contact(self.me.user["id"], phone))
+        elif name == "contact" and self.me and self.me.user in self.customers:
+            number = self.customers.index(self.me.user) + 1  # the sample orders are customer 1's and 2's
+            await self._settle(self.emulator.send_contact(self.me.user["id"], f"+861380000{number:04d}"))
         elif name == "photo" and self.me:
             update = self.emulator.send_photo(
                 self.me.user["id"], SAMPLE_PHOTO, caption=arg or None,
@@ -233,8 +239,14 @@ async def run_sandbox(
         emulator.subscribe(sandbox.on_bot_action)
         app = build_application(sandbox_settings, processor)
         try:
-            async with open_database(sandbox_settings), running_bot(app, sandbox_settings):
+            async with (
+                open_database(sandbox_settings),
+                serving_http(sandbox_settings, "127.0.0.1:0") as api,
+                running_bot(app, sandbox_settings),
+            ):
+                await load_samples()
                 print("kefu sandbox — the bot runs against a local Bot API emulator; nothing leaves this machine.", file=out)
+                print(f"Sample orders: customer 1 has two, customer 2 one (:contact verifies you). HTTP API: {api}", file=out)
                 sandbox.be_customer(1)
                 print(HELP.format(who=sandbox.me.label), file=out, flush=True)
                 lines = await _lines(stdin)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.config import Settings
-from handlers import agents, answers, chat, errors, language, start
+from handlers import agents, answers, chat, errors, language, orders, start
 
 PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 
@@ -19,6 +19,11 @@ def register(app: Application, settings: Settings) -> None:
     app.add_handler(CommandHandler("lang", language.lang_command, filters=PRIVATE))
     app.add_handler(CallbackQueryHandler(language.lang_button, pattern=f"^{language.CALLBACK_PREFIX}"))
     app.add_handler(CallbackQueryHandler(answers.button, pattern=answers.PATTERN))
+    app.add_handler(CommandHandler("order", orders.order_command, filters=PRIVATE))
+    app.add_handler(MessageHandler(PRIVATE & filters.CONTACT, orders.contact))
+    app.add_handler(CallbackQueryHandler(orders.button, pattern=rf"^({orders.PICK}|{orders.PROBLEM}|{orders.PERSON}):"))
+    # Four digits answer "the last 4 digits of the order's phone?" before anything else reads them.
+    app.add_handler(MessageHandler(PRIVATE & filters.Regex(r"^\s*[0-9０-９]{4}\s*$"), orders.last4), group=-1)
 
     app.add_handler(CommandHandler("kb_missed", agents.kb_missed, filters=agent_group))
     app.add_handler(CommandHandler("kb_add", agents.kb_add, filters=agent_group))

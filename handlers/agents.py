@@ -13,7 +13,7 @@ from telegram.ext import ContextTypes
 
 from bot.config import Settings
 from bot.i18n import text
-from handlers.chat import knowledge
+from handlers.common import knowledge
 from knowledge_base.entries import KBError
 from knowledge_base.language import detect_language
 from knowledge_base.questions import mark_learned, missed_questions

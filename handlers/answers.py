@@ -12,8 +12,8 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
 from bot.i18n import text
-from handlers.chat import FEEDBACK_DOWN, FEEDBACK_UP, FOLLOW_UP, HANDOFF, PICK, knowledge, person_button, send_answer
-from handlers.common import customer_of
+from handlers.chat import FEEDBACK_DOWN, FEEDBACK_UP, FOLLOW_UP, HANDOFF, PICK, person_button, send_answer
+from handlers.common import customer_of, knowledge, offer_person
 from knowledge_base.questions import answered_with, give_feedback, question_of
 
 PATTERN = "^(" + "|".join(re.escape(p) for p in (FEEDBACK_UP, FEEDBACK_DOWN, PICK, FOLLOW_UP, HANDOFF)) + r"):\d+:"
@@ -51,14 +51,6 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     elif prefix == HANDOFF:
         await query.answer()
         await offer_person(update, context, language)
-
-
-async def offer_person(update: Update, context: ContextTypes.DEFAULT_TYPE, language: str) -> None:
-    """How to reach the shop's team: the knowledge base's hand-off entry (tickets build on this)."""
-    kb = knowledge(context)
-    entry = next((e for e in kb.kb.entries.values() if e.action == "handoff"), None)
-    reply = kb.answer(entry.id, language) if entry else text(language, "kb_not_sure")
-    await update.effective_message.reply_text(reply)
 
 
 async def _drop_feedback_row(update: Update) -> None:

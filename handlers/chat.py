@@ -10,7 +10,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
 from bot.i18n import text
-from handlers.common import customer_and_language, customer_of
+from handlers import orders
+from handlers.common import customer_and_language, customer_of, knowledge
 from knowledge_base.entries import Entry
 from knowledge_base.language import to_traditional
 from knowledge_base.live import LiveKnowledgeBase
@@ -19,10 +20,6 @@ from knowledge_base.questions import record_question
 
 # Callback data (Telegram allows 64 bytes): prefix, then the question id, then an entry id.
 FEEDBACK_UP, FEEDBACK_DOWN, PICK, FOLLOW_UP, HANDOFF = "fb+", "fb-", "kbp", "kbf", "human"
-
-
-def knowledge(context: ContextTypes.DEFAULT_TYPE) -> LiveKnowledgeBase:
-    return context.bot_data["knowledge_base"]
 
 
 def callback(prefix: str, question: Question, entry_id: str = "") -> str:
@@ -70,7 +67,9 @@ async def message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await update.message.reply_text(text(language, route.smalltalk, name=customer.first_name))
         return
     question = await record_question(customer, said, route, language)
-    if route.band == "high" and route.entry_id is not None:
+    if route.action == "order_status":
+        await orders.show_orders(update, context, customer, language, route.order_number)
+    elif route.band == "high" and route.entry_id is not None:
         await send_answer(update, kb, route.entry_id, language, question)
     elif route.band == "middle":
         rows = [

@@ -59,7 +59,7 @@ def features(normalized: str) -> Features:
     counts: Counter[str] = Counter()
     for tok in toks:
         counts.update(_word_grams(tok))
-    counts.update([f"b:{a} {b}" for a, b in zip(toks, toks[1:])])
+    counts.update([f"b:{a} {b}" for a, b in zip(toks, toks[1:], strict=False)])
     return {f: (1.0 if c == 1 else _sublinear(c)) for f, c in counts.items()}
 
 

@@ -12,7 +12,6 @@ import logging
 import string
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 from knowledge_base.entries import Entry, KBError, Problem

@@ -19,6 +19,7 @@ import re
 import string
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -52,16 +53,27 @@ def load_file(path: PathLike) -> list[Entry]:
     """The entries of one YAML, JSON or CSV file (by extension), validated.
 
     Button links to entries of other files are not checked here: see :func:`load_entries`.
+    A file whose bytes were parsed before is not parsed again (parsing 10,000 entries of YAML
+    takes PyYAML seconds; a hot reload after one file changed re-reads the others for free).
     """
     name = str(path)
     kind = _SUFFIXES.get(Path(path).suffix.lower())
     if kind is None:
         raise KBError([Problem(name, "unknown file type: use .yaml, .yml, .json or .csv")])
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+        data = Path(path).read_bytes()
+    except OSError as exc:
         raise KBError([Problem(name, f"cannot read: {exc}")]) from None
-    return parse_text(text, kind, name)
+    return list(_parse_bytes(data, kind, name))
+
+
+@lru_cache(maxsize=16)
+def _parse_bytes(data: bytes, kind: str, name: str) -> tuple[Entry, ...]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise KBError([Problem(name, f"cannot read: {exc}")]) from None
+    return tuple(parse_text(text, kind, name))
 
 
 def parse_text(text: str, kind: str, name: str) -> list[Entry]:
@@ -80,14 +92,15 @@ def parse_text(text: str, kind: str, name: str) -> list[Entry]:
     entries: list[Entry] = []
     seen: set[str] = set()
     for index, raw in enumerate(raws, start=1):
+        entry_id = raw.get("id") if isinstance(raw, Mapping) else None
+        if isinstance(entry_id, str) and entry_id in seen:
+            problems.append(Problem(name, "the same id is used by two entries", entry_id, "id"))
+            continue
+        if isinstance(entry_id, str):
+            seen.add(entry_id)
         entry = _validate(raw, name, index, problems, lines)
-        if entry is None:
-            continue
-        if entry.id in seen:
-            problems.append(Problem(name, "the same id is used by two entries", entry.id, "id"))
-            continue
-        seen.add(entry.id)
-        entries.append(entry)
+        if entry is not None:
+            entries.append(entry)
     if problems:
         raise KBError(problems)
     return entries
@@ -196,7 +209,7 @@ def _validate(
         return None
     return Entry(
         id=entry_id,
-        category=category.strip(),
+        category=str(category).strip(),
         action=action,
         questions=questions,
         answer=answer,
@@ -347,7 +360,7 @@ def _csv_raw_entries(text: str, name: str) -> tuple[list[dict[str, Any]], dict[s
             if category:
                 raw["category"] = category
 
-        def problem(field: str, message: str) -> None:
+        def problem(field: str, message: str, entry_id: str = entry_id, line: int = line) -> None:
             problems.append(Problem(name, message, entry_id, field, line))
 
         for field, value in (("action", action), ("category", category)):

@@ -69,6 +69,7 @@ def run_match_text(kb_files: Sequence[str], stdin: TextIO, stdout: TextIO, stder
     status = run_match(kb_files, stdin, buffer, stderr)
     for line in buffer.getvalue().splitlines():
         row = json.loads(line)
-        target = row["entry"] or ("did you mean: " + ", ".join(row["candidates"]) if row["band"] == "middle" else "no match")
+        suggested = "did you mean: " + ", ".join(row["candidates"])
+        target = row["entry"] or (suggested if row["band"] == "middle" else "no match")
         stdout.write(f"{row['text']} → {target} ({row['action'] or '-'}, {row['band']}, {row['score']:.2f})\n")
     return status

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -43,8 +44,9 @@ from knowledge_base.features import _HAN, _word_grams, features, normalize
 
 LAMBDA = 1e-4
 """Ridge on the within-class scatter, relative to its size (measured: 1e-5 … 1e-2)."""
-MAX_BASIS = 1500
-"""At most this many within-class difference vectors span the removed space."""
+MAX_BASIS = 1000
+"""At most this many within-class difference vectors span the removed space (the cost of
+scoring one message grows with its square: 1,000 keeps it under a millisecond)."""
 BASIS_BUDGET = 4_000_000
 """classes × basis size: bounds the load time and memory (16 MB) of very large KBs."""
 SHORTLIST = 256
@@ -58,8 +60,12 @@ FUZZ_TOP = 5
 """How many of the best entries are re-ranked with RapidFuzz."""
 FUZZ_WEIGHT = 0.1
 """Weight of the fuzzy ratio (0–1) added to the cosine when re-ranking."""
-CALIBRATION = (6.506, 5.590, 5.662, 1.320, 2.436, -5.884)
-"""Logistic weights of (cosine, margin, fuzzy ratio, is-Chinese, is-Chinese × cosine, bias)."""
+CALIBRATION: dict[str, tuple[float, float, float, float]] = {
+    "latin": (7.632, 4.130, 4.283, -5.631),
+    "han": (6.060, 3.246, 8.333, -5.515),
+}
+"""Logistic weights of (cosine, margin, fuzzy ratio, intercept) for messages in Latin script
+and in Chinese, whose short questions share fewer n-grams and so score lower cosines."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,19 +111,6 @@ class _Words(dict[str, int]):
         return _rows(self.grams, lengths, len(self.vocab))
 
 
-class _Bigrams(dict[tuple[int, int], int]):
-    """(word row, word row) → column of that token bigram."""
-
-    def __init__(self, vocab: dict[str, int], words: _Words) -> None:
-        super().__init__()
-        self.vocab = vocab
-        self.names = words.names
-
-    def __missing__(self, rows: tuple[int, int]) -> int:
-        column = self[rows] = self.vocab["b:" + self.names[rows[0]] + " " + self.names[rows[1]]]
-        return column
-
-
 def _rows(rows: list[tuple[int, ...]] | list[list[int]], lengths: np.ndarray, width: int) -> sp.csr_matrix:
     """A 0/1 CSR matrix whose row i has ones at the columns ``rows[i]`` (repeats summed)."""
     indptr = np.zeros(len(lengths) + 1, dtype=np.int64)
@@ -135,14 +128,13 @@ class Matcher:
         """``examples`` are ``(entry_id, question)`` pairs in any of kefu's languages."""
         self._vocab: dict[str, int] = _Vocabulary()
         self._words = words = _Words(self._vocab)
-        bigrams = _Bigrams(self._vocab, words)
         self._texts: dict[str, list[str]] = {}
         self._spell: dict[int, list[str]] = {}
         self._pools: dict[int, list[str]] = {}
         classes: dict[tuple[str, bool], int] = {}
         class_entry: list[str] = []
-        word_rows: list[list[int]] = []
-        extra_rows: list[list[int]] = []
+        tokens: list[int] = []  # word rows of all questions, one after the other
+        lengths: list[int] = []
         labels: list[int] = []
         seen: set[tuple[int, str]] = set()
         for entry_id, question in examples:
@@ -157,10 +149,10 @@ class Matcher:
             if (cls, norm) in seen:
                 continue
             seen.add((cls, norm))
-            self._texts.setdefault(entry_id, []).append(norm)
+            self._texts.setdefault(entry_id, []).append(_compact(norm) if han else norm)
             rows = [words[t] for t in norm.split()]
-            word_rows.append(rows)
-            extra_rows.append([bigrams[pair] for pair in zip(rows, rows[1:])])
+            tokens.extend(rows)
+            lengths.append(len(rows))
             labels.append(cls)
         self._entry_ids = list(dict.fromkeys(class_entry))
         index = {e: i for i, e in enumerate(self._entry_ids)}
@@ -174,24 +166,39 @@ class Matcher:
         self._class_b = np.where(second < 0, first, second)
         self._empty = not labels
         if not self._empty:
-            self._fit(self._counts(word_rows, extra_rows), np.array(labels, dtype=np.int64), len(class_entry))
+            counts = self._counts(np.array(tokens, dtype=np.int64), np.array(lengths, dtype=np.int64))
+            self._fit(counts, np.array(labels, dtype=np.int64), len(class_entry))
 
-    def _counts(self, word_rows: list[list[int]], extra_rows: list[list[int]]) -> sp.csr_matrix:
-        """Example × feature counts: exactly what :func:`features` counts, assembled as
-        (example × word) @ (word × n-gram) plus the bigram features — matrix products in C
-        instead of per-feature Python, which keeps loading 10,000 entries within budget."""
-        width = len(self._vocab)
+    def _counts(self, tokens: np.ndarray, lengths: np.ndarray) -> sp.csr_matrix:
+        """Example × feature counts: exactly what :func:`features` counts, but assembled with
+        array operations — (example × word) @ (word × n-gram) plus the token bigrams, found with
+        ``np.unique`` — instead of per-feature Python, which keeps loading 10,000 entries fast."""
+        n_rows, n_words = len(lengths), len(self._words.names)
+        indptr = np.zeros(n_rows + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        per_word = sp.csr_matrix((np.ones(len(tokens)), tokens, indptr), shape=(n_rows, n_words))
+        # bigrams: consecutive tokens within one question
+        inside = np.ones(len(tokens), dtype=bool)
+        inside[indptr[1:] - 1] = False  # a question's last token starts no bigram
+        starts = np.flatnonzero(inside[:-1])
+        keys = tokens[starts] * n_words + tokens[starts + 1]
+        unique, inverse = np.unique(keys, return_inverse=True)
+        names, vocab = self._words.names, self._vocab
+        columns = np.fromiter(
+            (vocab["b:" + names[k // n_words] + " " + names[k % n_words]] for k in unique.tolist()),
+            dtype=np.int64,
+            count=len(unique),
+        )
+        width = len(vocab)
+        question_of = np.repeat(np.arange(n_rows), lengths)[starts]
+        bigrams = sp.csr_matrix((np.ones(len(starts)), (question_of, columns[inverse])), shape=(n_rows, width))
         word_matrix = self._words.matrix()
-        word_matrix.resize((word_matrix.shape[0], width))
-        n_words = np.fromiter(map(len, word_rows), dtype=np.int64, count=len(word_rows))
-        per_word = _rows(word_rows, n_words, word_matrix.shape[0])
-        n_extra = np.fromiter(map(len, extra_rows), dtype=np.int64, count=len(extra_rows))
-        return (per_word @ word_matrix + _rows(extra_rows, n_extra, width)).tocsr()
+        word_matrix.resize((n_words, width))
+        return (per_word @ word_matrix + bigrams).tocsr()
 
     def _fit(self, a: sp.csr_matrix, labels: np.ndarray, n_classes: int) -> None:
         n_rows = a.shape[0]
         self._spell = self._spelling_index(np.bincount(a.indices, minlength=a.shape[1]))
-        self._pools: dict[int, list[str]] = {}
         a.data = 1.0 + np.log(a.data)
         members = sp.csr_matrix((np.ones(n_rows), (labels, np.arange(n_rows))), shape=(n_classes, n_rows))
         # idf over classes: a feature found in many entries (a filler word) says little about any
@@ -235,7 +242,6 @@ class Matcher:
             index.setdefault(len(word), []).append(word)
         return index
 
-
     # -- matching ---------------------------------------------------------------------------
 
     @property
@@ -250,7 +256,8 @@ class Matcher:
         for tok in norm.split():
             # digits are codes, not misspellings; Han characters are not spelled
             if len(tok) >= SPELL_MIN_LEN and tok not in self._words and "0" not in tok and not _HAN.match(tok):
-                hit = process.extractOne(tok, self._spelling_pool(len(tok)), scorer=fuzz.ratio, score_cutoff=SPELL_CUTOFF)
+                pool = self._spelling_pool(len(tok))
+                hit = process.extractOne(tok, pool, scorer=fuzz.ratio, score_cutoff=SPELL_CUTOFF)
                 if hit is not None:
                     tok = hit[0]
             out.append(tok)
@@ -302,12 +309,13 @@ class Matcher:
             return []
         norm = self.correct(normalize(text))
         sims = self._similarities(norm)
+        compact = _compact(norm)
         k = min(max(FUZZ_TOP, limit), len(sims))
         top = np.argpartition(-sims, k - 1)[:k] if k < len(sims) else np.arange(len(sims))
         ranked: list[tuple[float, float, float, str]] = []
         for i in top:
             entry_id = self._entry_ids[i]
-            ratio = max(fuzz.ratio(norm, q) for q in self._texts[entry_id]) / 100.0 if norm else 0.0
+            ratio = max(fuzz.ratio(compact, q) for q in self._texts[entry_id]) / 100.0 if norm else 0.0
             ranked.append((float(sims[i]) + FUZZ_WEIGHT * ratio, float(sims[i]), ratio, entry_id))
         ranked.sort(key=lambda r: (-r[0], r[3]))
         han = _HAN.search(norm) is not None
@@ -331,6 +339,15 @@ class Matcher:
         return top.entry_id, top.similarity, margin, top.fuzz, _HAN.search(normalize(text)) is not None
 
 
+_HAN_GAP = re.compile(f"(?<={_HAN.pattern}) (?={_HAN.pattern})")
+
+
+def _compact(norm: str) -> str:
+    """A normalised text without the spaces between Han characters, for RapidFuzz: spaces
+    would match spaces and make any two Chinese sentences look half alike."""
+    return _HAN_GAP.sub("", norm)
+
+
 def _length_window(n: int) -> tuple[int, int]:
     """Word lengths that can reach :data:`SPELL_CUTOFF` with a word of length ``n``.
 
@@ -341,6 +358,6 @@ def _length_window(n: int) -> tuple[int, int]:
 
 
 def confidence(similarity: float, margin: float, ratio: float, han: bool) -> float:
-    a, b, c, d, e, bias = CALIBRATION
-    z = a * similarity + b * margin + c * ratio + (d + e * similarity) * han + bias
+    a, b, c, bias = CALIBRATION["han" if han else "latin"]
+    z = a * similarity + b * margin + c * ratio + bias
     return 1.0 / (1.0 + math.exp(-z))

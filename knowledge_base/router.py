@@ -41,7 +41,7 @@ ORDER_NUMBER = r"(?<![A-Za-z0-9])(?:[A-Za-z]{1,4}-?)?\d{6,20}(?![A-Za-z0-9])"
 class RouterSettings:
     high: float = 0.7
     """Confidence from which the bot acts on the top entry."""
-    low: float = 0.3
+    low: float = 0.25
     """Confidence below which nothing matched."""
     suggest_min: float = 0.05
     """Candidates under this confidence are not offered as "did you mean" (the first always is)."""

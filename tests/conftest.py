@@ -8,6 +8,7 @@ answers its runs are skipped, unless KEFU_TEST_REQUIRE_POSTGRES=1 (as in CI) mak
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -100,24 +101,37 @@ async def emulator() -> AsyncIterator[BotAPIEmulator]:
 
 
 @pytest.fixture
-async def bot(database: str, emulator: BotAPIEmulator, tmp_path: Path) -> AsyncIterator[Bot]:
-    group = emulator.add_group(title="Agents", is_forum=True)
-    settings = Settings(
-        telegram=TelegramSettings(
-            token=SecretStr(TEST_TOKEN),
-            base_url=emulator.base_url,
-            agent_chat_id=group["id"],
-            supervisors=[SUPERVISOR_ID],
-            poll_timeout=5,
-            server_error_retries=3,
-        ),
-        database=DatabaseSettings(url=database),
-        knowledge_base=KnowledgeBaseSettings(learned_file=str(tmp_path / "kb-learned.yaml")),
-    )
-    processor = ChatOrderedProcessor()
-    app = build_application(settings, processor)
-    async with running_bot(app, settings):
-        yield Bot(emulator, app, processor, settings, group, TEST_TOKEN)
+def start_bot(database: str, emulator: BotAPIEmulator, tmp_path: Path):
+    """Start the bot with some settings changed: ``async with start_bot(orders=OrdersSettings(...))``."""
+
+    @contextlib.asynccontextmanager
+    async def start(**sections: object) -> AsyncIterator[Bot]:
+        group = emulator.add_group(title="Agents", is_forum=True)
+        settings = Settings(
+            telegram=TelegramSettings(
+                token=SecretStr(TEST_TOKEN),
+                base_url=emulator.base_url,
+                agent_chat_id=group["id"],
+                supervisors=[SUPERVISOR_ID],
+                poll_timeout=5,
+                server_error_retries=3,
+            ),
+            database=DatabaseSettings(url=database),
+            knowledge_base=KnowledgeBaseSettings(learned_file=str(tmp_path / "kb-learned.yaml")),
+            **sections,
+        )
+        processor = ChatOrderedProcessor()
+        app = build_application(settings, processor)
+        async with running_bot(app, settings):
+            yield Bot(emulator, app, processor, settings, group, TEST_TOKEN)
+
+    return start
+
+
+@pytest.fixture
+async def bot(start_bot) -> AsyncIterator[Bot]:
+    async with start_bot() as running:
+        yield running
 
 
 def _customer(bot: Bot, **user: object) -> Person:

@@ -61,7 +61,7 @@ async def test_run_works_against_any_bot_api_server_given_by_base_url(tmp_path: 
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "--verbose", "run",
         cwd=tmp_path,
-        env=_env(KEFU_TELEGRAM__TOKEN=TOKEN, KEFU_TELEGRAM__BASE_URL=emulator.base_url),
+        env=_env(KEFU_TELEGRAM__TOKEN=TOKEN, KEFU_TELEGRAM__BASE_URL=emulator.base_url, KEFU_API__LISTEN="127.0.0.1:0"),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     try:

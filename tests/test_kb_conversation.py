@@ -36,7 +36,7 @@ async def test_where_is_my_order_with_typos_goes_to_the_order_flow(customer: Per
     kb = customer.bot.app.bot_data["knowledge_base"]
     assert kb.route("wher is my ordr").action == "order_status"
     replies = await customer.say("wher is my ordr")
-    assert replies.text == kb.answer("order_status", "en")
+    assert replies.text.startswith("To keep your orders private, please show me they are yours")
 
 
 async def test_out_of_domain_is_not_answered_and_a_person_is_offered(customer: Person) -> None:

@@ -6,9 +6,11 @@ A logistic regression predicts "the best entry is right" from the matcher's sign
 * held-out folds (5-fold) of the Bitext KB examples (``../shared/data/bitext/kb_examples.csv``,
   skipped if absent) — never its ``test.csv``;
 * ``dev_zh.yaml``: paraphrases routed on the shipped default KB;
-* ``dev_ood.txt``: messages no shop answers (label 0), on the default KB and each Bitext fold.
+* ``dev_ood.txt``: messages no shop answers (label 0), on the default KB and (the English ones)
+  on each Bitext fold.
 
-Each of the three groups gets the same total weight, so no source dominates the fit.
+Within each script (Latin, Chinese) the in-domain and the out-of-domain rows get the same total
+weight: the confidence assumes no prior on whether a message is in the shop's domain.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 import yaml
 from scipy.optimize import minimize
 
+from knowledge_base.features import _HAN
 from knowledge_base.kb import KnowledgeBase
 from knowledge_base.matcher import Matcher
 
@@ -36,7 +39,8 @@ def _row(matcher: Matcher, text: str, expected: str | None) -> Row | None:
     if signals is None:
         return None
     entry, sim, margin, ratio, han = signals
-    return [sim, margin, ratio, float(han), sim * han], int(entry == expected)
+    own = [sim, margin, ratio, 1.0]
+    return ([0.0] * 4 + own if han else own + [0.0] * 4), int(entry == expected)
 
 
 def ood_messages() -> list[str]:
@@ -63,16 +67,28 @@ def bitext_folds(k: int = 5) -> list[tuple[list[tuple[str, str]], list[tuple[str
 
 
 def collect() -> dict[str, list[Row]]:
-    groups: dict[str, list[Row]] = {"bitext": [], "default_kb": [], "ood": []}
+    """Rows by group: in-domain and out-of-domain, each for Latin-script and Chinese messages."""
+    groups: dict[str, list[Row]] = {"latin": [], "han": [], "latin_ood": [], "han_ood": []}
+
+    def add(matcher: Matcher, text: str, expected: str | None) -> None:
+        row = _row(matcher, text, expected)
+        if row is not None:
+            script = "han" if _HAN.search(text) else "latin"
+            groups[script + ("" if expected else "_ood")].append(row)
+
     ood = ood_messages()
     for train, held_out in bitext_folds():
         matcher = Matcher(train)
-        groups["bitext"] += [r for intent, text in held_out if (r := _row(matcher, text, intent))]
-        groups["ood"] += [r for text in ood if (r := _row(matcher, text, None))]
+        for intent, text in held_out:
+            add(matcher, text, intent)
+        for text in ood:
+            if not _HAN.search(text):  # Chinese on an English-only KB would teach nothing
+                add(matcher, text, None)
     kb = KnowledgeBase.load()
-    dev = yaml.safe_load((HERE / "dev_zh.yaml").read_text(encoding="utf-8"))
-    groups["default_kb"] += [r for item in dev if (r := _row(kb.matcher, item["text"], item["entry"]))]
-    groups["ood"] += [r for text in ood if (r := _row(kb.matcher, text, None))]
+    for item in yaml.safe_load((HERE / "dev_zh.yaml").read_text(encoding="utf-8")):
+        add(kb.matcher, item["text"], item["entry"])
+    for text in ood:
+        add(kb.matcher, text, None)
     return groups
 
 
@@ -80,46 +96,48 @@ def fit(groups: dict[str, list[Row]], l2: float = 1e-3) -> np.ndarray:
     x = np.array([f for rows in groups.values() for f, _ in rows])
     y = np.array([label for rows in groups.values() for _, label in rows])
     w = np.concatenate([np.full(len(rows), 1.0 / len(rows)) for rows in groups.values() if rows])
-    x1 = np.hstack([x, np.ones((len(x), 1))])
+    penalised = np.array([1.0, 1.0, 1.0, 0.0] * 2)  # not the intercepts
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        z = x1 @ theta
-        p = 1.0 / (1.0 + np.exp(-z))
+        p = 1.0 / (1.0 + np.exp(-(x @ theta)))
         nll = -np.sum(w * (y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12)))
-        grad = x1.T @ (w * (p - y))
-        return nll + l2 * float(theta[:-1] @ theta[:-1]), grad + 2 * l2 * np.r_[theta[:-1], 0.0]
+        grad = x.T @ (w * (p - y))
+        return nll + l2 * float(penalised @ theta**2), grad + 2 * l2 * penalised * theta
 
-    return minimize(loss, np.zeros(x1.shape[1]), jac=True, method="L-BFGS-B").x
+    return minimize(loss, np.zeros(x.shape[1]), jac=True, method="L-BFGS-B").x
 
 
 def band_table(groups: dict[str, list[Row]], theta: np.ndarray) -> None:
     """Per candidate (low, high) thresholds: how each dev group would be routed."""
     conf = {
-        name: (1.0 / (1.0 + np.exp(-(np.array([np.r_[f, 1.0] for f, _ in rows]) @ theta))),
+        name: (1.0 / (1.0 + np.exp(-(np.array([f for f, _ in rows]) @ theta))),
                np.array([label for _, label in rows]))
         for name, rows in groups.items()
     }
-    print("low  high | bitext: acted-wrong abstain | default KB: acted-right abstain | ood: low band")
-    for low in (0.2, 0.3, 0.4):
-        for high in (0.6, 0.7, 0.8, 0.9):
-            b, bl = conf["bitext"]
-            d, dl = conf["default_kb"]
-            o, _ = conf["ood"]
-            print(f"{low:.1f}  {high:.1f}  | {np.mean((b >= high) & (bl == 0)):.3f} {np.mean(b < low):.3f} | "
-                  f"{np.mean((d >= high) & (dl == 1)):.3f} {np.mean(d < low):.3f} | {np.mean(o < low):.3f}")
+    print("low  high | latin: acted-wrong abstain | chinese: acted-right abstain | ood: low band")
+    for low in (0.20, 0.25, 0.30, 0.35):
+        for high in (0.6, 0.7, 0.8):
+            b, bl = conf["latin"]
+            d, dl = conf["han"]
+            o = np.concatenate([conf["latin_ood"][0], conf["han_ood"][0]])
+            print(f"{low:.2f} {high:.2f} | {np.mean((b >= high) & (bl == 0)):.3f} {np.mean(b < low):.3f} | "
+                  f"{np.mean((d >= high) & (dl == 1)):.3f} {np.mean(d < low):.3f} | {np.mean(o < low):.3f} "
+                  f"(zh {np.mean(conf['han_ood'][0] < low):.3f})")
 
 
 def main() -> None:
     groups = collect()
     theta = fit(groups)
-    print("CALIBRATION = (" + ", ".join(f"{t:.3f}" for t in theta) + ")")
+    fmt = lambda part: "(" + ", ".join(f"{t:.3f}" for t in part) + ")"  # noqa: E731
+    print(f'CALIBRATION = {{"latin": {fmt(theta[:4])}, "han": {fmt(theta[4:])}}}')
     for name, rows in groups.items():
-        x = np.array([np.r_[f, 1.0] for f, _ in rows])
+        x = np.array([f for f, _ in rows])
         p = 1.0 / (1.0 + np.exp(-(x @ theta)))
         labels = np.array([label for _, label in rows])
-        print(f"{name:11s} n={len(rows):4d} right={labels.mean():.3f} "
-              f"p10/50/90 of confidence: right={np.percentile(p[labels == 1], [10, 50, 90]).round(3) if labels.any() else '-'} "
-              f"wrong={np.percentile(p[labels == 0], [10, 50, 90]).round(3) if (labels == 0).any() else '-'}")
+        right = np.percentile(p[labels == 1], [10, 50, 90]).round(3) if labels.any() else "-"
+        wrong = np.percentile(p[labels == 0], [10, 50, 90]).round(3) if (labels == 0).any() else "-"
+        print(f"{name:11s} n={len(rows):4d} right={labels.mean():.3f} p10/50/90 of confidence: "
+              f"right={right} wrong={wrong}")
     band_table(groups, theta)
 
 

@@ -15,7 +15,14 @@ from knowledge_base.orders.events import (
     status_listeners,
 )
 from knowledge_base.orders.feed import order_routes, sign
-from knowledge_base.orders.importer import ImportFileError, ImportReport, RowProblem, cli_import, import_orders, load_samples
+from knowledge_base.orders.importer import (
+    ImportFileError,
+    ImportReport,
+    RowProblem,
+    cli_import,
+    import_orders,
+    load_samples,
+)
 from knowledge_base.orders.models import EventKind, Order, OrderEvent, OrderGrant, OrderStatus, VerificationAttempt
 from knowledge_base.orders.phones import InvalidPhone, normalize_phone
 from knowledge_base.orders.service import Lookup, LookupResult, orders_for

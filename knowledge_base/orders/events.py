@@ -124,33 +124,35 @@ def tracking_events(order_id: int, data: OrderIn, now: datetime) -> list[OrderEv
 
 async def save_order(data: OrderIn, *, now: datetime) -> tuple[Order, bool]:
     """Create or replace the order ``data`` describes; True if it is new. Listeners hear of a new status."""
-    for attempt in range(2):
-        try:
-            async with in_transaction():
-                order = await Order.filter(order_no=data.order_no).select_for_update().first()
-                created = order is None
-                old = None if order is None else OrderStatus(order.status)
-                if order is None:
-                    order = await Order.create(**order_fields(data, now))
-                else:
-                    await order.update_from_dict(order_fields(data, now)).save()
-                if old is not data.status:
-                    await OrderEvent.create(
-                        order=order,
-                        kind=EventKind.STATUS,
-                        status=data.status,
-                        previous_status=old,
-                        happened_at=status_time(data, now),
-                        recorded_at=now,
-                    )
-                await OrderEvent.bulk_create(tracking_events(order.id, data, now), ignore_conflicts=True)
-            break
-        except IntegrityError:  # created at the same moment by another request: now it is an update
-            if attempt:
-                raise
+    try:
+        order, old = await _upsert(data, now)
+    except IntegrityError:  # created at the same moment by another request: now it is an update
+        order, old = await _upsert(data, now)
     if old is not data.status:
         await _notify(order, old, data.status, status_time(data, now))
-    return order, created
+    return order, old is None
+
+
+async def _upsert(data: OrderIn, now: datetime) -> tuple[Order, OrderStatus | None]:
+    """The order saved, and its status before (None: it is new)."""
+    async with in_transaction():
+        order = await Order.filter(order_no=data.order_no).select_for_update().first()
+        old = None if order is None else OrderStatus(order.status)
+        if order is None:
+            order = await Order.create(**order_fields(data, now))
+        else:
+            await order.update_from_dict(order_fields(data, now)).save()
+        if old is not data.status:
+            await OrderEvent.create(
+                order=order,
+                kind=EventKind.STATUS,
+                status=data.status,
+                previous_status=old,
+                happened_at=status_time(data, now),
+                recorded_at=now,
+            )
+        await OrderEvent.bulk_create(tracking_events(order.id, data, now), ignore_conflicts=True)
+    return order, old
 
 
 async def apply_event(
@@ -167,8 +169,10 @@ async def apply_event(
     """Record one event of order ``order_no``, once per ``event_id``.
 
     A status event moves the order to ``status`` and sets the matching timestamp (delivered →
-    delivered_at), unless a later status event is already recorded: events that arrive out of
-    order are kept in the history but do not turn a delivered order back into a shipped one.
+    delivered_at), unless a later status event with an id is already recorded: events that
+    arrive out of order are kept in the history but do not turn a delivered order back into a
+    shipped one. (A status change seen in a whole order carries no event id, and often no
+    better time than when kefu received it: it does not hold back an event timed by its sender.)
 
     Raises :class:`OrderNotFound`, and :class:`EventIdTaken` when ``event_id`` belongs to
     another order.
@@ -182,7 +186,9 @@ async def apply_event(
             if order is None:
                 raise OrderNotFound(order_no)
             old = OrderStatus(order.status)
-            newer = await OrderEvent.filter(order=order, kind=EventKind.STATUS, happened_at__gt=at).exists()
+            newer = await OrderEvent.filter(
+                order=order, kind=EventKind.STATUS, event_id__isnull=False, happened_at__gt=at
+            ).exists()
             changed = kind is EventKind.STATUS and status is not None and status is not old and not newer
             await OrderEvent.create(
                 order=order,

@@ -21,7 +21,7 @@ From a shell::
     body='{"event_id":"evt-1001","type":"status","status":"delivered","time":"2025-03-04T15:20:00+08:00"}'
     ts=$(date +%s)
     sig=$(printf '%s.%s' "$ts" "$body" | openssl dgst -sha256 -hmac "$secret" | sed 's/^.*= //')
-    curl -sS http://127.0.0.1:8080/api/orders/SO20250301001/events \\
+    curl -sS http://127.0.0.1:8080/api/orders/SO100231/events \\
       -H 'Content-Type: application/json' \\
       -H "X-Kefu-Timestamp: $ts" -H "X-Kefu-Signature: sha256=$sig" \\
       --data-binary "$body"
@@ -99,10 +99,10 @@ async def _signed_body(request: web.Request, settings: OrdersSettings, now: date
     if not timestamp.isascii() or not timestamp.isdigit():
         raise _refuse(web.HTTPUnauthorized, "missing or malformed X-Kefu-Timestamp (unix seconds)")
     body = await request.read()
-    expected = sign(settings.webhook_secret.get_secret_value().strip(), timestamp, body)
+    expected = sign(settings.webhook_secret.get_secret_value(), timestamp, body)
     given = request.headers.get("X-Kefu-Signature", "").strip()
     if not hmac.compare_digest(expected.encode(), given.encode("utf-8", "surrogateescape")):
-        raise _refuse(web.HTTPUnauthorized, "bad signature: X-Kefu-Signature must be sha256=<hex HMAC of timestamp.body>")
+        raise _refuse(web.HTTPUnauthorized, "missing or bad X-Kefu-Signature: sha256=<hex of HMAC-SHA256(secret, timestamp.body)>")
     if abs(now.timestamp() - int(timestamp)) > MAX_SKEW_SECONDS:
         raise _refuse(web.HTTPUnauthorized, "stale request: X-Kefu-Timestamp is more than 5 minutes from now")
     return body

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import json
 import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from pydantic import ValidationError
 from tortoise.transactions import in_transaction
@@ -85,13 +84,13 @@ async def import_orders(
     started = time.perf_counter()
     now = now or datetime.now(UTC)
     report = ImportReport()
-    batch: dict[str, tuple[int, OrderIn]] = {}
+    batch: dict[str, OrderIn] = {}
     read = 0
     for line, row in _rows(Path(path)):
         read += 1
         order = _parse(line, row, region, report)
         if order is not None:
-            batch[order.order_no] = (line, order)  # the same order twice in a batch: the later row wins
+            batch[order.order_no] = order  # the same order twice in a batch: the later row wins
         if len(batch) >= batch_size:
             await _write(batch, now, report)
             batch.clear()
@@ -107,8 +106,27 @@ async def import_orders(
 
 
 async def load_samples(*, now: datetime | None = None) -> ImportReport:
-    """Import the sample orders (sandbox customers +8613800000001 and +8613800000002)."""
-    return await import_orders(SAMPLES, now=now)
+    """Import the sample orders of the sandbox customers +8613800000001 and +8613800000002.
+
+    Their times are moved by whole days so that the latest lies just before ``now``: the parcel
+    in transit left the warehouse yesterday, not last year.
+    """
+    now = now or datetime.now(UTC)
+    orders = [OrderIn.model_validate_json(line) for line in SAMPLES.read_text(encoding="utf-8").splitlines() if line.strip()]
+    latest = max(
+        t for o in orders for t in (o.created_at, o.shipped_at, o.delivered_at, *(e.time for e in o.events)) if t
+    )
+    days = timedelta(days=(now - latest).days)
+    report = ImportReport()
+    await _write({o.order_no: _moved(o, days) for o in orders}, now, report)
+    return report
+
+
+def _moved(order: OrderIn, by: timedelta) -> OrderIn:
+    names = ("created_at", "paid_at", "shipped_at", "delivered_at", "expected_delivery")
+    times = {name: getattr(order, name) + by for name in names if getattr(order, name) is not None}
+    events = [e.model_copy(update={"time": e.time + by}) for e in order.events]
+    return order.model_copy(update=times | {"events": events})
 
 
 async def cli_import(path: str | Path, *, region: str = "CN") -> int:
@@ -141,17 +159,18 @@ def _parse(line: int, row: dict[str, Any] | str, region: str, report: ImportRepo
         return None
 
 
-async def _write(batch: dict[str, tuple[int, OrderIn]], now: datetime, report: ImportReport) -> None:
+async def _write(batch: dict[str, OrderIn], now: datetime, report: ImportReport) -> None:
     """One transaction: upsert the orders, record their status changes and new tracking events."""
+    rows = [order_fields(data, now) for data in batch.values()]
     async with in_transaction():
         known = dict(await Order.filter(order_no__in=list(batch)).values_list("order_no", "status"))
         await Order.bulk_create(
-            [Order(**order_fields(data, now)) for _, data in batch.values()],
+            [Order(**row) for row in rows],
             on_conflict=["order_no"],
-            update_fields=[f for f in order_fields(next(iter(batch.values()))[1], now) if f != "order_no"],
+            update_fields=[column for column in rows[0] if column != "order_no"],
         )
-        changed = [data for _, data in batch.values() if known.get(data.order_no) != data.status]
-        tracked = [data for _, data in batch.values() if data.events]
+        changed = [data for data in batch.values() if known.get(data.order_no) != data.status]
+        tracked = [data for data in batch.values() if data.events]
         ids = dict(
             await Order.filter(order_no__in=[d.order_no for d in changed + tracked]).values_list("order_no", "id")
         )
@@ -186,7 +205,10 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
             yield from _csv_rows(path, file)
 
 
-def _json_rows(file: io.TextIOBase) -> Iterator[tuple[int, dict[str, Any] | str]]:
+def _json_rows(file: TextIO) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    if file.read(1024).lstrip().startswith("["):
+        raise ImportFileError(f"{file.name} holds a JSON array: write one order per line (JSON lines) instead")
+    file.seek(0)
     for number, text in enumerate(file, start=1):
         if not text.strip():
             continue
@@ -198,7 +220,7 @@ def _json_rows(file: io.TextIOBase) -> Iterator[tuple[int, dict[str, Any] | str]
         yield number, row if isinstance(row, dict) else "not a JSON object"
 
 
-def _csv_rows(path: Path, file: io.TextIOBase) -> Iterator[tuple[int, dict[str, Any] | str]]:
+def _csv_rows(path: Path, file: TextIO) -> Iterator[tuple[int, dict[str, Any] | str]]:
     reader = csv.DictReader(file)
     header = [name.strip() for name in reader.fieldnames or []]
     missing = [name for name in REQUIRED if name not in header]
@@ -211,7 +233,7 @@ def _csv_rows(path: Path, file: io.TextIOBase) -> Iterator[tuple[int, dict[str, 
         start = reader.line_num + 1
 
 
-def _is_json_lines(path: Path, file: io.TextIOBase) -> bool:
+def _is_json_lines(path: Path, file: TextIO) -> bool:
     if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
         return True
     if path.suffix.lower() == ".csv":

@@ -7,9 +7,13 @@ keep semicolons out of them.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from ticketing.models import Customer
 
 
 class OrderStatus(StrEnum):
@@ -38,7 +42,9 @@ class Order(Model):
     order_no = fields.CharField(max_length=64, unique=True)
     phone = fields.CharField(max_length=16, db_index=True, description="the customer's phone, E.164")
     status = fields.CharEnumField(OrderStatus, max_length=20)
-    items = fields.JSONField(default=list, description="list of name, quantity and price (a decimal string)")
+    items: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(
+        default=list, description="list of name, quantity and price (a decimal string)"
+    )
     amount = fields.DecimalField(max_digits=12, decimal_places=2)
     currency = fields.CharField(max_length=3, description="ISO 4217, e.g. CNY")
     carrier = fields.CharField(max_length=64, null=True)
@@ -82,7 +88,9 @@ class VerificationAttempt(Model):
     """A customer's try at proving an order is theirs with the last 4 digits of its phone."""
 
     id = fields.IntField(primary_key=True)
-    customer = fields.ForeignKeyField("kefu.Customer", related_name="order_verifications", on_delete=fields.CASCADE)
+    customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
+        "kefu.Customer", related_name="order_verifications", on_delete=fields.CASCADE
+    )
     order_no = fields.CharField(max_length=64)
     succeeded = fields.BooleanField()
     attempted_at = fields.DatetimeField(db_index=True)
@@ -95,7 +103,9 @@ class OrderGrant(Model):
     """One order a customer proved with its phone's last 4 digits and may see from then on."""
 
     id = fields.IntField(primary_key=True)
-    customer = fields.ForeignKeyField("kefu.Customer", related_name="order_grants", on_delete=fields.CASCADE)
+    customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
+        "kefu.Customer", related_name="order_grants", on_delete=fields.CASCADE
+    )
     order_no = fields.CharField(max_length=64, description="no foreign key: the order may live in the shop's API")
     granted_at = fields.DatetimeField()
 

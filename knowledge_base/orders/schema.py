@@ -79,20 +79,19 @@ def _json_list(value: Any) -> Any:
     return value
 
 
-def _text(max_length: int, min_length: int = 0) -> Any:
-    return Annotated[
-        str,
-        StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
-        AfterValidator(_no_nul),
-    ]
+def _length(max_length: int, min_length: int = 0) -> StringConstraints:
+    return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
 
 
-OrderNo = Annotated[_text(64, 1), BeforeValidator(lambda v: normalize_order_no(v) if isinstance(v, str) else v)]
-EventId = _text(128, 1)
-ItemName = _text(200, 1)
-Code = _text(64)  # carrier, tracking number
-Place = _text(128)
-Description = _text(2000)
+_NO_NUL = AfterValidator(_no_nul)
+OrderNo = Annotated[
+    str, _length(64, 1), _NO_NUL, BeforeValidator(lambda v: normalize_order_no(v) if isinstance(v, str) else v)
+]
+EventId = Annotated[str, _length(128, 1), _NO_NUL]
+ItemName = Annotated[str, _length(200, 1), _NO_NUL]
+Code = Annotated[str, _length(64), _NO_NUL]  # carrier, tracking number
+Place = Annotated[str, _length(128), _NO_NUL]
+Description = Annotated[str, _length(2000), _NO_NUL]
 Time = Annotated[datetime, BeforeValidator(_iso_date), AfterValidator(_utc)]
 Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
 

@@ -6,16 +6,14 @@ Sources answer for any order: whose it is, the services decide (:mod:`.service`)
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from tortoise.exceptions import BaseORMException
 
+from bot.config import OrdersSettings
 from knowledge_base.orders.models import EventKind, Order, OrderEvent
 from knowledge_base.orders.schema import normalize_order_no
 from knowledge_base.orders.views import OrderView, view_of_order
-
-if TYPE_CHECKING:
-    from bot.config import OrdersSettings
 
 
 class OrderSourceUnavailable(Exception):
@@ -45,6 +43,9 @@ class LocalOrderSource:
         except (BaseORMException, OSError) as exc:
             raise OrderSourceUnavailable(f"the database did not answer: {exc}") from exc
 
+    async def close(self) -> None:
+        """Nothing to release: the database connection is kefu's."""
+
     @staticmethod
     async def _views(orders: list[Order]) -> list[OrderView]:
         tracking: dict[int, list[OrderEvent]] = defaultdict(list)
@@ -55,7 +56,7 @@ class LocalOrderSource:
 
 
 def make_source(settings: OrdersSettings) -> OrderSource:
-    """The source ``[orders] provider`` names. An "http" source holds a connection pool: ``await source.close()``."""
+    """The source ``[orders] provider`` names; ``await source.close()`` when done (the "http" one holds connections)."""
     if settings.provider == "http":
         from knowledge_base.orders.http_source import HttpOrderSource
 

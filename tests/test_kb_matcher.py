@@ -1,0 +1,90 @@
+"""The matcher: normalisation, features, typo tolerance, and scores that mean something."""
+
+from __future__ import annotations
+
+import pytest
+
+import knowledge_base.matcher as matcher_module
+from knowledge_base.features import features, normalize
+from knowledge_base.matcher import Matcher
+
+EXAMPLES = [
+    ("track", "where is my order"),
+    ("track", "track my parcel please"),
+    ("track", "我的订单到哪了"),
+    ("cancel", "cancel my order"),
+    ("cancel", "I want to cancel the purchase"),
+    ("cancel", "怎么取消订单"),
+    ("invoice", "can I get an invoice"),
+    ("invoice", "send me the receipt"),
+    ("invoice", "能开发票吗"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("我想退貨！！😊", "我 想 退 货"),
+        ("ＷＨＥＲＥ is my ORDER？", "where is my order"),
+        ("order A20261125001, please", "order a0 please"),
+        ("運費怎麼算", "运 费 怎 么 算"),
+        ("🙂🙂", ""),
+    ],
+)
+def test_normalisation_folds_width_case_script_punctuation_emoji_and_digits(text: str, expected: str) -> None:
+    assert normalize(text) == expected
+
+
+def test_features_are_char_ngrams_of_words_words_and_token_bigrams() -> None:
+    english = features(normalize("track order"))
+    assert {"w:track", "w:order", "b:track order", " t", "tra", "der "} <= english.keys()
+    chinese = features(normalize("退货"))
+    assert chinese.keys() == {"w:退", "w:货", "b:退 货"}
+
+
+def test_every_example_maps_onto_its_own_entry_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no ridge, an example projects onto its entry's common vector: the features the
+    model was built with and the features of a message are the same."""
+    monkeypatch.setattr(matcher_module, "LAMBDA", 1e-10)
+    matcher = Matcher(EXAMPLES)
+    for entry_id, question in EXAMPLES:
+        sims = matcher.similarities(question)
+        assert sims[matcher.entry_ids.index(entry_id)] == pytest.approx(1.0, abs=1e-4), question
+
+
+def test_unknown_words_are_read_as_close_known_words() -> None:
+    matcher = Matcher(EXAMPLES)
+    assert matcher.correct(normalize("wher is my ordr")) == "where is my order"
+    assert matcher.correct(normalize("invoce A20261125001")) == "invoice a0"  # codes are kept
+    assert matcher.match("cancel my ordr")[0].entry_id == "cancel"
+
+
+def test_candidates_are_ranked_and_scored_in_0_1() -> None:
+    matcher = Matcher(EXAMPLES)
+    candidates = matcher.match("please cancel my order", limit=3)
+    assert [c.entry_id for c in candidates][0] == "cancel"
+    assert len(candidates) == 3
+    assert all(0.0 <= c.score <= 1.0 for c in candidates)
+    assert candidates[0].score > 0.7 > candidates[1].score
+    assert matcher.match("the weather is nice today")[0].score < 0.25
+
+
+def test_large_kbs_use_a_shortlist_and_still_find_the_entry() -> None:
+    products = [f"{a}{b}{c}" for a in "bdfk" for b in "aeiou" for c in ("lo", "ri", "mu", "ta", "ne", "zo", "pi", "ve")]
+    examples = [
+        (f"{name}_{topic}", text.format(name))
+        for name in products[:150]
+        for topic, texts in {
+            "warranty": ("does the {} have a warranty", "{} warranty period", "{} 保修多久"),
+            "size": ("what sizes does the {} come in", "{} size chart", "{} 有哪些尺码"),
+        }.items()
+        for text in texts
+    ]
+    matcher = Matcher(examples)
+    assert len(matcher.entry_ids) == 300 and 2 * 300 > matcher_module.SHORTLIST
+    assert matcher.match("how long is the warranty on the dalo")[0].entry_id == "dalo_warranty"
+    assert matcher.match("kita 尺码")[0].entry_id == "kita_size"
+
+
+def test_an_empty_matcher_matches_nothing() -> None:
+    assert Matcher([]).match("anything") == []
