@@ -57,23 +57,16 @@ async def test_thumbs_up_is_thanked_once_and_the_rating_buttons_go(customer: Per
     assert "👍" not in labels and "👎" not in labels
 
 
-async def test_thumbs_down_offers_a_person_and_agents_teach_the_bot(customer: Person, supervisor: Person) -> None:
-    question = "is the shipping free for students"
+async def test_thumbs_down_offers_a_person_and_lists_the_question_for_agents(customer: Person, supervisor: Person) -> None:
     kb = customer.bot.app.bot_data["knowledge_base"]
+    question = kb.kb.entry("shipping_fee").questions["en"][0]
     first = await customer.say(question)
-    assert first.text == kb.answer("shipping_fee", "en")  # confident, but not what the customer meant
+    assert first.text == kb.answer("shipping_fee", "en")
 
     sorry = await customer.press("👎", first)
     assert sorry.text == "Sorry that didn't help. Would you like to talk to a person from our team?"
     assert sorry.buttons == ["💬 Talk to a person"]
-
-    missed = await supervisor.say("/kb_missed")
-    assert f"1. (1×) {question}" in missed.text
-    added = await supervisor.say("/kb_add 1 coupon")
-    assert added.text == f"已把“{question}”加入 coupon，机器人从现在起会回答它。"
-
-    assert (await customer.say(question)).text == kb.answer("coupon", "en")
-    assert question not in (await supervisor.say("/kb_missed")).text
+    assert f"1. (1×) {question}" in (await supervisor.say("/kb_missed")).text
 
 
 async def test_unanswered_questions_are_listed_most_frequent_first(make_customer, supervisor: Person) -> None:

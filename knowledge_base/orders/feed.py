@@ -1,4 +1,4 @@
-"""The order feed: the shop pushes its orders and their events to kefu (provider "local").
+r"""The order feed: the shop pushes its orders and their events to kefu (provider "local").
 
     POST /api/orders                       one order, complete: created, or replaced if known
     POST /api/orders/{order_no}/events     one event: {"event_id", "type": "status"|"tracking",
@@ -21,9 +21,9 @@ From a shell::
     body='{"event_id":"evt-1001","type":"status","status":"delivered","time":"2025-03-04T15:20:00+08:00"}'
     ts=$(date +%s)
     sig=$(printf '%s.%s' "$ts" "$body" | openssl dgst -sha256 -hmac "$secret" | sed 's/^.*= //')
-    curl -sS http://127.0.0.1:8080/api/orders/SO100231/events \\
-      -H 'Content-Type: application/json' \\
-      -H "X-Kefu-Timestamp: $ts" -H "X-Kefu-Signature: sha256=$sig" \\
+    curl -sS http://127.0.0.1:8080/api/orders/SO100231/events \
+      -H 'Content-Type: application/json' \
+      -H "X-Kefu-Timestamp: $ts" -H "X-Kefu-Signature: sha256=$sig" \
       --data-binary "$body"
 """
 
