@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 
@@ -10,12 +11,14 @@ from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 import handlers
+from handlers import orders
 from bot.config import ConfigError, Settings
 from bot.i18n import text
 from bot.ratelimit import ResilientRateLimiter
 from bot.updates import ChatOrderedProcessor
 from knowledge_base.entries import KBError
 from knowledge_base.live import LiveKnowledgeBase
+from knowledge_base.orders.events import on_status_change, status_listeners
 from knowledge_base.orders.sources import make_source
 from knowledge_base.router import RouterSettings
 
@@ -89,6 +92,8 @@ async def polling(app: Application, settings: Settings) -> AsyncIterator[Applica
         me = app.bot.bot
         log.info("connected to the Bot API as @%s", me.username)
         await announce_commands(app)
+        notify = functools.partial(orders.notify_status_change, app)
+        on_status_change(notify)
         await app.start()
         await app.updater.start_polling(
             poll_interval=0,
@@ -100,4 +105,5 @@ async def polling(app: Application, settings: Settings) -> AsyncIterator[Applica
         finally:
             await app.updater.stop()
             await app.stop()
+            status_listeners.remove(notify)
             await app.bot_data["orders"].close()

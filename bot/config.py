@@ -147,6 +147,9 @@ class ApiSettings(_Section):
 
 class OrdersSettings(_Section):
     provider: Literal["local", "http"] = "local"
+    notify_statuses: list[Literal["shipped", "out_for_delivery", "delivered"]] = Field(
+        default_factory=lambda: ["shipped", "delivered"]
+    )
     default_region: str = "CN"
     webhook_secret: SecretStr | None = None
     url: str | None = Field(default=None, validate_default=True)

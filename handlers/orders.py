@@ -18,15 +18,19 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.ext import ApplicationHandlerStop, ContextTypes
+from telegram.error import Forbidden
+from telegram.ext import Application, ApplicationHandlerStop, ContextTypes
 
+from bot.config import Settings
 from bot.i18n import text
 from handlers.common import customer_and_language, customer_of, offer_person
+from knowledge_base.orders.models import Order, OrderStatus
 from knowledge_base.orders.phones import InvalidPhone
 from knowledge_base.orders.service import Lookup, orders_for
 from knowledge_base.orders.sources import OrderSource, OrderSourceUnavailable
 from knowledge_base.orders.verification import Verification, link_phone, verify_by_last4
 from knowledge_base.orders.views import OrderView
+from ticketing.customers import mark_blocked
 from ticketing.models import Customer
 
 PICK, PROBLEM, PERSON = "ord", "ordp", "ordh"
@@ -179,3 +183,23 @@ def _person(language: str) -> InlineKeyboardMarkup:
 
 async def _unavailable(update: Update, language: str) -> None:
     await update.effective_message.reply_text(text(language, "order_unavailable"), reply_markup=_person(language))
+
+
+async def notify_status_change(
+    app: Application, order: Order, old: OrderStatus | None, new: OrderStatus, at: datetime
+) -> None:
+    """Tell the order's customers (those who verified its phone) that it shipped or arrived."""
+    settings: Settings = app.bot_data["settings"]
+    if old is None or old == new or new.value not in settings.orders.notify_statuses:
+        return
+    for customer in await Customer.filter(phone=order.phone, opted_out=False, blocked=False):
+        language = customer.language
+        button = InlineKeyboardButton(text(language, "button_order_details"), callback_data=f"{PICK}:{order.order_no}")
+        try:
+            await app.bot.send_message(
+                customer.telegram_id,
+                text(language, f"order_notice_{new.value}", order_no=order.order_no),
+                reply_markup=InlineKeyboardMarkup([[button]]),
+            )
+        except Forbidden:
+            await mark_blocked(customer)

@@ -123,3 +123,26 @@ async def test_when_the_shops_order_api_is_down_the_customer_gets_an_apology_and
         assert sorry.text == "Sorry, I can't look up orders right now. Please try again in a few minutes, or talk to a person."
         assert sorry.buttons == ["💬 Talk to a person"]
         assert (await customer.press("💬 Talk to a person")).text  # the team's contact details
+
+
+async def test_customers_are_told_when_their_order_ships_and_arrives_unless_opted_out(make_customer, orders: None) -> None:
+    from datetime import UTC, datetime
+
+    from knowledge_base.orders.events import apply_event
+    from knowledge_base.orders.models import EventKind, OrderStatus
+    from ticketing.models import Customer
+
+    customer: Person = make_customer(language_code="zh-CN")
+    await share_contact(customer, PHONE_2)
+    emulator = customer.bot.emulator
+    before = emulator.seq
+    now = datetime.now(UTC)
+    await apply_event("SO100245", kind=EventKind.STATUS, status=OrderStatus.DELIVERED, at=now, now=now, event_id="e-1")
+    notice = emulator.bot_messages(customer.chat_id, since=before)
+    assert [m["text"] for m in notice] == ["✅ 您的订单 SO100245 已签收，祝您使用愉快！"]
+
+    await Customer.filter(telegram_id=customer.id).update(opted_out=True)
+    before = emulator.seq
+    await apply_event("SO100245", kind=EventKind.STATUS, status=OrderStatus.RETURNED, at=now, now=now, event_id="e-2")
+    await apply_event("SO100245", kind=EventKind.STATUS, status=OrderStatus.SHIPPED, at=now, now=now, event_id="e-3")
+    assert emulator.bot_messages(customer.chat_id, since=before) == []

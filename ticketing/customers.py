@@ -68,3 +68,9 @@ async def choose_language(customer: Customer, language: Language) -> None:
     customer.language = language
     customer.language_chosen = True
     await customer.save(update_fields=["language", "language_chosen"])
+
+
+async def mark_blocked(customer: Customer) -> None:
+    """Telegram said 403: the customer blocked the bot. Nothing more is sent until they write again."""
+    customer.blocked = True
+    await customer.save(update_fields=["blocked"])
