@@ -40,3 +40,88 @@ class Customer(Model):
     @property
     def display_name(self) -> str:
         return " ".join(p for p in (self.first_name, self.last_name) if p) or (self.username or str(self.telegram_id))
+
+
+class Agent(Model):
+    """A member of the agent group who has worked a ticket, one row per Telegram user."""
+
+    id = fields.IntField(primary_key=True)
+    telegram_id = fields.BigIntField(unique=True)
+    name = fields.CharField(max_length=128, default="")
+    username = fields.CharField(max_length=64, null=True)
+    role = fields.CharField(max_length=16, default="agent", description="agent or supervisor")
+    active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "agent"
+
+
+class Ticket(Model):
+    """A customer's problem that people work on, from the hand-off to its close.
+
+    ``active_customer_id`` equals ``customer_id`` while the ticket is not closed and is NULL
+    after: its unique index allows one active ticket per customer (NULLs never collide).
+    """
+
+    id = fields.IntField(primary_key=True, description="the ticket number agents and customers see")
+    customer = fields.ForeignKeyField("kefu.Customer", related_name="tickets", on_delete=fields.CASCADE)
+    active_customer_id = fields.IntField(null=True, unique=True)
+    source = fields.CharField(max_length=16, description="complaint, handoff, feedback or command")
+    is_complaint = fields.BooleanField(default=False)
+    category = fields.CharField(max_length=24, default="other")
+    priority = fields.CharField(max_length=8, default="normal")
+    status = fields.CharField(max_length=8, default="new", db_index=True, description="new, open, pending, resolved, closed")
+    subject = fields.CharField(max_length=255, default="")
+    assignee = fields.ForeignKeyField("kefu.Agent", related_name="tickets", null=True, on_delete=fields.SET_NULL)
+    order_no = fields.CharField(max_length=64, null=True)
+    topic_id = fields.BigIntField(null=True, description="message_thread_id of its topic in the agent group")
+    card_message_id = fields.BigIntField(null=True, description="the customer card posted in the agent group")
+    repeat_of = fields.ForeignKeyField("kefu.Ticket", related_name="repeats", null=True, on_delete=fields.SET_NULL)
+    reopen_count = fields.IntField(default=0)
+    waiting_since = fields.DatetimeField(description="when the customer started waiting for a person")
+    first_response_due = fields.DatetimeField(null=True)
+    resolution_due = fields.DatetimeField(null=True)
+    paused_at = fields.DatetimeField(null=True, description="SLA clock paused (pending) since")
+    first_response_at = fields.DatetimeField(null=True)
+    resolved_at = fields.DatetimeField(null=True)
+    closed_at = fields.DatetimeField(null=True)
+    reminded_at = fields.DatetimeField(null=True)
+    escalated_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField()
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "ticket"
+
+
+class TicketMessage(Model):
+    """One message of a ticket: from the customer (in), to the customer (out), or an internal note."""
+
+    id = fields.IntField(primary_key=True)
+    ticket = fields.ForeignKeyField("kefu.Ticket", related_name="messages", on_delete=fields.CASCADE)
+    direction = fields.CharField(max_length=4, description="in, out or note")
+    agent = fields.ForeignKeyField("kefu.Agent", related_name="messages", null=True, on_delete=fields.SET_NULL)
+    text = fields.TextField(default="")
+    media = fields.JSONField(null=True, description="kind and Telegram file id of a photo, document or voice")
+    customer_message_id = fields.BigIntField(null=True, description="the message id in the customer chat")
+    group_message_id = fields.BigIntField(null=True, description="the message id in the agent group")
+    edited_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "ticket_message"
+
+
+class TicketEvent(Model):
+    """The audit trail: every change of a ticket, who made it and when."""
+
+    id = fields.IntField(primary_key=True)
+    ticket = fields.ForeignKeyField("kefu.Ticket", related_name="events", on_delete=fields.CASCADE)
+    kind = fields.CharField(max_length=24)
+    actor = fields.CharField(max_length=64, description="agent:ID, customer or system")
+    data = fields.JSONField(default=dict)
+    at = fields.DatetimeField()
+
+    class Meta:
+        table = "ticket_event"

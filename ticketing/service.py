@@ -1,0 +1,247 @@
+"""The ticket service: what happens to a customer's problem, step by step, with its audit trail.
+
+receive (open_ticket) → classify (category, priority, repeat) → work (messages, claim, notes)
+→ resolve → close, or reopen. Every change writes a TicketEvent. Functions take ``now`` so that
+tests can travel in time; they know nothing of Telegram.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from ticketing.business_hours import BusinessCalendar
+from ticketing.models import Agent, Customer, Ticket, TicketEvent, TicketMessage
+from ticketing.triage import Category, Priority, guess_category, guess_priority
+
+Source = Literal["complaint", "handoff", "feedback", "command", "order"]
+REPEAT_WINDOW = timedelta(days=30)
+ACTIVE = ("new", "open", "pending", "resolved")
+
+
+@dataclass(frozen=True)
+class SlaPolicy:
+    """Targets per priority, in business time (the calendar's opening hours)."""
+
+    calendar: BusinessCalendar = field(default_factory=BusinessCalendar)
+    first_response: dict[str, timedelta] = field(
+        default_factory=lambda: {"urgent": timedelta(minutes=30), "high": timedelta(hours=1),
+                                 "normal": timedelta(hours=4), "low": timedelta(hours=8)}
+    )
+    resolution: dict[str, timedelta] = field(
+        default_factory=lambda: {"urgent": timedelta(hours=4), "high": timedelta(hours=9),
+                                 "normal": timedelta(hours=27), "low": timedelta(hours=45)}
+    )
+
+    def dues(self, priority: str, start: datetime) -> tuple[datetime, datetime]:
+        return (
+            self.calendar.add(start, self.first_response[priority]),
+            self.calendar.add(start, self.resolution[priority]),
+        )
+
+
+@dataclass(frozen=True)
+class Opened:
+    ticket: Ticket
+    created: bool
+    """False when the customer already had an active ticket: the message joined it."""
+
+
+async def log_event(ticket: Ticket, kind: str, actor: str, now: datetime, **data: Any) -> None:
+    await TicketEvent.create(ticket=ticket, kind=kind, actor=actor, data=data, at=now)
+
+
+async def active_ticket(customer: Customer) -> Ticket | None:
+    return await Ticket.get_or_none(active_customer_id=customer.id)
+
+
+async def open_ticket(
+    customer: Customer,
+    *,
+    text: str,
+    source: Source,
+    now: datetime,
+    policy: SlaPolicy,
+    category: Category | None = None,
+    order_no: str | None = None,
+    valuable_customer: bool = False,
+) -> Opened:
+    """A new ticket for the customer's problem, or their active one, which the message joins.
+
+    One active ticket per customer is a database rule (a unique column), so two messages racing
+    in from the same customer cannot open two tickets.
+    """
+    existing = await active_ticket(customer)
+    if existing is not None:
+        await add_customer_message(existing, text=text, now=now, policy=policy)
+        return Opened(existing, created=False)
+    category = category or guess_category(text)
+    priority: Priority = guess_priority(text, valuable_customer=valuable_customer)
+    is_complaint = source in ("complaint", "order")
+    repeat_of = None
+    if is_complaint:
+        repeat_of = await (
+            Ticket.filter(customer=customer, is_complaint=True, category=category, created_at__gte=now - REPEAT_WINDOW)
+            .order_by("-created_at")
+            .first()
+        )
+    first_due, resolution_due = policy.dues(priority, now)
+    try:
+        async with in_transaction():
+            ticket = await Ticket.create(
+                customer=customer,
+                active_customer_id=customer.id,
+                source=source,
+                is_complaint=is_complaint,
+                category=category,
+                priority=priority,
+                status="new",
+                subject=" ".join(text.split())[:255],
+                order_no=order_no,
+                repeat_of=repeat_of,
+                waiting_since=now,
+                first_response_due=first_due,
+                resolution_due=resolution_due,
+                created_at=now,
+                updated_at=now,
+            )
+            await log_event(ticket, "created", "customer", now, source=source, category=category, priority=priority,
+                            repeat_of=repeat_of.id if repeat_of else None)
+            await TicketMessage.create(ticket=ticket, direction="in", text=text, created_at=now)
+    except IntegrityError:  # the customer's other message opened it a moment ago
+        ticket = await active_ticket(customer)
+        if ticket is None:
+            raise
+        await add_customer_message(ticket, text=text, now=now, policy=policy)
+        return Opened(ticket, created=False)
+    return Opened(ticket, created=True)
+
+
+async def add_customer_message(
+    ticket: Ticket,
+    *,
+    text: str = "",
+    now: datetime,
+    policy: SlaPolicy,
+    media: dict[str, Any] | None = None,
+    customer_message_id: int | None = None,
+) -> TicketMessage:
+    """The customer wrote: a pending ticket is open again, and its SLA clock runs on."""
+    if ticket.status == "pending":
+        _resume_clock(ticket, now, policy.calendar)
+        ticket.status = "open"
+        await ticket.save(update_fields=["status", "first_response_due", "resolution_due", "paused_at", "updated_at"])
+        await log_event(ticket, "status", "customer", now, status="open")
+    return await TicketMessage.create(
+        ticket=ticket, direction="in", text=text, media=media, customer_message_id=customer_message_id, created_at=now
+    )
+
+
+async def record_agent(telegram_id: int, name: str, username: str | None, *, supervisor: bool) -> Agent:
+    agent, _ = await Agent.get_or_create(telegram_id=telegram_id, defaults={"name": name, "username": username})
+    role = "supervisor" if supervisor else "agent"
+    if (agent.name, agent.username, agent.role) != (name, username, role):
+        agent.name, agent.username, agent.role = name, username, role
+        await agent.save(update_fields=["name", "username", "role"])
+    return agent
+
+
+async def add_agent_reply(
+    ticket: Ticket, agent: Agent, *, text: str = "", now: datetime, media: dict[str, Any] | None = None,
+    group_message_id: int | None = None,
+) -> TicketMessage:
+    """An agent answered the customer: the first answer stops the first-response clock."""
+    fields = ["updated_at"]
+    ticket.updated_at = now
+    if ticket.first_response_at is None:
+        ticket.first_response_at = now
+        fields.append("first_response_at")
+    if ticket.status == "new":
+        ticket.status = "open"
+        fields.append("status")
+    if ticket.assignee_id is None:  # answering is claiming
+        ticket.assignee_id = agent.id
+        fields.append("assignee_id")
+    await ticket.save(update_fields=fields)
+    return await TicketMessage.create(
+        ticket=ticket, direction="out", agent=agent, text=text, media=media, group_message_id=group_message_id,
+        created_at=now,
+    )
+
+
+async def add_note(ticket: Ticket, agent: Agent, text: str, now: datetime) -> TicketMessage:
+    """An internal note: kept with the ticket, never sent to the customer."""
+    return await TicketMessage.create(ticket=ticket, direction="note", agent=agent, text=text, created_at=now)
+
+
+async def claim(ticket_id: int, agent: Agent, now: datetime) -> bool:
+    """Take an unassigned ticket. Two agents claiming at once: exactly one wins (one UPDATE)."""
+    won = await Ticket.filter(id=ticket_id, assignee_id__isnull=True, status__in=ACTIVE).update(
+        assignee_id=agent.id, updated_at=now
+    )
+    if won:
+        ticket = await Ticket.get(id=ticket_id)
+        if ticket.status == "new":
+            await Ticket.filter(id=ticket_id, status="new").update(status="open")
+        await log_event(ticket, "claimed", f"agent:{agent.telegram_id}", now)
+    return bool(won)
+
+
+async def set_pending(ticket: Ticket, actor: str, now: datetime) -> None:
+    """Waiting for the customer: the SLA clock pauses."""
+    if ticket.status in ("new", "open"):
+        ticket.status, ticket.paused_at, ticket.updated_at = "pending", now, now
+        await ticket.save(update_fields=["status", "paused_at", "updated_at"])
+        await log_event(ticket, "status", actor, now, status="pending")
+
+
+def _resume_clock(ticket: Ticket, now: datetime, calendar: BusinessCalendar) -> None:
+    """After a pause, the SLA due times move later by the business time the ticket waited."""
+    if ticket.paused_at is not None:
+        paused = calendar.between(ticket.paused_at, now)
+        if ticket.first_response_at is None and ticket.first_response_due:
+            ticket.first_response_due = calendar.add(ticket.first_response_due, paused)
+        if ticket.resolution_due:
+            ticket.resolution_due = calendar.add(ticket.resolution_due, paused)
+        ticket.paused_at = None
+    ticket.updated_at = now
+
+
+async def resolve(ticket: Ticket, actor: str, now: datetime) -> None:
+    if ticket.status in ("new", "open", "pending"):
+        ticket.status, ticket.resolved_at, ticket.paused_at, ticket.updated_at = "resolved", now, None, now
+        await ticket.save(update_fields=["status", "resolved_at", "paused_at", "updated_at"])
+        await log_event(ticket, "status", actor, now, status="resolved")
+
+
+async def close(ticket: Ticket, actor: str, now: datetime) -> None:
+    """Closed for good: the customer's next problem opens a new ticket."""
+    if ticket.status == "closed":
+        return
+    if ticket.resolved_at is None:
+        ticket.resolved_at = now
+    ticket.status, ticket.closed_at, ticket.active_customer_id, ticket.updated_at = "closed", now, None, now
+    await ticket.save(update_fields=["status", "resolved_at", "closed_at", "active_customer_id", "updated_at"])
+    await log_event(ticket, "status", actor, now, status="closed")
+
+
+async def reopen(ticket: Ticket, actor: str, now: datetime) -> bool:
+    """Back to open, waiting for a person again; False if the customer has another active ticket."""
+    if ticket.status not in ("resolved", "closed") or await active_ticket(await ticket.customer) not in (None, ticket):
+        return False
+    ticket.status, ticket.resolved_at, ticket.closed_at = "open", None, None
+    ticket.active_customer_id = ticket.customer_id
+    ticket.reopen_count += 1
+    ticket.waiting_since, ticket.updated_at = now, now
+    try:
+        await ticket.save(update_fields=[
+            "status", "resolved_at", "closed_at", "active_customer_id", "reopen_count", "waiting_since", "updated_at"
+        ])
+    except IntegrityError:
+        return False
+    await log_event(ticket, "status", actor, now, status="open", reopened=True)
+    return True
