@@ -91,7 +91,7 @@ class KnowledgeBaseSettings(_Section):
     files: list[str] = Field(default_factory=list)
     learned_file: str = "data/kb-learned.yaml"
     high_confidence: float = Field(default=0.7, gt=0, le=1)
-    low_confidence: float = Field(default=0.3, ge=0, lt=1)
+    low_confidence: float = Field(default=0.25, ge=0, lt=1)
     reload_seconds: float = Field(default=3.0, gt=0)
     values: dict[str, str] = Field(default_factory=lambda: dict(SHOP_FACTS))
 

@@ -76,3 +76,11 @@ def test_answers_fill_in_the_shops_facts(tmp_path: Path) -> None:
     live = LiveKnowledgeBase([], tmp_path / "learned.yaml", values={"shipping_fee": "¥8", "free_shipping_threshold": "¥88"})
     answer = live.answer("shipping_fee", "zh-Hans")
     assert "¥8" in answer and "{shipping_fee}" not in answer
+
+
+def test_the_configured_confidence_bands_default_to_the_calibrated_ones() -> None:
+    from bot.config import KnowledgeBaseSettings
+    from knowledge_base.router import RouterSettings
+
+    settings, calibrated = KnowledgeBaseSettings(), RouterSettings()
+    assert (settings.high_confidence, settings.low_confidence) == (calibrated.high, calibrated.low)
