@@ -11,7 +11,7 @@ from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 import handlers
-from handlers import orders
+from handlers import orders, tickets
 from bot.config import ConfigError, Settings
 from bot.i18n import text
 from bot.ratelimit import ResilientRateLimiter
@@ -24,7 +24,7 @@ from knowledge_base.router import RouterSettings
 
 log = logging.getLogger(__name__)
 
-CUSTOMER_COMMANDS = ("start", "order", "help", "lang")
+CUSTOMER_COMMANDS = ("start", "order", "human", "complaint", "help", "lang")
 
 
 def build_application(
@@ -52,6 +52,7 @@ def build_application(
     app.bot_data["settings"] = settings
     app.bot_data["knowledge_base"] = knowledge_base or load_knowledge_base(settings)
     app.bot_data["orders"] = make_source(settings.orders)
+    app.bot_data["sla"] = tickets.sla_policy(settings)
     handlers.register(app, settings)
     app.job_queue.run_repeating(
         _reload_knowledge_base, interval=settings.knowledge_base.reload_seconds, name="kb-reload"

@@ -114,6 +114,27 @@ SHOP_FACTS: dict[str, str] = {
 """Values of the {placeholders} in the shipped knowledge base's answers: the shop sets its own."""
 
 
+class TicketsSettings(_Section):
+    sign_replies: bool = True
+    business_hours: str = "09:00-18:00"
+    workdays: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5])
+    holidays: str | None = "CN"
+
+    @field_validator("business_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        if not re.match(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$", value) or value[:5] >= value[6:]:
+            raise ValueError('must be "HH:MM-HH:MM" with the opening before the closing, e.g. "09:00-18:00"')
+        return value
+
+    @field_validator("workdays")
+    @classmethod
+    def _days(cls, value: list[int]) -> list[int]:
+        if not value or any(not 1 <= d <= 7 for d in value):
+            raise ValueError("must list days 1 (Monday) to 7 (Sunday), e.g. [1, 2, 3, 4, 5]")
+        return value
+
+
 class SchedulerSettings(_Section):
     timezone: str = "Asia/Shanghai"
 
@@ -219,6 +240,7 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     knowledge_base: KnowledgeBaseSettings = Field(default_factory=KnowledgeBaseSettings)
+    tickets: TicketsSettings = Field(default_factory=TicketsSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     orders: OrdersSettings = Field(default_factory=OrdersSettings)

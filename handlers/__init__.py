@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.config import Settings
-from handlers import agents, answers, chat, errors, language, orders, start
+from handlers import agents, answers, chat, errors, language, orders, start, tickets
 
 PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 
@@ -25,6 +25,20 @@ def register(app: Application, settings: Settings) -> None:
     # Four digits answer "the last 4 digits of the order's phone?" before anything else reads them.
     app.add_handler(MessageHandler(PRIVATE & filters.Regex(r"^\s*[0-9０-９]{4}\s*$"), orders.last4), group=-1)
 
+    app.add_handler(CommandHandler("complaint", tickets.complaint_command, filters=PRIVATE))
+    app.add_handler(CommandHandler("human", tickets.human_command, filters=PRIVATE))
+    # While a ticket is worked, whatever the customer sends goes to its topic, before anything else.
+    customer_says = filters.ChatType.PRIVATE & ~filters.COMMAND & ~filters.CONTACT & (
+        filters.UpdateType.MESSAGE | filters.UpdateType.EDITED_MESSAGE
+    )
+    app.add_handler(MessageHandler(customer_says, tickets.relay_from_customer), group=-2)
+
+    app.add_handler(CommandHandler("note", tickets.note_command, filters=agent_group))
+    app.add_handler(CommandHandler("close", tickets.close_command, filters=agent_group))
+    app.add_handler(CommandHandler("claim", tickets.claim_command, filters=agent_group))
+    app.add_handler(CallbackQueryHandler(tickets.card_button, pattern=rf"^({tickets.CLAIM}|{tickets.CLOSE}):\d+$"))
+    agent_says = agent_group & ~filters.COMMAND & filters.UpdateType.MESSAGE & ~filters.StatusUpdate.ALL
+    app.add_handler(MessageHandler(agent_says, tickets.relay_from_agent))
     app.add_handler(CommandHandler("kb_missed", agents.kb_missed, filters=agent_group))
     app.add_handler(CommandHandler("kb_add", agents.kb_add, filters=agent_group))
 

@@ -13,7 +13,8 @@ from telegram.ext import ContextTypes
 
 from bot.i18n import text
 from handlers.chat import FEEDBACK_DOWN, FEEDBACK_UP, FOLLOW_UP, HANDOFF, PICK, person_button, send_answer
-from handlers.common import customer_of, knowledge, offer_person
+from handlers import tickets
+from handlers.common import customer_of, knowledge
 from knowledge_base.questions import answered_with, give_feedback, question_of
 
 PATTERN = "^(" + "|".join(re.escape(p) for p in (FEEDBACK_UP, FEEDBACK_DOWN, PICK, FOLLOW_UP, HANDOFF)) + r"):\d+:"
@@ -50,7 +51,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await send_answer(update, kb, entry.id, language, question)
     elif prefix == HANDOFF:
         await query.answer()
-        await offer_person(update, context, language)
+        await tickets.open_for(update, context, customer, language, question.text, "handoff")
 
 
 async def _drop_feedback_row(update: Update) -> None:

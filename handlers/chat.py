@@ -10,7 +10,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
 from bot.i18n import text
-from handlers import orders
+from handlers import orders, tickets
 from handlers.common import customer_and_language, customer_of, knowledge
 from knowledge_base.entries import Entry
 from knowledge_base.language import to_traditional
@@ -69,6 +69,8 @@ async def message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     question = await record_question(customer, said, route, language)
     if route.action == "order_status":
         await orders.show_orders(update, context, customer, language, route.order_number)
+    elif route.band == "high" and route.action in ("complaint", "handoff"):
+        await tickets.open_for(update, context, customer, language, said, route.action)
     elif route.band == "high" and route.entry_id is not None:
         await send_answer(update, kb, route.entry_id, language, question)
     elif route.band == "middle":

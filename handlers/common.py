@@ -5,7 +5,6 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.i18n import text
 from knowledge_base.language import Language
 from knowledge_base.live import LiveKnowledgeBase
 from ticketing.customers import record_customer, reply_language
@@ -32,11 +31,3 @@ async def customer_and_language(update: Update) -> tuple[Customer, Language]:
 
 def knowledge(context: ContextTypes.DEFAULT_TYPE) -> LiveKnowledgeBase:
     return context.bot_data["knowledge_base"]
-
-
-async def offer_person(update: Update, context: ContextTypes.DEFAULT_TYPE, language: str) -> None:
-    """How to reach the shop's team: the knowledge base's hand-off entry (tickets build on this)."""
-    kb = knowledge(context)
-    entry = next((e for e in kb.kb.entries.values() if e.action == "handoff"), None)
-    reply = kb.answer(entry.id, language) if entry else text(language, "kb_not_sure")
-    await update.effective_message.reply_text(reply)

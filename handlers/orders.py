@@ -23,7 +23,8 @@ from telegram.ext import Application, ApplicationHandlerStop, ContextTypes
 
 from bot.config import Settings
 from bot.i18n import text
-from handlers.common import customer_and_language, customer_of, offer_person
+from handlers import tickets
+from handlers.common import customer_and_language, customer_of
 from knowledge_base.orders.models import Order, OrderStatus
 from knowledge_base.orders.phones import InvalidPhone
 from knowledge_base.orders.service import Lookup, orders_for
@@ -165,8 +166,12 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await query.answer()
     if prefix == PICK:
         await show_orders(update, context, customer, language, order_no)
-    else:  # PROBLEM or PERSON: people take over (a ticket linked to the order, with ticketing)
-        await offer_person(update, context, language)
+    elif prefix == PROBLEM and order_no:
+        mine = await orders_for(customer, order_no, source=source_of(context))
+        linked = order_no if mine.outcome is Lookup.FOUND else None  # a forged button links nothing
+        await tickets.open_for(update, context, customer, language, f"⚠️ {order_no}", "order", order_no=linked)
+    else:
+        await tickets.open_for(update, context, customer, language, "/human", "handoff", order_no=None)
 
 
 def _share_phone(language: str) -> ReplyKeyboardMarkup:
