@@ -40,7 +40,7 @@ You are {who}. Type a message and press Enter.
 Sandbox commands (the bot never sees these):
   :customer [N]     be customer N (default 1) in their private chat with the bot
   :agent            be the agent in the agent group (General)
-  :topic N          as the agent, write in the topic with id N (ticket topics are printed as they appear)
+  :topic [N]        as the agent, write in ticket topic N (default: the newest; topics are printed as they appear)
   :press N          press button N of the last message with buttons in your chat
   :contact          share your own phone number (as a customer)
   :photo [caption]  send a small photo
@@ -80,7 +80,8 @@ class Sandbox:
     def _show(self, message: dict, *, edited: bool) -> None:
         chat = message["chat"]
         where = self._where(chat, message.get("message_thread_id"))
-        body = message.get("text") or message.get("caption") or _media_kind(message)
+        media = _media_kind(message) if "text" not in message else ""
+        body = " ".join(p for p in (media, message.get("text") or message.get("caption") or "") if p)
         self._print(f"🤖 → {where}{' (edited)' if edited else ''}:\n" + _indent(body))
         rows = (message.get("reply_markup") or {}).get("inline_keyboard") or []
         labels, data = [], []
@@ -112,12 +113,16 @@ class Sandbox:
         line = line.strip()
         if not line:
             return True
-        if line.startswith(":"):
-            return await self._command(line[1:])
-        assert self.me is not None
-        update = self.emulator.send_text(
-            self.me.user["id"], line, chat_id=self.me.chat_id, message_thread_id=self.me.thread_id
-        )
+        try:
+            if line.startswith(":"):
+                return await self._command(line[1:])
+            assert self.me is not None
+            update = self.emulator.send_text(
+                self.me.user["id"], line, chat_id=self.me.chat_id, message_thread_id=self.me.thread_id
+            )
+        except ValueError as error:  # the emulator refuses what a Telegram client could not do
+            self._print(f"— {error}")
+            return True
         await self._settle(update)
         return True
 
@@ -133,9 +138,14 @@ class Sandbox:
         elif name == "agent":
             self.me = Persona(self.agent, self.group["id"], None, "the agent Li Lei in the agent group (General)")
             self._print(f"— you are now {self.me.label}")
-        elif name == "topic" and arg.isdigit():
-            self.me = Persona(self.agent, self.group["id"], int(arg), f"the agent Li Lei in topic {arg}")
-            self._print(f"— you are now {self.me.label}")
+        elif name == "topic":
+            topics = self.emulator.topics.get(self.group["id"], {})
+            number = int(arg) if arg.isdigit() else max(topics, default=None)
+            if number not in topics:
+                self._print("— no such topic yet: a ticket's topic appears when a customer asks for a person")
+            else:
+                self.me = Persona(self.agent, self.group["id"], number, f"the agent Li Lei in topic {number} “{topics[number]['name']}”")
+                self._print(f"— you are now {self.me.label}")
         elif name == "press" and arg.isdigit():
             await self._press(int(arg))
         elif name == "contact" and self.me and self.me.user in self.customers:
@@ -183,7 +193,7 @@ def _media_kind(message: dict) -> str:
     for kind in ("photo", "document", "voice", "video", "sticker", "contact", "location"):
         if kind in message:
             return f"[{kind}]"
-    return "[message]"
+    return ""
 
 
 def _indent(text: str) -> str:
