@@ -57,6 +57,7 @@ def build_application(
     app.job_queue.run_repeating(
         _reload_knowledge_base, interval=settings.knowledge_base.reload_seconds, name="kb-reload"
     )
+    app.job_queue.run_repeating(tickets.sla_job, interval=60, first=5, name="sla")
     return app
 
 

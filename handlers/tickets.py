@@ -7,14 +7,15 @@ writes in the topic reaches the customer; /note stays internal.
 
 from __future__ import annotations
 
+import html
 import logging
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ChatMemberStatus
+from telegram.constants import ChatMemberStatus, ParseMode
 from telegram.error import BadRequest, Forbidden
-from telegram.ext import ApplicationHandlerStop, ContextTypes
+from telegram.ext import Application, ApplicationHandlerStop, ContextTypes
 
 from bot.config import Settings
 from bot.i18n import LANGUAGE_NAMES, text
@@ -24,6 +25,7 @@ from knowledge_base.orders.sources import OrderSourceUnavailable
 from ticketing.business_hours import BusinessCalendar
 from ticketing.customers import mark_blocked
 from ticketing.models import Agent, Customer, Ticket
+from ticketing.sla import due_escalations, due_reminders
 from ticketing.service import (
     SlaPolicy,
     Source,
@@ -40,6 +42,7 @@ from ticketing.service import (
 log = logging.getLogger(__name__)
 CLAIM, CLOSE = "tk:claim", "tk:close"
 WORKING = ("new", "open", "pending")
+REMINDER_LEAD = timedelta(minutes=15)
 
 
 def sla_policy(settings: Settings) -> SlaPolicy:
@@ -318,3 +321,39 @@ def _media(message: Message) -> dict | None:
         if item is not None:
             return {"kind": kind, "file_id": item.file_id}
     return None
+
+
+async def check_sla(app: Application) -> None:
+    """Remind in the topic before a first response is due; at a breach, mention the supervisors."""
+    settings: Settings = app.bot_data["settings"]
+    group = settings.telegram.agent_chat_id
+    if group is None:
+        return
+    now = app.bot_data.get("clock", lambda: datetime.now(UTC))()
+    policy: SlaPolicy = app.bot_data["sla"]
+    language = settings.telegram.agent_language
+    zone = ZoneInfo(settings.scheduler.timezone)
+    for ticket in await due_reminders(now, policy.calendar, REMINDER_LEAD):
+        due = f"{ticket.first_response_due.astimezone(zone):%Y-%m-%d %H:%M}"
+        await app.bot.send_message(group, text(language, "agent_sla_reminder", number=ticket.id, due=due),
+                                   message_thread_id=ticket.topic_id)
+    breached = await due_escalations(now)
+    if not breached:
+        return
+    mentions = " ".join([
+        f'<a href="tg://user?id={user_id}">{html.escape(await _supervisor_name(user_id))}</a>'
+        for user_id in settings.telegram.supervisors
+    ])
+    for ticket in breached:
+        notice = html.escape(text(language, "agent_sla_breached", number=ticket.id))
+        await app.bot.send_message(group, f"{notice} {mentions}".strip(), parse_mode=ParseMode.HTML,
+                                   message_thread_id=ticket.topic_id)
+
+
+async def _supervisor_name(user_id: int) -> str:
+    agent = await Agent.get_or_none(telegram_id=user_id)
+    return agent.name if agent and agent.name else str(user_id)
+
+
+async def sla_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await check_sla(context.application)

@@ -131,3 +131,23 @@ async def test_a_second_logistics_complaint_within_30_days_is_flagged_repeat(mak
     assert second.id != first.id and second.repeat_of_id == first.id
     card = customer.bot.emulator.history(agent.chat_id, message_thread_id=second.topic_id)[-1]
     assert f"⚠️ 重复投诉，前一单 #{first.id}" in card["text"]
+
+
+async def test_the_sla_reminder_and_the_escalation_appear_in_the_topic(customer: Person, agent: Person, supervisor: Person) -> None:
+    from datetime import timedelta
+
+    from handlers.tickets import check_sla
+
+    bot = customer.bot
+    await customer.say("/human")
+    ticket = await Ticket.get(customer__telegram_id=customer.id)
+    before = bot.emulator.seq
+    due = ticket.first_response_due
+    for moment in (due - timedelta(minutes=1), due - timedelta(seconds=30), due, due + timedelta(minutes=1)):
+        bot.app.bot_data["clock"] = lambda moment=moment: moment
+        await check_sla(bot.app)
+    posted = bot.emulator.bot_messages(agent.chat_id, since=before)
+    assert [m["text"][0] for m in posted] == ["⏰", "🚨"]  # each once
+    assert all(m["message_thread_id"] == ticket.topic_id for m in posted)
+    mention = next(e for e in posted[1]["entities"] if e["type"] in ("text_mention", "text_link"))
+    assert str(supervisor.id) in str(mention)

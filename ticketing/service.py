@@ -8,7 +8,7 @@ tests can travel in time; they know nothing of Telegram.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from tortoise.exceptions import IntegrityError
@@ -75,6 +75,7 @@ async def open_ticket(
     One active ticket per customer is a database rule (a unique column), so two messages racing
     in from the same customer cannot open two tickets.
     """
+    now = now.astimezone(UTC)  # SQLite compares stored times as text: always in UTC
     existing = await active_ticket(customer)
     if existing is not None:
         await add_customer_message(existing, text=text, now=now, policy=policy)
