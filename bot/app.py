@@ -44,7 +44,10 @@ def build_application(
         .base_url(tg.base_url)
         .base_file_url(tg.file_url())
         .rate_limiter(
-            ResilientRateLimiter(max_retries=tg.rate_limit_retries, server_error_retries=tg.server_error_retries)
+            ResilientRateLimiter(
+                max_retries=tg.rate_limit_retries, server_error_retries=tg.server_error_retries,
+                messages_per_second=tg.messages_per_second, group_messages_per_minute=tg.group_messages_per_minute,
+            )
         )
         .concurrent_updates(processor or ChatOrderedProcessor())
         .build()

@@ -47,6 +47,8 @@ class TelegramSettings(_Section):
     mode: Literal["polling", "webhook"] = "polling"
     poll_timeout: int = Field(default=30, ge=0, le=50)
     rate_limit_retries: int = Field(default=3, ge=0, le=10)
+    messages_per_second: float = Field(default=30, gt=0)
+    group_messages_per_minute: float = Field(default=20, gt=0)
     server_error_retries: int = Field(default=3, ge=0, le=10)
 
     @field_validator("token")

@@ -22,8 +22,13 @@ _READ_ONLY = ("get", "answerCallbackQuery")
 
 
 class ResilientRateLimiter(AIORateLimiter):
-    def __init__(self, *, max_retries: int = 3, server_error_retries: int = 3, backoff: float = 0.5) -> None:
-        super().__init__(max_retries=max_retries)
+    def __init__(
+        self, *, max_retries: int = 3, server_error_retries: int = 3, backoff: float = 0.5,
+        messages_per_second: float = 30, group_messages_per_minute: float = 20,
+    ) -> None:
+        super().__init__(
+            overall_max_rate=messages_per_second, group_max_rate=group_messages_per_minute, max_retries=max_retries
+        )
         self.server_error_retries = server_error_retries
         self.backoff = backoff
 

@@ -115,6 +115,9 @@ def start_bot(database: str, emulator: BotAPIEmulator, tmp_path: Path):
                 supervisors=[SUPERVISOR_ID],
                 poll_timeout=5,
                 server_error_retries=3,
+                # The emulator enforces no flood limits; Telegram's would make a 100-ticket test take ten minutes.
+                messages_per_second=10_000,
+                group_messages_per_minute=100_000,
             ),
             database=DatabaseSettings(url=database),
             knowledge_base=KnowledgeBaseSettings(learned_file=str(tmp_path / "kb-learned.yaml")),

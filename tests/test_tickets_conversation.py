@@ -151,3 +151,25 @@ async def test_the_sla_reminder_and_the_escalation_appear_in_the_topic(customer:
     assert all(m["message_thread_id"] == ticket.topic_id for m in posted)
     mention = next(e for e in posted[1]["entities"] if e["type"] in ("text_mention", "text_link"))
     assert str(supervisor.id) in str(mention)
+
+
+async def test_a_hundred_customers_complaining_at_once_get_a_hundred_tickets_and_topics(bot, agent: Person) -> None:
+    import asyncio
+
+    emulator = bot.emulator
+    customers = [emulator.add_user(first_name=f"Customer{n}", language_code="en") for n in range(100)]
+    updates = [emulator.send_text(c["id"], f"/complaint my parcel {n} never arrived") for n, c in enumerate(customers)]
+    await asyncio.gather(*(bot.handled(u) for u in updates))
+    follow_ups = [emulator.send_text(c["id"], f"any news on parcel {n}?") for n, c in enumerate(customers)]
+    await asyncio.gather(*(bot.handled(u) for u in follow_ups))
+
+    tickets = await Ticket.all().prefetch_related("customer")
+    assert len(tickets) == 100
+    assert len({t.topic_id for t in tickets}) == 100 and None not in {t.topic_id for t in tickets}
+    assert len(emulator.topics[agent.chat_id]) == 100
+    number = {c["id"]: n for n, c in enumerate(customers)}
+    for ticket in tickets:
+        n = number[ticket.customer.telegram_id]
+        texts = [m.get("text", "") for m in emulator.history(agent.chat_id, message_thread_id=ticket.topic_id)]
+        assert f"any news on parcel {n}?" in texts
+        assert all(f"parcel {other}" not in t for t in texts for other in (n + 1, n - 1) if other != n)
