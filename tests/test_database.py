@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 from tortoise import Tortoise
 from tortoise.exceptions import IntegrityError
+from tortoise.migrations.api import migrate
 from tortoise.migrations.autodetector import MigrationAutodetector
 
 from bot import db
+from tests.conftest import _admin
 from ticketing.customers import record_customer
 from ticketing.models import Customer
 
@@ -39,6 +43,39 @@ async def test_an_upgrade_keeps_existing_data(database_url: str) -> None:
         assert (customer.first_name, customer.language) == ("Fang", "zh-Hans")
     finally:
         await Customer.filter(telegram_id=7).delete()
+        await db.disconnect()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def fresh_database_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[str]:
+    """An empty database of its own, for tests that migrate step by step."""
+    if request.param == "sqlite":
+        yield f"sqlite://{tmp_path / 'fresh.db'}"
+        return
+    base = request.getfixturevalue("postgres_url")
+    name = f"{base.rsplit('/', 1)[1]}_fresh"
+    await _admin(f"DROP DATABASE IF EXISTS {name}")
+    await _admin(f"CREATE DATABASE {name}")
+    yield f"{base.rsplit('/', 1)[0]}/{name}"
+    await _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+async def test_customers_of_the_first_release_survive_every_later_migration(fresh_database_url: str) -> None:
+    """Columns added later must get a value for existing rows (a database default)."""
+    config = db.tortoise_config(fresh_database_url)
+    await migrate(config=config, target=f"{db.APP}.0001_initial")
+    await Tortoise.close_connections()
+    await Tortoise.init(config=config)
+    await Tortoise.get_connection("default").execute_script(
+        "INSERT INTO customer (telegram_id, first_name, language, language_chosen, blocked, opted_out, first_seen, last_seen)"
+        " VALUES (7, 'Fang', 'zh-Hans', false, false, false, '2026-01-01 00:00:00+00', '2026-01-01 00:00:00+00')"
+    )
+    await Tortoise.close_connections()
+    await db.connect(fresh_database_url)
+    try:
+        customer = await Customer.get(telegram_id=7)
+        assert (customer.first_name, customer.segment, customer.tags, customer.birthday) == ("Fang", "new", [], None)
+    finally:
         await db.disconnect()
 
 

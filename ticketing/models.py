@@ -31,6 +31,10 @@ class Customer(Model):
     phone = fields.CharField(
         max_length=16, null=True, db_index=True, description="E.164, from the customer's own shared Telegram contact"
     )
+    tags = fields.JSONField(default=list, db_default=[], description="free labels agents and imports give")
+    segment = fields.CharField(max_length=16, default="new", db_default="new", description="new, returning, vip, inactive")
+    birthday = fields.DateField(null=True)
+    timezone = fields.CharField(max_length=48, null=True, description="IANA zone, for quiet hours")
     first_seen = fields.DatetimeField(auto_now_add=True)
     last_seen = fields.DatetimeField(auto_now_add=True)
 
@@ -86,6 +90,8 @@ class Ticket(Model):
     first_response_at = fields.DatetimeField(null=True)
     resolved_at = fields.DatetimeField(null=True)
     closed_at = fields.DatetimeField(null=True)
+    first_response_business_seconds = fields.IntField(null=True, description="waiting to first reply, business time")
+    resolution_business_seconds = fields.IntField(null=True, description="waiting to resolution, business time")
     reminded_at = fields.DatetimeField(null=True)
     escalated_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField()
@@ -125,3 +131,16 @@ class TicketEvent(Model):
 
     class Meta:
         table = "ticket_event"
+
+
+class Snippet(Model):
+    """A canned reply agents send with /snippet NAME, with placeholders such as {customer_name}."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=32, unique=True)
+    text = fields.TextField()
+    author = fields.ForeignKeyField("kefu.Agent", related_name="snippets", null=True, on_delete=fields.SET_NULL)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "snippet"
