@@ -121,6 +121,8 @@ class TicketsSettings(_Section):
     business_hours: str = "09:00-18:00"
     workdays: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5])
     holidays: str | None = "CN"
+    reopen_days: int = Field(default=7, ge=0, le=90)
+    pending_days: int = Field(default=3, ge=1, le=90)
 
     @field_validator("business_hours")
     @classmethod
@@ -139,6 +141,43 @@ class TicketsSettings(_Section):
 
 class SchedulerSettings(_Section):
     timezone: str = "Asia/Shanghai"
+    rate_per_second: float = Field(default=25, gt=0, le=1000)
+    quiet_hours: str = "21:00-09:00"
+    survey_delay_minutes: int = Field(default=10, ge=0)
+    delivered_survey_hours: int = Field(default=24, ge=0)
+    revisit_days: int = Field(default=7, ge=0)
+    tick_seconds: float = Field(default=1, gt=0, le=60)
+    servqual_sample: float = Field(default=0.0, ge=0, le=1)
+    greetings: list[str] = Field(
+        default_factory=lambda: [
+            "new_year", "spring_festival", "lantern", "dragon_boat", "qixi", "mid_autumn", "double_ninth",
+            "national_day", "birthday",
+        ]
+    )
+    shop_dates: list[dict[str, str]] = Field(default_factory=list)
+    greeting_time: str = "10:00"
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, value: str) -> str:
+        if value and not re.match(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$", value):
+            raise ValueError('must be "HH:MM-HH:MM", e.g. "21:00-09:00", or "" for none')
+        return value
+
+    @field_validator("greeting_time")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        if not re.match(r"^([01]\d|2[0-3]):[0-5]\d$", value):
+            raise ValueError('must be "HH:MM", e.g. "10:00"')
+        return value
+
+    @field_validator("shop_dates")
+    @classmethod
+    def _shop_dates(cls, value: list[dict[str, str]]) -> list[dict[str, str]]:
+        for item in value:
+            if set(item) - {"name", "date"} or not re.match(r"^\d{2}-\d{2}$", item.get("date", "")) or not item.get("name"):
+                raise ValueError('each must be {name = "...", date = "MM-DD"}, e.g. {name = "anniversary", date = "06-18"}')
+        return value
 
     @field_validator("timezone")
     @classmethod
