@@ -7,11 +7,12 @@ import functools
 import logging
 from collections.abc import AsyncIterator
 
-from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
+from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat, Update
+from telegram.error import BadRequest, Forbidden
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 import handlers
-from handlers import orders, tickets
+from handlers import desk, orders
 from bot.config import ConfigError, Settings
 from bot.i18n import text
 from bot.ratelimit import ResilientRateLimiter
@@ -24,7 +25,11 @@ from knowledge_base.router import RouterSettings
 
 log = logging.getLogger(__name__)
 
-CUSTOMER_COMMANDS = ("start", "order", "human", "complaint", "help", "lang")
+CUSTOMER_COMMANDS = ("start", "order", "mytickets", "human", "complaint", "help", "lang")
+AGENT_COMMANDS = (
+    "claim", "assign", "note", "snippet", "snippets", "priority", "pending", "resolve", "close", "reopen", "customer",
+    "tickets", "ticket",
+)
 
 
 def build_application(
@@ -55,12 +60,12 @@ def build_application(
     app.bot_data["settings"] = settings
     app.bot_data["knowledge_base"] = knowledge_base or load_knowledge_base(settings)
     app.bot_data["orders"] = make_source(settings.orders)
-    app.bot_data["sla"] = tickets.sla_policy(settings)
+    app.bot_data["sla"] = desk.sla_policy(settings)
     handlers.register(app, settings)
     app.job_queue.run_repeating(
         _reload_knowledge_base, interval=settings.knowledge_base.reload_seconds, name="kb-reload"
     )
-    app.job_queue.run_repeating(tickets.sla_job, interval=60, first=5, name="sla")
+    app.job_queue.run_repeating(desk.watch_job, interval=60, first=5, name="ticket-watch")
     return app
 
 
@@ -88,6 +93,15 @@ async def announce_commands(app: Application) -> None:
     for language, code in (("en", None), ("zh-Hans", "zh")):
         commands = [BotCommand(c, text(language, f"command_{c}")) for c in CUSTOMER_COMMANDS]
         await app.bot.set_my_commands(commands, scope=scope, language_code=code)
+    settings: Settings = app.bot_data["settings"]
+    group = settings.telegram.agent_chat_id
+    if group is not None:
+        language = settings.telegram.agent_language
+        commands = [BotCommand(c, text(language, f"agent_command_{c}")) for c in AGENT_COMMANDS]
+        try:
+            await app.bot.set_my_commands(commands, scope=BotCommandScopeChat(group))
+        except (BadRequest, Forbidden) as exc:  # the bot is not (yet) in the group: the menu is a convenience
+            log.warning("no command menu in the agent group %s: %s", group, exc.message)
 
 
 @contextlib.asynccontextmanager

@@ -2122,13 +2122,21 @@ class BotAPIEmulator:
 
     def _delete_forum_topic(self, params: Params) -> bool:
         state = self._forum(params)
-        thread_id, topic = self._topic(state, params)
+        thread_id, _ = self._topic(state, params)
+        self.delete_topic(state.id, thread_id)
+        return True
+
+    def delete_topic(self, chat_id: int, message_thread_id: int) -> None:
+        """An administrator deletes a topic, with all its messages (by hand, or via the API)."""
+        state = self._state(chat_id)
+        topic = self.topics.get(chat_id, {}).get(message_thread_id)
+        if topic is None or topic["deleted"]:
+            raise ValueError(f"no topic {message_thread_id} in chat {chat_id}")
         topic["deleted"] = True
-        for message_id in list(state.threads.pop(thread_id, {})):
+        for message_id in list(state.threads.pop(message_thread_id, {})):
             state.messages.pop(message_id, None)
             self._mark_deleted(state.id, message_id)
-        self._emit_topic(state.id, thread_id, "deleted")
-        return True
+        self._emit_topic(state.id, message_thread_id, "deleted")
 
     def _emit_topic(self, chat_id: int, thread_id: int, action: str) -> None:
         topic = self.topics[chat_id][thread_id]

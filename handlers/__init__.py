@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.config import Settings
-from handlers import agents, answers, chat, errors, language, orders, start, tickets
+from handlers import agents, answers, chat, desk, errors, language, orders, start, tickets
 
 PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 
@@ -27,18 +27,27 @@ def register(app: Application, settings: Settings) -> None:
 
     app.add_handler(CommandHandler("complaint", tickets.complaint_command, filters=PRIVATE))
     app.add_handler(CommandHandler("human", tickets.human_command, filters=PRIVATE))
+    app.add_handler(CommandHandler("mytickets", tickets.my_tickets, filters=PRIVATE))
+    app.add_handler(CallbackQueryHandler(tickets.button, pattern=tickets.CALLBACK_PATTERN))
     # While a ticket is worked, whatever the customer sends goes to its topic, before anything else.
     customer_says = filters.ChatType.PRIVATE & ~filters.COMMAND & ~filters.CONTACT & (
         filters.UpdateType.MESSAGE | filters.UpdateType.EDITED_MESSAGE
     )
     app.add_handler(MessageHandler(customer_says, tickets.relay_from_customer), group=-2)
 
-    app.add_handler(CommandHandler("note", tickets.note_command, filters=agent_group))
-    app.add_handler(CommandHandler("close", tickets.close_command, filters=agent_group))
-    app.add_handler(CommandHandler("claim", tickets.claim_command, filters=agent_group))
-    app.add_handler(CallbackQueryHandler(tickets.card_button, pattern=rf"^({tickets.CLAIM}|{tickets.CLOSE}):\d+$"))
+    # The agent group. Whoever writes there is recorded as an agent first (for /assign @name).
+    app.add_handler(MessageHandler(agent_group & filters.UpdateType.MESSAGE, desk.record_member), group=-3)
+    for command, callback in {
+        "note": desk.note_command, "close": desk.close_command, "claim": desk.claim_command,
+        "assign": desk.assign_command, "priority": desk.priority_command, "pending": desk.pending_command,
+        "resolve": desk.resolve_command, "reopen": desk.reopen_command, "customer": desk.customer_command,
+        "snippet": desk.snippet_command, "snippets": desk.snippets_command, "tickets": desk.tickets_command,
+        "ticket": desk.ticket_command,
+    }.items():
+        app.add_handler(CommandHandler(command, callback, filters=agent_group))
+    app.add_handler(CallbackQueryHandler(desk.card_button, pattern=desk.CALLBACK_PATTERN))
     agent_says = agent_group & ~filters.COMMAND & filters.UpdateType.MESSAGE & ~filters.StatusUpdate.ALL
-    app.add_handler(MessageHandler(agent_says, tickets.relay_from_agent))
+    app.add_handler(MessageHandler(agent_says, desk.relay_from_agent))
     app.add_handler(CommandHandler("kb_missed", agents.kb_missed, filters=agent_group))
     app.add_handler(CommandHandler("kb_add", agents.kb_add, filters=agent_group))
 

@@ -105,8 +105,8 @@ def start_bot(database: str, emulator: BotAPIEmulator, tmp_path: Path):
     """Start the bot with some settings changed: ``async with start_bot(orders=OrdersSettings(...))``."""
 
     @contextlib.asynccontextmanager
-    async def start(**sections: object) -> AsyncIterator[Bot]:
-        group = emulator.add_group(title="Agents", is_forum=True)
+    async def start(forum: bool = True, **sections: object) -> AsyncIterator[Bot]:
+        group = emulator.add_group(title="Agents", is_forum=forum)
         settings = Settings(
             telegram=TelegramSettings(
                 token=SecretStr(TEST_TOKEN),

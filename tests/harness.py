@@ -74,6 +74,12 @@ class Person:
             self.bot.emulator.send_text(self.id, text, chat_id=self.chat_id, message_thread_id=self.thread_id)
         )
 
+    async def reply(self, message_id: int, text: str) -> Replies:
+        """Write ``text`` as a reply to a message of this chat (how agents answer in a plain group)."""
+        return await self._exchange(self.bot.emulator.send_text(
+            self.id, text, chat_id=self.chat_id, message_thread_id=self.thread_id, reply_to_message_id=message_id
+        ))
+
     async def press(self, label: str, replies: Replies | None = None) -> Replies:
         """Press the button with this label under the latest message that has it."""
         for message in reversed(replies or [m for r in self.seen for m in r]):

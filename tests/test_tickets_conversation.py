@@ -136,7 +136,7 @@ async def test_a_second_logistics_complaint_within_30_days_is_flagged_repeat(mak
 async def test_the_sla_reminder_and_the_escalation_appear_in_the_topic(customer: Person, agent: Person, supervisor: Person) -> None:
     from datetime import timedelta
 
-    from handlers.tickets import check_sla
+    from handlers.desk import check_sla
 
     bot = customer.bot
     await customer.say("/human")

@@ -11,7 +11,25 @@ from tortoise.exceptions import IntegrityError
 
 from ticketing.customers import record_customer
 from ticketing.models import Ticket, TicketEvent
-from ticketing.service import SlaPolicy, add_agent_reply, add_customer_message, claim, close, open_ticket, record_agent, reopen, set_pending
+from ticketing.service import (
+    SlaPolicy,
+    add_agent_reply,
+    add_customer_message,
+    assign,
+    claim,
+    close,
+    close_resolved,
+    list_tickets,
+    open_ticket,
+    record_agent,
+    reopen,
+    resolve,
+    resolve_stale_pending,
+    set_category,
+    set_pending,
+    set_priority,
+)
+from ticketing.snippets import SnippetError, delete_snippet, list_snippets, render_snippet, save_snippet
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI)
@@ -85,7 +103,7 @@ async def test_waiting_for_the_customer_pauses_the_sla_clock(database: str) -> N
     customer = await record_customer(1, first_name="Fang")
     ticket = (await open_ticket(customer, text="help", source="handoff", now=MONDAY_10, policy=POLICY)).ticket
     agent = await record_agent(11, "Li", None, supervisor=False)
-    await add_agent_reply(ticket, agent, text="Could you send a photo?", now=MONDAY_10 + timedelta(minutes=5))
+    await add_agent_reply(ticket, agent, text="Could you send a photo?", now=MONDAY_10 + timedelta(minutes=5), policy=POLICY)
     due = ticket.resolution_due
     await set_pending(ticket, "agent:11", MONDAY_10 + timedelta(hours=1))
     await add_customer_message(ticket, text="here it is", now=MONDAY_10 + timedelta(hours=3), policy=POLICY)
@@ -114,3 +132,90 @@ async def test_a_hundred_customers_opening_tickets_at_once_get_a_hundred_tickets
     ))
     assert await Ticket.all().count() == 100
     assert len({t.customer_id for t in await Ticket.all()}) == 100
+
+
+async def test_first_response_and_resolution_times_are_kept_in_business_time(database: str) -> None:
+    customer = await record_customer(1, first_name="Fang")
+    friday_17 = datetime(2026, 11, 27, 17, 0, tzinfo=SHANGHAI)
+    ticket = (await open_ticket(customer, text="help", source="handoff", now=friday_17, policy=POLICY)).ticket
+    agent = await record_agent(11, "Li", None, supervisor=False)
+    await add_agent_reply(ticket, agent, text="Hello!", now=datetime(2026, 11, 30, 9, 30, tzinfo=SHANGHAI), policy=POLICY)
+    await resolve(ticket, "agent:11", datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI), POLICY.calendar)
+    ticket = await Ticket.get(id=ticket.id)
+    assert ticket.first_response_business_seconds == 90 * 60  # Friday 17–18 and Monday 9–9:30
+    assert ticket.resolution_business_seconds == 120 * 60
+
+
+async def test_a_higher_priority_brings_the_due_times_forward(database: str) -> None:
+    customer = await record_customer(1, first_name="Fang")
+    ticket = (await open_ticket(customer, text="a question", source="handoff", now=MONDAY_10, policy=POLICY)).ticket
+    assert ticket.priority == "normal"
+    await set_priority(ticket, "urgent", "agent:11", MONDAY_10 + timedelta(minutes=5), POLICY)
+    ticket = await Ticket.get(id=ticket.id)
+    assert ticket.priority == "urgent" and ticket.first_response_due == MONDAY_10 + timedelta(minutes=30)
+    assert await TicketEvent.filter(ticket=ticket, kind="priority").count() == 1
+
+
+async def test_a_supervisor_assigns_a_ticket_someone_else_claimed(database: str) -> None:
+    customer = await record_customer(1, first_name="Fang")
+    ticket = (await open_ticket(customer, text="help", source="handoff", now=MONDAY_10, policy=POLICY)).ticket
+    li = await record_agent(11, "Li", "li", supervisor=False)
+    wu = await record_agent(12, "Wu", "wu", supervisor=False)
+    assert await claim(ticket.id, li, MONDAY_10)
+    await assign(ticket, wu, "agent:900001", MONDAY_10 + timedelta(minutes=1))
+    assert (await Ticket.get(id=ticket.id)).assignee_id == wu.id
+
+
+async def test_correcting_the_category_moves_the_repeat_link(database: str) -> None:
+    customer = await record_customer(1, first_name="Fang")
+    earlier = (await open_ticket(customer, text="付款扣了两次，我要投诉", source="complaint", now=MONDAY_10, policy=POLICY)).ticket
+    await close(earlier, "agent:1", MONDAY_10 + timedelta(hours=1))
+    later = (await open_ticket(customer, text="我要投诉", source="complaint", now=MONDAY_10 + timedelta(days=2), policy=POLICY)).ticket
+    assert earlier.category == "payment" and later.category == "other" and later.repeat_of_id is None
+    await set_category(later, "payment", "customer", MONDAY_10 + timedelta(days=2, minutes=1))
+    assert (await Ticket.get(id=later.id)).repeat_of_id == earlier.id
+
+
+async def test_a_pending_ticket_without_reply_is_resolved_and_later_closed(database: str) -> None:
+    customer = await record_customer(1, first_name="Fang")
+    ticket = (await open_ticket(customer, text="help", source="handoff", now=MONDAY_10, policy=POLICY)).ticket
+    await set_pending(ticket, "agent:11", MONDAY_10)
+    assert await resolve_stale_pending(MONDAY_10 + timedelta(days=2), timedelta(days=3)) == []
+    resolved = await resolve_stale_pending(MONDAY_10 + timedelta(days=3), timedelta(days=3))
+    assert [t.id for t in resolved] == [ticket.id]
+    assert await resolve_stale_pending(MONDAY_10 + timedelta(days=3), timedelta(days=3)) == []  # once
+    assert await close_resolved(MONDAY_10 + timedelta(days=9), timedelta(days=7)) == []
+    assert [t.id for t in await close_resolved(MONDAY_10 + timedelta(days=10), timedelta(days=7))] == [ticket.id]
+    ticket = await Ticket.get(id=ticket.id)
+    assert ticket.status == "closed" and ticket.active_customer_id is None
+
+
+async def test_the_queue_views_show_open_mine_unassigned_and_breaching(database: str) -> None:
+    li = await record_agent(11, "Li", "li", supervisor=False)
+    tickets = []
+    for n in range(3):
+        customer = await record_customer(100 + n, first_name=f"C{n}")
+        tickets.append((await open_ticket(customer, text="help", source="handoff", now=MONDAY_10 + timedelta(hours=n), policy=POLICY)).ticket)
+    await claim(tickets[0].id, li, MONDAY_10)
+    await close(tickets[2], "agent:11", MONDAY_10 + timedelta(hours=3))
+    now = MONDAY_10 + timedelta(hours=4, minutes=30)
+    ids = lambda found: [t.id for t in found]  # noqa: E731
+    assert ids(await list_tickets("open", li, now)) == [tickets[0].id, tickets[1].id]
+    assert ids(await list_tickets("mine", li, now)) == [tickets[0].id]
+    assert ids(await list_tickets("unassigned", li, now)) == [tickets[1].id]
+    assert ids(await list_tickets("breaching", li, now)) == [tickets[0].id]  # due 14:00, the other 15:00
+
+
+async def test_a_snippet_fills_in_the_customer_and_the_order(database: str) -> None:
+    customer = await record_customer(1, first_name="Fang", last_name="Wang")
+    ticket = (await open_ticket(customer, text="help", source="order", now=MONDAY_10, policy=POLICY, order_no="SO100245")).ticket
+    li = await record_agent(11, "Li", "li", supervisor=False)
+    assert await save_snippet("Sorry", "{customer_name}，您的订单 {order_no} 我们已加急处理。—{agent_name}", li)
+    assert not await save_snippet("sorry", "{customer_name}，订单 {order_no} 已加急。", li)  # replaced
+    assert await render_snippet("SORRY", ticket, customer, li) == "Fang Wang，订单 SO100245 已加急。"
+    assert await render_snippet("missing", ticket, customer, li) is None
+    with pytest.raises(SnippetError) as refused:
+        await save_snippet("bad", "Hi {name}", li)
+    assert refused.value.details == {"placeholder": "{name}"}
+    assert [s.name for s in await list_snippets()] == ["sorry"]
+    assert await delete_snippet("sorry") and await list_snippets() == []

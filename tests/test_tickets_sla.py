@@ -51,6 +51,6 @@ async def test_an_answered_ticket_is_not_reminded(database: str) -> None:
     customer = await record_customer(1, first_name="Fang")
     ticket = (await open_ticket(customer, text="help", source="handoff", now=at(2026, 11, 23, 10, 0), policy=POLICY)).ticket
     agent = await record_agent(11, "Li", None, supervisor=False)
-    await add_agent_reply(ticket, agent, text="Hi!", now=at(2026, 11, 23, 10, 5))
+    await add_agent_reply(ticket, agent, text="Hi!", now=at(2026, 11, 23, 10, 5), policy=POLICY)
     assert await due_reminders(at(2026, 11, 23, 13, 50), POLICY.calendar, LEAD) == []
     assert await due_escalations(at(2026, 11, 23, 14, 30)) == []

@@ -53,9 +53,12 @@ async def reply_language(customer: Customer, text: str | None = None) -> Languag
     A language chosen with /lang always wins. Otherwise the customer is answered in the language
     they write in, which is remembered for messages kefu sends unasked (surveys, greetings).
     """
-    if customer.language_chosen or not text:
+    said = text.split(None, 1)[1] if text and text.startswith("/") and " " in text.strip() else text
+    if text and text.startswith("/") and said is text:  # a bare command ("/human") says nothing of the language
+        said = None
+    if customer.language_chosen or not said:
         return customer.language  # type: ignore[return-value]
-    detected = detect_language(text)
+    detected = detect_language(said)
     if detected is None:
         return customer.language  # type: ignore[return-value]
     if detected != customer.language:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from ticketing.business_hours import BusinessCalendar
@@ -130,15 +131,18 @@ async def add_customer_message(
     policy: SlaPolicy,
     media: dict[str, Any] | None = None,
     customer_message_id: int | None = None,
+    group_message_id: int | None = None,
 ) -> TicketMessage:
     """The customer wrote: a pending ticket is open again, and its SLA clock runs on."""
+    now = now.astimezone(UTC)
     if ticket.status == "pending":
         _resume_clock(ticket, now, policy.calendar)
         ticket.status = "open"
         await ticket.save(update_fields=["status", "first_response_due", "resolution_due", "paused_at", "updated_at"])
         await log_event(ticket, "status", "customer", now, status="open")
     return await TicketMessage.create(
-        ticket=ticket, direction="in", text=text, media=media, customer_message_id=customer_message_id, created_at=now
+        ticket=ticket, direction="in", text=text, media=media, customer_message_id=customer_message_id,
+        group_message_id=group_message_id, created_at=now,
     )
 
 
@@ -152,15 +156,17 @@ async def record_agent(telegram_id: int, name: str, username: str | None, *, sup
 
 
 async def add_agent_reply(
-    ticket: Ticket, agent: Agent, *, text: str = "", now: datetime, media: dict[str, Any] | None = None,
-    group_message_id: int | None = None,
+    ticket: Ticket, agent: Agent, *, text: str = "", now: datetime, policy: SlaPolicy,
+    media: dict[str, Any] | None = None, group_message_id: int | None = None,
 ) -> TicketMessage:
     """An agent answered the customer: the first answer stops the first-response clock."""
     fields = ["updated_at"]
+    now = now.astimezone(UTC)
     ticket.updated_at = now
     if ticket.first_response_at is None:
         ticket.first_response_at = now
-        fields.append("first_response_at")
+        ticket.first_response_business_seconds = int(policy.calendar.between(ticket.waiting_since, now).total_seconds())
+        fields += ["first_response_at", "first_response_business_seconds"]
     if ticket.status == "new":
         ticket.status = "open"
         fields.append("status")
@@ -176,11 +182,13 @@ async def add_agent_reply(
 
 async def add_note(ticket: Ticket, agent: Agent, text: str, now: datetime) -> TicketMessage:
     """An internal note: kept with the ticket, never sent to the customer."""
+    now = now.astimezone(UTC)
     return await TicketMessage.create(ticket=ticket, direction="note", agent=agent, text=text, created_at=now)
 
 
 async def claim(ticket_id: int, agent: Agent, now: datetime) -> bool:
     """Take an unassigned ticket. Two agents claiming at once: exactly one wins (one UPDATE)."""
+    now = now.astimezone(UTC)
     won = await Ticket.filter(id=ticket_id, assignee_id__isnull=True, status__in=ACTIVE).update(
         assignee_id=agent.id, updated_at=now
     )
@@ -194,6 +202,7 @@ async def claim(ticket_id: int, agent: Agent, now: datetime) -> bool:
 
 async def set_pending(ticket: Ticket, actor: str, now: datetime) -> None:
     """Waiting for the customer: the SLA clock pauses."""
+    now = now.astimezone(UTC)
     if ticket.status in ("new", "open"):
         ticket.status, ticket.paused_at, ticket.updated_at = "pending", now, now
         await ticket.save(update_fields=["status", "paused_at", "updated_at"])
@@ -212,37 +221,147 @@ def _resume_clock(ticket: Ticket, now: datetime, calendar: BusinessCalendar) -> 
     ticket.updated_at = now
 
 
-async def resolve(ticket: Ticket, actor: str, now: datetime) -> None:
-    if ticket.status in ("new", "open", "pending"):
-        ticket.status, ticket.resolved_at, ticket.paused_at, ticket.updated_at = "resolved", now, None, now
-        await ticket.save(update_fields=["status", "resolved_at", "paused_at", "updated_at"])
-        await log_event(ticket, "status", actor, now, status="resolved")
+def _record_resolution(ticket: Ticket, now: datetime, calendar: BusinessCalendar | None) -> None:
+    ticket.resolved_at = now
+    if calendar is not None:
+        ticket.resolution_business_seconds = int(calendar.between(ticket.created_at, now).total_seconds())
 
 
-async def close(ticket: Ticket, actor: str, now: datetime) -> None:
+async def resolve(ticket: Ticket, actor: str, now: datetime, calendar: BusinessCalendar | None = None) -> bool:
+    """Solved, as far as we know: the customer can still reopen it by writing (``reopen_days``)."""
+    now = now.astimezone(UTC)
+    if ticket.status not in ("new", "open", "pending"):
+        return False
+    _record_resolution(ticket, now, calendar)
+    ticket.status, ticket.paused_at, ticket.updated_at = "resolved", None, now
+    await ticket.save(update_fields=["status", "resolved_at", "resolution_business_seconds", "paused_at", "updated_at"])
+    await log_event(ticket, "status", actor, now, status="resolved")
+    return True
+
+
+async def close(ticket: Ticket, actor: str, now: datetime, calendar: BusinessCalendar | None = None) -> bool:
     """Closed for good: the customer's next problem opens a new ticket."""
+    now = now.astimezone(UTC)
     if ticket.status == "closed":
-        return
+        return False
     if ticket.resolved_at is None:
-        ticket.resolved_at = now
+        _record_resolution(ticket, now, calendar)
     ticket.status, ticket.closed_at, ticket.active_customer_id, ticket.updated_at = "closed", now, None, now
-    await ticket.save(update_fields=["status", "resolved_at", "closed_at", "active_customer_id", "updated_at"])
+    await ticket.save(update_fields=[
+        "status", "resolved_at", "resolution_business_seconds", "closed_at", "active_customer_id", "updated_at"
+    ])
     await log_event(ticket, "status", actor, now, status="closed")
+    return True
 
 
 async def reopen(ticket: Ticket, actor: str, now: datetime) -> bool:
     """Back to open, waiting for a person again; False if the customer has another active ticket."""
+    now = now.astimezone(UTC)
     if ticket.status not in ("resolved", "closed") or await active_ticket(await ticket.customer) not in (None, ticket):
         return False
     ticket.status, ticket.resolved_at, ticket.closed_at = "open", None, None
+    ticket.resolution_business_seconds = None
     ticket.active_customer_id = ticket.customer_id
     ticket.reopen_count += 1
     ticket.waiting_since, ticket.updated_at = now, now
     try:
         await ticket.save(update_fields=[
-            "status", "resolved_at", "closed_at", "active_customer_id", "reopen_count", "waiting_since", "updated_at"
+            "status", "resolved_at", "resolution_business_seconds", "closed_at", "active_customer_id", "reopen_count",
+            "waiting_since", "updated_at",
         ])
     except IntegrityError:
         return False
     await log_event(ticket, "status", actor, now, status="open", reopened=True)
     return True
+
+
+async def assign(ticket: Ticket, agent: Agent, actor: str, now: datetime) -> None:
+    """A supervisor hands the ticket to an agent (also when someone else had claimed it)."""
+    now = now.astimezone(UTC)
+    ticket.assignee_id, ticket.updated_at = agent.id, now
+    fields = ["assignee_id", "updated_at"]
+    if ticket.status == "new":
+        ticket.status = "open"
+        fields.append("status")
+    await ticket.save(update_fields=fields)
+    await log_event(ticket, "assigned", actor, now, agent=agent.telegram_id)
+
+
+async def set_priority(ticket: Ticket, priority: Priority, actor: str, now: datetime, policy: SlaPolicy) -> None:
+    """New priority, new targets: the due times are counted again from when the customer began waiting."""
+    now = now.astimezone(UTC)
+    first_due, resolution_due = policy.dues(priority, ticket.waiting_since)
+    ticket.priority, ticket.updated_at = priority, now
+    if ticket.first_response_at is None:
+        ticket.first_response_due = first_due
+    ticket.resolution_due = resolution_due
+    await ticket.save(update_fields=["priority", "first_response_due", "resolution_due", "updated_at"])
+    await log_event(ticket, "priority", actor, now, priority=priority)
+
+
+async def set_category(ticket: Ticket, category: Category, actor: str, now: datetime) -> None:
+    """The customer confirmed (or an agent corrected) what the ticket is about."""
+    now = now.astimezone(UTC)
+    if category == ticket.category:
+        return
+    before, ticket.category, ticket.updated_at = ticket.category, category, now
+    fields = ["category", "updated_at"]
+    if ticket.is_complaint:  # the repeat link follows the category
+        ticket.repeat_of = await (
+            Ticket.filter(customer_id=ticket.customer_id, is_complaint=True, category=category,
+                          created_at__gte=ticket.created_at - REPEAT_WINDOW, id__lt=ticket.id)
+            .order_by("-created_at")
+            .first()
+        )
+        fields.append("repeat_of_id")
+    await ticket.save(update_fields=fields)
+    await log_event(ticket, "category", actor, now, category=category, before=before)
+
+
+async def resolve_stale_pending(now: datetime, after: timedelta) -> list[Ticket]:
+    """Pending tickets whose customer has not answered for ``after``: resolved, once each."""
+    now = now.astimezone(UTC)
+    stale = await Ticket.filter(status="pending", paused_at__lte=now - after)
+    resolved = []
+    for ticket in stale:
+        won = await Ticket.filter(id=ticket.id, status="pending").update(
+            status="resolved", resolved_at=now, paused_at=None, updated_at=now
+        )
+        if won:
+            ticket.status, ticket.resolved_at, ticket.paused_at = "resolved", now, None
+            await log_event(ticket, "status", "system", now, status="resolved", reason="no reply")
+            resolved.append(ticket)
+    return resolved
+
+
+async def close_resolved(now: datetime, after: timedelta) -> list[Ticket]:
+    """Resolved tickets nobody reopened within ``after``: closed for good."""
+    now = now.astimezone(UTC)
+    closed = []
+    for ticket in await Ticket.filter(status="resolved", resolved_at__lte=now - after):
+        won = await Ticket.filter(id=ticket.id, status="resolved").update(
+            status="closed", closed_at=now, active_customer_id=None, updated_at=now
+        )
+        if won:
+            ticket.status, ticket.closed_at, ticket.active_customer_id = "closed", now, None
+            await log_event(ticket, "status", "system", now, status="closed", reason="reopen window over")
+            closed.append(ticket)
+    return closed
+
+
+TicketView = Literal["open", "mine", "unassigned", "breaching"]
+
+
+async def list_tickets(view: TicketView, agent: Agent | None, now: datetime, limit: int = 20) -> list[Ticket]:
+    """The agent group's queue: what is open, what is mine, what nobody took, what breaches its SLA."""
+    now = now.astimezone(UTC)
+    query = Ticket.filter(status__in=("new", "open", "pending"))
+    if view == "mine":
+        query = query.filter(assignee_id=agent.id if agent else -1)
+    elif view == "unassigned":
+        query = query.filter(assignee_id__isnull=True)
+    elif view == "breaching":
+        query = query.filter(status__in=("new", "open")).filter(
+            Q(first_response_at__isnull=True, first_response_due__lte=now) | Q(resolution_due__lte=now)
+        )
+    return await query.order_by("first_response_due", "id").limit(limit).prefetch_related("customer", "assignee")

@@ -1,0 +1,640 @@
+"""The agent group: one topic per ticket, the customer card, and the commands agents work with.
+
+In a forum supergroup every ticket has its topic, named like "#123 · Logistics · Wang Fang",
+whose first post is the customer card. In a plain group the card and the customer's messages are
+posted in the group and agents *reply* to them. A topic deleted by hand is recreated with a fresh
+card the next time something has to go there.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatMemberStatus, ParseMode
+from telegram.error import BadRequest, Forbidden
+from telegram.ext import Application, ContextTypes
+
+from bot.config import Settings
+from bot.i18n import LANGUAGE_NAMES, text
+from knowledge_base.orders.service import orders_for
+from knowledge_base.orders.sources import OrderSourceUnavailable
+from ticketing.business_hours import BusinessCalendar
+from ticketing.customers import mark_blocked
+from ticketing.models import Agent, Customer, Ticket, TicketMessage
+from ticketing.service import (
+    SlaPolicy,
+    add_agent_reply,
+    add_note,
+    assign,
+    claim,
+    close,
+    close_resolved,
+    list_tickets,
+    log_event,
+    record_agent,
+    reopen,
+    resolve,
+    resolve_stale_pending,
+    set_pending,
+    set_priority,
+)
+from ticketing.sla import due_escalations, due_reminders
+from ticketing.snippets import SnippetError, delete_snippet, list_snippets, render_snippet, save_snippet
+from ticketing.triage import PRIORITIES
+
+log = logging.getLogger(__name__)
+CLAIM, CLOSE, PRIORITY = "tk:claim", "tk:close", "tk:prio"
+CALLBACK_PATTERN = rf"^(({CLAIM}|{CLOSE}|{PRIORITY}):\d+|{PRIORITY}:\d+:(low|normal|high|urgent))$"
+SOLVED = "tc:solved"  # the customer's "problem solved" button under an agent's reply
+REMINDER_LEAD = timedelta(minutes=15)
+VIEWS = ("open", "mine", "unassigned", "breaching")
+
+
+def sla_policy(settings: Settings) -> SlaPolicy:
+    opens, closes = settings.tickets.business_hours.split("-")
+    calendar = BusinessCalendar(
+        timezone=ZoneInfo(settings.scheduler.timezone),
+        opens=time.fromisoformat(opens),
+        closes=time.fromisoformat(closes),
+        workdays=frozenset(d - 1 for d in settings.tickets.workdays),
+        country=settings.tickets.holidays or None,
+    )
+    return SlaPolicy(calendar=calendar)
+
+
+def settings_of(context: ContextTypes.DEFAULT_TYPE | Application) -> Settings:
+    return context.bot_data["settings"]
+
+
+def now(context: ContextTypes.DEFAULT_TYPE | Application) -> datetime:
+    """The bot's clock: tests put their own into ``bot_data["clock"]``."""
+    return context.bot_data.get("clock", lambda: datetime.now(UTC))()
+
+
+def local_time(context: ContextTypes.DEFAULT_TYPE | Application, moment: datetime) -> str:
+    return f"{moment.astimezone(ZoneInfo(settings_of(context).scheduler.timezone)):%Y-%m-%d %H:%M}"
+
+
+def agent_language(context: ContextTypes.DEFAULT_TYPE | Application) -> str:
+    return settings_of(context).telegram.agent_language
+
+
+def _group(context: ContextTypes.DEFAULT_TYPE | Application) -> int | None:
+    return settings_of(context).telegram.agent_chat_id
+
+
+# -- posting into a ticket's topic ------------------------------------------------------------
+
+
+async def post_ticket(context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, customer: Customer, said: str) -> None:
+    """A topic for the ticket (if the group is a forum) with the customer card as its first post."""
+    group = _group(context)
+    if group is None:
+        log.warning("ticket %s opened but no agent group is configured (KEFU_TELEGRAM__AGENT_CHAT_ID)", ticket.id)
+        return
+    try:
+        topic = await context.bot.create_forum_topic(group, topic_name(context, ticket, customer))
+        ticket.topic_id = topic.message_thread_id
+    except BadRequest:  # not a forum: tickets go to the group itself, agents reply to the card
+        ticket.topic_id = None
+    card = await context.bot.send_message(
+        group, await customer_card(context, ticket, customer, said), message_thread_id=ticket.topic_id,
+        reply_markup=card_buttons(context, ticket),
+    )
+    ticket.card_message_id = card.message_id
+    await ticket.save(update_fields=["topic_id", "card_message_id"])
+
+
+def topic_name(context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, customer: Customer) -> str:
+    category = text(agent_language(context), "category_" + ticket.category)
+    return f"#{ticket.id} · {category} · {customer.display_name}"[:128]
+
+
+def card_buttons(context: ContextTypes.DEFAULT_TYPE, ticket: Ticket) -> InlineKeyboardMarkup:
+    language = agent_language(context)
+    return InlineKeyboardMarkup([[
+        InlineKeyboardButton(text(language, "agent_button_claim"), callback_data=f"{CLAIM}:{ticket.id}"),
+        InlineKeyboardButton(text(language, "agent_button_priority"), callback_data=f"{PRIORITY}:{ticket.id}"),
+        InlineKeyboardButton(text(language, "agent_button_close"), callback_data=f"{CLOSE}:{ticket.id}"),
+    ]])
+
+
+async def customer_card(context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, customer: Customer, said: str) -> str:
+    language = agent_language(context)
+    none = text(language, "agent_none")
+    try:
+        orders = (await orders_for(customer, source=context.bot_data["orders"])).orders
+    except OrderSourceUnavailable:
+        orders = ()
+    earlier = await Ticket.filter(customer=customer).exclude(id=ticket.id).order_by("-id").limit(5)
+    username = f" @{customer.username}" if customer.username else ""
+    return text(
+        language, "agent_ticket_card",
+        number=ticket.id, category=text(language, "category_" + ticket.category), priority=ticket.priority,
+        repeat=text(language, "agent_repeat", number=ticket.repeat_of_id) if ticket.repeat_of_id else "",
+        customer=customer.display_name + username, lang=LANGUAGE_NAMES.get(customer.language, customer.language),
+        segment=customer.segment, phone=text(language, "agent_verified" if customer.phone else "agent_unverified"),
+        orders=", ".join(f"{o.order_no} ({o.status.value})" for o in orders) or none,
+        earlier=", ".join(f"#{t.id} {t.status}" for t in earlier) or none,
+        due=local_time(context, ticket.first_response_due), text=said,
+    )
+
+
+async def to_topic(
+    context: ContextTypes.DEFAULT_TYPE | Application, ticket: Ticket,
+    send: Callable[[int | None, int | None], Awaitable[Message]],
+) -> Message | None:
+    """``send(thread_id, reply_to)`` into the ticket's topic, recreating a topic deleted by hand."""
+    if _group(context) is None:
+        return None
+    reply_to = None if ticket.topic_id else ticket.card_message_id
+    try:
+        return await send(ticket.topic_id, reply_to)
+    except BadRequest as exc:
+        if ticket.topic_id is None or "thread not found" not in exc.message.lower():
+            raise
+    log.warning("the topic of ticket %s is gone; making a new one", ticket.id)
+    customer = await Customer.get(id=ticket.customer_id)
+    await post_ticket(context, ticket, customer, text(agent_language(context), "agent_topic_recreated"))
+    await log_event(ticket, "topic_recreated", "system", now(context), topic=ticket.topic_id)
+    return await send(ticket.topic_id, None)
+
+
+async def post_in_topic(
+    context: ContextTypes.DEFAULT_TYPE | Application, ticket: Ticket, message: str, **options: object
+) -> Message | None:
+    group = _group(context)
+    return await to_topic(context, ticket, lambda thread, reply_to: context.bot.send_message(
+        group, message, message_thread_id=thread, reply_to_message_id=reply_to, **options
+    ))
+
+
+async def copy_into_topic(context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, message: Message) -> int | None:
+    group = _group(context)
+    copied = await to_topic(context, ticket, lambda thread, reply_to: message.copy(
+        group, message_thread_id=thread, reply_to_message_id=reply_to
+    ))
+    return copied.message_id if copied else None
+
+
+# -- agents write and act in a ticket's topic -------------------------------------------------
+
+
+async def record_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Everyone who writes in the agent group is known as an agent, so that /assign @name finds them."""
+    if update.effective_user and not update.effective_user.is_bot:
+        await _agent(update, context)
+
+
+async def relay_from_agent(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An agent's message in a ticket topic goes to the customer, signed if the shop wants."""
+    message = update.effective_message
+    ticket = await ticket_here(message)
+    if ticket is None:
+        return
+    if ticket.status == "closed":
+        await message.reply_text(text(agent_language(context), "agent_ticket_is_closed", number=ticket.id))
+        return
+    await _send_to_customer(update, context, ticket, message, message.text)
+
+
+async def _send_to_customer(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, message: Message, said: str | None
+) -> bool:
+    """Text (``said``) or the agent's media message, with a "problem solved" button under it."""
+    agent = await _agent(update, context)
+    customer = await ticket.customer
+    signature = text(customer.language, "ticket_signature", agent=agent.name) if settings_of(context).tickets.sign_replies else ""
+    solved = InlineKeyboardMarkup([[
+        InlineKeyboardButton(text(customer.language, "ticket_button_solved"), callback_data=f"{SOLVED}:{ticket.id}")
+    ]])
+    try:
+        if said:
+            sent = await context.bot.send_message(
+                customer.telegram_id, "\n\n".join(p for p in (said, signature) if p), reply_markup=solved
+            )
+        else:
+            caption = "\n\n".join(p for p in (message.caption, signature) if p) or None
+            sent = await message.copy(customer.telegram_id, caption=caption, reply_markup=solved)
+    except Forbidden:
+        await mark_blocked(customer)
+        await message.reply_text(text(agent_language(context), "agent_customer_blocked"))
+        return False
+    if ticket.status == "resolved":  # an agent writing again means it was not solved after all
+        await reopen(ticket, f"agent:{agent.telegram_id}", now(context))
+    await add_agent_reply(
+        ticket, agent, text=said or message.caption or "", now=now(context), policy=context.bot_data["sla"],
+        media=media_of(message), group_message_id=message.message_id,
+    )
+    log.debug("agent message %s → customer message %s", message.message_id, sent.message_id)
+    return True
+
+
+async def note_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    ticket = await _ticket_or_explain(update, context)
+    if ticket is None:
+        return
+    await add_note(ticket, await _agent(update, context), " ".join(context.args), now(context))
+    await update.effective_message.reply_text(text(agent_language(context), "agent_note_saved"))
+
+
+async def claim_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    ticket = await _ticket_or_explain(update, context)
+    if ticket is None:
+        return
+    agent = await _agent(update, context)
+    won = await claim(ticket.id, agent, now(context))
+    language = agent_language(context)
+    await update.effective_message.reply_text(
+        text(language, "agent_claimed", agent=agent.name) if won else text(language, "agent_already_claimed")
+    )
+
+
+async def assign_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/assign @username (or in reply to the agent's message): supervisors only."""
+    language = agent_language(context)
+    ticket = await _ticket_or_explain(update, context)
+    if ticket is None or not await _supervisor_or_explain(update, context):
+        return
+    message = update.effective_message
+    target: Agent | None = None
+    if context.args:
+        name = context.args[0].lstrip("@")
+        target = await (Agent.get_or_none(telegram_id=int(name)) if name.isdigit() else Agent.get_or_none(username__iexact=name))
+    elif message.reply_to_message and message.reply_to_message.from_user and not message.reply_to_message.from_user.is_bot:
+        target = await Agent.get_or_none(telegram_id=message.reply_to_message.from_user.id)
+    if target is None:
+        await message.reply_text(text(language, "agent_assign_unknown" if context.args else "agent_assign_usage"))
+        return
+    if not await _is_member(context, _group(context), target.telegram_id):
+        await message.reply_text(text(language, "agent_assign_not_member", agent=target.name))
+        return
+    supervisor = await _agent(update, context)
+    await assign(ticket, target, f"agent:{supervisor.telegram_id}", now(context))
+    await message.reply_text(text(language, "agent_assigned", agent=target.name, supervisor=supervisor.name))
+
+
+async def priority_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    ticket = await _ticket_or_explain(update, context)
+    if ticket is None:
+        return
+    level = context.args[0].lower() if context.args else ""
+    if level not in PRIORITIES:
+        await update.effective_message.reply_text(
+            text(agent_language(context), "agent_priority_pick", number=ticket.id, priority=ticket.priority),
+            reply_markup=_priority_buttons(ticket),
+        )
+        return
+    await _set_priority(update, context, ticket, level)
+
+
+def _priority_buttons(ticket: Ticket) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[
+        InlineKeyboardButton(("• " if p == ticket.priority else "") + p, callback_data=f"{PRIORITY}:{ticket.id}:{p}")
+        for p in PRIORITIES
+    ]])
+
+
+async def _set_priority(update: Update, context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, level: str) -> None:
+    agent = await _agent(update, context)
+    await set_priority(ticket, level, f"agent:{agent.telegram_id}", now(context), context.bot_data["sla"])
+    due = local_time(context, ticket.first_response_due if ticket.first_response_at is None else ticket.resolution_due)
+    await post_in_topic(context, ticket, text(agent_language(context), "agent_priority_set", agent=agent.name, priority=level, due=due))
+
+
+async def pending_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Waiting for the customer: the SLA clock pauses until they write."""
+    ticket = await _ticket_or_explain(update, context)
+    if ticket is None:
+        return
+    agent = await _agent(update, context)
+    await set_pending(ticket, f"agent:{agent.telegram_id}", now(context))
+    days = settings_of(context).tickets.pending_days
+    await update.effective_message.reply_text(text(agent_language(context), "agent_pending", days=days))
+
+
+async def resolve_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Solved: the customer is told and can reopen by writing within ``reopen_days``."""
+    ticket = await _ticket_or_explain(update, context)
+    if ticket is None:
+        return
+    agent = await _agent(update, context)
+    if not await resolve(ticket, f"agent:{agent.telegram_id}", now(context), context.bot_data["sla"].calendar):
+        await update.effective_message.reply_text(text(agent_language(context), "agent_not_open", status=ticket.status))
+        return
+    customer = await ticket.customer
+    days = settings_of(context).tickets.reopen_days
+    await _tell_customer(context, customer, text(customer.language, "ticket_resolved", number=ticket.id, days=days))
+    await update.effective_message.reply_text(text(agent_language(context), "agent_resolved", number=ticket.id, agent=agent.name))
+
+
+async def close_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    ticket = await _ticket_or_explain(update, context)
+    if ticket is not None:
+        await _close(update, context, ticket)
+
+
+async def reopen_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    ticket = await _ticket_or_explain(update, context)
+    if ticket is None:
+        return
+    agent = await _agent(update, context)
+    language = agent_language(context)
+    was_closed = ticket.status == "closed"
+    if not await reopen(ticket, f"agent:{agent.telegram_id}", now(context)):
+        key = "agent_reopen_other_active" if ticket.status in ("resolved", "closed") else "agent_not_closed"
+        await update.effective_message.reply_text(text(language, key, number=ticket.id))
+        return
+    if was_closed and ticket.topic_id is not None:
+        try:
+            await context.bot.reopen_forum_topic(_group(context), ticket.topic_id)
+        except BadRequest:
+            log.info("topic of ticket %s could not be reopened", ticket.id)
+    await post_in_topic(context, ticket, text(language, "agent_reopened", number=ticket.id, agent=agent.name))
+
+
+async def customer_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The customer card again, as it stands now."""
+    ticket = await _ticket_or_explain(update, context)
+    if ticket is None:
+        return
+    customer = await ticket.customer
+    await update.effective_message.reply_text(await customer_card(context, ticket, customer, ticket.subject))
+
+
+async def snippet_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/snippet NAME: send the canned reply, filled in for this ticket, to the customer."""
+    ticket = await _ticket_or_explain(update, context)
+    if ticket is None:
+        return
+    language = agent_language(context)
+    if not context.args:
+        await _list_snippets(update, language)
+        return
+    customer = await ticket.customer
+    rendered = await render_snippet(context.args[0], ticket, customer, await _agent(update, context))
+    if rendered is None:
+        await update.effective_message.reply_text(text(language, "agent_snippet_unknown", name=context.args[0]))
+        return
+    if ticket.status == "closed":
+        await update.effective_message.reply_text(text(language, "agent_ticket_is_closed", number=ticket.id))
+        return
+    if await _send_to_customer(update, context, ticket, update.effective_message, rendered):
+        await update.effective_message.reply_text(text(language, "agent_snippet_sent", text=rendered))
+
+
+async def snippets_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/snippets · /snippets add NAME TEXT · /snippets delete NAME (adding and deleting: supervisors)."""
+    language = agent_language(context)
+    message = update.effective_message
+    args = context.args
+    if not args:
+        await _list_snippets(update, language)
+        return
+    if args[0] not in ("add", "delete") or len(args) < 2 or (args[0] == "add" and len(args) < 3):
+        await message.reply_text(text(language, "agent_snippets_usage"))
+        return
+    if not await _supervisor_or_explain(update, context):
+        return
+    name = args[1]
+    if args[0] == "delete":
+        key = "agent_snippet_deleted" if await delete_snippet(name) else "agent_snippet_unknown"
+        await message.reply_text(text(language, key, name=name))
+        return
+    body = message.text.split(None, 3)[3] if len(message.text.split(None, 3)) == 4 else ""
+    try:
+        await save_snippet(name, body, await _agent(update, context))
+    except SnippetError as refused:
+        await message.reply_text(text(language, "agent_" + refused.code, **refused.details))
+        return
+    await message.reply_text(text(language, "agent_snippet_saved", name=name.lower()))
+
+
+async def _list_snippets(update: Update, language: str) -> None:
+    snippets = await list_snippets()
+    if not snippets:
+        await update.effective_message.reply_text(text(language, "agent_snippets_none"))
+        return
+    lines = [f"• {s.name}: {s.text[:80]}" for s in snippets]
+    await update.effective_message.reply_text("\n".join([text(language, "agent_snippets_title"), *lines]))
+
+
+async def tickets_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/tickets [open|mine|unassigned|breaching]: the queue, most urgent first."""
+    language = agent_language(context)
+    view = context.args[0].lower() if context.args else "open"
+    if view not in VIEWS:
+        await update.effective_message.reply_text(text(language, "agent_tickets_usage"))
+        return
+    agent = await _agent(update, context)
+    found = await list_tickets(view, agent, now(context))  # type: ignore[arg-type]
+    if not found:
+        await update.effective_message.reply_text(text(language, "agent_tickets_none", view=view))
+        return
+    lines = [text(language, "agent_tickets_title", view=view, count=len(found))]
+    lines += [_ticket_line(context, t) for t in found]
+    await update.effective_message.reply_text("\n".join(lines), parse_mode=ParseMode.HTML, disable_web_page_preview=True)
+
+
+async def ticket_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/ticket N: one ticket's state and a link to its topic."""
+    language = agent_language(context)
+    number = context.args[0].lstrip("#") if context.args else ""
+    ticket = await Ticket.get_or_none(id=int(number)).prefetch_related("customer", "assignee") if number.isdigit() else None
+    if ticket is None:
+        await update.effective_message.reply_text(text(language, "agent_ticket_unknown", number=number or "?"))
+        return
+    due = ticket.first_response_due if ticket.first_response_at is None else ticket.resolution_due
+    await update.effective_message.reply_text(
+        text(
+            language, "agent_ticket_summary", line=_ticket_line(context, ticket), status=ticket.status,
+            category=html.escape(text(language, "category_" + ticket.category)),
+            assignee=html.escape(ticket.assignee.name if ticket.assignee else text(language, "agent_nobody")),
+            due=local_time(context, due) if due else "—", reopened=ticket.reopen_count,
+            messages=await TicketMessage.filter(ticket=ticket).count(),
+        ),
+        parse_mode=ParseMode.HTML, disable_web_page_preview=True,
+    )
+
+
+def _ticket_line(context: ContextTypes.DEFAULT_TYPE, ticket: Ticket) -> str:
+    group = str(_group(context) or "")
+    name = html.escape(f"#{ticket.id} · {ticket.customer.display_name}")
+    if ticket.topic_id and group.startswith("-100"):
+        name = f'<a href="https://t.me/c/{group[4:]}/{ticket.topic_id}">{name}</a>'
+    who = html.escape(ticket.assignee.name) if ticket.assignee else "—"
+    due = ticket.first_response_due if ticket.first_response_at is None else ticket.resolution_due
+    return f"{name} · {ticket.status} · {ticket.priority} · {who} · ⏱ {local_time(context, due) if due else '—'}"
+
+
+async def card_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Claim / Priority / Close under a card: only members of the agent group, only for a real ticket."""
+    query = update.callback_query
+    language = agent_language(context)
+    parts = query.data.split(":")
+    action, number, level = ":".join(parts[:2]), parts[2], parts[3] if len(parts) > 3 else None
+    group = _group(context)
+    ticket = await Ticket.get_or_none(id=int(number))
+    if ticket is None or query.message is None or query.message.chat_id != group or not await _is_member(context, group, query.from_user.id):
+        await query.answer(text(language, "button_invalid"), show_alert=True)
+        return
+    if action == CLAIM:
+        agent = await _agent(update, context)
+        won = await claim(ticket.id, agent, now(context))
+        await query.answer(text(language, "agent_claimed" if won else "agent_already_claimed", agent=agent.name))
+        if won:
+            await post_in_topic(context, ticket, text(language, "agent_claimed", agent=agent.name))
+    elif action == PRIORITY and level is None:
+        await query.answer()
+        await post_in_topic(context, ticket, text(language, "agent_priority_pick", number=ticket.id, priority=ticket.priority),
+                            reply_markup=_priority_buttons(ticket))
+    elif action == PRIORITY:
+        await query.answer()
+        await _set_priority(update, context, ticket, level)
+    else:
+        await query.answer()
+        await _close(update, context, ticket)
+
+
+async def _close(update: Update, context: ContextTypes.DEFAULT_TYPE, ticket: Ticket) -> None:
+    agent = await _agent(update, context)
+    language = agent_language(context)
+    if not await close(ticket, f"agent:{agent.telegram_id}", now(context), context.bot_data["sla"].calendar):
+        await post_in_topic(context, ticket, text(language, "agent_ticket_is_closed", number=ticket.id))
+        return
+    customer = await ticket.customer
+    await _tell_customer(context, customer, text(customer.language, "ticket_closed", number=ticket.id))
+    await post_in_topic(context, ticket, text(language, "agent_ticket_closed", number=ticket.id, agent=agent.name))
+    await _close_topic(context, ticket)
+
+
+async def _close_topic(context: ContextTypes.DEFAULT_TYPE | Application, ticket: Ticket) -> None:
+    if ticket.topic_id is not None and _group(context) is not None:
+        try:
+            await context.bot.close_forum_topic(_group(context), ticket.topic_id)
+        except BadRequest:
+            log.info("topic of ticket %s could not be closed (deleted by hand?)", ticket.id)
+
+
+async def _tell_customer(context: ContextTypes.DEFAULT_TYPE | Application, customer: Customer, message: str) -> bool:
+    try:
+        await context.bot.send_message(customer.telegram_id, message)
+    except Forbidden:
+        await mark_blocked(customer)
+        return False
+    return True
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+async def _agent(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Agent:
+    user = update.effective_user
+    name = " ".join(p for p in (user.first_name, user.last_name) if p)
+    return await record_agent(user.id, name, user.username, supervisor=user.id in settings_of(context).telegram.supervisors)
+
+
+async def _supervisor_or_explain(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    if update.effective_user.id in settings_of(context).telegram.supervisors:
+        return True
+    await update.effective_message.reply_text(text(agent_language(context), "agent_supervisors_only"))
+    return False
+
+
+async def _is_member(context: ContextTypes.DEFAULT_TYPE, group: int | None, user_id: int) -> bool:
+    if group is None:
+        return False
+    try:
+        member = await context.bot.get_chat_member(group, user_id)
+    except BadRequest:  # "user not found": never was in the group
+        return False
+    return member.status in (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.MEMBER)
+
+
+async def ticket_here(message: Message) -> Ticket | None:
+    """The ticket whose topic this message is in, or, in a plain group, whose message it replies to."""
+    if message.is_topic_message and message.message_thread_id:
+        return await Ticket.get_or_none(topic_id=message.message_thread_id)
+    replied = message.reply_to_message
+    if replied is None:
+        return None
+    ticket = await Ticket.get_or_none(card_message_id=replied.message_id)
+    if ticket is None:
+        posted = await TicketMessage.get_or_none(group_message_id=replied.message_id).only("ticket_id")
+        ticket = await Ticket.get_or_none(id=posted.ticket_id) if posted else None
+    return ticket
+
+
+async def _ticket_or_explain(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Ticket | None:
+    ticket = await ticket_here(update.effective_message)
+    if ticket is None:
+        await update.effective_message.reply_text(text(agent_language(context), "agent_not_a_ticket"))
+    return ticket
+
+
+def media_of(message: Message) -> dict | None:
+    if message.photo:
+        return {"kind": "photo", "file_id": message.photo[-1].file_id}
+    for kind in ("document", "voice", "video", "audio"):
+        item = getattr(message, kind)
+        if item is not None:
+            return {"kind": kind, "file_id": item.file_id}
+    return None
+
+
+# -- the watch: SLA reminders and escalations, pending and resolved tickets running out ---------
+
+
+async def check_sla(app: Application) -> None:
+    """Remind in the topic before a first response is due; at a breach, mention the supervisors."""
+    settings = settings_of(app)
+    if settings.telegram.agent_chat_id is None:
+        return
+    moment = now(app)
+    policy: SlaPolicy = app.bot_data["sla"]
+    language = settings.telegram.agent_language
+    for ticket in await due_reminders(moment, policy.calendar, REMINDER_LEAD):
+        due = local_time(app, ticket.first_response_due)
+        await post_in_topic(app, ticket, text(language, "agent_sla_reminder", number=ticket.id, due=due))
+    breached = await due_escalations(moment)
+    if not breached:
+        return
+    mentions = " ".join([
+        f'<a href="tg://user?id={user_id}">{html.escape(await _supervisor_name(user_id))}</a>'
+        for user_id in settings.telegram.supervisors
+    ])
+    for ticket in breached:
+        notice = html.escape(text(language, "agent_sla_breached", number=ticket.id))
+        await post_in_topic(app, ticket, f"{notice} {mentions}".strip(), parse_mode=ParseMode.HTML)
+
+
+async def _supervisor_name(user_id: int) -> str:
+    agent = await Agent.get_or_none(telegram_id=user_id)
+    return agent.name if agent and agent.name else str(user_id)
+
+
+async def check_life_cycle(app: Application) -> None:
+    """Pending without a reply for ``pending_days`` → resolved (customer told); resolved for
+    ``reopen_days`` → closed for good."""
+    settings = settings_of(app)
+    language = settings.telegram.agent_language
+    moment = now(app)
+    for ticket in await resolve_stale_pending(moment, timedelta(days=settings.tickets.pending_days)):
+        customer = await Customer.get(id=ticket.customer_id)
+        await _tell_customer(app, customer, text(
+            customer.language, "ticket_auto_resolved", number=ticket.id, days=settings.tickets.reopen_days
+        ))
+        await post_in_topic(app, ticket, text(language, "agent_auto_resolved", number=ticket.id, days=settings.tickets.pending_days))
+    for ticket in await close_resolved(moment, timedelta(days=settings.tickets.reopen_days)):
+        await post_in_topic(app, ticket, text(language, "agent_auto_closed", number=ticket.id))
+        await _close_topic(app, ticket)
+
+
+async def watch_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await check_sla(context.application)
+    await check_life_cycle(context.application)

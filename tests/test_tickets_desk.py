@@ -1,0 +1,212 @@
+"""Working tickets from the agent group: assign, snippets, priority, pending, resolve, reopen, the
+queue — and the customer's side of it: category, "problem solved", /mytickets."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from handlers.desk import check_life_cycle
+from tests.conftest import _agent
+from tests.harness import Person
+from ticketing.models import Ticket, TicketEvent
+
+
+def in_topic(agent: Person, ticket: Ticket) -> Person:
+    return Person(agent.bot, agent.user, agent.chat_id, thread_id=ticket.topic_id)
+
+
+async def ticket_of(customer: Person) -> Ticket:
+    return await Ticket.filter(customer__telegram_id=customer.id).order_by("-id").first()
+
+
+async def test_a_supervisor_assigns_the_ticket_to_an_agent_by_username(customer: Person, agent: Person, supervisor: Person) -> None:
+    await customer.say("/human")
+    ticket = await ticket_of(customer)
+    await agent.say("大家好")  # an agent becomes known by writing in the group
+    refused = await in_topic(agent, ticket).say("/assign @agent_li")
+    assert refused.text == "只有主管可以执行此操作。"
+    assigned = await in_topic(supervisor, ticket).say("/assign @agent_li")
+    assert assigned.text == "👤 Min Zhao 把这个工单分配给了 Lei Li。"
+    ticket = await Ticket.get(id=ticket.id).prefetch_related("assignee")
+    assert ticket.assignee.telegram_id == agent.id and ticket.status == "open"
+    unknown = await in_topic(supervisor, ticket).say("/assign @nobody_here")
+    assert unknown.text.startswith("还不认识这位客服")
+
+
+async def test_a_snippet_reaches_the_customer_filled_in(make_customer, agent: Person, supervisor: Person) -> None:
+    customer: Person = make_customer(first_name="Fang", last_name="Wang", language_code="zh-CN")
+    await customer.say("/human")
+    ticket = await ticket_of(customer)
+    saved = await supervisor.say("/snippets add sorry {customer_name}您好，工单 #{ticket_no} 我们正在加急处理。")
+    assert saved.text == "💾 快捷回复“sorry”已保存，用 /snippet sorry 发送。"
+    bad = await supervisor.say("/snippets add oops Hi {name}")
+    assert bad.text.startswith("未知的占位符 {name}")
+    listed = await agent.say("/snippets")
+    assert "• sorry: {customer_name}您好" in listed.text
+    emulator = customer.bot.emulator
+    before = emulator.seq
+    await in_topic(agent, ticket).say("/snippet sorry")
+    told = emulator.bot_messages(customer.chat_id, since=before)
+    assert [m["text"] for m in told] == [f"Fang Wang您好，工单 #{ticket.id} 我们正在加急处理。\n\n— 客服 Lei Li"]
+    assert (await Ticket.get(id=ticket.id)).first_response_at is not None
+
+
+async def test_the_priority_button_on_the_card_changes_priority_and_due_time(customer: Person, agent: Person) -> None:
+    emulator = customer.bot.emulator
+    await customer.say("/human")
+    ticket = await ticket_of(customer)
+    assert ticket.priority == "normal"
+    await customer.bot.handled(emulator.press_button(agent.id, ticket.card_message_id, f"tk:prio:{ticket.id}", chat_id=agent.chat_id))
+    choice = emulator.history(agent.chat_id, message_thread_id=ticket.topic_id)[-1]
+    assert choice["text"].startswith(f"工单 #{ticket.id} 当前优先级 normal")
+    await customer.bot.handled(emulator.press_button(agent.id, choice["message_id"], f"tk:prio:{ticket.id}:urgent", chat_id=agent.chat_id))
+    changed = await Ticket.get(id=ticket.id)
+    assert changed.priority == "urgent" and changed.first_response_due < ticket.first_response_due
+    assert emulator.history(agent.chat_id, message_thread_id=ticket.topic_id)[-1]["text"].startswith("⚡ Lei Li 把优先级改为 urgent")
+
+
+async def test_the_customer_confirms_another_category_and_the_topic_is_renamed(make_customer, agent: Person) -> None:
+    customer: Person = make_customer(first_name="Fang", last_name="Wang", language_code="zh-CN")
+    opened = await customer.say("我要投诉，你们太过分了")
+    ticket = await ticket_of(customer)
+    assert ticket.category == "other"
+    assert "我们把它归为“其他”，对吗？" in opened.text and "✅ 没错" in opened.buttons
+    await customer.press("支付", opened)
+    ticket = await Ticket.get(id=ticket.id)
+    assert ticket.category == "payment"
+    assert customer.message(opened[-1]["message_id"])["text"].endswith("类别：支付 ✔")
+    assert customer.bot.emulator.topics[agent.chat_id][ticket.topic_id]["name"] == f"#{ticket.id} · 支付 · Fang Wang"
+
+
+async def test_a_customer_cannot_press_buttons_of_someone_elses_ticket(make_customer, agent: Person) -> None:
+    emulator = agent.bot.emulator
+    victim: Person = make_customer(first_name="Fang")
+    await victim.say("/complaint the parcel is late")
+    ticket = await ticket_of(victim)
+    attacker: Person = make_customer(first_name="Eve")
+    await attacker.say("hello")
+    for data in (f"tc:solved:{ticket.id}", f"tc:cat:{ticket.id}:payment"):
+        await agent.bot.handled(emulator.press_button(attacker.id, attacker.seen[-1][-1]["message_id"], data, forged=True))
+        assert emulator.callback_answers[-1]["show_alert"] is True
+    ticket = await Ticket.get(id=ticket.id)
+    assert ticket.status == "new" and ticket.category == "logistics"
+
+
+async def test_solved_then_writing_again_reopens_the_ticket(customer: Person, agent: Person) -> None:
+    await customer.say("/human")
+    ticket = await ticket_of(customer)
+    topic = in_topic(agent, ticket)
+    await topic.say("I've sent a replacement.")
+    reply = customer.bot.emulator.bot_messages(customer.chat_id)[-1]
+    assert reply["reply_markup"]["inline_keyboard"][0][0]["text"] == "✅ Problem solved"
+    thanks = await customer.press("✅ Problem solved", [reply])
+    assert thanks.text.startswith(f"Glad it's solved! Ticket #{ticket.id} is marked as resolved.")
+    assert (await Ticket.get(id=ticket.id)).status == "resolved"
+    assert customer.bot.emulator.history(agent.chat_id, message_thread_id=ticket.topic_id)[-1]["text"] == f"✅ 客户把工单 #{ticket.id} 标记为已解决。"
+
+    before = customer.bot.emulator.seq
+    await customer.say("Sorry, the replacement is broken too")
+    posted = [m["text"] for m in customer.bot.emulator.bot_messages(agent.chat_id, since=before)]
+    assert posted == [f"🔄 客户又留言了：工单 #{ticket.id} 已重新打开。", "Sorry, the replacement is broken too"]
+    ticket = await Ticket.get(id=ticket.id)
+    assert ticket.status == "open" and ticket.reopen_count == 1
+
+
+async def test_pending_without_reply_is_resolved_then_closed_automatically(customer: Person, agent: Person) -> None:
+    bot = customer.bot
+    await customer.say("/human")
+    ticket = await ticket_of(customer)
+    paused = await in_topic(agent, ticket).say("/pending")
+    assert paused.text.startswith("⏸ 等待客户回复")
+    start = (await Ticket.get(id=ticket.id)).paused_at
+    bot.app.bot_data["clock"] = lambda: start + timedelta(days=3, minutes=1)
+    before = bot.emulator.seq
+    await check_life_cycle(bot.app)
+    told = bot.emulator.bot_messages(customer.chat_id, since=before)
+    assert [m["text"] for m in told] == [
+        f"We haven't heard back from you, so ticket #{ticket.id} is now marked as solved. If you still need help, just write here within 7 days."
+    ]
+    bot.app.bot_data["clock"] = lambda: start + timedelta(days=10, minutes=2)
+    await check_life_cycle(bot.app)
+    ticket = await Ticket.get(id=ticket.id)
+    assert ticket.status == "closed" and bot.emulator.topics[agent.chat_id][ticket.topic_id]["closed"]
+    assert await TicketEvent.filter(ticket=ticket, kind="status", actor="system").count() == 2
+
+
+async def test_agents_resolve_and_reopen_from_the_topic(customer: Person, agent: Person) -> None:
+    customer.bot.emulator.set_member(agent.chat_id, agent.id, "administrator")  # may still write in a closed topic
+    await customer.say("/human")
+    ticket = await ticket_of(customer)
+    topic = in_topic(agent, ticket)
+    before = customer.bot.emulator.seq
+    await topic.say("/resolve")
+    told = customer.bot.emulator.bot_messages(customer.chat_id, since=before)
+    assert told[-1]["text"].startswith(f"Our team has marked ticket #{ticket.id} as solved.")
+    await topic.say("/close")
+    refused = await topic.say("are you there?")
+    assert refused.text.startswith(f"工单 #{ticket.id} 已关闭，消息没有发给客户")
+    reopened = await topic.say("/reopen")
+    assert reopened.text == f"🔄 工单 #{ticket.id} 已由 Lei Li 重新打开。"
+    ticket = await Ticket.get(id=ticket.id)
+    assert ticket.status == "open" and not customer.bot.emulator.topics[agent.chat_id][ticket.topic_id]["closed"]
+
+
+async def test_the_queue_and_one_ticket_in_general(make_customer, agent: Person) -> None:
+    first: Person = make_customer(first_name="Fang")
+    second: Person = make_customer(first_name="Wei")
+    await first.say("/human")
+    await second.say("/human")
+    one, two = await ticket_of(first), await ticket_of(second)
+    await in_topic(agent, one).say("/claim")
+    mine = await agent.say("/tickets mine")
+    assert f"#{one.id} · Fang" in mine.text and f"#{two.id}" not in mine.text
+    unassigned = await agent.say("/tickets unassigned")
+    assert f"#{two.id} · Wei" in unassigned.text and f"#{one.id} ·" not in unassigned.text
+    link = f"https://t.me/c/{str(agent.chat_id)[4:]}/{two.topic_id}"
+    assert any(e.get("url") == link for e in unassigned[-1].get("entities", []))
+    shown = await agent.say(f"/ticket {one.id}")
+    assert "负责人 Lei Li" in shown.text
+    assert (await agent.say("/ticket 999")).text == "没有工单 #999。"
+    assert (await agent.say("/tickets everything")).text.startswith("用法：/tickets")
+
+
+async def test_customers_see_only_their_own_tickets(make_customer, agent: Person) -> None:
+    fang: Person = make_customer(first_name="Fang", language_code="en")
+    wei: Person = make_customer(first_name="Wei", language_code="en")
+    await fang.say("/complaint my parcel is late")
+    await in_topic(agent, await ticket_of(fang)).say("/close")
+    assert (await wei.say("/mytickets")).text.startswith("You have no tickets with us.")
+    listed = await fang.say("/mytickets")
+    ticket = await ticket_of(fang)
+    assert listed.text.splitlines() == ["Your tickets:", f"#{ticket.id} · Logistics · closed · opened {ticket.created_at:%Y-%m-%d}"]
+
+
+async def test_a_topic_deleted_by_hand_is_recreated_with_the_card(customer: Person, agent: Person) -> None:
+    emulator = customer.bot.emulator
+    await customer.say("/human")
+    ticket = await ticket_of(customer)
+    emulator.delete_topic(agent.chat_id, ticket.topic_id)
+    await customer.say("hello? anyone?")
+    moved = await Ticket.get(id=ticket.id)
+    assert moved.topic_id not in (None, ticket.topic_id)
+    texts = [m.get("text", "") for m in emulator.history(agent.chat_id, message_thread_id=moved.topic_id)]
+    assert texts[-2].startswith(f"🎫 工单 #{ticket.id}") and texts[-1] == "hello? anyone?"
+    assert await TicketEvent.filter(ticket=ticket, kind="topic_recreated").count() == 1
+
+
+async def test_in_a_plain_group_agents_reply_to_the_customers_messages(start_bot) -> None:
+    async with start_bot(forum=False) as bot:
+        user = bot.emulator.add_user(first_name="Emma", language_code="en")
+        customer = Person(bot, user, user["id"])
+        agent = _agent(bot, bot.emulator.add_user(first_name="Lei", last_name="Li", language_code="zh-CN"))
+        await customer.say("/human")
+        before = bot.emulator.seq
+        await customer.say("my parcel is broken")
+        copied = bot.emulator.bot_messages(agent.chat_id, since=before)[-1]
+        assert copied["text"] == "my parcel is broken" and "message_thread_id" not in copied
+        before = bot.emulator.seq
+        await agent.reply(copied["message_id"], "We'll send a new one today.")
+        told = bot.emulator.bot_messages(customer.chat_id, since=before)
+        assert [m["text"] for m in told] == ["We'll send a new one today.\n\n— Lei Li, customer service"]
+        await agent.say("just chatting in the group")  # not a reply: reaches nobody
+        assert bot.emulator.bot_messages(customer.chat_id, since=before)[1:] == []
