@@ -12,6 +12,7 @@ from telegram.error import BadRequest, Forbidden
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 import handlers
+from scheduler import jobs as scheduler_jobs
 from handlers import desk, orders
 from bot.config import ConfigError, Settings
 from bot.i18n import text
@@ -25,10 +26,10 @@ from knowledge_base.router import RouterSettings
 
 log = logging.getLogger(__name__)
 
-CUSTOMER_COMMANDS = ("start", "order", "mytickets", "human", "complaint", "help", "lang")
+CUSTOMER_COMMANDS = ("start", "order", "mytickets", "human", "complaint", "help", "lang", "unsubscribe", "subscribe")
 AGENT_COMMANDS = (
     "claim", "assign", "note", "snippet", "snippets", "priority", "pending", "resolve", "close", "reopen", "customer",
-    "tickets", "ticket",
+    "tickets", "ticket", "campaign",
 )
 
 
@@ -66,6 +67,7 @@ def build_application(
         _reload_knowledge_base, interval=settings.knowledge_base.reload_seconds, name="kb-reload"
     )
     app.job_queue.run_repeating(desk.watch_job, interval=60, first=5, name="ticket-watch")
+    scheduler_jobs.install(app, settings)
     return app
 
 

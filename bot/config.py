@@ -141,6 +141,7 @@ class TicketsSettings(_Section):
 
 class SchedulerSettings(_Section):
     timezone: str = "Asia/Shanghai"
+    enabled: bool = True
     rate_per_second: float = Field(default=25, gt=0, le=1000)
     quiet_hours: str = "21:00-09:00"
     survey_delay_minutes: int = Field(default=10, ge=0)

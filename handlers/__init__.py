@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.config import Settings
-from handlers import agents, answers, chat, desk, errors, language, orders, start, tickets
+from handlers import agents, answers, campaigns, chat, desk, errors, language, orders, start, surveys, tickets
 
 PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 
@@ -35,6 +35,12 @@ def register(app: Application, settings: Settings) -> None:
     )
     app.add_handler(MessageHandler(customer_says, tickets.relay_from_customer), group=-2)
 
+    app.add_handler(CommandHandler("unsubscribe", surveys.unsubscribe, filters=PRIVATE))
+    app.add_handler(CommandHandler("subscribe", surveys.subscribe, filters=PRIVATE))
+    app.add_handler(CallbackQueryHandler(surveys.button, pattern=surveys.PATTERN))
+    # Right after rating a survey, the customer's next text is the comment, not a ticket message.
+    app.add_handler(MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, surveys.comment), group=-3)
+
     # The agent group. Whoever writes there is recorded as an agent first (for /assign @name).
     app.add_handler(MessageHandler(agent_group & filters.UpdateType.MESSAGE, desk.record_member), group=-3)
     for command, callback in {
@@ -46,6 +52,10 @@ def register(app: Application, settings: Settings) -> None:
     }.items():
         app.add_handler(CommandHandler(command, callback, filters=agent_group))
     app.add_handler(CallbackQueryHandler(desk.card_button, pattern=desk.CALLBACK_PATTERN))
+    app.add_handler(CommandHandler("campaign", campaigns.campaign_command, filters=agent_group))
+    app.add_handler(CallbackQueryHandler(campaigns.button, pattern=campaigns.PATTERN))
+    agent_text = agent_group & filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE
+    app.add_handler(MessageHandler(agent_text, campaigns.draft_text), group=-1)
     agent_says = agent_group & ~filters.COMMAND & filters.UpdateType.MESSAGE & ~filters.StatusUpdate.ALL
     app.add_handler(MessageHandler(agent_says, desk.relay_from_agent))
     app.add_handler(CommandHandler("kb_missed", agents.kb_missed, filters=agent_group))

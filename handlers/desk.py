@@ -23,6 +23,7 @@ from bot.config import Settings
 from bot.i18n import LANGUAGE_NAMES, text
 from knowledge_base.orders.service import orders_for
 from knowledge_base.orders.sources import OrderSourceUnavailable
+from scheduler.models import SurveyResponse
 from ticketing.business_hours import BusinessCalendar
 from ticketing.customers import mark_blocked
 from ticketing.models import Agent, Customer, Ticket, TicketMessage
@@ -132,6 +133,7 @@ async def customer_card(context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, cust
     except OrderSourceUnavailable:
         orders = ()
     earlier = await Ticket.filter(customer=customer).exclude(id=ticket.id).order_by("-id").limit(5)
+    rated = await SurveyResponse.filter(customer=customer, score__isnull=False).order_by("-answered_at").limit(5)
     username = f" @{customer.username}" if customer.username else ""
     return text(
         language, "agent_ticket_card",
@@ -141,6 +143,7 @@ async def customer_card(context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, cust
         segment=customer.segment, phone=text(language, "agent_verified" if customer.phone else "agent_unverified"),
         orders=", ".join(f"{o.order_no} ({o.status.value})" for o in orders) or none,
         earlier=", ".join(f"#{t.id} {t.status}" for t in earlier) or none,
+        satisfaction=", ".join(f"{r.subject_key.replace('ticket:', '#')} {r.score}★" for r in rated) or none,
         due=local_time(context, ticket.first_response_due), text=said,
     )
 
@@ -259,7 +262,7 @@ async def assign_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     """/assign @username (or in reply to the agent's message): supervisors only."""
     language = agent_language(context)
     ticket = await _ticket_or_explain(update, context)
-    if ticket is None or not await _supervisor_or_explain(update, context):
+    if ticket is None or not await supervisor_or_explain(update, context):
         return
     message = update.effective_message
     target: Agent | None = None
@@ -399,7 +402,7 @@ async def snippets_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     if args[0] not in ("add", "delete") or len(args) < 2 or (args[0] == "add" and len(args) < 3):
         await message.reply_text(text(language, "agent_snippets_usage"))
         return
-    if not await _supervisor_or_explain(update, context):
+    if not await supervisor_or_explain(update, context):
         return
     name = args[1]
     if args[0] == "delete":
@@ -539,7 +542,7 @@ async def _agent(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Agent:
     return await record_agent(user.id, name, user.username, supervisor=user.id in settings_of(context).telegram.supervisors)
 
 
-async def _supervisor_or_explain(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+async def supervisor_or_explain(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
     if update.effective_user.id in settings_of(context).telegram.supervisors:
         return True
     await update.effective_message.reply_text(text(agent_language(context), "agent_supervisors_only"))

@@ -32,7 +32,8 @@ async def open_for(
 ) -> Ticket:
     """Open (or join) the customer's ticket with what they said, and tell them what happens next."""
     opened = await open_ticket(
-        customer, text=said, source=source, now=desk.now(context), policy=context.bot_data["sla"], order_no=order_no
+        customer, text=said, source=source, now=desk.now(context), policy=context.bot_data["sla"], order_no=order_no,
+        valuable_customer=customer.segment == "vip",
     )
     ticket = opened.ticket
     if not opened.created:

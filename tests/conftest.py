@@ -20,7 +20,7 @@ from tortoise import Tortoise
 
 from bot import db
 from bot.app import build_application
-from bot.config import DatabaseSettings, KnowledgeBaseSettings, Settings, TelegramSettings
+from bot.config import DatabaseSettings, KnowledgeBaseSettings, SchedulerSettings, Settings, TelegramSettings
 from bot.emulator import BotAPIEmulator
 from bot.runtime import running_bot
 from bot.updates import ChatOrderedProcessor
@@ -120,6 +120,8 @@ def start_bot(database: str, emulator: BotAPIEmulator, tmp_path: Path):
                 group_messages_per_minute=100_000,
             ),
             database=DatabaseSettings(url=database),
+            # Tests drive the scheduler's ticks themselves (tests/harness.py), at the clock they set.
+            scheduler=sections.pop("scheduler", SchedulerSettings(enabled=False)),
             knowledge_base=KnowledgeBaseSettings(learned_file=str(tmp_path / "kb-learned.yaml")),
             **sections,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from telegram.ext import Application
 
@@ -46,6 +47,22 @@ class Bot:
 
     async def handled(self, update: dict) -> None:
         await self.processor.wait_finished(update["update_id"], timeout=10)
+
+    def travel(self, moment: datetime) -> None:
+        """Set the bot's clock (tickets, SLA, scheduler) to ``moment``."""
+        self.app.bot_data["clock"] = lambda: moment
+
+    async def run_scheduler(self, moment: datetime | None = None) -> int:
+        """What the scheduler's jobs do at ``moment``: sweep, then send until nothing more is due."""
+        from scheduler.jobs import run_sweep
+
+        if moment is not None:
+            self.travel(moment)
+        await run_sweep(self.app)
+        sent = 0
+        while (batch := await self.app.bot_data["sender"].tick()) > 0:
+            sent += batch
+        return sent
 
 
 @dataclass

@@ -77,3 +77,9 @@ async def mark_blocked(customer: Customer) -> None:
     """Telegram said 403: the customer blocked the bot. Nothing more is sent until they write again."""
     customer.blocked = True
     await customer.save(update_fields=["blocked"])
+
+
+async def set_opted_out(customer: Customer, opted_out: bool) -> None:
+    """/unsubscribe and /subscribe: care and marketing messages stop or resume."""
+    customer.opted_out = opted_out
+    await customer.save(update_fields=["opted_out"])

@@ -1,0 +1,72 @@
+"""The customer's side of what the scheduler sends: survey stars and comments, /unsubscribe, /subscribe."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import ApplicationHandlerStop, ContextTypes
+
+from bot.i18n import text
+from handlers import desk
+from handlers.common import customer_and_language, customer_of
+from scheduler.messages import SURVEY, SURVEY_SKIP
+from scheduler.models import OutboxMessage
+from scheduler.outbox import cancel_for_customer
+from scheduler.surveys import add_comment, rate
+from ticketing.customers import set_opted_out
+
+PATTERN = rf"^({SURVEY}:\d+:[1-5]|{SURVEY_SKIP}:\d+)$"
+COMMENT = "survey_comment"  # user_data: the response id waiting for the customer's comment
+CARE_KINDS = ["survey", "delivered_survey", "revisit", "greeting", "campaign", "servqual"]
+
+
+async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A star pressed under a survey: stored once; then an optional comment."""
+    query = update.callback_query
+    customer, language = await customer_and_language(update)
+    parts = query.data.split(":")
+    message = await OutboxMessage.get_or_none(id=int(parts[1]), customer=customer)
+    if message is None:  # someone else's survey, or a forged button
+        await query.answer(text(language, "button_invalid"), show_alert=True)
+        return
+    if parts[0] == SURVEY_SKIP:
+        context.user_data.pop(COMMENT, None)
+        await query.answer()
+        await query.edit_message_reply_markup(None)
+        await query.message.reply_text(text(language, "survey_thanks"))
+        return
+    rated = await rate(message, int(parts[2]), desk.now(context))
+    if not rated.first:
+        await query.answer(text(language, "survey_already", stars="⭐" * rated.response.score))
+        return
+    await query.answer()
+    context.user_data[COMMENT] = rated.response.id
+    skip = InlineKeyboardMarkup([[InlineKeyboardButton(text(language, "survey_button_skip"), callback_data=f"{SURVEY_SKIP}:{message.id}")]])
+    await query.edit_message_text(
+        f"{query.message.text}\n\n{text(language, 'survey_rated', stars='⭐' * rated.response.score)}", reply_markup=skip
+    )
+
+
+async def comment(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Right after the stars, the customer's next text is their comment (group -3, before the relay)."""
+    response_id = context.user_data.pop(COMMENT, None)
+    if response_id is None:
+        return
+    customer, language = await customer_and_language(update)
+    if await add_comment(response_id, customer.id, update.message.text, desk.now(context)):
+        await update.message.reply_text(text(language, "survey_comment_thanks"))
+        raise ApplicationHandlerStop
+
+
+async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """No more care and marketing messages (replies to the customer's own tickets still come)."""
+    customer, language = await customer_and_language(update)
+    await set_opted_out(customer, True)
+    await cancel_for_customer(customer, CARE_KINDS)
+    await update.message.reply_text(text(language, "unsubscribed"))
+
+
+async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    customer = await customer_of(update)
+    await set_opted_out(customer, False)
+    customer, language = await customer_and_language(update)
+    await update.message.reply_text(text(language, "subscribed"))

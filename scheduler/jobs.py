@@ -1,0 +1,68 @@
+"""The scheduler's ticks, run by python-telegram-bot's JobQueue (APScheduler).
+
+APScheduler only *ticks*: nothing durable lives in its job store. Each tick reads the outbox in
+the database, so several bot processes can share one database and a restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from telegram.ext import Application, ContextTypes
+
+from bot.config import Settings
+from bot.i18n import text
+from scheduler import producers
+from scheduler.outbox import recover_after_crash
+from scheduler.sender import Sender
+
+log = logging.getLogger(__name__)
+STALE_SENDING = timedelta(minutes=2)
+"""A row still ``sending`` after this long belongs to a process that died mid-send."""
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def install(app: Application, settings: Settings) -> None:
+    """The sender, and its two jobs unless ``[scheduler] enabled`` is false. The clock is
+    ``bot_data["clock"]`` when a test sets one."""
+    sender = Sender(app.bot, settings.scheduler, clock=lambda: app.bot_data.get("clock", _utcnow)())
+    app.bot_data["sender"] = sender
+    app.bot_data["greeted"] = set()
+    if not settings.scheduler.enabled:
+        return
+    app.job_queue.run_repeating(
+        tick, interval=settings.scheduler.tick_seconds, first=1, name="outbox",
+        job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
+    )
+    app.job_queue.run_repeating(
+        sweep, interval=60, first=2, name="outbox-sweep",
+        job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
+    )
+
+
+async def tick(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await context.bot_data["sender"].tick()
+
+
+async def sweep(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await run_sweep(context.application)
+
+
+async def run_sweep(app: Application) -> None:
+    """Queue what became due (surveys, follow-ups, greetings) and report rows lost in a crash."""
+    settings: Settings = app.bot_data["settings"]
+    now = app.bot_data["sender"].clock()
+    await producers.sweep_surveys(now, settings.scheduler)
+    await producers.sweep_deliveries(now, settings.scheduler)
+    await producers.sweep_greetings(now, settings.scheduler, done=app.bot_data["greeted"])
+    unknown = await recover_after_crash(now, STALE_SENDING)
+    if unknown:
+        keys = ", ".join(m.key for m in unknown[:10])
+        log.warning("%d outbox rows of unknown fate after a crash (not resent): %s", len(unknown), keys)
+        group = settings.telegram.agent_chat_id
+        if group is not None:
+            await app.bot.send_message(group, text(settings.telegram.agent_language, "agent_outbox_unknown", count=len(unknown), keys=keys))

@@ -1,0 +1,44 @@
+"""What each kind of outbox row says, in the customer's language, with its buttons.
+
+The texts live in the message catalogs (``survey_*``, ``revisit_*``, ``greeting_*``), so a shop
+edits them like every other text. Buttons carry the outbox row's id: the press is checked against
+the row's customer on the server, so a forged or someone else's button does nothing.
+"""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.i18n import text
+from scheduler.models import OutboxMessage
+from ticketing.models import Customer
+
+SURVEY = "sv"  # sv:<outbox id>:<score>
+SURVEY_SKIP = "svskip"  # svskip:<outbox id>: no comment
+ORDER_PROBLEM = "ordp"  # the orders handler's "problem with this order" button
+
+
+def render(message: OutboxMessage, customer: Customer) -> tuple[str, InlineKeyboardMarkup | None]:
+    language = customer.language
+    payload = message.payload or {}
+    name = customer.first_name or customer.display_name
+    if message.kind == "survey":
+        return text(language, "survey_csat", name=name, number=payload.get("ticket_id", "")), stars(message.id)
+    if message.kind == "delivered_survey":
+        return text(language, "survey_delivered", name=name, order_no=payload.get("order_no", "")), stars(message.id)
+    if message.kind == "revisit":
+        order_no = payload.get("order_no", "")
+        button = InlineKeyboardButton(text(language, "revisit_button_problem"), callback_data=f"{ORDER_PROBLEM}:{order_no}")
+        return text(language, "revisit", name=name, order_no=order_no), InlineKeyboardMarkup([[button]])
+    if message.kind == "greeting":
+        return text(language, "greeting_" + payload.get("name", "generic"), name=name), None
+    if payload.get("template"):  # a catalog template, in the customer's own language
+        return text(language, "campaign_template_" + payload["template"], name=name), None
+    # campaign and notice rows written by a person: "{name}" is the only placeholder
+    return payload.get("text", "").replace("{name}", name), None
+
+
+def stars(outbox_id: int) -> InlineKeyboardMarkup:
+    """1–5 stars, in two rows so that they stay readable on a phone."""
+    button = lambda score: InlineKeyboardButton("⭐" * score, callback_data=f"{SURVEY}:{outbox_id}:{score}")  # noqa: E731
+    return InlineKeyboardMarkup([[button(s) for s in (1, 2, 3)], [button(s) for s in (4, 5)]])

@@ -1,0 +1,99 @@
+"""What goes into the outbox, and when: surveys, order follow-ups, greetings.
+
+Producers *sweep* the database (resolved tickets, delivered orders, today's festivals) rather than
+react to events: a row is keyed (``survey:ticket:123``), so sweeping again is a no-op, and nothing
+is lost if the bot was down when the ticket was resolved or the order delivered.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.config import SchedulerSettings
+from knowledge_base.orders.models import Order, OrderStatus
+from scheduler.festivals import greetings_on, is_birthday
+from scheduler.models import OutboxMessage
+from scheduler.outbox import enqueue
+from ticketing.models import Customer, Ticket
+
+log = logging.getLogger(__name__)
+LOOK_BACK = timedelta(days=2)
+"""How far back a sweep looks for events it may have missed while the bot was down."""
+
+
+async def _unknown_keys(keys: list[str]) -> set[str]:
+    known: set[str] = set()
+    for start in range(0, len(keys), 500):
+        known.update(await OutboxMessage.filter(key__in=keys[start:start + 500]).values_list("key", flat=True))
+    return set(keys) - known
+
+
+async def sweep_surveys(now: datetime, settings: SchedulerSettings) -> int:
+    """A CSAT survey for every ticket resolved lately, ``survey_delay_minutes`` after it."""
+    now = now.astimezone(UTC)
+    tickets = await Ticket.filter(resolved_at__gte=now - LOOK_BACK, resolved_at__lte=now)
+    wanted = await _unknown_keys([f"survey:ticket:{t.id}" for t in tickets])
+    made = 0
+    for ticket in tickets:
+        key = f"survey:ticket:{ticket.id}"
+        if key in wanted:
+            due = ticket.resolved_at + timedelta(minutes=settings.survey_delay_minutes)
+            made += await enqueue(await ticket.customer, "survey", key, due, {"ticket_id": ticket.id}) is not None
+    return made
+
+
+async def sweep_deliveries(now: datetime, settings: SchedulerSettings) -> int:
+    """After delivery: how did it go (``delivered_survey_hours``), then the revisit (``revisit_days``),
+    for each customer who verified the order's phone."""
+    now = now.astimezone(UTC)
+    orders = await Order.filter(status=OrderStatus.DELIVERED, delivered_at__gte=now - LOOK_BACK, delivered_at__lte=now)
+    made = 0
+    for order in orders:
+        for customer in await Customer.filter(phone=order.phone):
+            plan = (
+                ("delivered_survey", timedelta(hours=settings.delivered_survey_hours)),
+                ("revisit", timedelta(days=settings.revisit_days)),
+            )
+            for kind, delay in plan:
+                key = f"{kind}:order:{order.order_no}:customer:{customer.id}"
+                payload = {"order_no": order.order_no}
+                made += await enqueue(customer, kind, key, order.delivered_at + delay, payload) is not None
+    return made
+
+
+async def sweep_greetings(now: datetime, settings: SchedulerSettings, *, done: set[str] | None = None) -> int:
+    """Today's festival and shop-date greetings for every customer, and birthday greetings, each
+    once a year, at ``greeting_time`` (shop time). ``done`` remembers days already swept."""
+    zone = ZoneInfo(settings.timezone)
+    local = now.astimezone(zone)
+    at = datetime.combine(local.date(), time.fromisoformat(settings.greeting_time), zone)
+    if local < at:
+        return 0
+    names = greetings_on(local.date(), settings.shop_dates, settings.greetings)
+    memo = f"{local.date()}:{','.join(names)}"
+    if done is not None and memo in done:
+        return 0
+    made = 0
+    customers = await Customer.filter(blocked=False, opted_out=False)
+    for name in names:
+        made += await _greet(customers, name, local.date(), at)
+    if "birthday" in settings.greetings:
+        made += await _greet([c for c in customers if is_birthday(c.birthday, local.date())], "birthday", local.date(), at)
+    if done is not None:
+        done.add(memo)
+    return made
+
+
+async def _greet(customers: list[Customer], name: str, day: date, at: datetime) -> int:
+    keys = {c.id: f"greeting:{name}:{day.year}:customer:{c.id}" for c in customers}
+    wanted = await _unknown_keys(list(keys.values()))
+    made = 0
+    for customer in customers:
+        if keys[customer.id] in wanted:
+            payload = {"name": name, "day": day.isoformat()}
+            made += await enqueue(customer, "greeting", keys[customer.id], at, payload) is not None
+    if made:
+        log.info("greeting %s queued for %d customers", name, made)
+    return made

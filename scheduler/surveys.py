@@ -1,0 +1,52 @@
+"""Answers to surveys: one per ticket (or delivered order), a late or repeated press changes nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from tortoise.exceptions import IntegrityError
+
+from scheduler.models import OutboxMessage, SurveyResponse
+
+KINDS = {"survey": "csat", "delivered_survey": "delivered"}
+
+
+@dataclass(frozen=True)
+class Rated:
+    response: SurveyResponse
+    first: bool
+    """False when this survey was answered before: the earlier answer stands."""
+
+
+def subject_of(message: OutboxMessage) -> str:
+    payload = message.payload or {}
+    return f"ticket:{payload['ticket_id']}" if "ticket_id" in payload else f"order:{payload.get('order_no')}"
+
+
+async def rate(message: OutboxMessage, score: int, now: datetime) -> Rated:
+    """Store the customer's score for the survey this outbox row asked."""
+    if not 1 <= score <= 5 or message.kind not in KINDS:
+        raise ValueError(f"not a survey answer: {message.kind} {score}")
+    now = now.astimezone(UTC)
+    payload = message.payload or {}
+    kind, subject = KINDS[message.kind], subject_of(message)
+    existing = await SurveyResponse.get_or_none(kind=kind, subject_key=subject)
+    if existing is not None:
+        return Rated(existing, first=False)
+    try:
+        response = await SurveyResponse.create(
+            customer_id=message.customer_id, kind=kind, subject_key=subject, ticket_id=payload.get("ticket_id"),
+            order_no=payload.get("order_no"), score=score, answered_at=now, updated_at=now,
+        )
+    except IntegrityError:  # a double tap raced in
+        return Rated(await SurveyResponse.get(kind=kind, subject_key=subject), first=False)
+    return Rated(response, first=True)
+
+
+async def add_comment(response_id: int, customer_id: int, comment: str, now: datetime) -> bool:
+    """The optional comment after the stars; only the customer who rated can add it, once."""
+    updated = await SurveyResponse.filter(id=response_id, customer_id=customer_id, comment__isnull=True).update(
+        comment=comment.strip()[:2000], updated_at=now.astimezone(UTC)
+    )
+    return bool(updated)

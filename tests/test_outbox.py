@@ -1,0 +1,260 @@
+"""The outbox sends each message at most once, on SQLite and PostgreSQL, with several workers too."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from scheduler import outbox
+from scheduler.models import Campaign, OutboxMessage
+from ticketing.models import Customer
+
+NOW = datetime(2027, 9, 15, 2, 0, tzinfo=UTC)
+MINUTE = timedelta(minutes=1)
+
+
+async def _customer(telegram_id: int = 1) -> Customer:
+    return await Customer.create(telegram_id=telegram_id, first_name=f"C{telegram_id}")
+
+
+async def _queued(customer: Customer, key: str, due_at: datetime = NOW, kind: str = "survey") -> OutboxMessage:
+    message = await outbox.enqueue(customer, kind, key, due_at, payload={"ticket": 1})
+    assert message is not None
+    return message
+
+
+async def test_enqueueing_twice_with_the_same_key_keeps_one_row(database: str) -> None:
+    customer = await _customer()
+    first = await outbox.enqueue(customer, "survey", "survey:ticket:123", NOW, payload={"ticket": 123})
+    again = await outbox.enqueue(customer, "survey", "survey:ticket:123", NOW + MINUTE)
+    assert first is not None and again is None
+    row = await OutboxMessage.get(key="survey:ticket:123")
+    assert (row.status, row.attempts, row.payload, row.due_at) == ("queued", 0, {"ticket": 123}, NOW)
+
+
+async def test_enqueueing_for_a_customer_that_does_not_exist_is_an_error_not_a_duplicate(database: str) -> None:
+    gone = await _customer()
+    await Customer.filter(id=gone.id).delete()
+    with pytest.raises(IntegrityError):
+        await outbox.enqueue(gone, "notice", "notice:1", NOW)
+
+
+async def test_a_duplicate_enqueued_inside_a_transaction_leaves_that_transaction_usable(database: str) -> None:
+    customer = await _customer()
+    await _queued(customer, "greeting:mid_autumn:2027:customer:1")
+    async with in_transaction():
+        assert await outbox.enqueue(customer, "greeting", "greeting:mid_autumn:2027:customer:1", NOW) is None
+        assert await outbox.enqueue(customer, "notice", "notice:1", NOW) is not None
+    assert await OutboxMessage.all().count() == 2
+
+
+async def test_a_key_stays_taken_after_its_message_was_sent(database: str) -> None:
+    customer = await _customer()
+    await _queued(customer, "survey:ticket:1")
+    [message] = await outbox.claim_due(NOW, "w1", 10)
+    await outbox.mark_sent(message, NOW, telegram_message_id=555)
+    assert await outbox.enqueue(customer, "survey", "survey:ticket:1", NOW) is None
+
+
+async def test_claiming_marks_messages_sending_and_a_second_claim_gets_nothing(database: str) -> None:
+    customer = await _customer()
+    await _queued(customer, "survey:ticket:1")
+    claimed = await outbox.claim_due(NOW, "worker-a", 10)
+    assert [m.key for m in claimed] == ["survey:ticket:1"]
+    assert (claimed[0].status, claimed[0].claimed_by, claimed[0].attempts) == ("sending", "worker-a", 1)
+    row = await OutboxMessage.get(key="survey:ticket:1")
+    assert (row.status, row.claimed_by, row.claimed_at, row.attempts) == ("sending", "worker-a", NOW, 1)
+    assert await outbox.claim_due(NOW + MINUTE, "worker-b", 10) == []
+
+
+async def test_messages_not_yet_due_are_not_claimed(database: str) -> None:
+    customer = await _customer()
+    await _queued(customer, "revisit:1", due_at=NOW + MINUTE)
+    assert await outbox.claim_due(NOW, "w1", 10) == []
+    assert [m.key for m in await outbox.claim_due(NOW + MINUTE, "w1", 10)] == ["revisit:1"]
+
+
+async def test_claims_take_the_oldest_due_messages_first_up_to_the_limit(database: str) -> None:
+    customer = await _customer()
+    for minutes, key in [(3, "c"), (1, "a"), (2, "b")]:
+        await _queued(customer, key, due_at=NOW - minutes * MINUTE)
+    assert [m.key for m in await outbox.claim_due(NOW, "w1", 2)] == ["c", "b"]
+    assert [m.key for m in await outbox.claim_due(NOW, "w1", 2)] == ["a"]
+
+
+async def test_times_in_any_zone_are_compared_as_instants(database: str) -> None:
+    """SQLite compares stored times as text: a Shanghai 'now' must not read as eight hours later."""
+    shanghai = ZoneInfo("Asia/Shanghai")
+    customer = await _customer()
+    await _queued(customer, "greeting:1", due_at=(NOW + 2 * MINUTE).astimezone(shanghai))
+    assert await outbox.claim_due(NOW.astimezone(shanghai), "w1", 10) == []
+    assert len(await outbox.claim_due((NOW + 2 * MINUTE).astimezone(shanghai), "w1", 10)) == 1
+
+
+async def test_a_deferred_message_waits_for_not_before_and_keeps_its_due_time(database: str) -> None:
+    customer = await _customer()
+    await _queued(customer, "greeting:1")
+    [message] = await outbox.claim_due(NOW, "w1", 10)
+    morning = NOW + timedelta(hours=7)
+    assert await outbox.defer(message, morning)
+    assert await outbox.claim_due(morning - MINUTE, "w1", 10) == []
+    [again] = await outbox.claim_due(morning, "w2", 10)
+    assert (again.key, again.due_at, again.not_before, again.attempts) == ("greeting:1", NOW, morning, 2)
+
+
+async def test_waiting_for_quiet_hours_to_end_uses_up_no_attempt(database: str) -> None:
+    customer = await _customer()
+    await _queued(customer, "greeting:1")
+    for hours in range(5):
+        [message] = await outbox.claim_due(NOW + timedelta(hours=hours), "w1", 10)
+        assert await outbox.defer(message, NOW + timedelta(hours=hours + 1), attempted=False)
+    assert (await OutboxMessage.get(key="greeting:1")).attempts == 0
+
+
+async def test_a_claimed_message_can_be_cancelled_or_given_up_as_unknown_and_is_never_resent(database: str) -> None:
+    customer = await _customer()
+    await _queued(customer, "revisit:1", kind="revisit")
+    await _queued(customer, "notice:1", kind="notice")
+    unsubscribed, timed_out = await outbox.claim_due(NOW, "w1", 10)
+    assert await outbox.mark_cancelled(unsubscribed, NOW, "the customer unsubscribed")
+    assert await outbox.mark_unknown(timed_out, NOW, "timed out waiting for Telegram's answer")
+    assert {m.key: m.status for m in await OutboxMessage.all()} == {"revisit:1": "cancelled", "notice:1": "unknown"}
+    assert await outbox.claim_due(NOW + timedelta(days=1), "w1", 10) == []
+
+
+async def test_sent_messages_record_the_telegram_message_and_time(database: str) -> None:
+    customer = await _customer()
+    await _queued(customer, "notice:1")
+    [message] = await outbox.claim_due(NOW, "w1", 10)
+    assert await outbox.mark_sent(message, NOW + MINUTE, telegram_message_id=4242)
+    row = await OutboxMessage.get(id=message.id)
+    assert (row.status, row.telegram_message_id, row.sent_at) == ("sent", 4242, NOW + MINUTE)
+    assert await outbox.claim_due(NOW + MINUTE, "w1", 10) == []
+
+
+async def test_settling_a_message_that_is_not_in_flight_changes_nothing(database: str) -> None:
+    customer = await _customer()
+    message = await _queued(customer, "notice:1")
+    assert not await outbox.mark_sent(message, NOW, telegram_message_id=1)
+    assert (await OutboxMessage.get(id=message.id)).status == "queued"
+
+
+async def test_a_failing_message_is_retried_later_then_failed_after_max_attempts(database: str) -> None:
+    customer = await _customer()
+    await _queued(customer, "survey:ticket:9")
+    delay = timedelta(seconds=30)
+    now = NOW
+    for attempt in (1, 2):
+        [message] = await outbox.claim_due(now, "w1", 10)
+        assert message.attempts == attempt
+        assert await outbox.retry_later(message, now, "Bad Gateway", delay, max_attempts=3)
+        row = await OutboxMessage.get(id=message.id)
+        assert (row.status, row.not_before, row.last_error) == ("queued", now + delay, "Bad Gateway")
+        assert await outbox.claim_due(now + delay - MINUTE / 60, "w1", 10) == []
+        now += delay
+    [message] = await outbox.claim_due(now, "w1", 10)
+    assert message.attempts == 3
+    await outbox.retry_later(message, now, "Bad Gateway", delay, max_attempts=3)
+    row = await OutboxMessage.get(id=message.id)
+    assert (row.status, row.attempts, row.last_error) == ("failed", 3, "Bad Gateway")
+    assert await outbox.claim_due(now + timedelta(days=1), "w1", 10) == []
+
+
+async def test_a_blocked_customer_is_marked_and_their_other_queued_messages_cancelled(database: str) -> None:
+    blocker, other = await _customer(1), await _customer(2)
+    await _queued(blocker, "survey:ticket:1")
+    await _queued(blocker, "revisit:ticket:1", due_at=NOW + timedelta(days=7), kind="revisit")
+    await _queued(other, "survey:ticket:2", due_at=NOW + MINUTE)
+    [message] = await outbox.claim_due(NOW, "w1", 10)
+    assert await outbox.mark_blocked(message, NOW, "Forbidden: bot was blocked by the user")
+    assert (await Customer.get(id=blocker.id)).blocked
+    assert not (await Customer.get(id=other.id)).blocked
+    statuses = {m.key: m.status for m in await OutboxMessage.all()}
+    assert statuses == {"survey:ticket:1": "blocked", "revisit:ticket:1": "cancelled", "survey:ticket:2": "queued"}
+
+
+async def test_recovery_turns_stale_sending_messages_into_unknown_and_leaves_fresh_ones(database: str) -> None:
+    customer = await _customer()
+    await _queued(customer, "old", due_at=NOW - timedelta(hours=1))
+    await outbox.claim_due(NOW - timedelta(minutes=30), "crashed-worker", 10)
+    await _queued(customer, "fresh", due_at=NOW - 2 * MINUTE)
+    await outbox.claim_due(NOW - MINUTE, "live-worker", 10)
+    recovered = await outbox.recover_after_crash(NOW, stale_after=timedelta(minutes=5))
+    assert [(m.key, m.status, m.claimed_by) for m in recovered] == [("old", "unknown", "crashed-worker")]
+    statuses = {m.key: m.status for m in await OutboxMessage.all()}
+    assert statuses == {"old": "unknown", "fresh": "sending"}
+    assert await outbox.recover_after_crash(NOW, stale_after=timedelta(minutes=5)) == []  # reported once
+    assert await outbox.claim_due(NOW + timedelta(days=1), "w1", 10) == []  # never resent
+
+
+async def test_a_slow_send_that_recovery_gave_up_on_can_still_be_settled(database: str) -> None:
+    customer = await _customer()
+    await _queued(customer, "slow")
+    [message] = await outbox.claim_due(NOW, "w1", 10)
+    await outbox.recover_after_crash(NOW + timedelta(minutes=10), stale_after=timedelta(minutes=5))
+    assert await outbox.mark_sent(message, NOW + timedelta(minutes=11), telegram_message_id=7)
+    assert (await OutboxMessage.get(id=message.id)).status == "sent"
+
+
+async def test_cancelling_by_key_and_by_customer_and_kind_touches_only_queued_messages(database: str) -> None:
+    customer = await _customer()
+    await _queued(customer, "survey:ticket:1", due_at=NOW - MINUTE)
+    await _queued(customer, "survey:ticket:2", due_at=NOW + MINUTE)
+    await _queued(customer, "revisit:ticket:1", due_at=NOW + MINUTE, kind="revisit")
+    await _queued(customer, "greeting:1", due_at=NOW + MINUTE, kind="greeting")
+    await outbox.claim_due(NOW, "w1", 10)  # survey:ticket:1 is being sent
+    assert await outbox.cancel("survey:ticket:2")
+    assert not await outbox.cancel("survey:ticket:2")
+    assert not await outbox.cancel("no-such-key")
+    assert await outbox.cancel_for_customer(customer, ["survey", "revisit"]) == 1
+    statuses = {m.key: m.status for m in await OutboxMessage.all()}
+    assert statuses == {
+        "survey:ticket:1": "sending", "survey:ticket:2": "cancelled", "revisit:ticket:1": "cancelled", "greeting:1": "queued",
+    }
+
+
+async def test_counts_give_every_status_for_all_messages_or_one_campaign(database: str) -> None:
+    customer, other = await _customer(1), await _customer(2)
+    campaign = await Campaign.create(segment="vip", template="Hello {customer_name}", created_by_telegram_id=900_001)
+    await outbox.enqueue(customer, "campaign", f"campaign:{campaign.id}:customer:{customer.id}", NOW, campaign=campaign)
+    await outbox.enqueue(other, "campaign", f"campaign:{campaign.id}:customer:{other.id}", NOW + MINUTE, campaign=campaign)
+    await _queued(customer, "survey:ticket:1", due_at=NOW + MINUTE)
+    [message] = await outbox.claim_due(NOW, "w1", 1)
+    await outbox.mark_sent(message, NOW, telegram_message_id=1)
+    assert await outbox.counts(campaign) == {
+        "queued": 1, "sending": 0, "sent": 1, "blocked": 0, "failed": 0, "cancelled": 0, "unknown": 0,
+    }
+    assert (await outbox.counts())["queued"] == 2
+
+
+async def test_concurrent_workers_claim_each_of_500_due_messages_exactly_once(database: str) -> None:
+    """Workers race for the same due rows, on PostgreSQL each in a transaction of its own pooled connection."""
+    customer = await _customer()
+    await OutboxMessage.bulk_create(
+        [
+            OutboxMessage(customer_id=customer.id, kind="campaign", key=f"campaign:1:n:{n}", due_at=NOW - n % 7 * MINUTE)
+            for n in range(500)
+        ]
+    )
+
+    async def work(worker: str) -> list[int]:
+        taken: list[int] = []
+        while batch := await outbox.claim_due(NOW, worker, 7):
+            taken += [message.id for message in batch]
+            await asyncio.sleep(0)
+        return taken
+
+    results = await asyncio.gather(*(work(f"worker-{n}") for n in range(6)))
+    everything = [message_id for taken in results for message_id in taken]
+    assert len(everything) == 500 and len(set(everything)) == 500
+    if database.startswith("postgres"):  # one SQLite connection runs the workers in lock-step: the first wins
+        assert sum(1 for taken in results if taken) > 1, [len(taken) for taken in results]
+    rows = await OutboxMessage.all()
+    assert all(row.status == "sending" and row.attempts == 1 for row in rows)
+    by_worker = {f"worker-{n}": set(taken) for n, taken in enumerate(results)}
+    assert all(row.id in by_worker[row.claimed_by] for row in rows)

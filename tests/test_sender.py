@@ -1,0 +1,90 @@
+"""The outbox sender against the emulator's Bot API: flood limits, server errors, blocked customers,
+crashes — every row ends settled, none is sent twice."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from scheduler.models import OutboxMessage
+from scheduler.outbox import claim_due, enqueue
+from tests.harness import Bot, Person
+from ticketing.customers import record_customer
+from ticketing.models import Customer, Ticket
+
+NOON = datetime(2026, 11, 23, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+async def queued_notice(bot: Bot, key: str = "notice:1", *, user: dict | None = None) -> tuple[dict, OutboxMessage]:
+    user = user or bot.emulator.add_user(first_name="Emma", language_code="en")
+    customer = await record_customer(user["id"], first_name="Emma", language_code="en")
+    row = await enqueue(customer, "notice", key, NOON, {"text": "Your parcel is on its way, {name}."})
+    return user, row
+
+
+def deliveries(bot: Bot, chat_id: int) -> list[str]:
+    return [m["text"] for m in bot.emulator.bot_messages(chat_id)]
+
+
+async def test_a_flood_limit_delays_the_message_which_then_goes_once(bot: Bot) -> None:
+    user, row = await queued_notice(bot)
+    bot.emulator.inject_fault("sendMessage", status=429, retry_after=1, times=4)  # more than the bot retries itself
+    assert await bot.run_scheduler(NOON) == 0
+    row = await OutboxMessage.get(id=row.id)
+    assert row.status == "queued" and row.last_error == "429 flood control" and row.not_before is not None
+    assert await bot.run_scheduler(NOON + timedelta(seconds=2)) == 1
+    assert deliveries(bot, user["id"]) == ["Your parcel is on its way, Emma."]
+    assert (await OutboxMessage.get(id=row.id)).status == "sent"
+
+
+async def test_server_errors_are_retried_and_the_message_delivered_once(bot: Bot) -> None:
+    user, row = await queued_notice(bot)
+    bot.emulator.inject_fault("sendMessage", status=502, times=4)
+    assert await bot.run_scheduler(NOON) == 0
+    assert (await OutboxMessage.get(id=row.id)).status == "queued"
+    assert await bot.run_scheduler(NOON + timedelta(minutes=1)) == 1
+    assert deliveries(bot, user["id"]) == ["Your parcel is on its way, Emma."]
+
+
+async def test_a_customer_who_blocked_the_bot_is_marked_and_gets_nothing_more(bot: Bot) -> None:
+    user, first = await queued_notice(bot)
+    customer = await Customer.get(telegram_id=user["id"])
+    second = await enqueue(customer, "greeting", "greeting:x", NOON, {"name": "new_year"})
+    bot.emulator.block_bot(user["id"])
+    await bot.run_scheduler(NOON)
+    assert (await Customer.get(id=customer.id)).blocked
+    await bot.run_scheduler(NOON + timedelta(seconds=2))
+    statuses = {(await OutboxMessage.get(id=r.id)).status for r in (first, second)}
+    assert "blocked" in statuses and statuses <= {"blocked", "cancelled"}
+    assert deliveries(bot, user["id"]) == []
+
+
+async def test_a_row_left_sending_by_a_crash_is_reported_and_not_resent(bot: Bot, agent: Person) -> None:
+    user, row = await queued_notice(bot)
+    await claim_due(NOON.astimezone(UTC), "a-process-that-died", 10)
+    assert await bot.run_scheduler(NOON + timedelta(minutes=1)) == 0  # still in flight, maybe
+    before = bot.emulator.seq
+    assert await bot.run_scheduler(NOON + timedelta(minutes=5)) == 0
+    report = bot.emulator.bot_messages(agent.chat_id, since=before)
+    assert len(report) == 1 and report[0]["text"].startswith("⚠️ 有 1 条主动发送的消息不确定是否送达")
+    assert "notice:1" in report[0]["text"]
+    assert (await OutboxMessage.get(id=row.id)).status == "unknown"
+    assert deliveries(bot, user["id"]) == []
+
+
+async def test_the_survey_waits_while_its_ticket_is_reopened(customer: Person, agent: Person) -> None:
+    bot = customer.bot
+    bot.travel(NOON)
+    await customer.say("/human")
+    ticket = await Ticket.get(customer__telegram_id=customer.id)
+    topic = Person(bot, agent.user, agent.chat_id, thread_id=ticket.topic_id)
+    bot.emulator.set_member(agent.chat_id, agent.id, "administrator")
+    await topic.say("/close")
+    await bot.run_scheduler(NOON + timedelta(minutes=1))  # queued, due at 12:10
+    bot.travel(NOON + timedelta(minutes=5))
+    await topic.say("/reopen")
+    assert await bot.run_scheduler(NOON + timedelta(minutes=11)) == 0
+    bot.travel(NOON + timedelta(hours=1))
+    await topic.say("/close")
+    assert await bot.run_scheduler(NOON + timedelta(hours=1, minutes=11)) == 1
+    assert await OutboxMessage.filter(kind="survey").count() == 1
