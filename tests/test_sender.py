@@ -88,3 +88,46 @@ async def test_the_survey_waits_while_its_ticket_is_reopened(customer: Person, a
     await topic.say("/close")
     assert await bot.run_scheduler(NOON + timedelta(hours=1, minutes=11)) == 1
     assert await OutboxMessage.filter(kind="survey").count() == 1
+
+
+async def test_two_bot_processes_on_one_postgresql_never_send_a_row_twice(bot: Bot, database: str, tmp_path) -> None:
+    """Two real `kefu run` processes share the outbox of one PostgreSQL database."""
+    import asyncio
+    import os
+    import sys
+
+    import pytest
+
+    if not database.startswith("postgres"):
+        pytest.skip("SQLite is single-writer: one process per database file")
+    users = [bot.emulator.add_user(first_name=f"C{n}", language_code="en") for n in range(300)]
+    for n, user in enumerate(users):
+        customer = await record_customer(user["id"], first_name=user["first_name"], language_code="en")
+        await enqueue(customer, "notice", f"notice:{n}", datetime.now(UTC), {"text": f"message {n}"})
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("KEFU_")},
+        "KEFU_TELEGRAM__TOKEN": bot.token, "KEFU_TELEGRAM__BASE_URL": bot.emulator.base_url,
+        "KEFU_DATABASE__URL": database, "KEFU_API__LISTEN": "127.0.0.1:0",
+        "KEFU_SCHEDULER__RATE_PER_SECOND": "100", "KEFU_SCHEDULER__QUIET_HOURS": "",
+        "KEFU_TELEGRAM__MESSAGES_PER_SECOND": "1000",
+        "KEFU_KNOWLEDGE_BASE__LEARNED_FILE": str(tmp_path / "learned.yaml"),
+    }
+    processes = [
+        await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", env=env, cwd=tmp_path,
+                                             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        for _ in range(2)
+    ]
+    try:
+        for _ in range(600):
+            if await OutboxMessage.filter(status__in=("queued", "sending")).count() == 0:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            await process.wait()
+    assert await OutboxMessage.filter(status="sent").count() == 300
+    for n, user in enumerate(users):
+        assert deliveries(bot, user["id"]) == [f"message {n}"]
+    assert len(set(await OutboxMessage.all().values_list("claimed_by", flat=True))) == 2  # both took a share
