@@ -38,6 +38,7 @@ def register(app: Application, settings: Settings) -> None:
     app.add_handler(CommandHandler("unsubscribe", surveys.unsubscribe, filters=PRIVATE))
     app.add_handler(CommandHandler("subscribe", surveys.subscribe, filters=PRIVATE))
     app.add_handler(CallbackQueryHandler(surveys.button, pattern=surveys.PATTERN))
+    app.add_handler(CallbackQueryHandler(surveys.servqual_button, pattern=surveys.SERVQUAL_PATTERN))
     # Right after rating a survey, the customer's next text is the comment, not a ticket message.
     app.add_handler(MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, surveys.comment), group=-3)
 

@@ -8,13 +8,14 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 from bot.i18n import text
 from handlers import desk
 from handlers.common import customer_and_language, customer_of
-from scheduler.messages import SURVEY, SURVEY_SKIP
+from scheduler.messages import SERVQUAL, SURVEY, SURVEY_SKIP, servqual_scale
 from scheduler.models import OutboxMessage
 from scheduler.outbox import cancel_for_customer
-from scheduler.surveys import add_comment, rate
+from scheduler.surveys import STEPS, add_comment, answer_servqual, rate
 from ticketing.customers import set_opted_out
 
 PATTERN = rf"^({SURVEY}:\d+:[1-5]|{SURVEY_SKIP}:\d+)$"
+SERVQUAL_PATTERN = rf"^{SERVQUAL}:\d+:(start|\d:[1-7])$"
 COMMENT = "survey_comment"  # user_data: the response id waiting for the customer's comment
 CARE_KINDS = ["survey", "delivered_survey", "revisit", "greeting", "campaign", "servqual"]
 
@@ -43,6 +44,36 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     skip = InlineKeyboardMarkup([[InlineKeyboardButton(text(language, "survey_button_skip"), callback_data=f"{SURVEY_SKIP}:{message.id}")]])
     await query.edit_message_text(
         f"{query.message.text}\n\n{text(language, 'survey_rated', stars='⭐' * rated.response.score)}", reply_markup=skip
+    )
+
+
+async def servqual_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The SERVQUAL survey, one question at a time in the same message: expectation, then perception,
+    for each of the five dimensions."""
+    query = update.callback_query
+    customer, language = await customer_and_language(update)
+    parts = query.data.split(":")
+    message = await OutboxMessage.get_or_none(id=int(parts[1]), customer=customer, kind="servqual")
+    if message is None:
+        await query.answer(text(language, "button_invalid"), show_alert=True)
+        return
+    if parts[2] == "start":
+        step: int | None = 0
+    else:
+        answered = await answer_servqual(message, int(parts[2]), int(parts[3]), desk.now(context))
+        step = answered.next_step
+        if not answered.counted:
+            await query.answer(text(language, "survey_already", stars=parts[3]))
+            return
+    await query.answer()
+    if step is None:
+        await query.edit_message_text(text(language, "servqual_thanks"))
+        return
+    dimension, side = STEPS[step]
+    question = text(language, f"servqual_{side}_{dimension}")
+    await query.edit_message_text(
+        text(language, "servqual_question", step=step + 1, steps=len(STEPS), question=question),
+        reply_markup=servqual_scale(message.id, step),
     )
 
 

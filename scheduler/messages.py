@@ -15,6 +15,7 @@ from ticketing.models import Customer
 
 SURVEY = "sv"  # sv:<outbox id>:<score>
 SURVEY_SKIP = "svskip"  # svskip:<outbox id>: no comment
+SERVQUAL = "sq"  # sq:<outbox id>:start, then sq:<outbox id>:<step>:<score>
 ORDER_PROBLEM = "ordp"  # the orders handler's "problem with this order" button
 
 
@@ -32,6 +33,9 @@ def render(message: OutboxMessage, customer: Customer) -> tuple[str, InlineKeybo
         return text(language, "revisit", name=name, order_no=order_no), InlineKeyboardMarkup([[button]])
     if message.kind == "greeting":
         return text(language, "greeting_" + payload.get("name", "generic"), name=name), None
+    if message.kind == "servqual":
+        start = InlineKeyboardButton(text(language, "servqual_button_start"), callback_data=f"{SERVQUAL}:{message.id}:start")
+        return text(language, "servqual_intro", name=name, number=payload.get("ticket_id", "")), InlineKeyboardMarkup([[start]])
     if payload.get("template"):  # a catalog template, in the customer's own language
         return text(language, "campaign_template_" + payload["template"], name=name), None
     # campaign and notice rows written by a person: "{name}" is the only placeholder
@@ -42,3 +46,10 @@ def stars(outbox_id: int) -> InlineKeyboardMarkup:
     """1–5 stars, in two rows so that they stay readable on a phone."""
     button = lambda score: InlineKeyboardButton("⭐" * score, callback_data=f"{SURVEY}:{outbox_id}:{score}")  # noqa: E731
     return InlineKeyboardMarkup([[button(s) for s in (1, 2, 3)], [button(s) for s in (4, 5)]])
+
+
+def servqual_scale(outbox_id: int, step: int) -> InlineKeyboardMarkup:
+    """1 (not at all) … 7 (absolutely), one row."""
+    return InlineKeyboardMarkup([[
+        InlineKeyboardButton(str(score), callback_data=f"{SERVQUAL}:{outbox_id}:{step}:{score}") for score in range(1, 8)
+    ]])

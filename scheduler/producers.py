@@ -16,6 +16,7 @@ from knowledge_base.orders.models import Order, OrderStatus
 from scheduler.festivals import greetings_on, is_birthday
 from scheduler.models import OutboxMessage
 from scheduler.outbox import enqueue
+from scheduler.surveys import in_servqual_sample
 from ticketing.models import Customer, Ticket
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,11 @@ async def sweep_surveys(now: datetime, settings: SchedulerSettings) -> int:
         key = f"survey:ticket:{ticket.id}"
         if key in wanted:
             due = ticket.resolved_at + timedelta(minutes=settings.survey_delay_minutes)
-            made += await enqueue(await ticket.customer, "survey", key, due, {"ticket_id": ticket.id}) is not None
+            customer = await ticket.customer
+            made += await enqueue(customer, "survey", key, due, {"ticket_id": ticket.id}) is not None
+            if in_servqual_sample(ticket.id, settings.servqual_sample):  # after the stars, not with them
+                servqual_key = f"servqual:ticket:{ticket.id}"
+                made += await enqueue(customer, "servqual", servqual_key, due + timedelta(minutes=1), {"ticket_id": ticket.id}) is not None
     return made
 
 

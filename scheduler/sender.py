@@ -63,7 +63,13 @@ class Sender:
             batch = await outbox.claim_due(now, self.worker, limit=max(1, int(self.settings.rate_per_second * 2)))
             if not batch:
                 return 0
-            results = await asyncio.gather(*(self._deliver(m, now) for m in batch))
+            first, later, chats = [], [], set()
+            for message in batch:  # in due order: a chat's second message waits its second
+                (later if message.customer_id in chats else first).append(message)
+                chats.add(message.customer_id)
+            for message in later:
+                await outbox.defer(message, now + PER_CHAT_GAP, attempted=False)
+            results = await asyncio.gather(*(self._deliver(m, now) for m in first))
             return sum(results)
 
     async def _deliver(self, message: OutboxMessage, now: datetime) -> bool:

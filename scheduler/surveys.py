@@ -50,3 +50,49 @@ async def add_comment(response_id: int, customer_id: int, comment: str, now: dat
         comment=comment.strip()[:2000], updated_at=now.astimezone(UTC)
     )
     return bool(updated)
+
+
+DIMENSIONS = ("reliability", "responsiveness", "assurance", "empathy", "tangibles")
+STEPS = tuple((dimension, side) for dimension in DIMENSIONS for side in ("expectation", "perception"))
+"""SERVQUAL, shortened to one item per dimension: what the customer expects of an excellent shop
+(1–7), then how we did (1–7). Reports compute the gap, perception − expectation, per dimension."""
+
+
+@dataclass(frozen=True)
+class ServqualStep:
+    response: SurveyResponse
+    next_step: int | None
+    """The step to ask next, None when all ten are answered."""
+    counted: bool
+    """False for a late or repeated press: that step was answered already."""
+
+
+def in_servqual_sample(ticket_id: int, share: float) -> bool:
+    """A fixed pseudo-random share of tickets (the same answer at every sweep)."""
+    return (ticket_id * 2654435761 % 2**32) / 2**32 < share
+
+
+async def answer_servqual(message: OutboxMessage, step: int, score: int, now: datetime) -> ServqualStep:
+    if message.kind != "servqual" or not 0 <= step < len(STEPS) or not 1 <= score <= 7:
+        raise ValueError(f"not a SERVQUAL answer: {message.kind} step {step} score {score}")
+    now = now.astimezone(UTC)
+    subject = subject_of(message)
+    response = await SurveyResponse.get_or_none(kind="servqual", subject_key=subject)
+    if response is None:
+        try:
+            response = await SurveyResponse.create(
+                customer_id=message.customer_id, kind="servqual", subject_key=subject,
+                ticket_id=(message.payload or {}).get("ticket_id"), servqual={}, answered_at=now, updated_at=now,
+            )
+        except IntegrityError:
+            response = await SurveyResponse.get(kind="servqual", subject_key=subject)
+    answers: dict = dict(response.servqual or {})
+    dimension, side = STEPS[step]
+    counted = side not in answers.get(dimension, {})
+    if counted:
+        answers[dimension] = {**answers.get(dimension, {}), side: score}
+        response.servqual, response.updated_at = answers, now
+        await response.save(update_fields=["servqual", "updated_at"])
+    done = {(d, s) for d, sides in answers.items() for s in sides}
+    following = next((n for n, item in enumerate(STEPS) if item not in done), None)
+    return ServqualStep(response, following, counted)

@@ -154,3 +154,37 @@ async def test_a_campaign_to_2000_customers_shows_its_progress_live(start_bot) -
         assert boss.message(progress_id)["text"] == "✅ 营销活动 #1 已完成：已发送 2000/2000 · 已屏蔽 0 · 失败 0"
         texts = [m["text"] for m in bot.emulator.bot_messages(since=before) if m["chat"]["type"] == "private"]
         assert len(texts) == 2000 and texts[0] == "C0，双十二特惠今晚开始！"
+
+
+async def test_the_servqual_survey_stores_expectation_and_perception_per_dimension(start_bot) -> None:
+    async with start_bot(scheduler=SchedulerSettings(enabled=False, servqual_sample=1.0)) as bot:
+        from tests.conftest import _agent
+
+        user = bot.emulator.add_user(first_name="Emma", language_code="en")
+        customer = Person(bot, user, user["id"])
+        agent = _agent(bot, bot.emulator.add_user(first_name="Lei", last_name="Li", language_code="zh-CN"))
+        bot.travel(MONDAY_10)
+        await customer.say("/human")
+        await in_topic(agent, await Ticket.get(customer__telegram_id=customer.id)).say("/close")
+        before = bot.emulator.seq
+        sent = await bot.run_scheduler(MONDAY_10 + timedelta(minutes=11))
+        sent += await bot.run_scheduler(MONDAY_10 + timedelta(minutes=12))  # one message a second per chat
+        assert sent == 2  # the stars, then SERVQUAL
+        servqual = bot.emulator.bot_messages(customer.chat_id, since=before)[-1]
+        assert servqual["text"].startswith("Hi Emma! Would you help us improve? Ten quick questions")
+        await customer.press("Start (1 minute)", [servqual])
+        scores = [score for pair in ((7, 5), (6, 6), (7, 6), (5, 4), (4, 5)) for score in pair]
+        for step, score in enumerate(scores, start=1):
+            shown = customer.message(servqual["message_id"])
+            assert shown["text"].startswith(f"({step}/10) ")
+            await customer.press(str(score), [shown])
+        assert customer.message(servqual["message_id"])["text"].startswith("Thank you! Your answers help us")
+        response = await SurveyResponse.get(kind="servqual")
+        assert response.servqual == {
+            "reliability": {"expectation": 7, "perception": 5}, "responsiveness": {"expectation": 6, "perception": 6},
+            "assurance": {"expectation": 7, "perception": 6}, "empathy": {"expectation": 5, "perception": 4},
+            "tangibles": {"expectation": 4, "perception": 5},
+        }
+        late = bot.emulator.press_button(customer.id, servqual["message_id"], f"sq:{servqual['reply_markup']['inline_keyboard'][0][0]['callback_data'].split(':')[1]}:0:1", forged=True)
+        await bot.handled(late)
+        assert (await SurveyResponse.get(kind="servqual")).servqual["reliability"]["expectation"] == 7
