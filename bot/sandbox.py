@@ -14,10 +14,12 @@ import sys
 import tempfile
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
 from pydantic import SecretStr
+from telegram.ext import Application
 
 from bot.app import build_application
 from bot.config import Settings
@@ -26,6 +28,9 @@ from bot.http import serving_http
 from knowledge_base.orders.importer import load_samples
 from bot.runtime import open_database, running_bot
 from bot.updates import ChatOrderedProcessor
+from handlers.desk import check_life_cycle, check_sla
+from scheduler.jobs import run_sweep
+from scheduler.models import OutboxMessage
 
 SANDBOX_TOKEN = "123456789:SANDBOX-token-for-the-local-emulator"
 # A 1×1 PNG, for `:photo`.
@@ -44,6 +49,7 @@ Sandbox commands (the bot never sees these):
   :press N          press button N of the last message with buttons in your chat
   :contact          share your own phone number (as a customer)
   :photo [caption]  send a small photo
+  :later 10m|2h|7d  move the bot's clock forward and send what fell due (surveys, revisits, SLA)
   :help             this text
   :quit             leave (Ctrl-D does too)"""
 
@@ -67,6 +73,8 @@ class Sandbox:
     customers: list[dict] = field(default_factory=list)
     me: Persona | None = None
     buttons: dict[int, tuple[int, list[str]]] = field(default_factory=dict)  # chat → (message_id, data)
+    app: Application | None = None
+    ahead: timedelta = timedelta(0)  # how far :later moved the bot's clock
 
     # what the bot does, printed as it happens
     def on_bot_action(self, kind: str, payload: dict) -> None:
@@ -151,6 +159,8 @@ class Sandbox:
         elif name == "contact" and self.me and self.me.user in self.customers:
             number = self.customers.index(self.me.user) + 1  # the sample orders are customer 1's and 2's
             await self._settle(self.emulator.send_contact(self.me.user["id"], f"+861380000{number:04d}"))
+        elif name == "later" and (step := _duration(arg)) is not None and self.app is not None:
+            await self._later(step)
         elif name == "photo" and self.me:
             update = self.emulator.send_photo(
                 self.me.user["id"], SAMPLE_PHOTO, caption=arg or None,
@@ -160,6 +170,24 @@ class Sandbox:
         else:
             self._print("— unknown sandbox command; :help lists them")
         return True
+
+    async def _later(self, step: timedelta) -> None:
+        """Time travel for trying the scheduler: everything that reads the bot's clock moves on."""
+        self.ahead += step
+        ahead = self.ahead
+        self.app.bot_data["clock"] = lambda: datetime.now(UTC) + ahead
+        self._print(f"— the bot's clock is now {datetime.now(UTC) + ahead:%Y-%m-%d %H:%M} UTC")
+        await check_sla(self.app)
+        await check_life_cycle(self.app)
+        await run_sweep(self.app)
+        while await self.app.bot_data["sender"].tick():
+            pass
+        now = datetime.now(UTC) + ahead
+        waiting = await OutboxMessage.filter(status="queued", not_before__gt=now).count()
+        if waiting:
+            quiet = self.app.bot_data["settings"].scheduler.quiet_hours
+            self._print(f"— {waiting} message(s) wait for the end of quiet hours ({quiet}) or a retry; :later moves on")
+        await asyncio.sleep(0.1)
 
     async def _press(self, number: int) -> None:
         assert self.me is not None
@@ -184,6 +212,12 @@ class Sandbox:
         user = self.customers[number - 1]
         self.me = Persona(user, user["id"], None, f"customer {number}, {user['first_name']} {user['last_name']}, in a private chat with the bot")
         self._print(f"— you are now {self.me.label}")
+
+
+def _duration(value: str) -> timedelta | None:
+    """"10m", "2h", "7d" → a timedelta (None if it is not one)."""
+    unit = {"m": "minutes", "h": "hours", "d": "days"}.get(value[-1:])
+    return timedelta(**{unit: int(value[:-1])}) if unit and value[:-1].isdigit() else None
 
 
 _NAMES = [("Fang", "Wang"), ("Wei", "Zhang"), ("Emma", "Smith"), ("Mei", "Chen")]
@@ -247,7 +281,7 @@ async def run_sandbox(
         processor = ChatOrderedProcessor()
         sandbox = Sandbox(emulator, processor, out, group, agent, language_code=language_code)
         emulator.subscribe(sandbox.on_bot_action)
-        app = build_application(sandbox_settings, processor)
+        app = sandbox.app = build_application(sandbox_settings, processor)
         try:
             async with (
                 open_database(sandbox_settings),
