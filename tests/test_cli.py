@@ -101,3 +101,16 @@ def test_db_upgrade_creates_the_default_database(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "data" / "kefu.db").is_file()
+
+
+def test_in_the_sandbox_a_closed_ticket_brings_the_survey_after_later(tmp_path: Path) -> None:
+    env = {**_env(), "KEFU_SCHEDULER__QUIET_HOURS": ""}  # whatever the hour the test runs at
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "sandbox"],
+        input="/human\n:topic\nWe are on it\n/close\n:customer 1\n:later 11m\n:press 5\n:quit\n",
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Hi Fang! How satisfied are you with how we handled ticket #1? Tap 1 to 5 stars." in out
+    assert "Thank you for rating us ⭐⭐⭐⭐⭐!" in out
