@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.config import Settings
-from handlers import agents, answers, campaigns, chat, desk, errors, language, orders, start, surveys, tickets
+from handlers import agents, answers, campaigns, chat, desk, errors, language, orders, preferences, start, surveys, tickets
 
 PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 
@@ -35,8 +35,11 @@ def register(app: Application, settings: Settings) -> None:
     )
     app.add_handler(MessageHandler(customer_says, tickets.relay_from_customer), group=-2)
 
-    app.add_handler(CommandHandler("unsubscribe", surveys.unsubscribe, filters=PRIVATE))
-    app.add_handler(CommandHandler("subscribe", surveys.subscribe, filters=PRIVATE))
+    for command, callback in {
+        "unsubscribe": preferences.unsubscribe, "subscribe": preferences.subscribe,
+        "birthday": preferences.birthday, "timezone": preferences.timezone,
+    }.items():
+        app.add_handler(CommandHandler(command, callback, filters=PRIVATE))
     app.add_handler(CallbackQueryHandler(surveys.button, pattern=surveys.PATTERN))
     app.add_handler(CallbackQueryHandler(surveys.servqual_button, pattern=surveys.SERVQUAL_PATTERN))
     # Right after rating a survey, the customer's next text is the comment, not a ticket message.

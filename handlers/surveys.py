@@ -1,4 +1,4 @@
-"""The customer's side of what the scheduler sends: survey stars and comments, /unsubscribe, /subscribe."""
+"""The customer's side of the scheduler's surveys: CSAT stars and comment, SERVQUAL."""
 
 from __future__ import annotations
 
@@ -7,17 +7,14 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.i18n import text
 from handlers import desk
-from handlers.common import customer_and_language, customer_of
+from handlers.common import customer_and_language
 from scheduler.messages import SERVQUAL, SURVEY, SURVEY_SKIP, servqual_scale
 from scheduler.models import OutboxMessage
-from scheduler.outbox import cancel_for_customer
 from scheduler.surveys import STEPS, add_comment, answer_servqual, rate
-from ticketing.customers import set_opted_out
 
 PATTERN = rf"^({SURVEY}:\d+:[1-5]|{SURVEY_SKIP}:\d+)$"
 SERVQUAL_PATTERN = rf"^{SERVQUAL}:\d+:(start|\d:[1-7])$"
 COMMENT = "survey_comment"  # user_data: the response id waiting for the customer's comment
-CARE_KINDS = ["survey", "delivered_survey", "revisit", "greeting", "campaign", "servqual"]
 
 
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -86,18 +83,3 @@ async def comment(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if await add_comment(response_id, customer.id, update.message.text, desk.now(context)):
         await update.message.reply_text(text(language, "survey_comment_thanks"))
         raise ApplicationHandlerStop
-
-
-async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """No more care and marketing messages (replies to the customer's own tickets still come)."""
-    customer, language = await customer_and_language(update)
-    await set_opted_out(customer, True)
-    await cancel_for_customer(customer, CARE_KINDS)
-    await update.message.reply_text(text(language, "unsubscribed"))
-
-
-async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    customer = await customer_of(update)
-    await set_opted_out(customer, False)
-    customer, language = await customer_and_language(update)
-    await update.message.reply_text(text(language, "subscribed"))

@@ -188,3 +188,18 @@ async def test_the_servqual_survey_stores_expectation_and_perception_per_dimensi
         late = bot.emulator.press_button(customer.id, servqual["message_id"], f"sq:{servqual['reply_markup']['inline_keyboard'][0][0]['callback_data'].split(':')[1]}:0:1", forged=True)
         await bot.handled(late)
         assert (await SurveyResponse.get(kind="servqual")).servqual["reliability"]["expectation"] == 7
+
+
+async def test_a_customer_who_told_their_birthday_is_greeted_on_the_day_in_their_time(customer: Person) -> None:
+    bot = customer.bot
+    assert (await customer.say("/birthday 31-02")).text.startswith("Tell me your birthday as month-day")
+    assert (await customer.say("/birthday 03-15")).text.startswith("Noted: 03-15.")
+    assert (await customer.say("/timezone Mars/Olympus")).text.startswith("Tell me your time zone")
+    assert (await customer.say("/timezone Europe/London")).text.startswith("Noted: Europe/London.")
+    before = bot.emulator.seq
+    # 10:01 in Shanghai is 02:01 in London: the greeting waits for the end of London's night.
+    assert await bot.run_scheduler(datetime(2027, 3, 15, 10, 1, tzinfo=SHANGHAI)) == 0
+    assert await bot.run_scheduler(datetime(2027, 3, 15, 9, 0, tzinfo=ZoneInfo("Europe/London"))) == 1
+    assert [m["text"] for m in bot.emulator.bot_messages(customer.chat_id, since=before)] == [
+        "Happy birthday, Emma! 🎂 Everyone at our shop wishes you a wonderful day."
+    ]

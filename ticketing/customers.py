@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from tortoise.exceptions import IntegrityError
 
@@ -83,3 +83,14 @@ async def set_opted_out(customer: Customer, opted_out: bool) -> None:
     """/unsubscribe and /subscribe: care and marketing messages stop or resume."""
     customer.opted_out = opted_out
     await customer.save(update_fields=["opted_out"])
+
+
+async def set_birthday(customer: Customer, birthday: date | None) -> None:
+    """Stored with the year 2000 when the customer gave only month and day."""
+    customer.birthday = birthday
+    await customer.save(update_fields=["birthday"])
+
+
+async def set_timezone(customer: Customer, zone: str | None) -> None:
+    customer.timezone = zone
+    await customer.save(update_fields=["timezone"])
