@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from bot import monitoring
 from bot.config import ConfigError, Settings
 from knowledge_base.orders.feed import order_routes
 
@@ -18,6 +19,7 @@ def build_http_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=1024 * 1024)
     app.add_routes(order_routes(settings.orders))
     app.router.add_get("/healthz", _alive)
+    app.router.add_get("/metrics", monitoring.metrics)
     return app
 
 

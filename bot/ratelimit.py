@@ -16,6 +16,8 @@ from typing import Any
 from telegram.error import NetworkError, TimedOut
 from telegram.ext import AIORateLimiter
 
+from bot import monitoring
+
 log = logging.getLogger(__name__)
 
 _READ_ONLY = ("get", "answerCallbackQuery")
@@ -33,6 +35,23 @@ class ResilientRateLimiter(AIORateLimiter):
         self.backoff = backoff
 
     async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        try:
+            result = await self._with_retries(callback, args, kwargs, endpoint, data, rate_limit_args)
+        except Exception as error:
+            monitoring.count_error(error)
+            raise
+        monitoring.count_call(endpoint)
+        return result
+
+    async def _with_retries(
         self,
         callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
         args: Any,

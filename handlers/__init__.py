@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram import Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, TypeHandler, filters
 
+from bot import monitoring
 from bot.config import Settings
 from handlers import agents, answers, campaigns, chat, desk, errors, language, orders, preferences, start, surveys, tickets
 
 PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 
 
+async def _count_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    monitoring.MESSAGES_IN.labels(update.effective_chat.type if update.effective_chat else "none").inc()
+
+
 def register(app: Application, settings: Settings) -> None:
+    app.add_handler(TypeHandler(Update, _count_update), group=-100)
     agent_chat = settings.telegram.agent_chat_id
     agent_group = filters.Chat(chat_id=agent_chat) if agent_chat is not None else filters.Chat(chat_id=[])
 
