@@ -208,6 +208,18 @@ class ApiSettings(_Section):
         return value
 
 
+class ReportsSettings(_Section):
+    weekly: str = "mon 09:00"
+    periods: int = Field(default=6, ge=2, le=52)
+
+    @field_validator("weekly")
+    @classmethod
+    def _weekly(cls, value: str) -> str:
+        if value and not re.match(r"^(mon|tue|wed|thu|fri|sat|sun) ([01]\d|2[0-3]):[0-5]\d$", value.strip().lower()):
+            raise ValueError('must be a weekday and a time, e.g. "mon 09:00", or "" for no weekly report')
+        return value.strip().lower()
+
+
 class OrdersSettings(_Section):
     provider: Literal["local", "http"] = "local"
     notify_statuses: list[Literal["shipped", "out_for_delivery", "delivered"]] = Field(
@@ -286,6 +298,7 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     orders: OrdersSettings = Field(default_factory=OrdersSettings)
+    reports: ReportsSettings = Field(default_factory=ReportsSettings)
 
     @classmethod
     def settings_customise_sources(
