@@ -13,7 +13,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 import handlers
 from scheduler import jobs as scheduler_jobs
-from handlers import desk, orders
+from handlers import desk, orders, reports
 from bot.config import ConfigError, Settings
 from bot.i18n import text
 from bot.ratelimit import ResilientRateLimiter
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 CUSTOMER_COMMANDS = ("start", "order", "mytickets", "human", "complaint", "help", "lang", "unsubscribe", "subscribe")
 AGENT_COMMANDS = (
     "claim", "assign", "note", "snippet", "snippets", "priority", "pending", "resolve", "close", "reopen", "customer",
-    "tickets", "ticket", "campaign",
+    "tickets", "ticket", "campaign", "report",
 )
 
 
@@ -68,6 +68,7 @@ def build_application(
     )
     app.job_queue.run_repeating(desk.watch_job, interval=60, first=5, name="ticket-watch")
     scheduler_jobs.install(app, settings)
+    reports.schedule_weekly(app, settings)
     return app
 
 

@@ -44,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     order_import = order_commands.add_parser("import", help="import orders from CSV or JSON lines (re-import updates)")
     order_import.add_argument("file")
 
+    report = commands.add_parser("report", help="the service-quality report: complaints, CSAT, response times, the bot")
+    report.add_argument("--days", type=int, default=30, help="the period: the last N days (default 30)")
+    report.add_argument("--json", action="store_true", help="every figure as JSON instead of the summary")
+    report.add_argument("--png", metavar="FILE", help="also write the chart as a PNG")
+    report.add_argument("--csv", metavar="DIR", help="also write metrics.csv and series.csv into DIR")
+
     database = commands.add_parser("db", help="database schema")
     db_commands = database.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply pending migrations (kefu also does this at start)")
@@ -110,6 +116,17 @@ async def _dispatch(args: argparse.Namespace) -> int:
 
         async with open_database(settings):
             return await cli_import(args.file, region=settings.orders.default_region)
+    if args.command == "report":
+        from bot.runtime import open_database
+        from reports.export import run_report
+
+        if not 1 <= args.days <= 3660:
+            raise ConfigError("--days must be between 1 and 3660.")
+        async with open_database(settings):
+            return await run_report(
+                days=args.days, timezone=settings.scheduler.timezone, periods=settings.reports.periods,
+                language=settings.telegram.agent_language, as_json=args.json, png=args.png, csv_dir=args.csv,
+            )
     if args.command == "db":
         from bot.runtime import open_database
 

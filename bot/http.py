@@ -11,6 +11,7 @@ from aiohttp import web
 from bot import monitoring
 from bot.config import ConfigError, Settings
 from knowledge_base.orders.feed import order_routes
+from reports.api import metrics_routes
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +19,7 @@ log = logging.getLogger(__name__)
 def build_http_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=1024 * 1024)
     app.add_routes(order_routes(settings.orders))
+    app.add_routes(metrics_routes(settings))
     app.router.add_get("/healthz", _alive)
     app.router.add_get("/metrics", monitoring.metrics)
     return app

@@ -7,7 +7,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 
 from bot import monitoring
 from bot.config import Settings
-from handlers import agents, answers, campaigns, chat, desk, errors, language, orders, preferences, start, surveys, tickets
+from handlers import agents, answers, campaigns, chat, desk, errors, language, orders, preferences, reports, start, surveys, tickets
 
 PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 
@@ -64,6 +64,7 @@ def register(app: Application, settings: Settings) -> None:
         app.add_handler(CommandHandler(command, callback, filters=agent_group))
     app.add_handler(CallbackQueryHandler(desk.card_button, pattern=desk.CALLBACK_PATTERN))
     app.add_handler(CommandHandler("campaign", campaigns.campaign_command, filters=agent_group))
+    app.add_handler(CommandHandler("report", reports.report_command, filters=agent_group))
     app.add_handler(CallbackQueryHandler(campaigns.button, pattern=campaigns.PATTERN))
     agent_text = agent_group & filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE
     app.add_handler(MessageHandler(agent_text, campaigns.draft_text), group=-1)

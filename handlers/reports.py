@@ -1,0 +1,58 @@
+"""/report in the agent group (supervisors) and the weekly report: the summary and the chart."""
+
+from __future__ import annotations
+
+import re
+from datetime import time, timedelta
+from zoneinfo import ZoneInfo
+
+from telegram import Update
+from telegram.ext import Application, ContextTypes
+
+from bot.config import Settings
+from bot.i18n import text
+from handlers import desk
+from reports import compute_report
+from reports.summary import chart_png, summary_text
+
+WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # python-telegram-bot counts days from Sunday = 0
+
+
+async def report_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/report [7d|30d|90d] (default 30d)."""
+    if not await desk.supervisor_or_explain(update, context):
+        return
+    settings: Settings = desk.settings_of(context)
+    given = context.args[0].lower() if context.args else "30d"
+    found = re.fullmatch(r"(7|30|90)d?", given)
+    if found is None:
+        await update.effective_message.reply_text(text(settings.telegram.agent_language, "report_usage"))
+        return
+    await _post_report(context.application, int(found.group(1)), update.effective_chat.id, update.effective_message.message_thread_id)
+
+
+async def _post_report(app: Application, days: int, chat_id: int, thread_id: int | None = None, title: str = "") -> None:
+    settings: Settings = app.bot_data["settings"]
+    end = desk.now(app)
+    report = await compute_report(end - timedelta(days=days), end, timezone=settings.scheduler.timezone,
+                                  periods=settings.reports.periods)
+    language = settings.telegram.agent_language
+    summary = summary_text(report, language)
+    await app.bot.send_message(chat_id, f"{title}\n{summary}".strip(), message_thread_id=thread_id)
+    await app.bot.send_photo(chat_id, chart_png(report), message_thread_id=thread_id)
+
+
+async def weekly_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    settings: Settings = context.bot_data["settings"]
+    if settings.telegram.agent_chat_id is not None:
+        title = text(settings.telegram.agent_language, "report_weekly_title")
+        await _post_report(context.application, 7, settings.telegram.agent_chat_id, title=title)
+
+
+def schedule_weekly(app: Application, settings: Settings) -> None:
+    """``[reports] weekly = "mon 09:00"`` (shop time); "" for none."""
+    if not settings.reports.weekly or app.job_queue is None:
+        return
+    day, clock = settings.reports.weekly.split()
+    at = time.fromisoformat(clock).replace(tzinfo=ZoneInfo(settings.scheduler.timezone))
+    app.job_queue.run_daily(weekly_job, at, days=(WEEKDAYS.index(day),), name="weekly-report")
