@@ -26,6 +26,7 @@ from bot.config import Settings
 from bot.emulator import BotAPIEmulator
 from bot.http import serving_http
 from knowledge_base.orders.importer import load_samples
+from reports.sample import load_sample_history
 from bot.runtime import open_database, running_bot
 from bot.updates import ChatOrderedProcessor
 from handlers.desk import check_life_cycle, check_sla
@@ -90,6 +91,11 @@ class Sandbox:
         where = self._where(chat, message.get("message_thread_id"))
         media = _media_kind(message) if "text" not in message else ""
         body = " ".join(p for p in (media, message.get("text") or message.get("caption") or "") if p)
+        if message.get("photo") and not edited:  # e.g. the /report chart: saved, so that you can look at it
+            path = Path(tempfile.gettempdir()) / "kefu-sandbox" / f"photo-{chat['id']}-{message['message_id']}.png"
+            path.parent.mkdir(exist_ok=True)
+            path.write_bytes(self.emulator.file_bytes(message["photo"][-1]["file_id"]))
+            body += f" saved to {path}"
         self._print(f"🤖 → {where}{' (edited)' if edited else ''}:\n" + _indent(body))
         rows = (message.get("reply_markup") or {}).get("inline_keyboard") or []
         labels, data = [], []
@@ -289,8 +295,9 @@ async def run_sandbox(
                 running_bot(app, sandbox_settings),
             ):
                 await load_samples()
+                await load_sample_history()
                 print("kefu sandbox — the bot runs against a local Bot API emulator; nothing leaves this machine.", file=out)
-                print(f"Sample orders: customer 1 has two, customer 2 one (:contact verifies you). HTTP API: {api}", file=out)
+                print(f"Sample orders: customer 1 has two, customer 2 one (:contact verifies you); 12 weeks of sample service history for /report. HTTP API: {api}", file=out)
                 sandbox.be_customer(1)
                 print(HELP.format(who=sandbox.me.label), file=out, flush=True)
                 lines = await _lines(stdin)

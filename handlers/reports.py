@@ -13,6 +13,8 @@ from bot.config import Settings
 from bot.i18n import text
 from handlers import desk
 from reports import compute_report
+from reports.metrics import Sql
+from reports.rfm import refresh_customer_segments
 from reports.summary import chart_png, summary_text
 
 WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # python-telegram-bot counts days from Sunday = 0
@@ -49,10 +51,18 @@ async def weekly_job(context: ContextTypes.DEFAULT_TYPE) -> None:
         await _post_report(context.application, 7, settings.telegram.agent_chat_id, title=title)
 
 
+async def segments_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Customers' RFM segments, refreshed nightly from their orders (campaigns target them)."""
+    await refresh_customer_segments(Sql.default(), desk.now(context))
+
+
 def schedule_weekly(app: Application, settings: Settings) -> None:
-    """``[reports] weekly = "mon 09:00"`` (shop time); "" for none."""
-    if not settings.reports.weekly or app.job_queue is None:
+    """``[reports] weekly = "mon 09:00"`` (shop time), "" for none; and the nightly segment refresh."""
+    zone = ZoneInfo(settings.scheduler.timezone)
+    app.job_queue.run_daily(segments_job, time(3, 0, tzinfo=zone), name="customer-segments")
+    app.job_queue.run_once(segments_job, 30, name="customer-segments-at-start")
+    if not settings.reports.weekly:
         return
     day, clock = settings.reports.weekly.split()
-    at = time.fromisoformat(clock).replace(tzinfo=ZoneInfo(settings.scheduler.timezone))
+    at = time.fromisoformat(clock).replace(tzinfo=zone)
     app.job_queue.run_daily(weekly_job, at, days=(WEEKDAYS.index(day),), name="weekly-report")

@@ -35,6 +35,7 @@ def report_chart(
     trend.set_ylim(0, 100)
     trend.set_ylabel("CSAT score (share of 4–5 ★, %)", color="#2e7d32")
     trend.set_xticks(list(x), list(periods), rotation=30, ha="right", fontsize=8)
+    trend.set_xlim(-0.5, len(periods) - 0.5)  # every period has its place, with data or not
     trend.grid(axis="y", alpha=0.3)
     rate = trend.twinx()
     rate.plot(x, [100 * v if v is not None else float("nan") for v in complaint_rate], marker="s", color="#c62828", label="Complaint rate")

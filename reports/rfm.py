@@ -23,6 +23,7 @@ from typing import Final
 
 from knowledge_base.orders.models import OrderStatus
 from reports.metrics import Ratio, Sql, ratio
+from ticketing.models import Customer
 
 LOST_AFTER: Final = timedelta(days=180)
 AT_RISK_AFTER: Final = timedelta(days=90)
@@ -107,3 +108,28 @@ async def rfm(sql: Sql, start: datetime, end: datetime) -> RfmReport:
         buyers += customers
         repeaters += int(r["repeaters"] or 0)
     return RfmReport(segments, previous, movement, ratio(repeaters, buyers))
+
+
+async def refresh_customer_segments(sql: Sql, end: datetime) -> dict[str, int]:
+    """Write each buying customer's RFM segment into ``Customer.segment`` (campaigns and the customer
+    card read it there); customers who bought nothing keep theirs. Returns customers per segment."""
+    excluded = ", ".join(f":not{i}" for i in range(len(NOT_PURCHASES)))
+    rows = await sql.rows(
+        f"""
+        WITH p AS (
+            SELECT c.id AS customer_id, o.created_at AS created_at, o.amount AS amount
+            FROM customer c JOIN shop_order o ON o.phone = c.phone
+            WHERE o.created_at < :end AND o.status NOT IN ({excluded})
+        )
+        SELECT p.customer_id AS customer_id, {_segment(sql, "end")} AS segment FROM p GROUP BY p.customer_id
+        """,
+        {"end": end, "lost_end": end - LOST_AFTER, "at_risk_end": end - AT_RISK_AFTER,
+         **{f"not{i}": status.value for i, status in enumerate(NOT_PURCHASES)}},
+    )
+    by_segment: dict[str, list[int]] = {}
+    for row in rows:
+        by_segment.setdefault(row["segment"], []).append(int(row["customer_id"]))
+    for segment, ids in by_segment.items():
+        for first in range(0, len(ids), 500):
+            await Customer.filter(id__in=ids[first:first + 500]).exclude(segment=segment).update(segment=segment)
+    return {segment: len(ids) for segment, ids in by_segment.items()}
