@@ -20,7 +20,9 @@ from tortoise.migrations.api import migrate
 log = logging.getLogger(__name__)
 
 APP = "kefu"
-MODEL_MODULES = ["ticketing.models", "knowledge_base.models", "knowledge_base.orders.models", "scheduler.models"]
+MODEL_MODULES = [
+    "ticketing.models", "knowledge_base.models", "knowledge_base.orders.models", "scheduler.models", "bot.models",
+]
 
 
 def tortoise_config(url: str) -> dict[str, Any]:
