@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+from datetime import UTC, datetime, timedelta
 from collections.abc import AsyncIterator
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat, Update
@@ -14,8 +15,11 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes
 import handlers
 from scheduler import jobs as scheduler_jobs
 from handlers import desk, orders, reports
+from bot import inbox
 from bot.config import ConfigError, Settings
+from bot.fleet import once_across_fleet
 from bot.i18n import text
+from bot.intake import Intake
 from bot.ratelimit import ResilientRateLimiter
 from bot.updates import ChatOrderedProcessor
 from knowledge_base.entries import KBError
@@ -25,8 +29,11 @@ from knowledge_base.orders.sources import make_source
 from knowledge_base.router import RouterSettings
 
 log = logging.getLogger(__name__)
+KEEP_HANDLED_UPDATES = timedelta(days=7)
 
-CUSTOMER_COMMANDS = ("start", "order", "mytickets", "human", "complaint", "help", "lang", "unsubscribe", "subscribe")
+CUSTOMER_COMMANDS = (
+    "start", "order", "mytickets", "human", "complaint", "help", "lang", "unsubscribe", "subscribe", "forgetme",
+)
 AGENT_COMMANDS = (
     "claim", "assign", "note", "snippet", "snippets", "priority", "pending", "resolve", "close", "reopen", "customer",
     "tickets", "ticket", "campaign", "report",
@@ -44,6 +51,13 @@ def build_application(
             "No Telegram bot token: set KEFU_TELEGRAM__TOKEN (or token in config.toml) to the token "
             "@BotFather gave you, or run `kefu sandbox` to try kefu without one."
         )
+    if tg.mode == "webhook" and (tg.webhook_url is None or tg.webhook_secret is None):
+        missing = "KEFU_TELEGRAM__WEBHOOK_URL" if tg.webhook_url is None else "KEFU_TELEGRAM__WEBHOOK_SECRET"
+        raise ConfigError(
+            f"Webhook mode needs {missing}: set the public https:// URL Telegram calls and a secret "
+            "(e.g. from `openssl rand -hex 32`), or set KEFU_TELEGRAM__MODE=polling."
+        )
+    processor = processor or ChatOrderedProcessor()
     app = (
         ApplicationBuilder()
         .token(tg.token.get_secret_value().strip())
@@ -55,9 +69,11 @@ def build_application(
                 messages_per_second=tg.messages_per_second, group_messages_per_minute=tg.group_messages_per_minute,
             )
         )
-        .concurrent_updates(processor or ChatOrderedProcessor())
+        .concurrent_updates(processor)
+        .updater(None)
         .build()
     )
+    app.bot_data["intake"] = Intake(app, processor, settings)
     app.bot_data["settings"] = settings
     app.bot_data["knowledge_base"] = knowledge_base or load_knowledge_base(settings)
     app.bot_data["orders"] = make_source(settings.orders)
@@ -66,7 +82,11 @@ def build_application(
     app.job_queue.run_repeating(
         _reload_knowledge_base, interval=settings.knowledge_base.reload_seconds, name="kb-reload"
     )
-    app.job_queue.run_repeating(desk.watch_job, interval=60, first=5, name="ticket-watch")
+    every_minute = once_across_fleet("ticket-watch", "%Y-%m-%dT%H:%M")
+    app.job_queue.run_repeating(every_minute(desk.watch_job), interval=60, first=5, name="ticket-watch")
+    app.job_queue.run_repeating(
+        once_across_fleet("inbox-purge", "%Y-%m-%d")(_purge_inbox), interval=3600, first=60, name="inbox-purge"
+    )
     scheduler_jobs.install(app, settings)
     reports.schedule_weekly(app, settings)
     return app
@@ -84,6 +104,11 @@ def load_knowledge_base(settings: Settings) -> LiveKnowledgeBase:
     except KBError as error:
         problems = "; ".join(str(p) for p in error.problems[:3])
         raise ConfigError(f"The knowledge base does not load ({problems}): fix the file named, then start again.") from None
+
+
+async def _purge_inbox(_context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Handled updates hold customers' words: they are kept a week (to answer "did it arrive?")."""
+    await inbox.purge(datetime.now(UTC) - KEEP_HANDLED_UPDATES)
 
 
 async def _reload_knowledge_base(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -108,8 +133,11 @@ async def announce_commands(app: Application) -> None:
 
 
 @contextlib.asynccontextmanager
-async def polling(app: Application, settings: Settings) -> AsyncIterator[Application]:
-    """Run the bot by long polling until the block exits; the database must already be open."""
+async def receiving(app: Application, settings: Settings) -> AsyncIterator[Application]:
+    """Run the bot until the block exits, taking updates by long polling or by webhook
+    (``[telegram] mode``); the database must already be open. On exit nothing more is taken and
+    what is being handled is finished (within ``shutdown_seconds``)."""
+    intake: Intake = app.bot_data["intake"]
     async with app:
         me = app.bot.bot
         log.info("connected to the Bot API as @%s", me.username)
@@ -117,15 +145,22 @@ async def polling(app: Application, settings: Settings) -> AsyncIterator[Applica
         notify = functools.partial(orders.notify_status_change, app)
         on_status_change(notify)
         await app.start()
-        await app.updater.start_polling(
-            poll_interval=0,
-            timeout=settings.telegram.poll_timeout,
-            allowed_updates=Update.ALL_TYPES,
-        )
+        await intake.start()
+        if settings.telegram.mode == "webhook":
+            await app.bot.set_webhook(
+                settings.telegram.webhook_url,  # type: ignore[arg-type]
+                secret_token=settings.telegram.webhook_secret.get_secret_value(),  # type: ignore[union-attr]
+                allowed_updates=Update.ALL_TYPES,
+                max_connections=settings.telegram.webhook_max_connections,
+            )
+            log.info("taking updates by webhook at %s", settings.telegram.webhook_url)
+        else:
+            await app.bot.delete_webhook()
+            intake.start_polling()
         try:
             yield app
         finally:
-            await app.updater.stop()
+            await intake.stop()
             await app.stop()
             status_listeners.remove(notify)
             await app.bot_data["orders"].close()

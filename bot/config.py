@@ -13,6 +13,7 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -50,6 +51,35 @@ class TelegramSettings(_Section):
     messages_per_second: float = Field(default=30, gt=0)
     group_messages_per_minute: float = Field(default=20, gt=0)
     server_error_retries: int = Field(default=3, ge=0, le=10)
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_max_connections: int = Field(default=40, ge=1, le=100)
+    instance: str = Field(default="", max_length=64)
+    shutdown_seconds: float = Field(default=10.0, ge=0, le=600)
+    flood_messages: int = Field(default=8, ge=0)
+    flood_seconds: float = Field(default=10.0, gt=0, le=3600)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            return None
+        if value is not None and not re.match(r"^https?://[^/\s]+/\S*$", value):
+            raise ValueError("must be the public https:// URL Telegram calls, with a path, e.g. https://kefu.shop.example/telegram/webhook")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", value.get_secret_value().strip()):
+            raise ValueError("must be 16 to 256 characters A-Z, a-z, 0-9, _ and -, e.g. from `openssl rand -hex 32`")
+        return SecretStr(value.get_secret_value().strip())
+
+    def webhook_path(self) -> str:
+        """The path of ``webhook_url``, which kefu's HTTP server answers (a proxy passes it on)."""
+        return urlsplit(self.webhook_url or "").path or "/"
 
     @field_validator("token")
     @classmethod
@@ -283,6 +313,20 @@ class OrdersSettings(_Section):
         return value
 
 
+class PrivacySettings(_Section):
+    keys: list[SecretStr] = Field(default_factory=list)
+
+    @field_validator("keys")
+    @classmethod
+    def _fernet_keys(cls, value: list[SecretStr]) -> list[SecretStr]:
+        from bot.crypto import is_key
+
+        keys = [SecretStr(k.get_secret_value().strip()) for k in value]
+        if not all(is_key(k.get_secret_value()) for k in keys):
+            raise ValueError("must be a JSON list of keys made by `kefu privacy new-key` (44 characters each)")
+        return keys
+
+
 _config_file: Path | None = None
 
 
@@ -299,6 +343,7 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     orders: OrdersSettings = Field(default_factory=OrdersSettings)
     reports: ReportsSettings = Field(default_factory=ReportsSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
 
     @classmethod
     def settings_customise_sources(
@@ -370,7 +415,8 @@ def _explain_bad_json() -> str:
             try:
                 json.loads(value)
             except json.JSONDecodeError:
-                return f"Setting {section.lower()}.{key.lower()} (env {name}) must be a JSON list, e.g. [111, 222]; fix it in the environment."
+                example = "'[\"<a key from kefu privacy new-key>\"]'" if "SecretStr" in str(field.annotation) else "[111, 222]"
+                return f"Setting {section.lower()}.{key.lower()} (env {name}) must be a JSON list, e.g. {example}; fix it in the environment."
     return "A KEFU_* environment variable holds a value that is not valid JSON; check the lists among them."
 
 

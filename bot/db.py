@@ -13,9 +13,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from tortoise import Tortoise
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.api import migrate
+
+from bot import crypto
 
 log = logging.getLogger(__name__)
 
@@ -49,21 +52,46 @@ def _ensure_sqlite_dir(url: str) -> None:
 
 
 async def upgrade(url: str) -> None:
-    """Apply every migration not yet applied; leaves no connection open."""
+    """Apply every migration not yet applied; leaves no connection open. On PostgreSQL the
+    processes of a fleet starting together take turns (an advisory lock): one migrates, the
+    others then find nothing left to do."""
     _ensure_sqlite_dir(url)
+    async with _migration_lock(url):
+        try:
+            await migrate(config=tortoise_config(url))
+        finally:
+            await Tortoise.close_connections()
+
+
+_MIGRATION_LOCK = 0x6B656675  # "kefu"
+
+
+@contextlib.asynccontextmanager
+async def _migration_lock(url: str) -> AsyncIterator[None]:
+    scheme, sep, rest = url.partition("://")
+    if scheme not in ("postgres", "postgresql", "asyncpg"):
+        yield
+        return
+    connection = await asyncpg.connect(f"postgresql://{rest.split('?', 1)[0]}")
     try:
-        await migrate(config=tortoise_config(url))
+        await connection.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+        yield
     finally:
-        await Tortoise.close_connections()
+        await connection.close()  # ends the session, and with it the lock
 
 
 async def connect(url: str) -> None:
-    """Migrate, then open the connection the services use."""
+    """Migrate, then open the connection the services use; with privacy keys installed, check
+    that they open the stored personal data and encrypt what was stored before in plain text."""
     # tortoise caches each model's SQL per connection *name*; a process that opens SQLite and
     # later PostgreSQL under the same name (tests, benchmarks) would reuse the wrong dialect.
     EXECUTOR_CACHE.clear()
     await upgrade(url)
     await Tortoise.init(config=tortoise_config(url))
+    if crypto.installed() is not None:
+        from bot.privacy import prepare
+
+        await prepare()
 
 
 async def disconnect() -> None:

@@ -1,27 +1,37 @@
-"""kefu's one HTTP server (``[api] listen``): the shop's order feed now; metrics and webhooks later."""
+"""kefu's one HTTP server (``[api] listen``): Telegram's webhook, the shop's order feed, metrics, health."""
 
 from __future__ import annotations
 
 import contextlib
+import hmac
 import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from telegram.ext import Application
+from tortoise import Tortoise
 
 from bot import monitoring
 from bot.config import ConfigError, Settings
+from bot.intake import Intake
 from knowledge_base.orders.feed import order_routes
 from reports.api import metrics_routes
 
 log = logging.getLogger(__name__)
+BOT = web.AppKey("bot", Application)
 
 
-def build_http_app(settings: Settings) -> web.Application:
+def build_http_app(settings: Settings, bot: Application | None = None) -> web.Application:
     app = web.Application(client_max_size=1024 * 1024)
     app.add_routes(order_routes(settings.orders))
     app.add_routes(metrics_routes(settings))
     app.router.add_get("/healthz", _alive)
     app.router.add_get("/metrics", monitoring.metrics)
+    if bot is not None:
+        app[BOT] = bot
+        app.router.add_get("/readyz", _ready)
+        if settings.telegram.mode == "webhook":
+            app.router.add_post(settings.telegram.webhook_path(), _webhook)
     return app
 
 
@@ -29,11 +39,46 @@ async def _alive(_request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
+async def _ready(request: web.Request) -> web.Response:
+    """Ready to take updates: the database answers, the knowledge base is loaded, the bot runs."""
+    bot = request.app[BOT]
+    checks = {"database": False, "knowledge_base": "knowledge_base" in bot.bot_data, "bot": bot.running}
+    with contextlib.suppress(Exception):
+        await Tortoise.get_connection("default").execute_query("SELECT 1")
+        checks["database"] = True
+    return web.json_response({"ok": all(checks.values()), **checks}, status=200 if all(checks.values()) else 503)
+
+
+async def _webhook(request: web.Request) -> web.Response:
+    """An update from Telegram: refused (403) unless it carries the secret, stored before 200."""
+    bot = request.app[BOT]
+    settings: Settings = bot.bot_data["settings"]
+    expected = settings.telegram.webhook_secret.get_secret_value().encode()  # type: ignore[union-attr]
+    given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "").encode()
+    if not hmac.compare_digest(given, expected):
+        log.warning("webhook call without the right secret from %s refused", request.remote)
+        return web.Response(status=403, text="forbidden")
+    intake: Intake = bot.bot_data["intake"]
+    if not intake.accepting:
+        return web.Response(status=503, text="not taking updates now", headers={"Retry-After": "1"})
+    try:
+        payload = await request.json()
+    except ValueError:
+        return web.Response(status=400, text="not JSON")
+    if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
+        return web.Response(status=400, text="not an update")
+    await intake.receive([payload])  # raises (500: Telegram sends it again) when it cannot be stored
+    return web.Response(text="ok")
+
+
 @contextlib.asynccontextmanager
-async def serving_http(settings: Settings, listen: str | None = None) -> AsyncIterator[str]:
-    """Serve until the block exits; yields the base URL (``listen`` may use port 0)."""
+async def serving_http(
+    settings: Settings, listen: str | None = None, app: Application | None = None
+) -> AsyncIterator[str]:
+    """Serve until the block exits; yields the base URL (``listen`` may use port 0). With the
+    bot's ``app``: also /readyz and, in webhook mode, the webhook."""
     host, _, port = (listen or settings.api.listen).rpartition(":")
-    runner = web.AppRunner(build_http_app(settings), access_log=None)
+    runner = web.AppRunner(build_http_app(settings, app), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, int(port))
     try:

@@ -4,6 +4,9 @@ python-telegram-bot's :class:`AIORateLimiter` keeps under Telegram's limits and 
 429's ``retry_after``. On top of it, a 5xx or a refused connection is retried with back-off:
 Telegram did not take the request, so sending it again cannot duplicate it. A timeout is not
 retried for sending methods — the message may have arrived — only for read-only ones.
+
+Every request passes here first, so this is also where the inbox learns that the update being
+handled has started to answer (bot/intake.py).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 from telegram.error import NetworkError, TimedOut
 from telegram.ext import AIORateLimiter
 
-from bot import monitoring
+from bot import intake, monitoring
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,7 @@ class ResilientRateLimiter(AIORateLimiter):
         data: dict[str, Any],
         rate_limit_args: int | None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        await intake.before_request(endpoint)
         try:
             result = await self._with_retries(callback, args, kwargs, endpoint, data, rate_limit_args)
         except Exception as error:

@@ -13,12 +13,13 @@ import re
 import signal
 from collections.abc import AsyncIterator
 
+import asyncpg
 from telegram.error import InvalidToken, NetworkError
 from telegram.ext import Application
 from tortoise.exceptions import DBConnectionError, OperationalError
 
 from bot import db
-from bot.app import build_application, polling
+from bot.app import build_application, receiving
 from bot.config import ConfigError, Settings
 from bot.http import serving_http
 
@@ -35,7 +36,7 @@ async def open_database(settings: Settings) -> AsyncIterator[None]:
     url = settings.database.url
     try:
         await db.connect(url)
-    except (DBConnectionError, OperationalError, OSError) as exc:
+    except (DBConnectionError, OperationalError, OSError, asyncpg.PostgresError) as exc:
         raise ConfigError(
             f"Cannot open the database {redact_url(url)} ({_first_line(exc)}): check KEFU_DATABASE__URL "
             "and that the database server is running and the database exists."
@@ -48,9 +49,9 @@ async def open_database(settings: Settings) -> AsyncIterator[None]:
 
 @contextlib.asynccontextmanager
 async def running_bot(app: Application, settings: Settings) -> AsyncIterator[Application]:
-    """The bot, connected and polling, for as long as the block runs."""
+    """The bot, connected and taking updates, for as long as the block runs."""
     try:
-        async with polling(app, settings) as running:
+        async with receiving(app, settings) as running:
             yield running
     except InvalidToken:
         raise ConfigError(
@@ -72,7 +73,7 @@ async def run(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     app = build_application(settings)
-    async with open_database(settings), serving_http(settings), running_bot(app, settings):
+    async with open_database(settings), serving_http(settings, app=app), running_bot(app, settings):
         log.info("kefu is running; press Ctrl-C to stop")
         await stop.wait()
         log.info("stopping")

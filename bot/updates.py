@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
@@ -18,9 +18,17 @@ from telegram.ext import BaseUpdateProcessor
 _REMEMBERED = 10_000
 
 
+Hook = Callable[[Update], Awaitable[None]]
+
+
 class ChatOrderedProcessor(BaseUpdateProcessor):
+    """``before`` and ``after`` (set by bot/intake.py) run around each update's handlers, in its
+    chat's turn: they load and save the conversation memory and keep the inbox up to date."""
+
     def __init__(self, max_concurrent_updates: int = 64) -> None:
         super().__init__(max_concurrent_updates)
+        self.before: Hook | None = None
+        self.after: Hook | None = None
         self._chats: dict[int, tuple[asyncio.Lock, int]] = {}
         self._finished: OrderedDict[int, None] = OrderedDict()
         self._waiters: dict[int, list[asyncio.Future[None]]] = {}
@@ -32,15 +40,30 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         """Nothing to tear down: the Application awaits running updates itself."""
 
     async def do_process_update(self, update: object, coroutine: Awaitable[object]) -> None:
-        chat = update.effective_chat if isinstance(update, Update) else None
+        if not isinstance(update, Update):
+            await coroutine
+            return
+        chat = update.effective_chat
         try:
             if chat is None:
-                await coroutine
+                await self._handle(update, coroutine)
             else:
-                await self._in_chat_order(chat.id, coroutine)
+                await self._in_chat_order(chat.id, self._handle(update, coroutine))
         finally:
-            if isinstance(update, Update):
-                self._finish(update.update_id)
+            self.mark_finished(update.update_id)
+
+    async def _handle(self, update: Update, coroutine: Awaitable[object]) -> None:
+        if self.before is not None:
+            try:
+                await self.before(update)
+            except BaseException:
+                coroutine.close()  # type: ignore[attr-defined]
+                raise
+        try:
+            await coroutine
+        finally:
+            if self.after is not None:
+                await self.after(update)
 
     async def _in_chat_order(self, chat_id: int, coroutine: Awaitable[object]) -> None:
         lock, users = self._chats.get(chat_id) or (asyncio.Lock(), 0)
@@ -55,7 +78,7 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
             else:
                 self._chats[chat_id] = (lock, users - 1)
 
-    def _finish(self, update_id: int) -> None:
+    def mark_finished(self, update_id: int) -> None:
         self._finished[update_id] = None
         if len(self._finished) > _REMEMBERED:
             self._finished.popitem(last=False)

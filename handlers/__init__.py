@@ -7,7 +7,11 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 
 from bot import monitoring
 from bot.config import Settings
-from handlers import agents, answers, campaigns, chat, desk, errors, language, orders, preferences, reports, start, surveys, tickets
+from handlers import (
+    agents, answers, campaigns, chat, desk, errors, flood, language, orders, preferences, reports, start, surveys, tickets,
+)
+
+from handlers import privacy
 
 PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 
@@ -18,6 +22,7 @@ async def _count_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 def register(app: Application, settings: Settings) -> None:
     app.add_handler(TypeHandler(Update, _count_update), group=-100)
+    app.add_handler(TypeHandler(Update, flood.slow_down), group=-99)
     agent_chat = settings.telegram.agent_chat_id
     agent_group = filters.Chat(chat_id=agent_chat) if agent_chat is not None else filters.Chat(chat_id=[])
 
@@ -47,6 +52,8 @@ def register(app: Application, settings: Settings) -> None:
         "birthday": preferences.birthday, "timezone": preferences.timezone,
     }.items():
         app.add_handler(CommandHandler(command, callback, filters=PRIVATE))
+    app.add_handler(CommandHandler("forgetme", privacy.forgetme, filters=PRIVATE))
+    app.add_handler(CallbackQueryHandler(privacy.button, pattern=privacy.PATTERN))
     app.add_handler(CallbackQueryHandler(surveys.button, pattern=surveys.PATTERN))
     app.add_handler(CallbackQueryHandler(surveys.servqual_button, pattern=surveys.SERVQUAL_PATTERN))
     # Right after rating a survey, the customer's next text is the comment, not a ticket message.

@@ -10,7 +10,9 @@ from telegram import Update
 from telegram.ext import Application, ContextTypes
 
 from bot.config import Settings
+from bot.fleet import once_across_fleet
 from bot.i18n import text
+from bot.longtext import send_long
 from handlers import desk
 from reports import compute_report
 from reports.metrics import Sql
@@ -40,7 +42,7 @@ async def _post_report(app: Application, days: int, chat_id: int, thread_id: int
                                   periods=settings.reports.periods)
     language = settings.telegram.agent_language
     summary = summary_text(report, language)
-    await app.bot.send_message(chat_id, f"{title}\n{summary}".strip(), message_thread_id=thread_id)
+    await send_long(app.bot, chat_id, f"{title}\n{summary}".strip(), message_thread_id=thread_id)
     await app.bot.send_photo(chat_id, chart_png(report), message_thread_id=thread_id)
 
 
@@ -59,10 +61,13 @@ async def segments_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 def schedule_weekly(app: Application, settings: Settings) -> None:
     """``[reports] weekly = "mon 09:00"`` (shop time), "" for none; and the nightly segment refresh."""
     zone = ZoneInfo(settings.scheduler.timezone)
-    app.job_queue.run_daily(segments_job, time(3, 0, tzinfo=zone), name="customer-segments")
+    app.job_queue.run_daily(
+        once_across_fleet("customer-segments", "%Y-%m-%d")(segments_job), time(3, 0, tzinfo=zone), name="customer-segments"
+    )
     app.job_queue.run_once(segments_job, 30, name="customer-segments-at-start")
     if not settings.reports.weekly:
         return
     day, clock = settings.reports.weekly.split()
     at = time.fromisoformat(clock).replace(tzinfo=zone)
-    app.job_queue.run_daily(weekly_job, at, days=(WEEKDAYS.index(day),), name="weekly-report")
+    weekly = once_across_fleet("weekly-report", "%Y-%m-%d")(weekly_job)
+    app.job_queue.run_daily(weekly, at, days=(WEEKDAYS.index(day),), name="weekly-report")

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from telegram.ext import Application, ContextTypes
 
 from bot.config import Settings
+from bot.fleet import once_across_fleet
 from bot.i18n import text
 from scheduler import producers
 from scheduler.outbox import recover_after_crash
@@ -39,13 +40,20 @@ def install(app: Application, settings: Settings) -> None:
         job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
     )
     app.job_queue.run_repeating(
-        sweep, interval=60, first=2, name="outbox-sweep",
+        once_across_fleet("outbox-sweep", "%Y-%m-%dT%H:%M")(sweep), interval=60, first=2, name="outbox-sweep",
         job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
     )
 
 
 async def tick(context: ContextTypes.DEFAULT_TYPE) -> None:
-    await context.bot_data["sender"].tick()
+    """Start the sender unless it is sending already: a tick goes on until nothing is due, so the
+    job itself returns at once (a job still running at its next interval would be skipped, with a
+    warning, and leave a gap). ``Application.stop`` waits for the task; the sender stops claiming
+    as soon as the application stops running."""
+    sender: Sender = context.bot_data["sender"]
+    if not sender.busy:
+        app = context.application
+        app.create_task(sender.tick(running=lambda: app.running), name="outbox-sender")
 
 
 async def sweep(context: ContextTypes.DEFAULT_TYPE) -> None:
