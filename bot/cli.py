@@ -50,6 +50,11 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--png", metavar="FILE", help="also write the chart as a PNG")
     report.add_argument("--csv", metavar="DIR", help="also write metrics.csv and series.csv into DIR")
 
+    privacy = commands.add_parser("privacy", help="customers' personal data: the keys that encrypt it")
+    privacy_commands = privacy.add_subparsers(dest="privacy_command", required=True, metavar="ACTION")
+    privacy_commands.add_parser("new-key", help="print a new key for KEFU_PRIVACY__KEYS")
+    privacy_commands.add_parser("rotate", help="re-encrypt all personal data with the first key of KEFU_PRIVACY__KEYS")
+
     database = commands.add_parser("db", help="database schema")
     db_commands = database.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply pending migrations (kefu also does this at start)")
@@ -88,6 +93,12 @@ async def _dispatch(args: argparse.Namespace) -> int:
         await asyncio.Event().wait()
         return 0
 
+    if args.command == "privacy" and args.privacy_command == "new-key":
+        from bot.crypto import new_key
+
+        print(new_key())
+        return 0
+
     if args.command == "kb" and args.kb_command == "match":
         from knowledge_base.match_cli import run_match, run_match_text
 
@@ -98,6 +109,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "kb":
         return _kb_import(settings, args.file, args.to)
     secrets = [settings.telegram.token.get_secret_value()] if settings.telegram.token else []
+    secrets += [key.get_secret_value() for key in settings.privacy.keys]
+    _install_privacy_keys(args, settings)
     if args.command == "sandbox":
         from bot.sandbox import run_sandbox
 
@@ -127,6 +140,15 @@ async def _dispatch(args: argparse.Namespace) -> int:
                 days=args.days, timezone=settings.scheduler.timezone, periods=settings.reports.periods,
                 language=settings.telegram.agent_language, as_json=args.json, png=args.png, csv_dir=args.csv,
             )
+    if args.command == "privacy":
+        from bot.privacy import rotate
+        from bot.runtime import open_database
+
+        async with open_database(settings):
+            counts = await rotate()
+        print("kefu: re-encrypted with the first key: " + ", ".join(f"{n} rows of {t}" for t, n in counts.items()))
+        print("kefu: other keys may now be removed from KEFU_PRIVACY__KEYS")
+        return 0
     if args.command == "db":
         from bot.runtime import open_database
 
@@ -134,6 +156,15 @@ async def _dispatch(args: argparse.Namespace) -> int:
             print(f"kefu: the database is up to date ({_safe_url(settings)})")
         return 0
     raise AssertionError(args.command)
+
+
+def _install_privacy_keys(args: argparse.Namespace, settings: Settings) -> None:
+    """Commands that write personal data need a key (`kefu run` says first that it needs a token);
+    the others use the keys when given (the sandbox makes a throw-away one if none is)."""
+    from bot.privacy import install_keys
+
+    token_first = args.command == "run" and settings.telegram.token is None
+    install_keys(settings, required=args.command in ("run", "orders", "privacy") and not token_first)
 
 
 def _safe_url(settings: Settings) -> str:

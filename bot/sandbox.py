@@ -25,6 +25,7 @@ from bot.app import build_application
 from bot.config import Settings
 from bot.emulator import BotAPIEmulator
 from bot.http import serving_http
+from bot.privacy import install_throwaway_key
 from knowledge_base.orders.importer import load_samples
 from reports.sample import load_sample_history
 from bot.runtime import open_database, running_bot
@@ -262,6 +263,7 @@ async def run_sandbox(
     stdin: TextIO = sys.stdin,
     out: TextIO = sys.stdout,
 ) -> int:
+    install_throwaway_key(settings)  # the temporary database's personal data dies with the process
     emulator = BotAPIEmulator(bot_username="kefu_sandbox_bot", bot_first_name="Kefu")
     await emulator.start("127.0.0.1", 0)
     agent = emulator.add_user(first_name="Lei", last_name="Li", username="agent_li", language_code="zh-CN")

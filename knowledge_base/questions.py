@@ -73,6 +73,7 @@ async def missed_questions(limit: int = 10) -> list[Missed]:
     """
     rows = (
         await Question.filter(Q(band__in=("low", "middle"), action__isnull=True) | Q(feedback="down"), learned=False)
+        .exclude(normalized="")  # the text of a customer who asked to be forgotten
         .annotate(times=Count("id"), last=Max("asked_at"), example=Max("text"), lang=Max("language"))
         .group_by("normalized")
         .order_by("-times", "-last")

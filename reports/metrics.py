@@ -577,6 +577,7 @@ async def missed_questions(sql: Sql, start: datetime, end: datetime, limit: int 
         SELECT q.normalized AS normalized, MIN(q.text) AS example, COUNT(*) AS n
         FROM kb_question q {sql.full_scan}
         WHERE q.asked_at >= :start AND q.asked_at < :end AND (q.band = 'low' OR q.feedback = 'down')
+            AND q.normalized <> ''
         GROUP BY q.normalized ORDER BY n DESC, MIN(q.asked_at), q.normalized LIMIT {int(limit)}
         """,
         {"start": start, "end": end},

@@ -1,4 +1,4 @@
-"""RFM segments: what customers bought, from the shop's orders linked to them by phone.
+"""RFM segments: what customers bought, from the shop's orders linked to them by phone (its blind index).
 
 Recency (days since the last purchase), frequency (purchases) and monetary value (the sum of
 their amounts) are read at a moment, counting the purchases made before it. Fixed thresholds,
@@ -79,7 +79,7 @@ async def rfm(sql: Sql, start: datetime, end: datetime) -> RfmReport:
         f"""
         WITH p AS (
             SELECT c.id AS customer_id, o.created_at AS created_at, o.amount AS amount
-            FROM customer c JOIN shop_order o ON o.phone = c.phone
+            FROM customer c JOIN shop_order o ON o.phone_hash = c.phone_hash
             WHERE o.created_at < :end AND o.status NOT IN ({excluded})
         ), customer_segment AS (
             SELECT {_segment(sql, "start")} AS previous, {_segment(sql, "end")} AS segment, COUNT(*) AS purchases
@@ -118,7 +118,7 @@ async def refresh_customer_segments(sql: Sql, end: datetime) -> dict[str, int]:
         f"""
         WITH p AS (
             SELECT c.id AS customer_id, o.created_at AS created_at, o.amount AS amount
-            FROM customer c JOIN shop_order o ON o.phone = c.phone
+            FROM customer c JOIN shop_order o ON o.phone_hash = c.phone_hash
             WHERE o.created_at < :end AND o.status NOT IN ({excluded})
         )
         SELECT p.customer_id AS customer_id, {_segment(sql, "end")} AS segment FROM p GROUP BY p.customer_id

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.config import SchedulerSettings
+from bot.crypto import blind_indexes
 from knowledge_base.orders.models import Order, OrderStatus
 from scheduler.festivals import greetings_on, is_birthday
 from scheduler.models import OutboxMessage
@@ -56,7 +57,7 @@ async def sweep_deliveries(now: datetime, settings: SchedulerSettings) -> int:
     orders = await Order.filter(status=OrderStatus.DELIVERED, delivered_at__gte=now - LOOK_BACK, delivered_at__lte=now)
     made = 0
     for order in orders:
-        for customer in await Customer.filter(phone=order.phone):
+        for customer in await Customer.filter(phone_hash__in=blind_indexes("phone", order.phone)):
             plan = (
                 ("delivered_survey", timedelta(hours=settings.delivered_survey_hours)),
                 ("revisit", timedelta(days=settings.revisit_days)),

@@ -18,18 +18,24 @@ import pytest
 from pydantic import SecretStr
 from tortoise import Tortoise
 
-from bot import db
+from bot import crypto, db
 from bot.app import build_application
 from bot.config import DatabaseSettings, KnowledgeBaseSettings, SchedulerSettings, Settings, TelegramSettings
 from bot.emulator import BotAPIEmulator
+from bot.http import serving_http
 from bot.runtime import running_bot
 from bot.updates import ChatOrderedProcessor
 from tests.harness import Bot, Person
 
 TEST_TOKEN = "987654321:TEST-token-that-must-never-be-logged"
+WEBHOOK_SECRET = "TEST-webhook-secret-never-logged"
 SUPERVISOR_ID = 900_001
 POSTGRES_ADMIN_URL = os.environ.get("KEFU_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 REQUIRE_POSTGRES = os.environ.get("KEFU_TEST_REQUIRE_POSTGRES") == "1"
+TEST_PRIVACY_KEY = "PYedMfiVeWyEuJa0UkCSBnjCpbOryWZh2ZIUXepp26E="
+"""The key personal data is encrypted with in the tests (a `kefu run` they start gets it as
+KEFU_PRIVACY__KEYS, since it shares their database)."""
+crypto.install([TEST_PRIVACY_KEY])
 
 
 @pytest.fixture(autouse=True)
@@ -105,10 +111,17 @@ def start_bot(database: str, emulator: BotAPIEmulator, tmp_path: Path):
     """Start the bot with some settings changed: ``async with start_bot(orders=OrdersSettings(...))``."""
 
     @contextlib.asynccontextmanager
-    async def start(forum: bool = True, **sections: object) -> AsyncIterator[Bot]:
+    async def start(
+        forum: bool = True, webhook: bool = False, telegram: dict | None = None, **sections: object
+    ) -> AsyncIterator[Bot]:
+        """``webhook``: updates come by webhook (to kefu's HTTP server) instead of long polling;
+        ``telegram``: [telegram] settings to change."""
         group = emulator.add_group(title="Agents", is_forum=forum)
         settings = Settings(
             telegram=TelegramSettings(
+                mode="webhook" if webhook else "polling",
+                webhook_url="http://127.0.0.1/telegram/webhook" if webhook else None,
+                webhook_secret=SecretStr(WEBHOOK_SECRET) if webhook else None,
                 token=SecretStr(TEST_TOKEN),
                 base_url=emulator.base_url,
                 agent_chat_id=group["id"],
@@ -118,6 +131,9 @@ def start_bot(database: str, emulator: BotAPIEmulator, tmp_path: Path):
                 # The emulator enforces no flood limits; Telegram's would make a 100-ticket test take ten minutes.
                 messages_per_second=10_000,
                 group_messages_per_minute=100_000,
+                # Tests type faster than any customer; tests/test_inbox.py checks flood control.
+                flood_messages=10_000,
+                **(telegram or {}),
             ),
             database=DatabaseSettings(url=database),
             # Tests drive the scheduler's ticks themselves (tests/harness.py), at the clock they set.
@@ -127,7 +143,11 @@ def start_bot(database: str, emulator: BotAPIEmulator, tmp_path: Path):
         )
         processor = ChatOrderedProcessor()
         app = build_application(settings, processor)
-        async with running_bot(app, settings):
+        async with contextlib.AsyncExitStack() as stack:
+            if webhook:
+                url = await stack.enter_async_context(serving_http(settings, "127.0.0.1:0", app=app))
+                settings.telegram.webhook_url = f"{url}/telegram/webhook"
+            await stack.enter_async_context(running_bot(app, settings))
             yield Bot(emulator, app, processor, settings, group, TEST_TOKEN)
 
     return start

@@ -15,8 +15,13 @@ from bot.emulator import BotAPIEmulator
 TOKEN = "555666777:CLI-test-token-must-not-be-printed"
 
 
+PRIVACY_KEYS = '["PYedMfiVeWyEuJa0UkCSBnjCpbOryWZh2ZIUXepp26E="]'
+
+
 def _env(**extra: str) -> dict[str, str]:
+    """A clean environment; ``kefu run`` also needs the key that encrypts personal data."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
+    env["KEFU_PRIVACY__KEYS"] = PRIVACY_KEYS
     env.update(extra)
     return env
 

@@ -11,6 +11,9 @@ from tortoise.migrations.api import migrate
 from tortoise.migrations.autodetector import MigrationAutodetector
 
 from bot import db
+from bot.crypto import looks_encrypted
+from knowledge_base.orders.service import orders_for
+from knowledge_base.orders.sources import LocalOrderSource
 from tests.conftest import _admin
 from ticketing.customers import record_customer
 from ticketing.models import Customer
@@ -60,21 +63,41 @@ async def fresh_database_url(request: pytest.FixtureRequest, tmp_path) -> AsyncI
     await _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-async def test_customers_of_the_first_release_survive_every_later_migration(fresh_database_url: str) -> None:
-    """Columns added later must get a value for existing rows (a database default)."""
-    config = db.tortoise_config(fresh_database_url)
-    await migrate(config=config, target=f"{db.APP}.0001_initial")
+async def _run_sql_at(config: dict, target: str, sql: str) -> None:
+    await migrate(config=config, target=f"{db.APP}.{target}")
     await Tortoise.close_connections()
     await Tortoise.init(config=config)
-    await Tortoise.get_connection("default").execute_script(
-        "INSERT INTO customer (telegram_id, first_name, language, language_chosen, blocked, opted_out, first_seen, last_seen)"
-        " VALUES (7, 'Fang', 'zh-Hans', false, false, false, '2026-01-01 00:00:00+00', '2026-01-01 00:00:00+00')"
-    )
+    await Tortoise.get_connection("default").execute_script(sql)
     await Tortoise.close_connections()
+
+
+async def test_customers_of_the_first_release_survive_every_later_migration(fresh_database_url: str) -> None:
+    """Columns added later must get a value for existing rows (a database default); personal
+    data stored in plain text before 0008 is encrypted at the first start after, and a phone
+    from before still finds its orders."""
+    config = db.tortoise_config(fresh_database_url)
+    await _run_sql_at(
+        config, "0001_initial",
+        "INSERT INTO customer (telegram_id, first_name, language, language_chosen, blocked, opted_out, first_seen, last_seen)"
+        " VALUES (7, 'Fang', 'zh-Hans', false, false, false, '2026-01-01 00:00:00+00', '2026-01-01 00:00:00+00')",
+    )
+    await _run_sql_at(
+        config, "0007_inbox",
+        "UPDATE customer SET phone = '+8613800000001' WHERE telegram_id = 7;"
+        " INSERT INTO shop_order (order_no, phone, status, items, amount, currency, created_at, updated_at)"
+        " VALUES ('SO1', '+8613800000001', 'shipped', '[]', '45.00', 'CNY', '2026-01-02 00:00:00+00', '2026-01-02 00:00:00+00')",
+    )
     await db.connect(fresh_database_url)
     try:
         customer = await Customer.get(telegram_id=7)
         assert (customer.first_name, customer.segment, customer.tags, customer.birthday) == ("Fang", "new", [], None)
+        assert customer.phone == "+8613800000001" and customer.forgotten_at is None
+        found = await orders_for(customer, source=LocalOrderSource())
+        assert [o.order_no for o in found.orders] == ["SO1"]
+        raw = await Tortoise.get_connection("default").execute_query_dict(
+            "SELECT c.first_name, c.phone, o.phone AS order_phone FROM customer c JOIN shop_order o ON o.phone_hash = c.phone_hash"
+        )
+        assert len(raw) == 1 and all(looks_encrypted(value) for value in raw[0].values())
     finally:
         await db.disconnect()
 

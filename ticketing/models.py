@@ -12,15 +12,17 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
+from bot.crypto import BlindIndexed, BlindIndexField, EncryptedTextField
 
-class Customer(Model):
+
+class Customer(BlindIndexed, Model):
     """A person who writes to the bot in a private chat, one row per Telegram user."""
 
     id = fields.IntField(primary_key=True)
     telegram_id = fields.BigIntField(unique=True)
-    first_name = fields.CharField(max_length=128, default="")
-    last_name = fields.CharField(max_length=128, null=True)
-    username = fields.CharField(max_length=64, null=True)
+    first_name = EncryptedTextField(default="", description="encrypted (bot/crypto.py), as are the other names")
+    last_name = EncryptedTextField(null=True)
+    username = EncryptedTextField(null=True)
     telegram_language = fields.CharField(max_length=16, null=True, description="Telegram's language_code")
     language = fields.CharField(max_length=8, default="en", description="zh-Hans, zh-Hant or en")
     language_chosen = fields.BooleanField(
@@ -28,8 +30,11 @@ class Customer(Model):
     )
     blocked = fields.BooleanField(default=False, description="the customer blocked the bot (403)")
     opted_out = fields.BooleanField(default=False, description="no care or marketing messages")
-    phone = fields.CharField(
-        max_length=16, null=True, db_index=True, description="E.164, from the customer's own shared Telegram contact"
+    phone = EncryptedTextField(
+        null=True, description="E.164, from the customer's own shared Telegram contact, encrypted"
+    )
+    phone_hash = BlindIndexField(
+        of="phone", kind="phone", null=True, db_index=True, description="blind index of phone (HMAC-SHA256), what look-ups compare"
     )
     tags = fields.JSONField(default=list, db_default=[], description="free labels agents and imports give")
     segment = fields.CharField(max_length=16, default="new", db_default="new", description="new, returning, vip, inactive")
@@ -37,13 +42,18 @@ class Customer(Model):
     timezone = fields.CharField(max_length=48, null=True, description="IANA zone, for quiet hours")
     first_seen = fields.DatetimeField(auto_now_add=True)
     last_seen = fields.DatetimeField(auto_now_add=True)
+    forgotten_at = fields.DatetimeField(
+        null=True, description="when the customer had their personal data deleted (/forgetme), the row kept for counts"
+    )
 
     class Meta:
         table = "customer"
 
     @property
     def display_name(self) -> str:
-        return " ".join(p for p in (self.first_name, self.last_name) if p) or (self.username or str(self.telegram_id))
+        """Names, else the username, else the Telegram id, or 🕶 for a customer who was forgotten."""
+        names = " ".join(p for p in (self.first_name, self.last_name) if p) or self.username
+        return names or ("🕶" if self.forgotten_at else str(self.telegram_id))
 
 
 class Agent(Model):

@@ -18,6 +18,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from bot.crypto import blind_index
 from knowledge_base.orders.models import EventKind, Order, OrderEvent, OrderStatus
 from knowledge_base.orders.schema import OrderIn, TrackingIn, normalize_order_no
 
@@ -73,6 +74,7 @@ def order_fields(data: OrderIn, now: datetime) -> dict[str, Any]:
     return {
         "order_no": data.order_no,
         "phone": data.phone,
+        "phone_hash": blind_index("phone", data.phone),  # computed on save too, but an upsert names its columns
         "status": data.status,
         "items": [
             {"name": i.name, "quantity": i.quantity} | ({"price": str(i.price)} if i.price is not None else {})

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 from tortoise import fields
 from tortoise.models import Model
 
+from bot.crypto import BlindIndexed, BlindIndexField, EncryptedTextField
+
 if TYPE_CHECKING:
     from ticketing.models import Customer
 
@@ -35,12 +37,18 @@ class EventKind(StrEnum):
     TRACKING = "tracking"
 
 
-class Order(Model):
+class Order(BlindIndexed, Model):
     """An order of the shop, one row per order number."""
 
     id = fields.IntField(primary_key=True)
     order_no = fields.CharField(max_length=64, unique=True)
-    phone = fields.CharField(max_length=16, db_index=True, description="the customer's phone, E.164")
+    phone = EncryptedTextField(
+        null=True,
+        description="the customer's phone, E.164, encrypted, NULL after the customer asked to be forgotten",
+    )
+    phone_hash = BlindIndexField(
+        of="phone", kind="phone", null=True, db_index=True, description="blind index of phone (HMAC-SHA256), what look-ups compare"
+    )
     status = fields.CharEnumField(OrderStatus, max_length=20)
     items: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(
         default=list, description="list of name, quantity and price (a decimal string)"

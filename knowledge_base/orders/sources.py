@@ -11,6 +11,7 @@ from typing import Protocol
 from tortoise.exceptions import BaseORMException
 
 from bot.config import OrdersSettings
+from bot.crypto import blind_indexes
 from knowledge_base.orders.models import EventKind, Order, OrderEvent
 from knowledge_base.orders.schema import normalize_order_no
 from knowledge_base.orders.views import OrderView, view_of_order
@@ -38,7 +39,7 @@ class LocalOrderSource:
 
     async def recent_for_phone(self, phone: str, limit: int = 5) -> list[OrderView]:
         try:
-            orders = await Order.filter(phone=phone).order_by("-created_at", "-id").limit(limit)
+            orders = await Order.filter(phone_hash__in=blind_indexes("phone", phone)).order_by("-created_at", "-id").limit(limit)
             return await self._views(orders)
         except (BaseORMException, OSError) as exc:
             raise OrderSourceUnavailable(f"the database did not answer: {exc}") from exc

@@ -69,7 +69,7 @@ def view_of_order(order: Order, tracking: Iterable[OrderEvent]) -> OrderView:
         paid_at=order.paid_at,
         shipped_at=order.shipped_at,
         delivered_at=order.delivered_at,
-        phone=order.phone,
+        phone=order.phone or "",  # none once the customer asked to be forgotten
     )
 
 

@@ -1,0 +1,140 @@
+"""The keys of customers' personal data, from the settings, and the database work they bring.
+
+- :func:`install_keys`: ``[privacy] keys`` become the process's keyring (``bot/crypto.py``).
+- :func:`prepare`, at every start (``bot.db.connect``): the keys must open what is stored (else a
+  :class:`~bot.config.ConfigError`), and rows written before kefu encrypted, in plain text, are
+  encrypted now, with their blind indexes.
+- :func:`rotate` (``kefu privacy rotate``): every encrypted value written again with the first
+  key, every blind index computed again with it.
+
+Which columns are encrypted is read from the models: every :class:`~bot.crypto.EncryptedTextField`
+and :class:`~bot.crypto.BlindIndexField` of the app.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from tortoise import Tortoise
+from tortoise.models import Model
+from tortoise.transactions import in_transaction
+
+from bot import crypto
+from bot.config import ConfigError, Settings
+
+log = logging.getLogger(__name__)
+BATCH = 500
+
+
+def install_keys(settings: Settings, *, required: bool) -> crypto.Keyring | None:
+    """Install ``[privacy] keys``; none given: a :class:`ConfigError` if ``required``, else nothing."""
+    keys = [key.get_secret_value() for key in settings.privacy.keys]
+    if keys:
+        return crypto.install(keys)
+    if required:
+        raise ConfigError(
+            "No key to encrypt customers' personal data: set KEFU_PRIVACY__KEYS='[\"<key>\"]' with a key "
+            "from `kefu privacy new-key` (and keep a copy: without it the data cannot be read)."
+        )
+    return None
+
+
+def install_throwaway_key(settings: Settings) -> None:
+    """The sandbox: the keys configured, else a new key that lives as long as the process."""
+    if install_keys(settings, required=False) is None:
+        crypto.install([crypto.new_key()])
+
+
+@dataclass(frozen=True)
+class _Table:
+    model: type[Model]
+    encrypted: tuple[str, ...]
+    """The model's encrypted fields (their column names are the same)."""
+    indexes: tuple[str, ...]
+    """The blind-index fields, computed from encrypted ones."""
+
+    @property
+    def name(self) -> str:
+        return self.model._meta.db_table
+
+
+def _tables() -> list[_Table]:
+    from bot.db import APP
+
+    tables = []
+    for model in Tortoise.apps[APP].values():
+        fields = model._meta.fields_map
+        encrypted = tuple(n for n, f in fields.items() if isinstance(f, crypto.EncryptedTextField))
+        if encrypted:
+            indexes = tuple(n for n, f in fields.items() if isinstance(f, crypto.BlindIndexField))
+            tables.append(_Table(model, encrypted, indexes))
+    return tables
+
+
+async def _rows(sql: str) -> list[dict]:
+    return await Tortoise.get_connection("default").execute_query_dict(sql)
+
+
+def _plain(column: str) -> str:
+    """SQL: the column holds a value written in plain text (Fernet tokens start alike)."""
+    return f"({column} IS NOT NULL AND {column} <> '' AND {column} NOT LIKE '{crypto.TOKEN_PREFIX}%')"
+
+
+async def check_keys() -> None:
+    """The keyring opens the oldest and the newest encrypted value of every column, or ConfigError."""
+    keyring = crypto.keyring()
+    for table in _tables():
+        for column in table.encrypted:
+            for order in ("ASC", "DESC"):
+                rows = await _rows(
+                    f"SELECT {column} AS v FROM {table.name} WHERE {column} LIKE '{crypto.TOKEN_PREFIX}%' "
+                    f"ORDER BY id {order} LIMIT 1"
+                )
+                try:
+                    for row in rows:
+                        keyring.reveal(row["v"])
+                except crypto.WrongKey as wrong:
+                    raise ConfigError(str(wrong)) from None
+
+
+async def prepare() -> int:
+    """At start: check the keys, then encrypt the rows still in plain text; how many were."""
+    await check_keys()
+    done = 0
+    for table in _tables():
+        plain = " OR ".join(_plain(c) for c in table.encrypted)
+        ids = [row["id"] for row in await _rows(f"SELECT id FROM {table.name} WHERE {plain} ORDER BY id")]
+        for first in range(0, len(ids), BATCH):
+            done += await _rewrite(table, ids[first:first + BATCH])
+    if done:
+        log.info("encrypted the personal data of %d rows written before encryption", done)
+    return done
+
+
+async def rotate() -> dict[str, int]:
+    """Write every encrypted value again with the first key (and every blind index): rows per table."""
+    await check_keys()
+    counts: dict[str, int] = {}
+    for table in _tables():
+        last, counts[table.name] = 0, 0
+        while True:
+            ids = list(
+                await table.model.filter(id__gt=last).order_by("id").limit(BATCH).values_list("id", flat=True)
+            )
+            if not ids:
+                break
+            counts[table.name] += await _rewrite(table, ids)
+            last = ids[-1]
+    return counts
+
+
+async def _rewrite(table: _Table, ids: list[int]) -> int:
+    """Read (decrypting with any key, or as plain text) and write back (the first key), rows locked."""
+    fields = [*table.encrypted, *table.indexes]
+    async with in_transaction():
+        rows = await table.model.filter(id__in=ids).select_for_update().only("id", *fields)
+        if rows:
+            await table.model.bulk_update(rows, fields=fields, batch_size=BATCH)
+    return len(rows)
+

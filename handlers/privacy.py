@@ -1,0 +1,94 @@
+"""/forgetme: the customer confirms with a button, kefu deletes their personal data
+(:func:`ticketing.privacy.forget_customer`) and tells the agent group in each of their tickets.
+
+Telegram keeps what was posted in the agent group: a bot may delete messages only within 48
+hours, so kefu leaves the topics' history alone and says so in each topic. It does remove the
+customer's name from the topic's title and replaces the customer card, which it posted itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest, Forbidden
+from telegram.ext import ContextTypes
+
+from bot.i18n import text
+from handlers import desk
+from handlers.common import customer_and_language, customer_of
+from ticketing.models import Customer, Ticket
+from ticketing.privacy import Forgotten, forget_customer
+
+log = logging.getLogger(__name__)
+FORGET, KEEP = "pv:forget", "pv:keep"
+PATTERN = rf"^({FORGET}|{KEEP})$"
+
+
+async def forgetme(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """What is deleted and what stays, and two buttons: nothing happens without the first."""
+    _, language = await customer_and_language(update)
+    buttons = InlineKeyboardMarkup([
+        [InlineKeyboardButton(text(language, "forgetme_button_yes"), callback_data=FORGET)],
+        [InlineKeyboardButton(text(language, "forgetme_button_no"), callback_data=KEEP)],
+    ])
+    await update.message.reply_text(text(language, "forgetme_confirm"), reply_markup=buttons)
+
+
+async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    customer = await customer_of(update)
+    language = customer.language
+    if query.message is None or query.message.chat.type != "private":
+        await query.answer(text(language, "button_invalid"), show_alert=True)
+        return
+    await query.answer()
+    if query.data == KEEP:
+        await query.edit_message_text(text(language, "forgetme_kept"))
+        return
+    forgotten = await forget_customer(customer, desk.now(context), context.bot_data["sla"].calendar)
+    context.user_data.clear()  # else saved again after this update (bot/conversation.py)
+    if context.chat_data is not None:
+        context.chat_data.clear()
+    await query.edit_message_text(text(language, "forgetme_done"))
+    await _tell_agents(context, customer, forgotten)
+
+
+async def _tell_agents(context: ContextTypes.DEFAULT_TYPE, customer: Customer, forgotten: Forgotten) -> None:
+    """In each ticket's topic (or under its card in a plain group): the notice, a title without
+    the name, the card replaced, the topic closed. A topic deleted by hand is left deleted."""
+    group = desk.settings_of(context).telegram.agent_chat_id
+    language = desk.agent_language(context)
+    if group is None:
+        return
+    for ticket in forgotten.tickets:
+        if ticket.topic_id is None and ticket.card_message_id is None:
+            continue
+        try:
+            await context.bot.send_message(
+                group, text(language, "agent_customer_forgotten", number=ticket.id),
+                message_thread_id=ticket.topic_id, reply_to_message_id=None if ticket.topic_id else ticket.card_message_id,
+            )
+        except (BadRequest, Forbidden) as exc:  # the topic was deleted by hand, or the bot left
+            log.info("ticket %s: no notice of the forgotten customer (%s)", ticket.id, exc.message)
+            continue
+        await _anonymise_topic(context, group, ticket, customer, language)
+
+
+async def _anonymise_topic(
+    context: ContextTypes.DEFAULT_TYPE, group: int, ticket: Ticket, customer: Customer, language: str
+) -> None:
+    bot, topic, card = context.bot, ticket.topic_id, ticket.card_message_id
+    steps: list[Callable[[], Awaitable[object]]] = []
+    if card is not None:
+        notice = text(language, "agent_card_forgotten", number=ticket.id)
+        steps.append(lambda: bot.edit_message_text(notice, chat_id=group, message_id=card))
+    if topic is not None:
+        name = desk.topic_name(context, ticket, customer)
+        steps += [lambda: bot.edit_forum_topic(group, topic, name=name), lambda: bot.close_forum_topic(group, topic)]
+    for step in steps:
+        try:
+            await step()
+        except BadRequest as exc:  # unchanged, already closed, or the card was deleted by hand
+            log.info("ticket %s: %s", ticket.id, exc.message)
