@@ -17,7 +17,8 @@ offline. Telegram behaviours worth knowing about because bots trip over them:
   the topic's ``forum_topic_created`` service message, and ``message_thread_id`` of
   a topic equals the id of that service message;
 * a second getUpdates call terminates a pending one with 409 Conflict;
-* message length is counted in code points, entity offsets in UTF-16 code units.
+* message and caption length (4,096 and 1,024) and entity offsets count UTF-16 code units:
+  an emoji outside the BMP counts 2.
 
 The emulator is not thread-safe: use the Python API from the event loop that runs it.
 """
@@ -27,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import inspect
 import itertools
 import json
@@ -46,6 +48,7 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import aiohttp
 from aiohttp import web
 
 __all__ = ["ApiError", "BotAPIEmulator", "EntityParseError", "parse_formatted", "serve", "utf16_len"]
@@ -122,6 +125,10 @@ CONFLICT_POLLING = (
 COMMAND_RE = re.compile(r"/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{1,64})?(?![A-Za-z0-9_@])")
 BOT_COMMAND_NAME_RE = re.compile(r"[a-z0-9_]{1,32}")
 SECRET_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+WEBHOOK_TIMEOUT = 30.0
+WEBHOOK_FIRST_PAUSE = 0.05
+WEBHOOK_LONGEST_PAUSE = 2.0
 
 _dumps = partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
 
@@ -151,6 +158,15 @@ def _compact(data: JSON) -> JSON:
 def _snapshot(message: JSON) -> JSON:
     """A message as embedded in another one: Telegram never nests replies twice."""
     return {key: value for key, value in message.items() if key != "reply_to_message"}
+
+
+def _update_chat_id(update: JSON) -> int | None:
+    for value in update.values():
+        if isinstance(value, dict):
+            chat = value.get("chat") or (value.get("message") or {}).get("chat")
+            if isinstance(chat, dict):
+                return chat.get("id")
+    return None
 
 
 def _update_type(update: JSON) -> str | None:
@@ -983,6 +999,7 @@ class BotAPIEmulator:
         self._updates_signal = _Signal()
         self._poll_generation = 0
         self.webhook: JSON = {"url": "", "secret_token": None, "allowed_updates": None, "max_connections": 40}
+        self._webhook_task: asyncio.Task[None] | None = None
         self._commands: dict[tuple[str, str], list[JSON]] = {}
 
         self.files: dict[str, StoredFile] = {}
@@ -1046,8 +1063,12 @@ class BotAPIEmulator:
         log.info("Bot API emulator listening on %s", self.base_url)
 
     async def stop(self) -> None:
-        """Stop serving; pending long polls and injected delays end at once."""
+        """Stop serving; pending long polls, webhook deliveries and injected delays end at once."""
         self._wake_everything()
+        if self._webhook_task is not None:
+            self._webhook_task.cancel()
+            await asyncio.gather(self._webhook_task, return_exceptions=True)
+            self._webhook_task = None
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
@@ -1627,7 +1648,8 @@ class BotAPIEmulator:
 
     def _set_webhook(self, params: Params) -> bool:
         url = params.get_str("url") or ""
-        if url and not url.startswith("https://"):
+        # Like a self-hosted Bot API server in --local mode, plain HTTP to this machine is allowed.
+        if url and not url.startswith("https://") and urlsplit(url).hostname not in LOOPBACK_HOSTS:
             raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
         secret = params.get_str("secret_token")
         if secret is not None and not SECRET_TOKEN_RE.fullmatch(secret):
@@ -1642,7 +1664,58 @@ class BotAPIEmulator:
             "max_connections": params.get_int("max_connections", 40),
         }
         self._updates_signal.fire()
+        if url and (self._webhook_task is None or self._webhook_task.done()):
+            self._webhook_task = asyncio.get_running_loop().create_task(self._deliver_by_webhook())
         return True
+
+    async def _deliver_by_webhook(self) -> None:
+        """Like Telegram: POST pending updates to the webhook with the secret header, up to
+        ``max_connections`` at once but one at a time per chat, in order; an update stays pending
+        until answered 2xx (what else comes back is retried with growing pauses)."""
+        pause = WEBHOOK_FIRST_PAUSE
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WEBHOOK_TIMEOUT)) as session:
+            while self.webhook["url"] and not self._closing:
+                if not self._pending:
+                    await self._updates_signal.wait(1.0)
+                    continue
+                batch: list[JSON] = []
+                busy: set[int] = set()
+                for update in self._pending:
+                    chat = _update_chat_id(update)
+                    if chat is not None and chat in busy:
+                        continue
+                    if chat is not None:
+                        busy.add(chat)
+                    batch.append(update)
+                    if len(batch) >= self.webhook["max_connections"]:
+                        break
+                answers = await asyncio.gather(*(self._post_update(session, update) for update in batch))
+                for update, delivered in zip(batch, answers, strict=True):
+                    if delivered:
+                        with contextlib.suppress(ValueError):
+                            self._pending.remove(update)
+                        self._counters["updates_delivered"] += 1
+                if all(answers):
+                    pause = WEBHOOK_FIRST_PAUSE
+                else:
+                    await asyncio.sleep(pause)
+                    pause = min(pause * 2, WEBHOOK_LONGEST_PAUSE)
+
+    async def _post_update(self, session: aiohttp.ClientSession, update: JSON) -> bool:
+        headers = {"Content-Type": "application/json"}
+        if self.webhook["secret_token"]:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = self.webhook["secret_token"]
+        try:
+            async with session.post(self.webhook["url"], data=json.dumps(update), headers=headers) as response:
+                await response.read()
+                if 200 <= response.status < 300:
+                    return True
+                error = f"Wrong response from the webhook: {response.status} {response.reason}"
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            error = f"Connection failed: {type(exc).__name__}"
+        self._counters["webhook_errors"] += 1
+        self.webhook["last_error_date"], self.webhook["last_error_message"] = _now(), error
+        return False
 
     def _delete_webhook(self, params: Params) -> bool:
         if params.get_bool("drop_pending_updates"):
@@ -1658,6 +1731,9 @@ class BotAPIEmulator:
         if self.webhook["url"]:
             info["max_connections"] = self.webhook["max_connections"]
             info["allowed_updates"] = sorted(self._allowed_updates)
+            if "last_error_date" in self.webhook:
+                info["last_error_date"] = self.webhook["last_error_date"]
+                info["last_error_message"] = self.webhook["last_error_message"]
         return info
 
     # commands
@@ -1883,7 +1959,7 @@ class BotAPIEmulator:
             text, entities = raw, []
         if required and not text.strip():
             raise bad_request("message text is empty")
-        if len(text) > limit:
+        if utf16_len(text) > limit:
             raise bad_request("message is too long" if text_key == "text" else "message caption is too long")
         return text, entities
 

@@ -6,6 +6,7 @@ one key per text, ``{placeholders}`` filled by :func:`text`. A shop edits them i
 
 from __future__ import annotations
 
+import html
 import logging
 import tomllib
 from functools import cache
@@ -28,12 +29,27 @@ def catalog(language: Language) -> dict[str, str]:
 
 def text(language: Language | str, key: str, **params: Any) -> str:
     """The text ``key`` in ``language`` (English if that catalog lacks it), placeholders filled."""
+    return _template(language, key).format_map(_Params(params))
+
+
+class Markup(str):
+    """HTML that :func:`html_text` puts in as it is."""
+
+
+def html_text(language: Language | str, key: str, **params: Any) -> str:
+    """:func:`text` for ``parse_mode="HTML"``: the catalog's own words and every value are escaped
+    (a customer named ``<b>&`` shows as typed), except values wrapped in :class:`Markup`."""
+    values = {k: v if isinstance(v, Markup) else html.escape(str(v), quote=False) for k, v in params.items()}
+    return html.escape(_template(language, key), quote=False).format_map(_Params(values))
+
+
+def _template(language: Language | str, key: str) -> str:
     lang: Language = language if language in LANGUAGES else DEFAULT_LANGUAGE  # type: ignore[assignment]
     template = catalog(lang).get(key)
     if template is None:
         log.warning("catalog %s has no text %r; using English", lang, key)
         template = catalog(DEFAULT_LANGUAGE)[key]
-    return template.format_map(_Params(params))
+    return template
 
 
 class _Params(dict[str, Any]):

@@ -13,6 +13,7 @@ from telegram.ext import ContextTypes
 
 from bot.config import Settings
 from bot.i18n import text
+from bot.longtext import reply_long
 from handlers.common import knowledge
 from knowledge_base.entries import KBError
 from knowledge_base.language import detect_language
@@ -42,7 +43,7 @@ async def kb_missed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     for number, item in enumerate(missed, 1):
         lines.append(f"{number}. ({item.times}×) {item.text}")
     lines.append(text(language, "agent_kb_missed_hint"))
-    await update.message.reply_text("\n".join(lines))
+    await reply_long(update.message, "\n".join(lines))
 
 
 _NEW = re.compile(r"^new\s+(?P<id>[a-z0-9_\-]+)\s+(?P<question>.+?)\s*\|\s*(?P<answer>.+)$", re.S)
@@ -87,4 +88,4 @@ async def kb_add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await update.message.reply_text(text(language, "agent_kb_add_failed", error=str(error)))
         return
     await mark_learned(question)
-    await update.message.reply_text(text(language, "agent_kb_added", entry=entry_id, question=question))
+    await reply_long(update.message, text(language, "agent_kb_added", entry=entry_id, question=question))

@@ -11,6 +11,7 @@ from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.i18n import text
+from bot.longtext import reply_long
 from handlers import desk
 from scheduler.campaigns import SEGMENTS, TEMPLATES, audience, progress, start_campaign, valid_segment
 from scheduler.models import Campaign
@@ -65,8 +66,9 @@ async def _preview(update: Update, context: ContextTypes.DEFAULT_TYPE, draft: di
         InlineKeyboardButton(text(language, "campaign_button_send", count=count), callback_data="cp:send"),
         InlineKeyboardButton(text(language, "campaign_button_cancel"), callback_data="cp:cancel"),
     ]])
-    await update.effective_message.reply_text(
-        text(language, "campaign_preview", segment=draft["segment"], count=count, text=sample), reply_markup=buttons
+    await reply_long(
+        update.effective_message, text(language, "campaign_preview", segment=draft["segment"], count=count, text=sample),
+        reply_markup=buttons,
     )
 
 

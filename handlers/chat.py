@@ -10,6 +10,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
 from bot.i18n import text
+from bot.longtext import reply_long
 from handlers import orders, tickets
 from handlers.common import customer_and_language, customer_of, knowledge
 from knowledge_base.entries import Entry
@@ -53,9 +54,7 @@ async def send_answer(update: Update, kb: LiveKnowledgeBase, entry_id: str, lang
     if entry is None:  # the entry was removed by a reload since the buttons were sent
         await update.effective_message.reply_text(text(language, "kb_not_sure"), reply_markup=InlineKeyboardMarkup([[person_button(language, question)]]))
         return
-    await update.effective_message.reply_text(
-        kb.answer(entry_id, language), reply_markup=answer_markup(kb, entry, language, question)
-    )
+    await reply_long(update.effective_message, kb.answer(entry_id, language), reply_markup=answer_markup(kb, entry, language, question))
 
 
 async def message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -14,13 +14,14 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, Update
 from telegram.constants import ChatMemberStatus, ParseMode
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import Application, ContextTypes
 
 from bot.config import Settings
-from bot.i18n import LANGUAGE_NAMES, text
+from bot.i18n import LANGUAGE_NAMES, Markup, html_text, text
+from bot.longtext import MAX_CAPTION, MAX_TEXT, reply_long, send_long, split_message, utf16_len
 from knowledge_base.orders.service import orders_for
 from knowledge_base.orders.sources import OrderSourceUnavailable
 from scheduler.models import SurveyResponse
@@ -54,6 +55,10 @@ CALLBACK_PATTERN = rf"^(({CLAIM}|{CLOSE}|{PRIORITY}):\d+|{PRIORITY}:\d+:(low|nor
 SOLVED = "tc:solved"  # the customer's "problem solved" button under an agent's reply
 REMINDER_LEAD = timedelta(minutes=15)
 VIEWS = ("open", "mine", "unassigned", "breaching")
+FORMATTING = frozenset({
+    "bold", "italic", "underline", "strikethrough", "spoiler", "code", "pre", "text_link", "blockquote",
+    "expandable_blockquote",
+})
 
 
 def sla_policy(settings: Settings) -> SlaPolicy:
@@ -103,9 +108,9 @@ async def post_ticket(context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, custom
         ticket.topic_id = topic.message_thread_id
     except BadRequest:  # not a forum: tickets go to the group itself, agents reply to the card
         ticket.topic_id = None
-    card = await context.bot.send_message(
-        group, await customer_card(context, ticket, customer, said), message_thread_id=ticket.topic_id,
-        reply_markup=card_buttons(context, ticket),
+    card, *_rest = await send_long(  # a long first message follows the card in further posts
+        context.bot, group, await customer_card(context, ticket, customer, said), message_thread_id=ticket.topic_id,
+        reply_markup=card_buttons(context, ticket), markup_on_first=True,
     )
     ticket.card_message_id = card.message_id
     await ticket.save(update_fields=["topic_id", "card_message_id"])
@@ -171,18 +176,53 @@ async def to_topic(
 async def post_in_topic(
     context: ContextTypes.DEFAULT_TYPE | Application, ticket: Ticket, message: str, **options: object
 ) -> Message | None:
+    """``message`` (of any length: a long one goes as several posts) in the ticket's topic; the first post."""
     group = _group(context)
-    return await to_topic(context, ticket, lambda thread, reply_to: context.bot.send_message(
-        group, message, message_thread_id=thread, reply_to_message_id=reply_to, **options
-    ))
+
+    async def send(thread: int | None, reply_to: int | None) -> Message:
+        sent = await send_long(context.bot, group, message, message_thread_id=thread, reply_to_message_id=reply_to, **options)
+        return sent[0]
+
+    return await to_topic(context, ticket, send)
 
 
 async def copy_into_topic(context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, message: Message) -> int | None:
+    """The customer's message, copied into the ticket's topic; the id of the (first) post."""
     group = _group(context)
-    copied = await to_topic(context, ticket, lambda thread, reply_to: message.copy(
-        group, message_thread_id=thread, reply_to_message_id=reply_to
-    ))
+
+    async def send(thread: int | None, reply_to: int | None) -> Message:
+        return await copy_long(context, message, group, message_thread_id=thread, reply_to_message_id=reply_to)
+
+    copied = await to_topic(context, ticket, send)
     return copied.message_id if copied else None
+
+
+async def copy_long(
+    context: ContextTypes.DEFAULT_TYPE, message: Message, chat_id: int, *, caption: str | None = None,
+    reply_markup: InlineKeyboardMarkup | None = None, **options: object,
+) -> Message:
+    """``message.copy`` that survives a text or caption over Telegram's limits (a Premium sender's
+    long caption, or one with a signature added): the media keeps what fits as its caption, the
+    rest follows as text, the markup under the last post. Returns the first post."""
+    if message.text is not None and utf16_len(message.text) > MAX_TEXT:
+        sent = await send_long(context.bot, chat_id, message.text, entities=message.entities, reply_markup=reply_markup, **options)
+        return sent[0]
+    if caption is None:
+        entities = message.caption_entities
+        caption = message.caption
+    else:
+        entities = ()
+    if caption is None or utf16_len(caption) <= MAX_CAPTION:
+        kept = {} if caption is message.caption else {"caption": caption}
+        return await message.copy(chat_id, reply_markup=reply_markup, **kept, **options)
+    head, *rest = split_message(caption, entities=entities, limit=MAX_TEXT, first_limit=MAX_CAPTION)
+    first = await message.copy(chat_id, caption=head.text, caption_entities=head.entities or None, **options)
+    for index, part in enumerate(rest):
+        last = index == len(rest) - 1
+        await context.bot.send_message(
+            chat_id, part.text, entities=part.entities or None, reply_markup=reply_markup if last else None, **options
+        )
+    return first
 
 
 # -- agents write and act in a ticket's topic -------------------------------------------------
@@ -203,13 +243,20 @@ async def relay_from_agent(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     if ticket.status == "closed":
         await message.reply_text(text(agent_language(context), "agent_ticket_is_closed", number=ticket.id))
         return
-    await _send_to_customer(update, context, ticket, message, message.text)
+    await _send_to_customer(update, context, ticket, message, message.text, formatting(message.entities))
+
+
+def formatting(entities: tuple[MessageEntity, ...]) -> tuple[MessageEntity, ...]:
+    """The agent's own formatting (bold, links…), to pass on; Telegram finds URLs and @names itself."""
+    return tuple(e for e in entities if e.type in FORMATTING)
 
 
 async def _send_to_customer(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, message: Message, said: str | None
+    update: Update, context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, message: Message, said: str | None,
+    entities: tuple[MessageEntity, ...] = (),
 ) -> bool:
-    """Text (``said``) or the agent's media message, with a "problem solved" button under it."""
+    """Text (``said``, with its ``entities``) or the agent's media message, with a "problem solved"
+    button under it (under the last part of a long one)."""
     agent = await _agent(update, context)
     customer = await ticket.customer
     signature = text(customer.language, "ticket_signature", agent=agent.name) if settings_of(context).tickets.sign_replies else ""
@@ -218,12 +265,13 @@ async def _send_to_customer(
     ]])
     try:
         if said:
-            sent = await context.bot.send_message(
-                customer.telegram_id, "\n\n".join(p for p in (said, signature) if p), reply_markup=solved
+            sent, *_rest = await send_long(
+                context.bot, customer.telegram_id, "\n\n".join(p for p in (said, signature) if p), entities=entities,
+                reply_markup=solved,
             )
         else:
             caption = "\n\n".join(p for p in (message.caption, signature) if p) or None
-            sent = await message.copy(customer.telegram_id, caption=caption, reply_markup=solved)
+            sent = await copy_long(context, message, customer.telegram_id, caption=caption, reply_markup=solved)
     except Forbidden:
         await mark_blocked(customer)
         await message.reply_text(text(agent_language(context), "agent_customer_blocked"))
@@ -367,7 +415,7 @@ async def customer_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     if ticket is None:
         return
     customer = await ticket.customer
-    await update.effective_message.reply_text(await customer_card(context, ticket, customer, ticket.subject))
+    await reply_long(update.effective_message, await customer_card(context, ticket, customer, ticket.subject))
 
 
 async def snippet_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -388,7 +436,7 @@ async def snippet_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         await update.effective_message.reply_text(text(language, "agent_ticket_is_closed", number=ticket.id))
         return
     if await _send_to_customer(update, context, ticket, update.effective_message, rendered):
-        await update.effective_message.reply_text(text(language, "agent_snippet_sent", text=rendered))
+        await reply_long(update.effective_message, text(language, "agent_snippet_sent", text=rendered))
 
 
 async def snippets_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -424,7 +472,7 @@ async def _list_snippets(update: Update, language: str) -> None:
         await update.effective_message.reply_text(text(language, "agent_snippets_none"))
         return
     lines = [f"• {s.name}: {s.text[:80]}" for s in snippets]
-    await update.effective_message.reply_text("\n".join([text(language, "agent_snippets_title"), *lines]))
+    await reply_long(update.effective_message, "\n".join([text(language, "agent_snippets_title"), *lines]))
 
 
 async def tickets_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -439,9 +487,9 @@ async def tickets_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     if not found:
         await update.effective_message.reply_text(text(language, "agent_tickets_none", view=view))
         return
-    lines = [text(language, "agent_tickets_title", view=view, count=len(found))]
+    lines = [html_text(language, "agent_tickets_title", view=view, count=len(found))]
     lines += [_ticket_line(context, t) for t in found]
-    await update.effective_message.reply_text("\n".join(lines), parse_mode=ParseMode.HTML, disable_web_page_preview=True)
+    await reply_long(update.effective_message, "\n".join(lines), parse_mode=ParseMode.HTML, disable_web_page_preview=True)
 
 
 async def ticket_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -453,11 +501,12 @@ async def ticket_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await update.effective_message.reply_text(text(language, "agent_ticket_unknown", number=number or "?"))
         return
     due = ticket.first_response_due if ticket.first_response_at is None else ticket.resolution_due
-    await update.effective_message.reply_text(
-        text(
-            language, "agent_ticket_summary", line=_ticket_line(context, ticket), status=ticket.status,
-            category=html.escape(text(language, "category_" + ticket.category)),
-            assignee=html.escape(ticket.assignee.name if ticket.assignee else text(language, "agent_nobody")),
+    await reply_long(
+        update.effective_message,
+        html_text(
+            language, "agent_ticket_summary", line=Markup(_ticket_line(context, ticket)), status=ticket.status,
+            category=text(language, "category_" + ticket.category),
+            assignee=ticket.assignee.name if ticket.assignee else text(language, "agent_nobody"),
             due=local_time(context, due) if due else "—", reopened=ticket.reopen_count,
             messages=await TicketMessage.filter(ticket=ticket).count(),
         ),
@@ -472,7 +521,7 @@ def _ticket_line(context: ContextTypes.DEFAULT_TYPE, ticket: Ticket) -> str:
         name = f'<a href="https://t.me/c/{group[4:]}/{ticket.topic_id}">{name}</a>'
     who = html.escape(ticket.assignee.name) if ticket.assignee else "—"
     due = ticket.first_response_due if ticket.first_response_at is None else ticket.resolution_due
-    return f"{name} · {ticket.status} · {ticket.priority} · {who} · ⏱ {local_time(context, due) if due else '—'}"
+    return f"{name} · {html.escape(ticket.status)} · {html.escape(ticket.priority)} · {who} · ⏱ {local_time(context, due) if due else '—'}"
 
 
 async def card_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

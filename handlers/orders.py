@@ -22,7 +22,9 @@ from telegram.error import Forbidden
 from telegram.ext import Application, ApplicationHandlerStop, ContextTypes
 
 from bot.config import Settings
+from bot.crypto import blind_indexes
 from bot.i18n import text
+from bot.longtext import reply_long
 from handlers import tickets
 from handlers.common import customer_and_language, customer_of
 from knowledge_base.orders.models import Order, OrderStatus
@@ -90,7 +92,7 @@ async def send_card(update: Update, context: ContextTypes.DEFAULT_TYPE, order: O
             [InlineKeyboardButton(text(language, "button_person"), callback_data=f"{PERSON}:{order.order_no}")],
         ]
     )
-    await update.effective_message.reply_text(status_card(order, language, shop_zone(context)), reply_markup=buttons)
+    await reply_long(update.effective_message, status_card(order, language, shop_zone(context)), reply_markup=buttons)
 
 
 def status_card(order: OrderView, language: str, zone: ZoneInfo) -> str:
@@ -197,7 +199,7 @@ async def notify_status_change(
     settings: Settings = app.bot_data["settings"]
     if old is None or old == new or new.value not in settings.orders.notify_statuses:
         return
-    for customer in await Customer.filter(phone=order.phone, opted_out=False, blocked=False):
+    for customer in await Customer.filter(phone_hash__in=blind_indexes("phone", order.phone), opted_out=False, blocked=False):
         language = customer.language
         button = InlineKeyboardButton(text(language, "button_order_details"), callback_data=f"{PICK}:{order.order_no}")
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
@@ -62,7 +62,7 @@ def _category_buttons(language: str, ticket: Ticket) -> InlineKeyboardMarkup:
 
 async def complaint_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     customer, language = await customer_and_language(update)
-    said = " ".join(context.args)
+    said = after_command(update.message)
     if not said:
         await update.message.reply_text(text(language, "complaint_prompt"))
         context.user_data["complaint_next"] = True
@@ -72,7 +72,13 @@ async def complaint_command(update: Update, context: ContextTypes.DEFAULT_TYPE) 
 
 async def human_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     customer, language = await customer_and_language(update)
-    await open_for(update, context, customer, language, " ".join(context.args) or "/human", "handoff")
+    await open_for(update, context, customer, language, after_command(update.message) or "/human", "handoff")
+
+
+def after_command(message: Message) -> str:
+    """What follows ``/command`` in a message, its lines kept (context.args would join the words)."""
+    parts = (message.text or "").split(None, 1)
+    return parts[1].strip() if len(parts) == 2 else ""
 
 
 async def my_tickets(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
