@@ -4,21 +4,26 @@ Every scheduled message (a survey, a greeting, one customer's copy of a campaign
 ``OutboxMessage`` with a unique de-duplication ``key``, so enqueueing the same thing twice keeps
 one row. A sender sends a row like this:
 
-1. ``claim_due`` marks it ``sending`` and commits, *before* the Bot API call;
-2. the sender calls the Bot API;
-3. it settles the row: ``mark_sent``, ``mark_blocked``, ``mark_failed``, ``mark_cancelled``,
+1. ``claim_due`` takes a batch of due rows for one worker: they stay ``queued`` but carry the
+   worker's name (``claimed_by``, ``claimed_at``), so no other worker takes them for ``lease``;
+2. ``start_sending`` marks one row ``sending`` and commits, right *before* its Bot API call;
+3. the sender calls the Bot API;
+4. it settles the row: ``mark_sent``, ``mark_blocked``, ``mark_failed``, ``mark_cancelled``,
    ``mark_unknown`` (a timeout after the request went out), ``retry_later`` or ``defer``.
 
-The guarantee is **at-most-once delivery**. A crash between 1 and 3 leaves the row ``sending``:
+The guarantee is **at-most-once delivery**. A crash between 2 and 4 leaves the row ``sending``:
 whether Telegram got the message is not known. ``recover_after_crash`` turns such rows into
-``unknown``, for a person to look at, and never sends them again blindly. So no customer gets a
-message twice, and no message is lost silently: each row ends sent, blocked, failed, cancelled
-or unknown.
+``unknown``, for a person to look at, and never sends them again blindly. A crash before 2
+loses nothing: nothing went out, and the claim runs out after ``lease``, so another worker (or
+the restarted one) sends the row. Only the requests on the wire at the moment of a crash become
+``unknown``, not the whole batch a worker had in hand. So no customer gets a message twice, and
+no message is lost silently: each row ends sent, blocked, failed, cancelled or unknown.
 
 Several processes may share one database. On PostgreSQL ``claim_due`` locks the rows it takes
 with ``SELECT ... FOR UPDATE SKIP LOCKED``, on SQLite (one writer at a time) it takes each row
 with a conditional ``UPDATE ... WHERE status = 'queued'`` and keeps the rows it changed: either
-way no row is claimed twice.
+way no row is claimed by two workers at once, and ``start_sending`` (conditional on the claim
+being the worker's still) lets one of them send it.
 
 Quiet hours are not applied here: the sender asks ``scheduler.quiet_hours`` and ``defer``s.
 
@@ -43,6 +48,10 @@ from ticketing.models import Customer
 # A settle call counts for a row still being sent, or one recovery gave up on meanwhile (a send
 # slower than ``stale_after``): knowing its fate is better than ``unknown``.
 _IN_FLIGHT = ("sending", "unknown")
+LEASE = timedelta(seconds=30)
+"""How long a claimed row stays its worker's before it is sent: a worker sends its batch within a
+few seconds, so a claim older than this belongs to a process that died (or stalled) before it
+sent the row, and another worker may take it."""
 
 
 async def enqueue(
@@ -95,30 +104,36 @@ async def _cancel_queued(customer_id: int, kinds: Iterable[str] | None, now: dat
     return await query.update(status="cancelled", settled_at=now)
 
 
-async def claim_due(now: datetime, worker: str, limit: int) -> list[OutboxMessage]:
+async def claim_due(now: datetime, worker: str, limit: int, lease: timedelta = LEASE) -> list[OutboxMessage]:
     """Take up to ``limit`` queued messages that are due, oldest first, for ``worker`` to send.
 
-    They are marked ``sending`` (committed) when this returns, with ``claimed_by``,
-    ``claimed_at`` and one more attempt. Call it outside any transaction: the claim must be
-    committed before the Bot API call.
+    They stay ``queued`` but are ``worker``'s (``claimed_by``, ``claimed_at``, one more attempt)
+    until sent or settled, or until ``lease`` has passed: nothing has gone out yet, so a row
+    whose worker died is simply claimed again later. Call ``start_sending`` right before each
+    Bot API call. Call it outside any transaction: the claim must be committed.
     """
     now = now.astimezone(UTC)
     if limit <= 0:
         return []
     if OutboxMessage._meta.db.capabilities.support_for_update:
-        return await _claim_locking(now, worker, limit)
-    return await _claim_conditionally(now, worker, limit)
+        return await _claim_locking(now, worker, limit, now - lease)
+    return await _claim_conditionally(now, worker, limit, now - lease)
 
 
-def _due(now: datetime) -> Q:
-    return Q(status="queued", due_at__lte=now) & (Q(not_before__isnull=True) | Q(not_before__lte=now))
+def _due(now: datetime, expired: datetime) -> Q:
+    """Queued, due, not deferred past ``now``, and claimed by nobody (or by a claim older than ``expired``)."""
+    return (
+        Q(status="queued", due_at__lte=now)
+        & (Q(not_before__isnull=True) | Q(not_before__lte=now))
+        & (Q(claimed_at__isnull=True) | Q(claimed_at__lt=expired))
+    )
 
 
-async def _claim_locking(now: datetime, worker: str, limit: int) -> list[OutboxMessage]:
+async def _claim_locking(now: datetime, worker: str, limit: int, expired: datetime) -> list[OutboxMessage]:
     """PostgreSQL: lock due rows no other transaction holds, mark them, commit."""
     async with in_transaction() as connection:
         rows = await (
-            OutboxMessage.filter(_due(now))
+            OutboxMessage.filter(_due(now, expired))
             .order_by("due_at", "id")
             .limit(limit)
             .select_for_update(skip_locked=True, no_key=True)
@@ -126,29 +141,29 @@ async def _claim_locking(now: datetime, worker: str, limit: int) -> list[OutboxM
         )
         if rows:
             await (
-                OutboxMessage.filter(id__in=[row.id for row in rows], status="queued")
+                OutboxMessage.filter(id__in=[row.id for row in rows])
                 .using_db(connection)
-                .update(status="sending", claimed_by=worker, claimed_at=now, attempts=F("attempts") + 1)
+                .update(claimed_by=worker, claimed_at=now, attempts=F("attempts") + 1)
             )
     for row in rows:
         _claimed(row, worker, now)
     return rows
 
 
-async def _claim_conditionally(now: datetime, worker: str, limit: int) -> list[OutboxMessage]:
-    """SQLite: take each candidate with an UPDATE that only a still-queued row passes.
+async def _claim_conditionally(now: datetime, worker: str, limit: int, expired: datetime) -> list[OutboxMessage]:
+    """SQLite: take each candidate with an UPDATE that only a still-unclaimed queued row passes.
 
     Candidates another worker took meanwhile are lost, so it looks again until it has ``limit``
     or none are left: an empty answer means nothing is due, not that another worker was faster.
     """
     claimed: list[OutboxMessage] = []
     while len(claimed) < limit:
-        candidates = await OutboxMessage.filter(_due(now)).order_by("due_at", "id").limit(limit - len(claimed))
+        candidates = await OutboxMessage.filter(_due(now, expired)).order_by("due_at", "id").limit(limit - len(claimed))
         if not candidates:
             break
         for row in candidates:
-            won = await OutboxMessage.filter(id=row.id, status="queued").update(
-                status="sending", claimed_by=worker, claimed_at=now, attempts=F("attempts") + 1
+            won = await OutboxMessage.filter(Q(id=row.id) & _due(now, expired)).update(
+                claimed_by=worker, claimed_at=now, attempts=F("attempts") + 1
             )
             if won == 1:
                 claimed.append(_claimed(row, worker, now))
@@ -157,24 +172,51 @@ async def _claim_conditionally(now: datetime, worker: str, limit: int) -> list[O
 
 def _claimed(row: OutboxMessage, worker: str, now: datetime) -> OutboxMessage:
     """Bring a fetched row in line with the UPDATE that claimed it."""
-    row.status = "sending"
     row.claimed_by = worker
     row.claimed_at = now
     row.attempts += 1
     return row
 
 
+async def start_sending(message: OutboxMessage, now: datetime) -> bool:
+    """Mark a claimed message ``sending`` (committed), right before its Bot API call.
+
+    False, and nothing may be sent, when the claim is no longer the worker's: the message was
+    cancelled meanwhile, or the lease ran out and another worker took it. From here on a crash
+    leaves the row ``sending``, to become ``unknown``.
+    """
+    if message.status != "queued" or message.claimed_by is None:
+        return False
+    now = now.astimezone(UTC)
+    changed = await OutboxMessage.filter(id=message.id, status="queued", claimed_by=message.claimed_by).update(
+        status="sending", claimed_at=now
+    )
+    if changed:
+        message.status, message.claimed_at = "sending", now
+    return changed > 0
+
+
+def _held(message: OutboxMessage) -> Q | None:
+    """The row as the caller holds it, for a conditional UPDATE: claimed by it and still queued,
+    or in flight; None when the caller holds nothing (a row it never claimed)."""
+    if message.status == "queued":
+        return None if message.claimed_by is None else Q(status="queued", claimed_by=message.claimed_by)
+    return Q(status__in=_IN_FLIGHT)
+
+
 async def defer(message: OutboxMessage, until: datetime, *, attempted: bool = True) -> bool:
-    """Put a message back in the queue until ``until`` (quiet hours, a retry); due_at stays.
+    """Put a claimed message back in the queue until ``until`` (quiet hours, a retry); due_at stays.
 
     Its attempts stay too, unless ``attempted=False`` says the claim tried nothing (quiet hours,
     the per-chat gap): then the claim's attempt is given back, so waiting never uses up the
-    attempts ``retry_later`` allows. Works on a claimed (sending) row and on a queued one. False
-    when it was settled meanwhile.
+    attempts ``retry_later`` allows. False when the worker does not hold it (any more).
     """
+    held = _held(message)
+    if held is None:
+        return False
     until = until.astimezone(UTC)
-    given_back = 1 if not attempted and message.status == "sending" and message.attempts > 0 else 0
-    changed = await OutboxMessage.filter(id=message.id, status__in=("queued", *_IN_FLIGHT)).update(
+    given_back = 1 if not attempted and message.attempts > 0 else 0
+    changed = await OutboxMessage.filter(Q(id=message.id) & held).update(
         status="queued", not_before=until, claimed_by=None, claimed_at=None, attempts=F("attempts") - given_back
     )
     if changed:
@@ -225,8 +267,11 @@ async def retry_later(
     now = now.astimezone(UTC)
     if message.attempts >= max_attempts:
         return await mark_failed(message, now, error)
+    held = _held(message)
+    if held is None:
+        return False
     until = now + delay
-    changed = await OutboxMessage.filter(id=message.id, status__in=_IN_FLIGHT).update(
+    changed = await OutboxMessage.filter(Q(id=message.id) & held).update(
         status="queued", not_before=until, last_error=error, claimed_by=None, claimed_at=None
     )
     if changed:
@@ -236,8 +281,11 @@ async def retry_later(
 
 
 async def _settle(message: OutboxMessage, status: str, now: datetime, **values: Any) -> bool:
-    """Give an in-flight message its final status; False when it was not in flight."""
-    changed = await OutboxMessage.filter(id=message.id, status__in=_IN_FLIGHT).update(
+    """Give a claimed or in-flight message its final status; False when the caller does not hold it."""
+    held = _held(message)
+    if held is None:
+        return False
+    changed = await OutboxMessage.filter(Q(id=message.id) & held).update(
         status=status, settled_at=now, **values
     )
     if changed:
@@ -252,6 +300,7 @@ async def recover_after_crash(now: datetime, stale_after: timedelta) -> list[Out
 
     They are never sent again: the crash may have come after Telegram took the message. Each row
     is changed by a conditional UPDATE, so with several processes recovering, one reports it.
+    Rows a dead worker had claimed but not started need nothing: their claim runs out.
     """
     now = now.astimezone(UTC)
     cutoff = now - stale_after

@@ -1,21 +1,25 @@
 """Sending what is due in the outbox, within Telegram's limits, each row at most once.
 
-Every tick claims the due rows (marked ``sending`` and committed *before* the Bot API call) and
-settles each after it: ``sent``, ``blocked`` (403: the customer blocked the bot, nothing more is
-sent to them), ``failed`` (Telegram refused it for good, or retries ran out), back to ``queued``
-for later (429 with its ``retry_after``, a 5xx, a connection that never reached Telegram), or
-``unknown`` when the request may have arrived but no answer came (a read timeout): such a row is
-reported, never resent blindly. See ``scheduler/README.md`` for the guarantee.
+A tick claims due rows for this worker and keeps about a tick's worth of them in hand, claiming
+more as they go out, until nothing more is due. Each row is marked ``sending`` (committed) right
+*before* its Bot API call and settled after it: ``sent``, ``blocked`` (403: the customer blocked
+the bot, nothing more is sent to them), ``failed`` (Telegram refused it for good, or retries ran
+out), back to ``queued`` for later (429 with its ``retry_after``, a 5xx, a connection that never
+reached Telegram), or ``unknown`` when the request may have arrived but no answer came (a read
+timeout): such a row is reported, never resent blindly. See ``scheduler/README.md`` for the
+guarantee.
 
-Limits: ``rate_per_second`` over all chats (an :class:`aiolimiter.AsyncLimiter`) and at most one
-message a second per chat. Quiet hours and opt-outs are checked at sending time, so a row queued
-days ago still respects what the customer wants today.
+Limits: ``rate_per_second`` over all chats, one message every 1/rate seconds (an
+:class:`aiolimiter.AsyncLimiter` with room for one, so no burst exceeds the rate in any second)
+and at most one message a second per chat. Quiet hours and opt-outs are checked at sending time,
+so a row queued days ago still respects what the customer wants today.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import socket
 from collections.abc import Callable
@@ -40,6 +44,10 @@ MAX_ATTEMPTS = 5
 SERVICE_KINDS = ("notice",)  # sent even to customers who opted out of care and marketing
 
 
+def _always() -> bool:
+    return True
+
+
 class Sender:
     def __init__(
         self, bot: Bot, settings: SchedulerSettings, clock: Callable[[], datetime] | None = None,
@@ -49,28 +57,57 @@ class Sender:
         self.settings = settings
         self.clock = clock or (lambda: datetime.now(UTC))
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
-        self.limiter = AsyncLimiter(settings.rate_per_second, 1)
+        self.limiter = AsyncLimiter(1, 1 / settings.rate_per_second)
+        # ``concurrency`` requests at most on the wire at once (Telegram answers in ~0.1 s, so at
+        # 25/s a few overlap); only those can be left of unknown fate by a crash.
         self._slots = asyncio.Semaphore(concurrency)
+        self.in_hand = max(concurrency, math.ceil(settings.rate_per_second * settings.tick_seconds))
         self._last_sent: dict[int, datetime] = {}
         self._busy = asyncio.Lock()
 
-    async def tick(self) -> int:
-        """Send what is due now; returns how many rows were settled as sent."""
-        if self._busy.locked():  # the previous tick is still sending
+    @property
+    def busy(self) -> bool:
+        """A tick is sending."""
+        return self._busy.locked()
+
+    async def tick(self, running: Callable[[], bool] = _always) -> int:
+        """Send what is due, and what comes due meanwhile, until nothing is; how many were sent.
+
+        Claims are topped up as rows go out, so the rate holds however long the queue. Once
+        ``running()`` is false (the bot is stopping) nothing more is claimed and the tick ends
+        when the rows in hand are settled. A second call while one runs returns 0 at once.
+        """
+        if self._busy.locked():
             return 0
         async with self._busy:
-            now = self.clock()
-            batch = await outbox.claim_due(now, self.worker, limit=max(1, int(self.settings.rate_per_second * 2)))
-            if not batch:
-                return 0
-            first, later, chats = [], [], set()
-            for message in batch:  # in due order: a chat's second message waits its second
-                (later if message.customer_id in chats else first).append(message)
-                chats.add(message.customer_id)
-            for message in later:
+            sent = 0
+            pending: set[asyncio.Task[bool]] = set()
+            try:
+                while True:
+                    if running() and len(pending) <= self.in_hand // 2:
+                        pending |= await self._claim(self.in_hand - len(pending))
+                    if not pending:
+                        return sent
+                    done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                    sent += sum(task.result() for task in done)
+            finally:
+                if pending:  # an error: the rows in hand are still settled, none left half-sent
+                    await asyncio.wait(pending)
+
+    async def _claim(self, limit: int) -> set[asyncio.Task[bool]]:
+        """Claim due rows and start their deliveries (which wait for the rate limiter)."""
+        now = self.clock()
+        if len(self._last_sent) > 10_000:  # forget chats whose gap is long over
+            self._last_sent = {chat: at for chat, at in self._last_sent.items() if now - at < PER_CHAT_GAP}
+        batch = await outbox.claim_due(now, self.worker, limit)
+        first, chats = [], set()
+        for message in batch:  # in due order: a chat's second message waits its second
+            if message.customer_id in chats:
                 await outbox.defer(message, now + PER_CHAT_GAP, attempted=False)
-            results = await asyncio.gather(*(self._deliver(m, now) for m in first))
-            return sum(results)
+            else:
+                first.append(message)
+                chats.add(message.customer_id)
+        return {asyncio.create_task(self._deliver(message, now)) for message in first}
 
     async def _deliver(self, message: OutboxMessage, now: datetime) -> bool:
         customer = await message.customer
@@ -99,6 +136,8 @@ class Sender:
         self._last_sent[customer.telegram_id] = now
         text, buttons = render(message, customer)
         async with self._slots, self.limiter:
+            if not await outbox.start_sending(message, self.clock()):
+                return False  # cancelled meanwhile, or the claim ran out and another worker has it
             try:
                 sent = await self.bot.send_message(customer.telegram_id, text, reply_markup=buttons)
             except Forbidden as exc:
@@ -124,7 +163,6 @@ class Sender:
                 return False
         await outbox.mark_sent(message, self.clock(), sent.message_id)
         return True
-
 
     async def _stale(self, message: OutboxMessage, now: datetime) -> str | None:
         """Why a row should not go out now after all: "later" for a survey of a ticket that was

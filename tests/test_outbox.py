@@ -53,23 +53,57 @@ async def test_a_duplicate_enqueued_inside_a_transaction_leaves_that_transaction
     assert await OutboxMessage.all().count() == 2
 
 
+async def _take(now: datetime, worker: str = "w1", limit: int = 10) -> list[OutboxMessage]:
+    """Claim due messages and start sending each, as a sender does right before its Bot API call."""
+    claimed = await outbox.claim_due(now, worker, limit)
+    for message in claimed:
+        assert await outbox.start_sending(message, now)
+    return claimed
+
+
 async def test_a_key_stays_taken_after_its_message_was_sent(database: str) -> None:
     customer = await _customer()
     await _queued(customer, "survey:ticket:1")
-    [message] = await outbox.claim_due(NOW, "w1", 10)
+    [message] = await _take(NOW)
     await outbox.mark_sent(message, NOW, telegram_message_id=555)
     assert await outbox.enqueue(customer, "survey", "survey:ticket:1", NOW) is None
 
 
-async def test_claiming_marks_messages_sending_and_a_second_claim_gets_nothing(database: str) -> None:
+async def test_a_claimed_message_is_one_workers_and_becomes_sending_only_when_its_send_starts(database: str) -> None:
     customer = await _customer()
     await _queued(customer, "survey:ticket:1")
     claimed = await outbox.claim_due(NOW, "worker-a", 10)
     assert [m.key for m in claimed] == ["survey:ticket:1"]
-    assert (claimed[0].status, claimed[0].claimed_by, claimed[0].attempts) == ("sending", "worker-a", 1)
+    assert (claimed[0].status, claimed[0].claimed_by, claimed[0].attempts) == ("queued", "worker-a", 1)
+    assert await outbox.claim_due(NOW + outbox.LEASE / 2, "worker-b", 10) == []
+    assert await outbox.start_sending(claimed[0], NOW + MINUTE / 60)
     row = await OutboxMessage.get(key="survey:ticket:1")
-    assert (row.status, row.claimed_by, row.claimed_at, row.attempts) == ("sending", "worker-a", NOW, 1)
-    assert await outbox.claim_due(NOW + MINUTE, "worker-b", 10) == []
+    assert (row.status, row.claimed_by, row.claimed_at, row.attempts) == ("sending", "worker-a", NOW + MINUTE / 60, 1)
+    assert await outbox.claim_due(NOW + timedelta(days=1), "worker-b", 10) == []
+    assert not await outbox.start_sending(claimed[0], NOW + MINUTE)  # once
+
+
+async def test_a_claim_not_sent_within_its_lease_goes_to_another_worker_and_only_that_one_sends(database: str) -> None:
+    """A worker that died (or stalled) after claiming loses nothing: nothing went out yet."""
+    customer = await _customer()
+    await _queued(customer, "notice:1", kind="notice")
+    [stalled] = await outbox.claim_due(NOW, "worker-a", 10)
+    [taken] = await outbox.claim_due(NOW + outbox.LEASE + MINUTE / 60, "worker-b", 10)
+    assert (taken.key, taken.claimed_by) == ("notice:1", "worker-b")
+    assert not await outbox.start_sending(stalled, NOW + MINUTE)
+    assert not await outbox.defer(stalled, NOW + timedelta(hours=1))
+    assert await outbox.start_sending(taken, NOW + MINUTE)
+    assert await outbox.mark_sent(taken, NOW + MINUTE, telegram_message_id=9)
+    assert (await OutboxMessage.get(key="notice:1")).status == "sent"
+
+
+async def test_a_claimed_message_not_yet_sending_can_still_be_cancelled_and_is_then_not_sent(database: str) -> None:
+    customer = await _customer()
+    await _queued(customer, "revisit:1", kind="revisit")
+    [message] = await outbox.claim_due(NOW, "w1", 10)
+    assert await outbox.cancel_for_customer(customer, ["revisit"]) == 1  # /unsubscribe meanwhile
+    assert not await outbox.start_sending(message, NOW)
+    assert (await OutboxMessage.get(key="revisit:1")).status == "cancelled"
 
 
 async def test_messages_not_yet_due_are_not_claimed(database: str) -> None:
@@ -122,6 +156,7 @@ async def test_a_claimed_message_can_be_cancelled_or_given_up_as_unknown_and_is_
     await _queued(customer, "notice:1", kind="notice")
     unsubscribed, timed_out = await outbox.claim_due(NOW, "w1", 10)
     assert await outbox.mark_cancelled(unsubscribed, NOW, "the customer unsubscribed")
+    assert await outbox.start_sending(timed_out, NOW)
     assert await outbox.mark_unknown(timed_out, NOW, "timed out waiting for Telegram's answer")
     assert {m.key: m.status for m in await OutboxMessage.all()} == {"revisit:1": "cancelled", "notice:1": "unknown"}
     assert await outbox.claim_due(NOW + timedelta(days=1), "w1", 10) == []
@@ -130,7 +165,7 @@ async def test_a_claimed_message_can_be_cancelled_or_given_up_as_unknown_and_is_
 async def test_sent_messages_record_the_telegram_message_and_time(database: str) -> None:
     customer = await _customer()
     await _queued(customer, "notice:1")
-    [message] = await outbox.claim_due(NOW, "w1", 10)
+    [message] = await _take(NOW)
     assert await outbox.mark_sent(message, NOW + MINUTE, telegram_message_id=4242)
     row = await OutboxMessage.get(id=message.id)
     assert (row.status, row.telegram_message_id, row.sent_at) == ("sent", 4242, NOW + MINUTE)
@@ -181,21 +216,23 @@ async def test_a_blocked_customer_is_marked_and_their_other_queued_messages_canc
 async def test_recovery_turns_stale_sending_messages_into_unknown_and_leaves_fresh_ones(database: str) -> None:
     customer = await _customer()
     await _queued(customer, "old", due_at=NOW - timedelta(hours=1))
-    await outbox.claim_due(NOW - timedelta(minutes=30), "crashed-worker", 10)
+    await _take(NOW - timedelta(minutes=30), "crashed-worker")
     await _queued(customer, "fresh", due_at=NOW - 2 * MINUTE)
-    await outbox.claim_due(NOW - MINUTE, "live-worker", 10)
+    await _take(NOW - MINUTE, "live-worker")
+    await _queued(customer, "claimed-only", due_at=NOW - timedelta(hours=1))
+    await outbox.claim_due(NOW - MINUTE / 6, "crashed-worker", 10)  # it died before sending this one
     recovered = await outbox.recover_after_crash(NOW, stale_after=timedelta(minutes=5))
     assert [(m.key, m.status, m.claimed_by) for m in recovered] == [("old", "unknown", "crashed-worker")]
     statuses = {m.key: m.status for m in await OutboxMessage.all()}
-    assert statuses == {"old": "unknown", "fresh": "sending"}
+    assert statuses == {"old": "unknown", "claimed-only": "queued", "fresh": "sending"}
     assert await outbox.recover_after_crash(NOW, stale_after=timedelta(minutes=5)) == []  # reported once
-    assert await outbox.claim_due(NOW + timedelta(days=1), "w1", 10) == []  # never resent
+    assert [m.key for m in await outbox.claim_due(NOW + timedelta(days=1), "w1", 10)] == ["claimed-only"]  # never resent
 
 
 async def test_a_slow_send_that_recovery_gave_up_on_can_still_be_settled(database: str) -> None:
     customer = await _customer()
     await _queued(customer, "slow")
-    [message] = await outbox.claim_due(NOW, "w1", 10)
+    [message] = await _take(NOW)
     await outbox.recover_after_crash(NOW + timedelta(minutes=10), stale_after=timedelta(minutes=5))
     assert await outbox.mark_sent(message, NOW + timedelta(minutes=11), telegram_message_id=7)
     assert (await OutboxMessage.get(id=message.id)).status == "sent"
@@ -207,7 +244,7 @@ async def test_cancelling_by_key_and_by_customer_and_kind_touches_only_queued_me
     await _queued(customer, "survey:ticket:2", due_at=NOW + MINUTE)
     await _queued(customer, "revisit:ticket:1", due_at=NOW + MINUTE, kind="revisit")
     await _queued(customer, "greeting:1", due_at=NOW + MINUTE, kind="greeting")
-    await outbox.claim_due(NOW, "w1", 10)  # survey:ticket:1 is being sent
+    await _take(NOW)  # survey:ticket:1 is being sent
     assert await outbox.cancel("survey:ticket:2")
     assert not await outbox.cancel("survey:ticket:2")
     assert not await outbox.cancel("no-such-key")
@@ -224,7 +261,7 @@ async def test_counts_give_every_status_for_all_messages_or_one_campaign(databas
     await outbox.enqueue(customer, "campaign", f"campaign:{campaign.id}:customer:{customer.id}", NOW, campaign=campaign)
     await outbox.enqueue(other, "campaign", f"campaign:{campaign.id}:customer:{other.id}", NOW + MINUTE, campaign=campaign)
     await _queued(customer, "survey:ticket:1", due_at=NOW + MINUTE)
-    [message] = await outbox.claim_due(NOW, "w1", 1)
+    [message] = await _take(NOW, limit=1)
     await outbox.mark_sent(message, NOW, telegram_message_id=1)
     assert await outbox.counts(campaign) == {
         "queued": 1, "sending": 0, "sent": 1, "blocked": 0, "failed": 0, "cancelled": 0, "unknown": 0,
@@ -255,6 +292,6 @@ async def test_concurrent_workers_claim_each_of_500_due_messages_exactly_once(da
     if database.startswith("postgres"):  # one SQLite connection runs the workers in lock-step: the first wins
         assert sum(1 for taken in results if taken) > 1, [len(taken) for taken in results]
     rows = await OutboxMessage.all()
-    assert all(row.status == "sending" and row.attempts == 1 for row in rows)
+    assert all(row.status == "queued" and row.attempts == 1 for row in rows)
     by_worker = {f"worker-{n}": set(taken) for n, taken in enumerate(results)}
     assert all(row.id in by_worker[row.claimed_by] for row in rows)

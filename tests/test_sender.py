@@ -3,11 +3,15 @@ crashes — every row ends settled, none is sent twice."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from scheduler.models import OutboxMessage
-from scheduler.outbox import claim_due, enqueue
+from scheduler.outbox import LEASE, claim_due, enqueue, start_sending
+from scheduler.sender import Sender
+from tests.conftest import TEST_PRIVACY_KEY
 from tests.harness import Bot, Person
 from ticketing.customers import record_customer
 from ticketing.models import Customer, Ticket
@@ -61,7 +65,8 @@ async def test_a_customer_who_blocked_the_bot_is_marked_and_gets_nothing_more(bo
 
 async def test_a_row_left_sending_by_a_crash_is_reported_and_not_resent(bot: Bot, agent: Person) -> None:
     user, row = await queued_notice(bot)
-    await claim_due(NOON.astimezone(UTC), "a-process-that-died", 10)
+    [claimed] = await claim_due(NOON.astimezone(UTC), "a-process-that-died", 10)
+    assert await start_sending(claimed, NOON)  # and then it died
     assert await bot.run_scheduler(NOON + timedelta(minutes=1)) == 0  # still in flight, maybe
     before = bot.emulator.seq
     assert await bot.run_scheduler(NOON + timedelta(minutes=5)) == 0
@@ -111,6 +116,7 @@ async def test_two_bot_processes_on_one_postgresql_never_send_a_row_twice(bot: B
         "KEFU_SCHEDULER__RATE_PER_SECOND": "100", "KEFU_SCHEDULER__QUIET_HOURS": "",
         "KEFU_TELEGRAM__MESSAGES_PER_SECOND": "1000",
         "KEFU_KNOWLEDGE_BASE__LEARNED_FILE": str(tmp_path / "learned.yaml"),
+        "KEFU_PRIVACY__KEYS": json.dumps([TEST_PRIVACY_KEY]),
     }
     processes = [
         await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", env=env, cwd=tmp_path,
@@ -131,3 +137,36 @@ async def test_two_bot_processes_on_one_postgresql_never_send_a_row_twice(bot: B
     for n, user in enumerate(users):
         assert deliveries(bot, user["id"]) == [f"message {n}"]
     assert len(set(await OutboxMessage.all().values_list("claimed_by", flat=True))) == 2  # both took a share
+
+
+async def test_a_row_a_dead_process_claimed_but_never_sent_goes_out_once_when_its_claim_runs_out(
+    bot: Bot, agent: Person
+) -> None:
+    user, row = await queued_notice(bot)
+    await claim_due(NOON.astimezone(UTC), "a-process-that-died", 10)
+    assert await bot.run_scheduler(NOON + LEASE / 2) == 0
+    before = bot.emulator.seq
+    assert await bot.run_scheduler(NOON + LEASE + timedelta(minutes=5)) == 1
+    assert deliveries(bot, user["id"]) == ["Your parcel is on its way, Emma."]
+    assert bot.emulator.bot_messages(agent.chat_id, since=before) == []  # nothing of unknown fate to report
+    assert (await OutboxMessage.get(id=row.id)).status == "sent"
+
+
+async def test_while_a_send_hangs_only_that_row_is_sending_the_others_claimed_stay_queued(bot: Bot) -> None:
+    """What a crash at that moment would leave in doubt: the request on the wire, not the batch in hand."""
+    users = [bot.emulator.add_user(first_name=f"C{n}", language_code="en") for n in range(20)]
+    for n, user in enumerate(users):
+        customer = await record_customer(user["id"], first_name=user["first_name"], language_code="en")
+        await enqueue(customer, "notice", f"notice:{n}", NOON, {"text": f"message {n}"})
+    bot.emulator.inject_fault("sendMessage", status=200, delay=1.0, chat_id=users[0]["id"])  # slow, then delivered
+    sender = Sender(bot.app.bot, bot.settings.scheduler, clock=lambda: NOON, worker="w1", concurrency=1)
+    sending = asyncio.create_task(sender.tick())
+    for _ in range(100):
+        await asyncio.sleep(0.02)
+        if bot.emulator.stats["faults_triggered"]:
+            break
+    rows = await OutboxMessage.all().order_by("id")
+    assert [r.key for r in rows if r.status == "sending"] == ["notice:0"]
+    assert sum(1 for r in rows if r.status == "queued" and r.claimed_by == "w1") == len(users) - 1
+    assert await sending == 20
+    assert all(deliveries(bot, user["id"]) == [f"message {n}"] for n, user in enumerate(users))
