@@ -18,6 +18,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Sequence
 from functools import lru_cache
 
 from knowledge_base.language import to_simplified
@@ -42,6 +43,41 @@ def normalize(text: str) -> str:
         text = to_simplified(text)
     text = _DIGITS.sub("0", text)
     return " ".join(_TOKEN.findall(text))
+
+
+def normalize_many(texts: Sequence[str]) -> list[str]:
+    """``[normalize(t) for t in texts]``, faster for many texts (a KB's example questions).
+
+    OpenCC is called once for all the Chinese texts joined by newlines rather than once per
+    text, and the digit folding runs once over the joined text: neither can act across a
+    newline, so the result is the same. A text containing a newline itself is normalised alone.
+    """
+    texts = list(texts)
+    out = ["" for _ in texts]
+    lines: list[str] = []
+    where: list[int] = []
+    for i, text in enumerate(texts):
+        if "\n" in text:
+            out[i] = normalize(text)
+            continue
+        if not text.isascii():
+            text = unicodedata.normalize("NFKC", text)
+        lines.append(text.lower())
+        where.append(i)
+    han = [i for i, line in enumerate(lines) if _HAN.search(line)]
+    if han:
+        converted = to_simplified("\n".join([lines[i] for i in han])).split("\n")
+        if len(converted) != len(han):  # never seen: OpenCC keeps newlines; be safe anyway
+            converted = [to_simplified(lines[i]) for i in han]
+        for i, line in zip(han, converted, strict=True):
+            lines[i] = line
+    joined = "\n".join(lines)
+    if _DIGITS.search(joined):
+        lines = _DIGITS.sub("0", joined).split("\n")
+    findall = _TOKEN.findall
+    for i, line in zip(where, lines, strict=True):
+        out[i] = " ".join(findall(line))
+    return out
 
 
 def tokens(normalized: str) -> list[str]:

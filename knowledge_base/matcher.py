@@ -40,7 +40,7 @@ import scipy.linalg
 import scipy.sparse as sp
 from rapidfuzz import fuzz, process
 
-from knowledge_base.features import _HAN, _word_grams, features, normalize
+from knowledge_base.features import _HAN, _word_grams, features, normalize, normalize_many
 
 LAMBDA = 1e-4
 """Ridge on the within-class scatter, relative to its size (measured: 1e-5 … 1e-2)."""
@@ -103,12 +103,21 @@ class _Words(dict[str, int]):
         if len(word) == 1 and _HAN.match(word):
             self.han_rows.add(row)
         self.names.append(word)
-        self.grams.append(tuple(self.vocab[g] for g in _word_grams(word)))
+        self.grams.append(tuple(map(self.vocab.__getitem__, _word_grams(word))))
         return row
 
     def matrix(self) -> sp.csr_matrix:
         lengths = np.fromiter((len(g) for g in self.grams), dtype=np.int64, count=len(self.grams))
         return _rows(self.grams, lengths, len(self.vocab))
+
+
+def _row_sums(values: np.ndarray, indptr: np.ndarray) -> np.ndarray:
+    """Sum of ``values`` over each row of a CSR matrix given its ``indptr`` (0 for empty rows)."""
+    sums = np.zeros(len(indptr) - 1)
+    nonempty = np.flatnonzero(indptr[1:] > indptr[:-1])
+    if len(nonempty):
+        sums[nonempty] = np.add.reduceat(values, indptr[:-1][nonempty])
+    return sums
 
 
 def _rows(rows: list[tuple[int, ...]] | list[list[int]], lengths: np.ndarray, width: int) -> sp.csr_matrix:
@@ -128,46 +137,43 @@ class Matcher:
         """``examples`` are ``(entry_id, question)`` pairs in any of kefu's languages."""
         self._vocab: dict[str, int] = _Vocabulary()
         self._words = words = _Words(self._vocab)
-        self._texts: dict[str, list[str]] = {}
+        self._compact_texts: dict[str, list[str]] = {}
         self._spell: dict[int, list[str]] = {}
         self._pools: dict[int, list[str]] = {}
+        pairs = examples if isinstance(examples, list) else list(examples)
+        norms = normalize_many([q for _, q in pairs])
+        # each distinct (entry, normalised question) once, in order; empty ones say nothing
+        kept_pairs = [pair for pair in dict.fromkeys(zip([e for e, _ in pairs], norms, strict=True)) if pair[1]]
+        self._kept = kept = [norm for _, norm in kept_pairs]
+        han_search = _HAN.search
+        # a class is an entry's Chinese or Latin-script examples, numbered as first seen
         classes: dict[tuple[str, bool], int] = {}
-        class_entry: list[str] = []
-        tokens: list[int] = []  # word rows of all questions, one after the other
-        lengths: list[int] = []
-        labels: list[int] = []
-        seen: set[tuple[int, str]] = set()
-        for entry_id, question in examples:
-            norm = normalize(question)
-            if not norm:
-                continue
-            han = _HAN.search(norm) is not None
-            cls = classes.get((entry_id, han))
-            if cls is None:
-                cls = classes[(entry_id, han)] = len(class_entry)
-                class_entry.append(entry_id)
-            if (cls, norm) in seen:
-                continue
-            seen.add((cls, norm))
-            self._texts.setdefault(entry_id, []).append(_compact(norm) if han else norm)
-            rows = [words[t] for t in norm.split()]
-            tokens.extend(rows)
-            lengths.append(len(rows))
-            labels.append(cls)
-        self._entry_ids = list(dict.fromkeys(class_entry))
-        index = {e: i for i, e in enumerate(self._entry_ids)}
+        labels = [
+            classes.setdefault((entry_id, han_search(norm) is not None), len(classes))
+            for entry_id, norm in kept_pairs
+        ]
+        class_entry = [entry_id for entry_id, _ in classes]
+        # word rows of all questions, one after the other (a normalised text is single-spaced)
+        flat = " ".join(kept).split()
+        tokens = np.fromiter(map(words.__getitem__, flat), dtype=np.int64, count=len(flat))
+        lengths = np.fromiter((norm.count(" ") + 1 for norm in kept), dtype=np.int64, count=len(kept))
         # an entry has at most two classes (Chinese, Latin script): score both, keep the better
-        first = np.full(len(self._entry_ids), -1, dtype=np.int64)
-        second = np.full(len(self._entry_ids), -1, dtype=np.int64)
+        first: dict[str, int] = {}
+        second: dict[str, int] = {}
         for cls, entry_id in enumerate(class_entry):
-            slot = first if first[index[entry_id]] < 0 else second
-            slot[index[entry_id]] = cls
-        self._class_a = first
-        self._class_b = np.where(second < 0, first, second)
+            (second if entry_id in first else first)[entry_id] = cls
+        self._entry_ids = list(first)
+        self._entry_index = {e: i for i, e in enumerate(self._entry_ids)}
+        self._class_a = np.fromiter(first.values(), dtype=np.int64, count=len(first))
+        self._class_b = np.fromiter((second.get(e, c) for e, c in first.items()), dtype=np.int64, count=len(first))
         self._empty = not labels
+        label_array = np.array(labels, dtype=np.int64)
+        self._class_rows = np.argsort(label_array, kind="stable")
+        self._class_start = np.zeros(len(class_entry) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(label_array, minlength=len(class_entry)), out=self._class_start[1:])
         if not self._empty:
-            counts = self._counts(np.array(tokens, dtype=np.int64), np.array(lengths, dtype=np.int64))
-            self._fit(counts, np.array(labels, dtype=np.int64), len(class_entry))
+            counts = self._counts(tokens, lengths)
+            self._fit(counts, label_array, len(class_entry))
 
     def _counts(self, tokens: np.ndarray, lengths: np.ndarray) -> sp.csr_matrix:
         """Example × feature counts: exactly what :func:`features` counts, but assembled with
@@ -185,7 +191,7 @@ class Matcher:
         unique, inverse = np.unique(keys, return_inverse=True)
         names, vocab = self._words.names, self._vocab
         columns = np.fromiter(
-            (vocab["b:" + names[k // n_words] + " " + names[k % n_words]] for k in unique.tolist()),
+            map(vocab.__getitem__, ["b:" + names[k // n_words] + " " + names[k % n_words] for k in unique.tolist()]),
             dtype=np.int64,
             count=len(unique),
         )
@@ -206,11 +212,11 @@ class Matcher:
         self._idf = np.log((1.0 + n_classes) / (1.0 + class_df)) + 1.0
         self._idf_unknown = math.log(1.0 + n_classes) + 1.0
         a.data *= self._idf[a.indices]
-        a = (sp.diags(1.0 / np.sqrt(np.asarray(a.multiply(a).sum(axis=1)).ravel())) @ a).tocsr()
+        a.data /= np.repeat(np.sqrt(_row_sums(a.data * a.data, a.indptr)), np.diff(a.indptr))  # rows: unit length
         counts = np.bincount(labels, minlength=n_classes)
         means = (sp.diags(1.0 / counts) @ members @ a).tocsr()
         self._means_t = means.T.tocsr()
-        mean_sq = np.asarray(means.multiply(means).sum(axis=1)).ravel()
+        mean_sq = _row_sums(means.data * means.data, means.indptr)
         self._mean_norm = np.sqrt(np.maximum(mean_sq, 1e-24))
         multi = np.flatnonzero(counts[labels] > 1)  # a single example differs from nothing
         cap = min(MAX_BASIS, max(64, BASIS_BUDGET // n_classes))
@@ -224,7 +230,7 @@ class Matcher:
             chol = scipy.linalg.cholesky(gram, lower=True)
             self._linv = scipy.linalg.solve_triangular(chol, np.eye(m), lower=True)
             self._diffs_t = diffs.T.tocsr()
-            k = scipy.linalg.solve_triangular(chol, (diffs @ means.T).toarray(), lower=True)
+            k = scipy.linalg.solve_triangular(chol, (diffs @ self._means_t).toarray(), lower=True)
             self._k = np.ascontiguousarray(k.T, dtype=np.float32)  # classes × m
             mean_sq = mean_sq - np.einsum("ij,ij->i", self._k, self._k, dtype=np.float64)
         self._proj_sq = np.maximum(mean_sq, 1e-12)
@@ -315,7 +321,7 @@ class Matcher:
         ranked: list[tuple[float, float, float, str]] = []
         for i in top:
             entry_id = self._entry_ids[i]
-            ratio = max(fuzz.ratio(compact, q) for q in self._texts[entry_id]) / 100.0 if norm else 0.0
+            ratio = max(fuzz.ratio(compact, q) for q in self._fuzz_texts(entry_id)) / 100.0 if norm else 0.0
             ranked.append((float(sims[i]) + FUZZ_WEIGHT * ratio, float(sims[i]), ratio, entry_id))
         ranked.sort(key=lambda r: (-r[0], r[3]))
         han = _HAN.search(norm) is not None
@@ -326,6 +332,20 @@ class Matcher:
             margin = best - ranked[1][0] if rank == 0 and len(ranked) > 1 else combined - best
             out.append(Candidate(entry_id, confidence(sim, margin, ratio, han), sim, ratio))
         return out
+
+    def _fuzz_texts(self, entry_id: str) -> list[str]:
+        """The entry's normalised questions as RapidFuzz compares them (:func:`_compact`),
+        made when the entry is first a candidate rather than for every entry at load."""
+        texts = self._compact_texts.get(entry_id)
+        if texts is None:
+            i = self._entry_index[entry_id]
+            rows = {
+                int(r)
+                for cls in {int(self._class_a[i]), int(self._class_b[i])}
+                for r in self._class_rows[self._class_start[cls] : self._class_start[cls + 1]]
+            }
+            texts = self._compact_texts[entry_id] = [_compact(self._kept[r]) for r in sorted(rows)]
+        return texts
 
     def signals(self, text: str) -> tuple[str, float, float, float, bool] | None:
         """(best entry, cosine, margin, fuzzy ratio, is Chinese): the inputs of the confidence,

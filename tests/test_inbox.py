@@ -1,0 +1,181 @@
+"""Updates are stored before Telegram is told they arrived, handled once, and not lost when a
+process dies; by webhook only with the secret; a customer who floods is slowed down."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+
+from bot import inbox
+from bot.fleet import take_turn
+from bot.models import ConversationState, InboxUpdate
+from tests.conftest import WEBHOOK_SECRET
+from tests.harness import Bot, Person
+from ticketing.models import Ticket
+
+NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+
+
+def _message(update_id: int, user_id: int, text: str) -> dict:
+    user = {"id": user_id, "is_bot": False, "first_name": "Ana", "language_code": "en"}
+    return {"update_id": update_id, "message": {
+        "message_id": update_id, "date": int(NOW.timestamp()), "chat": {"id": user_id, "type": "private", "first_name": "Ana"},
+        "from": user, "text": text,
+    }}
+
+
+async def _post(bot: Bot, payload: dict, secret: str | None) -> int:
+    headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(bot.settings.telegram.webhook_url, data=json.dumps(payload), headers=headers) as answer:
+            return answer.status
+
+
+async def _answered(bot: Bot, update_id: int) -> None:
+    await bot.processor.wait_finished(update_id, timeout=10)
+
+
+# -- the inbox as a service --------------------------------------------------------------------
+
+
+async def test_a_chats_updates_are_handed_out_one_at_a_time_in_order(database: str) -> None:
+    await inbox.store([_message(1, 501, "a"), _message(2, 501, "b"), _message(3, 502, "c")], NOW)
+    await inbox.store([_message(1, 501, "a again")], NOW)  # Telegram sending one again: a no-op
+    assert await InboxUpdate.all().count() == 3
+
+    first = await inbox.claim(1, "one", NOW)
+    assert first is not None and first.payload["message"]["text"] == "a"
+    assert await inbox.claim(1, "two", NOW) is None  # taken already
+    assert await inbox.claim(2, "two", NOW) is None  # its chat's first update is still open
+    assert await inbox.claim(3, "two", NOW) is not None  # another chat goes on
+
+    await inbox.finish(1, NOW)
+    assert await inbox.next_in_chat(501) == 2
+    assert await inbox.claim(2, "two", NOW) is not None
+
+
+async def test_a_dead_process_updates_are_taken_over_unless_they_were_being_answered(database: str) -> None:
+    await inbox.store([_message(1, 501, "a"), _message(2, 502, "b"), _message(3, 503, "c")], NOW)
+    for update_id in (1, 2, 3):
+        await inbox.claim(update_id, "dead", NOW)
+    await inbox.mark_replying(2)
+    assert await inbox.recover(NOW, holder="alive") == []
+    assert await inbox.recover(NOW + timedelta(seconds=30), stale=timedelta(minutes=2)) == []
+
+    unknown = await inbox.recover(NOW + timedelta(minutes=3), stale=timedelta(minutes=2))
+    assert [row.update_id for row in unknown] == [2]
+    statuses = dict(await InboxUpdate.all().order_by("update_id").values_list("update_id", "status"))
+    assert statuses == {1: "new", 2: "unknown", 3: "new"}
+
+
+async def test_a_fleet_wide_job_runs_once_per_period(database: str) -> None:
+    assert await take_turn("weekly-report", "2026-11-30", "a")
+    assert not await take_turn("weekly-report", "2026-11-30", "b")
+    assert not await take_turn("weekly-report", "2026-11-29", "b")  # an old period never runs again
+    assert await take_turn("weekly-report", "2026-12-07", "b")
+
+
+async def test_handled_updates_are_forgotten_after_a_week(database: str) -> None:
+    await inbox.store([_message(1, 501, "old"), _message(2, 501, "new")], NOW - timedelta(days=8))
+    await inbox.claim(1, "one", NOW)
+    await inbox.finish(1, NOW)
+    assert await inbox.purge(NOW - timedelta(days=7)) == 1  # the unhandled one is kept
+    assert await InboxUpdate.all().values_list("update_id", flat=True) == [2]
+
+
+# -- by long polling ---------------------------------------------------------------------------
+
+
+async def test_every_update_is_in_the_inbox_before_it_is_answered(bot: Bot, customer: Person) -> None:
+    replies = await customer.say("/start")
+    assert replies.text
+    row = await InboxUpdate.get(user_id=customer.id)
+    assert row.status == "done" and row.replying and row.payload["message"]["text"] == "/start"
+
+
+async def test_updates_left_by_a_process_that_died_are_handled_at_start(start_bot, emulator) -> None:
+    ana, bo, cy = (emulator.add_user(first_name=name, language_code="en") for name in ("Ana", "Bo", "Cy"))
+    await inbox.store([_message(9001, ana["id"], "/help"), _message(9002, bo["id"], "/help"), _message(9003, cy["id"], "/help")], NOW)
+    # What this very service (kefu-1) held when it died: one not yet answered, one being answered.
+    await InboxUpdate.filter(update_id__in=[9002, 9003]).update(status="processing", claimed_by="kefu-1", claimed_at=NOW)
+    await inbox.mark_replying(9003)
+
+    async with start_bot(telegram={"instance": "kefu-1"}) as bot:
+        await _answered(bot, 9001)
+        await _answered(bot, 9002)
+        assert len(emulator.bot_messages(ana["id"])) == 1  # never acknowledged: handled
+        assert len(emulator.bot_messages(bo["id"])) == 1  # held when it died, not yet answered: handled
+        assert emulator.bot_messages(cy["id"]) == []  # it was answering: not answered twice
+        warning = emulator.bot_messages(bot.group["id"])[-1]["text"]
+        assert str(cy["id"]) in warning
+    assert (await InboxUpdate.get(update_id=9003)).status == "unknown"
+
+
+async def test_a_conversation_goes_on_in_another_process(start_bot) -> None:
+    """What a conversation remembers (here: that the next message describes a complaint) lives in
+    the database, so the process that takes the next message knows it."""
+    async with start_bot() as bot:
+        ana = bot.emulator.add_user(first_name="Ana", language_code="en")
+        customer = Person(bot, ana, ana["id"])
+        asked = await customer.say("/complaint")
+        assert asked.text
+        assert await ConversationState.filter(scope="user", owner_id=customer.id).exists()
+    async with start_bot() as restarted:
+        customer.bot = restarted
+        opened = await customer.say("The parcel arrived broken")
+        assert "#" in opened.text
+        ticket = await Ticket.get(customer__telegram_id=customer.id)
+        assert ticket.is_complaint
+    assert not await ConversationState.filter(scope="user", owner_id=customer.id).exists()
+
+
+async def test_a_customer_who_floods_gets_one_notice_and_the_rest_waits(bot: Bot, customer: Person) -> None:
+    limit = bot.settings.telegram.flood_messages = 8
+    updates = [bot.emulator.send_text(customer.id, f"/help {n}") for n in range(limit + 5)]
+    for update in updates:
+        await bot.handled(update)
+    texts = [m["text"] for m in bot.emulator.bot_messages(customer.chat_id)]
+    notices = [t for t in texts if t.startswith("You are sending messages faster")]
+    assert len(notices) == 1 and len(texts) == limit + 1
+    assert await InboxUpdate.filter(status="throttled").count() == 5
+
+
+# -- by webhook --------------------------------------------------------------------------------
+
+
+async def test_by_webhook_customers_are_answered(start_bot, emulator) -> None:
+    async with start_bot(webhook=True) as bot:
+        assert emulator.webhook["url"] == bot.settings.telegram.webhook_url
+        ana = emulator.add_user(first_name="Ana", language_code="en")
+        customer = Person(bot, ana, ana["id"])
+        assert "delivery" in (await customer.say("how long does shipping take")).text.lower()
+        async with aiohttp.ClientSession() as http:
+            base = bot.settings.telegram.webhook_url.rsplit("/telegram", 1)[0]
+            async with http.get(f"{base}/readyz") as ready:
+                assert ready.status == 200 and (await ready.json())["ok"]
+
+
+async def test_a_webhook_call_without_the_secret_is_refused_and_leaves_no_trace(start_bot, emulator) -> None:
+    async with start_bot(webhook=True) as bot:
+        ana = emulator.add_user(first_name="Ana", language_code="en")
+        assert await _post(bot, _message(777_001, ana["id"], "/start"), "wrong-secret-0123456789") == 403
+        assert await _post(bot, _message(777_002, ana["id"], "/start"), None) == 403
+        assert await _post(bot, {"not": "an update"}, WEBHOOK_SECRET) == 400
+        await asyncio.sleep(0.2)
+        assert await InboxUpdate.filter(update_id__in=[777_001, 777_002]).count() == 0
+        assert emulator.bot_messages(ana["id"]) == []
+
+
+async def test_an_update_telegram_sends_twice_is_answered_once(start_bot, emulator) -> None:
+    async with start_bot(webhook=True) as bot:
+        ana = emulator.add_user(first_name="Ana", language_code="en")
+        payload = _message(888_001, ana["id"], "/help")
+        assert await _post(bot, payload, WEBHOOK_SECRET) == 200
+        await _answered(bot, 888_001)
+        assert await _post(bot, payload, WEBHOOK_SECRET) == 200
+        await asyncio.sleep(0.3)
+        assert len(emulator.bot_messages(ana["id"])) == 1
+        assert await InboxUpdate.filter(update_id=888_001).count() == 1
