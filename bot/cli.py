@@ -8,9 +8,13 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.logsetup import configure_logging
+
+if TYPE_CHECKING:
+    from bot.crypto import Keyring
 
 EXIT_CONFIG = 2
 
@@ -110,7 +114,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
         return _kb_import(settings, args.file, args.to)
     secrets = [settings.telegram.token.get_secret_value()] if settings.telegram.token else []
     secrets += [key.get_secret_value() for key in settings.privacy.keys]
-    _install_privacy_keys(args, settings)
+    keyring = _install_privacy_keys(args, settings)
+    secrets += keyring.keys if keyring is not None else []
     if args.command == "sandbox":
         from bot.sandbox import run_sandbox
 
@@ -158,13 +163,13 @@ async def _dispatch(args: argparse.Namespace) -> int:
     raise AssertionError(args.command)
 
 
-def _install_privacy_keys(args: argparse.Namespace, settings: Settings) -> None:
+def _install_privacy_keys(args: argparse.Namespace, settings: Settings) -> Keyring | None:
     """Commands that write personal data need a key (`kefu run` says first that it needs a token);
     the others use the keys when given (the sandbox makes a throw-away one if none is)."""
     from bot.privacy import install_keys
 
     token_first = args.command == "run" and settings.telegram.token is None
-    install_keys(settings, required=args.command in ("run", "orders", "privacy") and not token_first)
+    return install_keys(settings, required=args.command in ("run", "orders", "privacy") and not token_first)
 
 
 def _safe_url(settings: Settings) -> str:

@@ -86,6 +86,7 @@ class Keyring:
     def __init__(self, keys: Sequence[str]) -> None:
         if not keys:
             raise NoKey()
+        self.keys = list(keys)
         self._fernet = MultiFernet([Fernet(k.encode()) for k in keys])
         self._index_keys = [_index_key(k) for k in keys]
 

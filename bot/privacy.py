@@ -14,7 +14,10 @@ and :class:`~bot.crypto.BlindIndexField` of the app.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from tortoise import Tortoise
 from tortoise.models import Model
@@ -28,16 +31,48 @@ BATCH = 500
 
 
 def install_keys(settings: Settings, *, required: bool) -> crypto.Keyring | None:
-    """Install ``[privacy] keys``; none given: a :class:`ConfigError` if ``required``, else nothing."""
+    """Install ``[privacy] keys``, else the key file of a SQLite database (:func:`key_file`).
+
+    With neither, a command that writes personal data (``required``) on SQLite makes the key file;
+    on PostgreSQL, where several processes must share one key, it stops with a
+    :class:`ConfigError` that says how to make one.
+    """
     keys = [key.get_secret_value() for key in settings.privacy.keys]
     if keys:
         return crypto.install(keys)
-    if required:
+    path = key_file(settings)
+    if path is not None and path.exists():
+        stored = path.read_text().strip()
+        if not crypto.is_key(stored):
+            raise ConfigError(f"{path} does not hold a key made by `kefu privacy new-key`: restore it from your copy.")
+        return crypto.install([stored])
+    if not required:
+        return None
+    if path is None:
         raise ConfigError(
             "No key to encrypt customers' personal data: set KEFU_PRIVACY__KEYS='[\"<key>\"]' with a key "
             "from `kefu privacy new-key` (and keep a copy: without it the data cannot be read)."
         )
-    return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = crypto.new_key()
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(key + "\n")
+    print(
+        f"kefu: made {path}, the key that encrypts customers' personal data in {path.with_suffix('')}; "
+        "keep a copy apart from the database (or move it to KEFU_PRIVACY__KEYS)",
+        file=sys.stderr,
+    )
+    return crypto.install([key])
+
+
+def key_file(settings: Settings) -> Path | None:
+    """Where a SQLite database keeps its key when none is configured: beside the file, as
+    ``data/kefu.db.key`` (mode 0600). None for PostgreSQL and for a database in memory."""
+    url = settings.database.url
+    if not url.startswith("sqlite://") or ":memory:" in url:
+        return None
+    return Path(url.removeprefix("sqlite://").split("?", 1)[0] + ".key")
 
 
 def install_throwaway_key(settings: Settings) -> None:

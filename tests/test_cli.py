@@ -62,12 +62,15 @@ def test_run_with_an_unreachable_bot_api_exits_2_naming_base_url(tmp_path: Path)
 
 
 async def test_run_works_against_any_bot_api_server_given_by_base_url(tmp_path: Path) -> None:
+    """As a new user runs it: a token and a Bot API server, nothing else (no privacy key either)."""
     emulator = BotAPIEmulator(bot_username="shop_bot")
     await emulator.start()
+    env = _env(KEFU_TELEGRAM__TOKEN=TOKEN, KEFU_TELEGRAM__BASE_URL=emulator.base_url, KEFU_API__LISTEN="127.0.0.1:0")
+    del env["KEFU_PRIVACY__KEYS"]
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "--verbose", "run",
         cwd=tmp_path,
-        env=_env(KEFU_TELEGRAM__TOKEN=TOKEN, KEFU_TELEGRAM__BASE_URL=emulator.base_url, KEFU_API__LISTEN="127.0.0.1:0"),
+        env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     try:
@@ -84,6 +87,18 @@ async def test_run_works_against_any_bot_api_server_given_by_base_url(tmp_path: 
     assert process.returncode == 0, stderr.decode()
     assert TOKEN not in stderr.decode()
     assert (tmp_path / "data" / "kefu.db").is_file()  # the default SQLite database, created on first run
+    key_file = tmp_path / "data" / "kefu.db.key"  # made beside it, readable by its owner only
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert "data/kefu.db.key" in stderr.decode() and key_file.read_text().strip() not in stderr.decode()
+
+
+def test_run_on_postgresql_without_a_privacy_key_exits_2_saying_how_to_make_one(tmp_path: Path) -> None:
+    env = _env(KEFU_TELEGRAM__TOKEN=TOKEN, KEFU_DATABASE__URL="postgres://kefu@127.0.0.1:9/kefu")
+    del env["KEFU_PRIVACY__KEYS"]
+    result = subprocess.run([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "KEFU_PRIVACY__KEYS" in lines[0] and "kefu privacy new-key" in lines[0]
 
 
 def test_sandbox_greets_hello_and_nihao_in_their_languages(tmp_path: Path) -> None:
