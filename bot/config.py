@@ -223,6 +223,9 @@ class SchedulerSettings(_Section):
 class ApiSettings(_Section):
     listen: str = "127.0.0.1:8080"
     token: SecretStr | None = None
+    failed_attempts: int = Field(default=10, ge=0)
+    failed_window_seconds: float = Field(default=60.0, gt=0, le=86400)
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
 
     @field_validator("token")
     @classmethod

@@ -13,6 +13,7 @@ from tortoise import Tortoise
 
 from bot import monitoring
 from bot.config import ConfigError, Settings
+from bot.guard import FailedAttempts, api_guard
 from bot.intake import Intake
 from knowledge_base.orders.feed import order_routes
 from reports.api import metrics_routes
@@ -22,7 +23,8 @@ BOT = web.AppKey("bot", Application)
 
 
 def build_http_app(settings: Settings, bot: Application | None = None) -> web.Application:
-    app = web.Application(client_max_size=1024 * 1024)
+    attempts = FailedAttempts(settings.api.failed_attempts, settings.api.failed_window_seconds)
+    app = web.Application(client_max_size=1024 * 1024, middlewares=[api_guard(attempts, settings.api.trusted_proxies)])
     app.add_routes(order_routes(settings.orders))
     app.add_routes(metrics_routes(settings))
     app.router.add_get("/healthz", _alive)

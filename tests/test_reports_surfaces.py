@@ -80,3 +80,18 @@ async def test_the_metrics_api_wants_the_bearer_token(bot: Bot) -> None:
         body = await response.json()
         assert body["start"] == "2026-11-01T00:00:00+08:00" and set(body["series"]) >= {"complaint_rate", "csat_score"}
         assert (await http.get(f"{url}/api/metrics?from=yesterday", headers=good)).status == 400
+
+
+async def test_guessing_the_api_token_is_slowed_down_per_address(bot: Bot) -> None:
+    api = ApiSettings(token=SecretStr("s3cret-token"), failed_attempts=3, failed_window_seconds=60)
+    settings = bot.settings.model_copy(update={"api": api})
+    good = {"Authorization": "Bearer s3cret-token"}
+    async with serving_http(settings, "127.0.0.1:0") as url, aiohttp.ClientSession() as http:
+        for guess in ("a", "b", "c"):
+            assert (await http.get(f"{url}/api/metrics", headers={"Authorization": f"Bearer {guess}"})).status == 401
+        refused = await http.get(f"{url}/api/metrics", headers=good)  # even the right one waits now
+        assert refused.status == 429 and 1 <= int(refused.headers["Retry-After"]) <= 60
+        # Through the reverse proxy (a trusted address), another client is not held back.
+        through_proxy = await http.get(f"{url}/api/metrics", headers={**good, "X-Forwarded-For": "203.0.113.7"})
+        assert through_proxy.status == 200
+        assert (await http.get(f"{url}/healthz")).status == 200  # only /api/ is guarded
