@@ -63,6 +63,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+PRIVACY_KEY = "czeYealJS466VF9tZ4kpJQxjWkrZSNYwEwH9kTCLdhs="
+"""Encrypts the throw-away database's personal data, in this process and in the bot's."""
 TOKEN = "123456789:BENCH-load-token-not-a-secret"
 POSTGRES_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 CONCURRENT_UPDATES = 64  # kefu's ChatOrderedProcessor default; the echo bot gets the same
@@ -293,6 +295,7 @@ def kefu_process(emulator: Any, group_id: int, url: str, folder: Path, profile: 
     env = _base_env()
     env.update(
         KEFU_TELEGRAM__TOKEN=TOKEN,
+        KEFU_PRIVACY__KEYS=json.dumps([PRIVACY_KEY]),
         KEFU_TELEGRAM__BASE_URL=emulator.base_url,
         KEFU_TELEGRAM__AGENT_CHAT_ID=str(group_id),
         KEFU_TELEGRAM__POLL_TIMEOUT="10",
@@ -581,7 +584,7 @@ class Plan:
 
 
 async def run_database(kind: str, plan: Plan, folder: Path) -> list[Phase]:
-    from bot import db
+    from bot import crypto, db
 
     print(f"\n== {kind} ==")
     folder.mkdir(parents=True, exist_ok=True)
@@ -592,6 +595,7 @@ async def run_database(kind: str, plan: Plan, folder: Path) -> list[Phase]:
     }
     results: list[Phase] = []
     async with throwaway_database(kind, folder, plan.admin_url) as url:
+        crypto.install([PRIVACY_KEY])
         await db.connect(url)
         try:
             print(f"  {await seed_orders([c for cs in phases.values() for c in cs], folder)}")

@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import math
 import os
 import random
@@ -49,13 +50,15 @@ sys.path.insert(0, str(ROOT))
 
 import asyncpg  # noqa: E402
 
-from bot import db  # noqa: E402
+from bot import crypto, db  # noqa: E402
 from bot.emulator import BotAPIEmulator  # noqa: E402
 from scheduler import outbox  # noqa: E402
 from scheduler.models import OutboxMessage  # noqa: E402
 from ticketing.customers import record_customer  # noqa: E402
 from ticketing.models import Customer  # noqa: E402
 
+PRIVACY_KEY = "czeYealJS466VF9tZ4kpJQxjWkrZSNYwEwH9kTCLdhs="
+"""Encrypts the throw-away database's personal data, in this process and in the bot's."""
 TOKEN = "123456789:BENCH-outbox-token-not-a-secret"
 FIRST_USER_ID = 610_000_001
 FINAL = ("sent", "blocked", "failed", "cancelled", "unknown")
@@ -195,6 +198,7 @@ def bot_env(emulator: BotAPIEmulator, url: str, folder: Path, rate: float, ptb_r
         # No festival or birthday greetings to all 10,000 customers in the middle of a run.
         KEFU_SCHEDULER__GREETINGS="[]",
         KEFU_KNOWLEDGE_BASE__LEARNED_FILE=str(folder / "kb-learned.yaml"),
+        KEFU_PRIVACY__KEYS=json.dumps([PRIVACY_KEY]),
     )
     return env
 
@@ -634,6 +638,7 @@ async def run_database(kind: str, plan: Plan, results: Results, folder: Path) ->
     print(f"\n== {kind} ==")
     folder.mkdir(parents=True, exist_ok=True)
     async with throwaway_database(kind, folder, plan.admin_url) as url:
+        crypto.install([PRIVACY_KEY])
         await db.connect(url)
         emulator = BotAPIEmulator(bot_username="kefu_bench_bot", token=TOKEN)
         await emulator.start("127.0.0.1", 0)
