@@ -9,9 +9,10 @@ reached Telegram), or ``unknown`` when the request may have arrived but no answe
 timeout): such a row is reported, never resent blindly. See ``scheduler/README.md`` for the
 guarantee.
 
-Limits: ``rate_per_second`` over all chats, one message every 1/rate seconds (an
-:class:`aiolimiter.AsyncLimiter` with room for one, so no burst exceeds the rate in any second)
-and at most one message a second per chat. Quiet hours and opt-outs are checked at sending time,
+Limits: ``rate_per_second`` over all chats (an :class:`aiolimiter.AsyncLimiter` leaking at that
+rate with room for two: a wait that ends late is made up by the next one, so the rate achieved
+is the rate configured, and no second ever holds more than the rate and one) and at most one
+message a second per chat. Quiet hours and opt-outs are checked at sending time,
 so a row queued days ago still respects what the customer wants today.
 """
 
@@ -57,7 +58,7 @@ class Sender:
         self.settings = settings
         self.clock = clock or (lambda: datetime.now(UTC))
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
-        self.limiter = AsyncLimiter(1, 1 / settings.rate_per_second)
+        self.limiter = AsyncLimiter(2, 2 / settings.rate_per_second)
         # ``concurrency`` requests at most on the wire at once (Telegram answers in ~0.1 s, so at
         # 25/s a few overlap); only those can be left of unknown fate by a crash.
         self._slots = asyncio.Semaphore(concurrency)
