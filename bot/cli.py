@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, load_settings, secrets_of
 from bot.logsetup import configure_logging
 
 if TYPE_CHECKING:
@@ -112,8 +112,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     if args.command == "kb":
         return _kb_import(settings, args.file, args.to)
-    secrets = [settings.telegram.token.get_secret_value()] if settings.telegram.token else []
-    secrets += [key.get_secret_value() for key in settings.privacy.keys]
+    secrets = secrets_of(settings)
     keyring = _install_privacy_keys(args, settings)
     secrets += keyring.keys if keyring is not None else []
     if args.command == "sandbox":

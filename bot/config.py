@@ -429,3 +429,19 @@ def _as_clause(message: str) -> str:
         if message.startswith(prefix):
             return "must be " + message.removeprefix(prefix) if prefix.endswith("be ") else "must " + message.removeprefix(prefix)
     return message[0].lower() + message[1:] if message else "is invalid"
+
+
+def secrets_of(settings: BaseModel) -> list[str]:
+    """Every secret value in the settings (tokens, webhook and feed secrets, privacy keys): what
+    the logs must never show."""
+    found: list[str] = []
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            if isinstance(item, SecretStr) and item.get_secret_value():
+                found.append(item.get_secret_value())
+            elif isinstance(item, BaseModel):
+                found.extend(secrets_of(item))
+    return found
+
