@@ -37,6 +37,7 @@ STALE_PROCESSING = timedelta(minutes=2)
 """An update still ``processing`` after this long belongs to a process that died."""
 LOOK_AGAIN = timedelta(seconds=1)
 READ_ONLY_CALLS = ("get", "answerCallbackQuery", "logOut", "close")
+UNKNOWN_PER_NOTICE = 100
 
 
 @dataclass
@@ -51,8 +52,16 @@ _handling: contextvars.ContextVar[_Handling | None] = contextvars.ContextVar("ke
 async def before_request(endpoint: str) -> None:
     """Called before every Bot API request: the first one with an effect, while an update is
     handled, marks it ``replying`` (see bot/inbox.py)."""
+    if not endpoint.startswith(READ_ONLY_CALLS):
+        await before_effect()
+
+
+async def before_effect() -> None:
+    """Marks the update being handled ``replying``, once: before a Bot API request with an
+    effect, and before a database change that a second handling would not repeat alike (opening
+    a ticket: handled again, the message would join it and nobody would be told of it)."""
     current = _handling.get()
-    if current is None or current.replying or endpoint.startswith(READ_ONLY_CALLS):
+    if current is None or current.replying:
         return
     current.replying = True
     await inbox.mark_replying(current.update_id)
@@ -166,11 +175,14 @@ class Intake:
         numbers = ", ".join(str(row.update_id) for row in rows[:10])
         log.warning("%d updates were being answered when a process died; not answered again: %s", len(rows), numbers)
         group = self.settings.telegram.agent_chat_id
-        if group is not None:
-            chats = ", ".join(sorted({str(row.chat_id) for row in rows if row.chat_id is not None})[:10])
-            notice = text(self.settings.telegram.agent_language, "agent_inbox_unknown", count=len(rows), chats=chats)
-            with contextlib.suppress(Exception):
-                await self.app.bot.send_message(group, notice)
+        if group is not None:  # every chat named (the agents follow each up), 100 to a message
+            for start in range(0, len(rows), UNKNOWN_PER_NOTICE):
+                some = rows[start:start + UNKNOWN_PER_NOTICE]
+                chats = ", ".join(sorted({str(row.chat_id) for row in some if row.chat_id is not None}))
+                language = self.settings.telegram.agent_language
+                notice = text(language, "agent_inbox_unknown", count=len(some), chats=chats)
+                with contextlib.suppress(Exception):
+                    await self.app.bot.send_message(group, notice)
 
     async def poll(self) -> None:
         """Long polling: the next getUpdates (whose offset acknowledges) only after storing."""

@@ -14,6 +14,7 @@ from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.i18n import text
+from bot.intake import before_effect
 from handlers import desk
 from handlers.common import customer_and_language, customer_of
 from ticketing.models import Customer, Ticket
@@ -31,6 +32,7 @@ async def open_for(
     source: Source, order_no: str | None = None,
 ) -> Ticket:
     """Open (or join) the customer's ticket with what they said, and tell them what happens next."""
+    await before_effect()  # a process dying from here on leaves the update unknown, not opened twice
     opened = await open_ticket(
         customer, text=said, source=source, now=desk.now(context), policy=context.bot_data["sla"], order_no=order_no,
         valuable_customer=customer.segment == "vip",
