@@ -46,15 +46,13 @@ import asyncio
 import contextlib
 import json
 import math
-import os
 import random
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -63,10 +61,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-PRIVACY_KEY = "czeYealJS466VF9tZ4kpJQxjWkrZSNYwEwH9kTCLdhs="
-"""Encrypts the throw-away database's personal data, in this process and in the bot's."""
+from bench.common import KEFU_RUN, POSTGRES_ADMIN_URL, PRIVACY_KEY, BotProcess, base_env, throwaway_database  # noqa: E402
+
 TOKEN = "123456789:BENCH-load-token-not-a-secret"
-POSTGRES_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 CONCURRENT_UPDATES = 64  # kefu's ChatOrderedProcessor default; the echo bot gets the same
 PHASES = {"warm-up": 7, "throughput": 8, "paced": 9}  # a digit of the customers' ids, phones and orders
 
@@ -238,61 +235,8 @@ async def converse(
 # --------------------------------------------------------------------------- the bot processes
 
 
-class BotProcess:
-    """A bot in a subprocess with its own folder and log."""
-
-    def __init__(self, argv: list[str], env: dict[str, str], folder: Path, name: str) -> None:
-        self.argv, self.env, self.folder = argv, env, folder
-        self.log_path = folder / f"{name}.log"
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        with self.log_path.open("ab") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                *self.argv, cwd=self.folder, env=self.env, stdout=log, stderr=log
-            )
-
-    async def stop(self, timeout: float = 60) -> int | None:
-        """SIGTERM (both bots stop cleanly on it), SIGKILL after ``timeout``."""
-        if self.process is None or self.process.returncode is not None:
-            return None if self.process is None else self.process.returncode
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return await asyncio.wait_for(self.process.wait(), timeout)
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
-            return None
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.returncode is None
-
-    def cpu_seconds(self) -> float:
-        assert self.process is not None
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-    def log_tail(self, lines: int = 20) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-    def problems(self) -> Counter[str]:
-        """Logged warnings and errors by logger."""
-        found: Counter[str] = Counter()
-        for line in self.log_path.read_text(errors="replace").splitlines():
-            parts = line.split(" ", 4)
-            if len(parts) == 5 and parts[2] in ("WARNING", "ERROR", "CRITICAL"):
-                found[f"{parts[2]} {parts[3].rstrip(':')}"] += 1
-        return found
-
-
-def _base_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    return env
-
-
 def kefu_process(emulator: Any, group_id: int, url: str, folder: Path, profile: Path | None) -> BotProcess:
-    env = _base_env()
+    env = base_env()
     env.update(
         KEFU_TELEGRAM__TOKEN=TOKEN,
         KEFU_PRIVACY__KEYS=json.dumps([PRIVACY_KEY]),
@@ -308,15 +252,13 @@ def kefu_process(emulator: Any, group_id: int, url: str, folder: Path, profile: 
         KEFU_REPORTS__WEEKLY="",
         KEFU_KNOWLEDGE_BASE__LEARNED_FILE=str(folder / "kb-learned.yaml"),
     )
-    argv = [sys.executable]
-    if profile is not None:
-        argv += ["-m", "cProfile", "-o", str(profile)]
-    return BotProcess([*argv, "-m", "bot", "run"], env, folder, "kefu")
+    argv = [sys.executable, "-m", "cProfile", "-o", str(profile), *KEFU_RUN[1:]] if profile is not None else KEFU_RUN
+    return BotProcess(env, folder, "kefu", argv)
 
 
 def echo_process(emulator: Any, folder: Path, profile: Path | None) -> BotProcess:
     argv = [sys.executable] + (["-m", "cProfile", "-o", str(profile)] if profile is not None else [])
-    return BotProcess([*argv, str(Path(__file__).resolve()), "--echo-bot", emulator.base_url], _base_env(), folder, "echo")
+    return BotProcess(base_env(), folder, "echo", [*argv, str(Path(__file__).resolve()), "--echo-bot", emulator.base_url])
 
 
 def run_echo_bot(base_url: str) -> None:
@@ -341,33 +283,6 @@ def run_echo_bot(base_url: str) -> None:
 
 
 # --------------------------------------------------------------------------- the database
-
-
-@contextlib.asynccontextmanager
-async def throwaway_database(kind: str, folder: Path, admin_url: str) -> AsyncIterator[str]:
-    """A new, empty database for one run; PostgreSQL's is dropped afterwards."""
-    if kind == "sqlite":
-        path = folder / "kefu-load.db"
-        for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-            leftover.unlink(missing_ok=True)  # an earlier run's, kept by --logs
-        yield f"sqlite://{path}"
-        return
-    import asyncpg
-
-    async def admin(statement: str) -> None:
-        connection = await asyncpg.connect(admin_url, timeout=5)
-        try:
-            await connection.execute(statement)
-        finally:
-            await connection.close()
-
-    name = f"kefu_bench_load_{os.getpid()}"
-    await admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    await admin(f"CREATE DATABASE {name}")
-    try:
-        yield f"{admin_url.rsplit('/', 1)[0]}/{name}"
-    finally:
-        await admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 async def seed_orders(customers: Sequence[Customer], folder: Path) -> str:
@@ -594,7 +509,7 @@ async def run_database(kind: str, plan: Plan, folder: Path) -> list[Phase]:
         "paced": make_customers("paced", plan.customers, plan.messages, plan.seed),
     }
     results: list[Phase] = []
-    async with throwaway_database(kind, folder, plan.admin_url) as url:
+    async with throwaway_database(kind, folder, plan.admin_url, "load") as url:
         crypto.install([PRIVACY_KEY])
         await db.connect(url)
         try:

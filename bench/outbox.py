@@ -33,13 +33,12 @@ import json
 import math
 import os
 import random
-import signal
 import statistics
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -48,8 +47,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import asyncpg  # noqa: E402
-
 from bot import crypto, db  # noqa: E402
 from bot.emulator import BotAPIEmulator  # noqa: E402
 from scheduler import outbox  # noqa: E402
@@ -57,12 +54,11 @@ from scheduler.models import OutboxMessage  # noqa: E402
 from ticketing.customers import record_customer  # noqa: E402
 from ticketing.models import Customer  # noqa: E402
 
-PRIVACY_KEY = "czeYealJS466VF9tZ4kpJQxjWkrZSNYwEwH9kTCLdhs="
-"""Encrypts the throw-away database's personal data, in this process and in the bot's."""
+from bench.common import POSTGRES_ADMIN_URL, PRIVACY_KEY, BotProcess, base_env, throwaway_database  # noqa: E402
+
 TOKEN = "123456789:BENCH-outbox-token-not-a-secret"
 FIRST_USER_ID = 610_000_001
 FINAL = ("sent", "blocked", "failed", "cancelled", "unknown")
-POSTGRES_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 
 
 # --------------------------------------------------------------------------- what was received
@@ -113,58 +109,6 @@ def _key_prefix(tag: str) -> str:
 # --------------------------------------------------------------------------- the bot process
 
 
-class BotProcess:
-    """``python -m bot run`` in a folder of its own, configured only through KEFU_* variables."""
-
-    def __init__(self, env: dict[str, str], folder: Path, name: str) -> None:
-        self.env = env
-        self.folder = folder
-        self.log_path = folder / f"{name}.log"
-        self.process: asyncio.subprocess.Process | None = None
-        self.lives = 0
-
-    async def start(self) -> None:
-        with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
-            log.write(f"\n===== life {self.lives + 1} =====\n".encode())
-            log.flush()
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "run", cwd=self.folder, env=self.env, stdout=log, stderr=log,
-            )
-        self.lives += 1
-
-    async def kill9(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        await self.process.wait()
-
-    async def stop(self, timeout: float = 30) -> int | None:
-        """SIGTERM (kefu's graceful stop), SIGKILL after ``timeout``; the exit code."""
-        if self.process is None or self.process.returncode is not None:
-            return None if self.process is None else self.process.returncode
-        self.process.terminate()
-        try:
-            return await asyncio.wait_for(self.process.wait(), timeout)
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
-            return None
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.returncode is None
-
-    def log_tail(self, lines: int = 15) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-    def warnings(self) -> Counter[str]:
-        """Logged warnings and errors by logger, to show what the bot complained about."""
-        found: Counter[str] = Counter()
-        for line in self.log_path.read_text(errors="replace").splitlines():
-            parts = line.split(" ", 4)
-            if len(parts) == 5 and parts[2] in ("WARNING", "ERROR", "CRITICAL"):
-                found[f"{parts[2]} {parts[3].rstrip(':')}"] += 1
-        return found
-
-
 class Cpu:
     """CPU used from now on by the bot process (from /proc) and by this one, in cores."""
 
@@ -183,9 +127,8 @@ class Cpu:
 
 
 def bot_env(emulator: BotAPIEmulator, url: str, folder: Path, rate: float, ptb_rate: float, tick: float) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
+    env = base_env()
     env.update(
-        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
         KEFU_TELEGRAM__TOKEN=TOKEN,
         KEFU_TELEGRAM__BASE_URL=emulator.base_url,
         KEFU_TELEGRAM__MESSAGES_PER_SECOND=str(ptb_rate),
@@ -204,29 +147,6 @@ def bot_env(emulator: BotAPIEmulator, url: str, folder: Path, rate: float, ptb_r
 
 
 # --------------------------------------------------------------------------- the database
-
-
-@contextlib.asynccontextmanager
-async def throwaway_database(kind: str, folder: Path, admin_url: str) -> AsyncIterator[str]:
-    """A new, empty database for one run; PostgreSQL's is dropped afterwards."""
-    if kind == "sqlite":
-        yield f"sqlite://{folder / 'kefu-bench.db'}"
-        return
-    name = f"kefu_bench_outbox_{os.getpid()}"
-    await _admin(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    await _admin(admin_url, f"CREATE DATABASE {name}")
-    try:
-        yield f"{admin_url.rsplit('/', 1)[0]}/{name}"
-    finally:
-        await _admin(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-async def _admin(admin_url: str, statement: str) -> None:
-    connection = await asyncpg.connect(admin_url, timeout=5)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
 
 
 async def _in_chunks(coroutines: Iterable[Any], size: int) -> list[Any]:
@@ -412,7 +332,7 @@ async def rate_run(
             bins[int(moment - start)] += 1
     result = RateResult(
         ctx.kind, rate, ptb_rate, rows, int(window), sum(bins) / len(bins), bins, await audit(tag, ctx.receipts), code,
-        bot_cpu, emulator_cpu, bot.warnings(),
+        bot_cpu, emulator_cpu, bot.problems(),
     )
     cancelled = await cancel_leftovers(tag)
     print(
@@ -505,7 +425,7 @@ async def faults_run(ctx: Context, rows: int, rate: float, kinds: Sequence[Fault
     result = FaultResult(
         ctx.kind, rate, rows, planned, after["faults_triggered"] - before["faults_triggered"], errors,
         ctx.emulator.count("sendMessage") - calls_before, seconds, most, await audit(tag, ctx.receipts), settled,
-        bot.warnings(),
+        bot.problems(),
     )
     print(
         f"    {result.triggered} faults triggered (HTTP errors {errors}) in {result.calls:,} sendMessage calls; "
@@ -583,7 +503,7 @@ async def crash_run(ctx: Context, rows: int, rate: float, crashes: int, seed: in
     result = CrashResult(
         ctx.kind, rate, rows, done, seconds, await audit(tag, ctx.receipts), settled,
         "the bench (recover_after_crash, stale_after 0, bot stopped)" if bench_recovers else "the bot (STALE_SENDING)",
-        bot.warnings(),
+        bot.problems(),
     )
     print(f"    settled: {settled} in {seconds:.0f} s; {result.audit.line()}")
     print(f"    bot log: {dict(result.warnings)}")
@@ -637,7 +557,7 @@ class Results:
 async def run_database(kind: str, plan: Plan, results: Results, folder: Path) -> None:
     print(f"\n== {kind} ==")
     folder.mkdir(parents=True, exist_ok=True)
-    async with throwaway_database(kind, folder, plan.admin_url) as url:
+    async with throwaway_database(kind, folder, plan.admin_url, "outbox") as url:
         crypto.install([PRIVACY_KEY])
         await db.connect(url)
         emulator = BotAPIEmulator(bot_username="kefu_bench_bot", token=TOKEN)

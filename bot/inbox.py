@@ -13,7 +13,7 @@ message waits until their first is handled, so no conversation is answered out o
 no complaint becomes two tickets.
 
 Handling an update twice must not answer it twice. The first request with an effect (a sent
-message, a created topic) marks the row ``replying``; a row that a dead process left
+message, a created topic), or the opening of a ticket, marks the row ``replying``; a row that a dead process left
 ``processing`` is handled again only if it never got that far. Otherwise its fate is unknown —
 the reply may or may not have reached Telegram — and it is marked ``unknown`` and reported
 rather than risk a second answer (the outbox makes the same choice, see scheduler/README.md).

@@ -1,0 +1,111 @@
+"""What the benchmarks that run a real bot share: the bot in a subprocess, a throw-away database,
+the environment the bot is configured by."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+POSTGRES_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+PRIVACY_KEY = "czeYealJS466VF9tZ4kpJQxjWkrZSNYwEwH9kTCLdhs="
+"""Encrypts the throw-away database's personal data, in the benchmark and in the bot it starts."""
+KEFU_RUN = (sys.executable, "-m", "bot", "run")
+
+
+def base_env() -> dict[str, str]:
+    """This environment without any KEFU_* setting, with the repository importable."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+class BotProcess:
+    """A bot in a subprocess with its own folder and log (``kefu run`` unless ``argv`` says)."""
+
+    def __init__(self, env: dict[str, str], folder: Path, name: str, argv: Sequence[str] = KEFU_RUN) -> None:
+        self.argv, self.env, self.folder = list(argv), env, folder
+        self.log_path = folder / f"{name}.log"
+        self.process: asyncio.subprocess.Process | None = None
+        self.lives = 0
+
+    async def start(self) -> None:
+        with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
+            log.write(f"\n===== life {self.lives + 1} =====\n".encode())
+            log.flush()
+            self.process = await asyncio.create_subprocess_exec(
+                *self.argv, cwd=self.folder, env=self.env, stdout=log, stderr=log
+            )
+        self.lives += 1
+
+    async def kill9(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        await self.process.wait()
+
+    async def stop(self, timeout: float = 60) -> int | None:
+        """SIGTERM (the bots stop cleanly on it), SIGKILL after ``timeout``; the exit code."""
+        if self.process is None or self.process.returncode is not None:
+            return None if self.process is None else self.process.returncode
+        self.process.terminate()
+        try:
+            return await asyncio.wait_for(self.process.wait(), timeout)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+            return None
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.returncode is None
+
+    def cpu_seconds(self) -> float:
+        assert self.process is not None
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+    def log_tail(self, lines: int = 20) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def problems(self) -> Counter[str]:
+        """Logged warnings and errors by logger, to show what the bot complained about."""
+        found: Counter[str] = Counter()
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            parts = line.split(" ", 4)
+            if len(parts) == 5 and parts[2] in ("WARNING", "ERROR", "CRITICAL"):
+                found[f"{parts[2]} {parts[3].rstrip(':')}"] += 1
+        return found
+
+
+async def postgres_admin(admin_url: str, statement: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(admin_url, timeout=5)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@contextlib.asynccontextmanager
+async def throwaway_database(kind: str, folder: Path, admin_url: str, label: str) -> AsyncIterator[str]:
+    """A new, empty database for one run (``kind`` "sqlite" or "postgres"); PostgreSQL's is
+    dropped afterwards."""
+    if kind == "sqlite":
+        path = folder / f"kefu-{label}.db"
+        for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            leftover.unlink(missing_ok=True)  # an earlier run's, kept by --logs
+        yield f"sqlite://{path}"
+        return
+    name = f"kefu_bench_{label}_{os.getpid()}"
+    await postgres_admin(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    await postgres_admin(admin_url, f"CREATE DATABASE {name}")
+    try:
+        yield f"{admin_url.rsplit('/', 1)[0]}/{name}"
+    finally:
+        await postgres_admin(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
