@@ -12,11 +12,14 @@ Several processes share the inbox. A row is *claimed* before it is handled (a co
 message waits until their first is handled, so no conversation is answered out of order and
 no complaint becomes two tickets.
 
-Handling an update twice must not answer it twice. The first request with an effect (a sent
-message, a created topic), or the opening of a ticket, marks the row ``replying``; a row that a dead process left
-``processing`` is handled again only if it never got that far. Otherwise its fate is unknown —
-the reply may or may not have reached Telegram — and it is marked ``unknown`` and reported
-rather than risk a second answer (the outbox makes the same choice, see scheduler/README.md).
+Handling an update twice must not answer it twice. The first request with an effect marks the
+row ``replying``: for an update from the agent group any such request, for a customer's update
+one into the customer's own chat (what it did in the agent group on the way is found, or made
+again once, when it is handled again: the ticket opened by that message, its topic and card).
+A row that a dead process left ``processing`` is handled again only if it never got that far.
+Otherwise its fate is unknown — the reply may or may not have reached Telegram — and it is
+marked ``unknown`` and reported rather than risk a second answer (the outbox makes the same
+choice, see scheduler/README.md).
 """
 
 from __future__ import annotations

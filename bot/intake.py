@@ -43,25 +43,28 @@ UNKNOWN_PER_NOTICE = 100
 @dataclass
 class _Handling:
     update_id: int
+    customer_chat: int | None = None
+    """The private chat of a customer's update (None for an update from the agent group)."""
     replying: bool = False
 
 
 _handling: contextvars.ContextVar[_Handling | None] = contextvars.ContextVar("kefu_handling", default=None)
 
 
-async def before_request(endpoint: str) -> None:
+async def before_request(endpoint: str, data: Mapping[str, Any] | None = None) -> None:
     """Called before every Bot API request: the first one with an effect, while an update is
-    handled, marks it ``replying`` (see bot/inbox.py)."""
-    if not endpoint.startswith(READ_ONLY_CALLS):
-        await before_effect()
+    handled, marks it ``replying`` (see bot/inbox.py).
 
-
-async def before_effect() -> None:
-    """Marks the update being handled ``replying``, once: before a Bot API request with an
-    effect, and before a database change that a second handling would not repeat alike (opening
-    a ticket: handled again, the message would join it and nobody would be told of it)."""
+    For a customer's update only requests into the customer's own chat count: what it posts in
+    the agent group on the way (the ticket's topic and card, the message copied into the topic)
+    is made again, once, if the update is handled again after a crash, and the customer is then
+    answered instead of left in doubt.
+    """
     current = _handling.get()
-    if current is None or current.replying:
+    if current is None or current.replying or endpoint.startswith(READ_ONLY_CALLS):
+        return
+    chat = (data or {}).get("chat_id")
+    if current.customer_chat is not None and chat is not None and str(chat) != str(current.customer_chat):
         return
     current.replying = True
     await inbox.mark_replying(current.update_id)
@@ -112,9 +115,10 @@ class Intake:
         await self.app.update_queue.put(Update.de_json(row.payload, self.app.bot))
 
     async def _before(self, update: Update) -> None:
-        _handling.set(_Handling(update.update_id))
         user_id = update.effective_user.id if update.effective_user else None
         chat_id = update.effective_chat.id if update.effective_chat else None
+        private = update.effective_chat is not None and update.effective_chat.type == "private"
+        _handling.set(_Handling(update.update_id, customer_chat=chat_id if private else None))
         user_data, chat_data = await conversation.load(user_id, chat_id)
         if user_id is not None:
             self._replace(self.app.user_data[user_id], user_data)

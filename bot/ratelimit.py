@@ -46,7 +46,7 @@ class ResilientRateLimiter(AIORateLimiter):
         data: dict[str, Any],
         rate_limit_args: int | None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
-        await intake.before_request(endpoint)
+        await intake.before_request(endpoint, data)
         try:
             result = await self._with_retries(callback, args, kwargs, endpoint, data, rate_limit_args)
         except Exception as error:

@@ -103,11 +103,15 @@ async def post_ticket(context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, custom
     if group is None:
         log.warning("ticket %s opened but no agent group is configured (KEFU_TELEGRAM__AGENT_CHAT_ID)", ticket.id)
         return
-    try:
-        topic = await context.bot.create_forum_topic(group, topic_name(context, ticket, customer))
-        ticket.topic_id = topic.message_thread_id
-    except BadRequest:  # not a forum: tickets go to the group itself, agents reply to the card
-        ticket.topic_id = None
+    if ticket.card_message_id is not None:  # posted already: the update is handled again after a crash
+        return
+    if ticket.topic_id is None:
+        try:
+            topic = await context.bot.create_forum_topic(group, topic_name(context, ticket, customer))
+            ticket.topic_id = topic.message_thread_id
+            await ticket.save(update_fields=["topic_id"])  # at once: a crash now must not make a second topic
+        except BadRequest:  # not a forum: tickets go to the group itself, agents reply to the card
+            ticket.topic_id = None
     card, *_rest = await send_long(  # a long first message follows the card in further posts
         context.bot, group, await customer_card(context, ticket, customer, said), message_thread_id=ticket.topic_id,
         reply_markup=card_buttons(context, ticket), markup_on_first=True,
@@ -168,6 +172,7 @@ async def to_topic(
             raise
     log.warning("the topic of ticket %s is gone; making a new one", ticket.id)
     customer = await Customer.get(id=ticket.customer_id)
+    ticket.topic_id = ticket.card_message_id = None  # both gone with the topic
     await post_ticket(context, ticket, customer, text(agent_language(context), "agent_topic_recreated"))
     await log_event(ticket, "topic_recreated", "system", now(context), topic=ticket.topic_id)
     return await send(ticket.topic_id, None)

@@ -14,11 +14,12 @@ from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.i18n import text
-from bot.intake import before_effect
 from handlers import desk
 from handlers.common import customer_and_language, customer_of
 from ticketing.models import Customer, Ticket
-from ticketing.service import Source, active_ticket, add_customer_message, open_ticket, reopen, resolve, set_category
+from ticketing.service import (
+    Source, active_ticket, add_customer_message, handled_before, open_ticket, reopen, resolve, set_category,
+)
 from ticketing.triage import CATEGORIES
 
 log = logging.getLogger(__name__)
@@ -32,10 +33,11 @@ async def open_for(
     source: Source, order_no: str | None = None,
 ) -> Ticket:
     """Open (or join) the customer's ticket with what they said, and tell them what happens next."""
-    await before_effect()  # a process dying from here on leaves the update unknown, not opened twice
+    # Keyed by the customer's message, so that handling it again after a crash finds its ticket.
+    message_id = update.message.message_id if update.message is not None else None
     opened = await open_ticket(
         customer, text=said, source=source, now=desk.now(context), policy=context.bot_data["sla"], order_no=order_no,
-        valuable_customer=customer.segment == "vip",
+        valuable_customer=customer.segment == "vip", customer_message_id=message_id,
     )
     ticket = opened.ticket
     if not opened.created:
@@ -115,6 +117,10 @@ async def relay_from_customer(update: Update, context: ContextTypes.DEFAULT_TYPE
     if ticket.status == "resolved":  # writing again within the reopen window: not solved after all
         await reopen(ticket, "customer", desk.now(context))
         await desk.post_in_topic(context, ticket, text(desk.agent_language(context), "agent_customer_reopened", number=ticket.id))
+    if (earlier := await handled_before(customer, message.message_id)) is not None:  # again, after a crash
+        if earlier.created:  # it opened the ticket: the topic, the card and the answer may be missing
+            await open_for(update, context, customer, customer.language, message.text or "", ticket.source)
+        raise ApplicationHandlerStop
     copied = await desk.copy_into_topic(context, ticket, message)
     await add_customer_message(
         ticket, text=message.text or message.caption or "", now=desk.now(context), policy=context.bot_data["sla"],

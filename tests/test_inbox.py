@@ -179,3 +179,28 @@ async def test_an_update_telegram_sends_twice_is_answered_once(start_bot, emulat
         await asyncio.sleep(0.3)
         assert len(emulator.bot_messages(ana["id"])) == 1
         assert await InboxUpdate.filter(update_id=888_001).count() == 1
+
+
+async def test_a_complaint_a_dead_process_had_begun_is_answered_once_with_its_one_ticket(start_bot, emulator) -> None:
+    """The dead process had opened the ticket but not yet made its topic nor answered: handled
+    again, the customer's message finds its ticket, which gets its topic and card, and the
+    customer their one answer."""
+    from ticketing.customers import record_customer
+    from ticketing.service import SlaPolicy, open_ticket
+
+    ana = emulator.add_user(first_name="Ana", language_code="en")
+    said = "I want to make a complaint, the item is damaged"
+    await inbox.store([_message(9101, ana["id"], said)], NOW)
+    await InboxUpdate.filter(update_id=9101).update(status="processing", claimed_by="kefu-1", claimed_at=NOW)
+    customer = await record_customer(ana["id"], first_name="Ana", language_code="en")
+    begun = await open_ticket(customer, text=said, source="complaint", now=NOW, policy=SlaPolicy(), customer_message_id=9101)
+
+    async with start_bot(telegram={"instance": "kefu-1"}) as bot:
+        await _answered(bot, 9101)
+        answers = emulator.bot_messages(ana["id"])
+        assert len(answers) == 1 and f"#{begun.ticket.id}" in answers[0]["text"]
+        assert await Ticket.all().count() == 1
+        ticket = await Ticket.get(id=begun.ticket.id)
+        assert ticket.topic_id is not None and ticket.card_message_id is not None
+        assert list(emulator.topics[bot.group["id"]]) == [ticket.topic_id]
+    assert (await InboxUpdate.get(update_id=9101)).status == "done"

@@ -70,16 +70,20 @@ async def open_ticket(
     category: Category | None = None,
     order_no: str | None = None,
     valuable_customer: bool = False,
+    customer_message_id: int | None = None,
 ) -> Opened:
     """A new ticket for the customer's problem, or their active one, which the message joins.
 
     One active ticket per customer is a database rule (a unique column), so two messages racing
-    in from the same customer cannot open two tickets.
+    in from the same customer cannot open two tickets. The same message (``customer_message_id``)
+    handled again, after a crash, finds what it did the first time.
     """
     now = now.astimezone(UTC)  # SQLite compares stored times as text: always in UTC
+    if customer_message_id is not None and (earlier := await handled_before(customer, customer_message_id)):
+        return earlier
     existing = await active_ticket(customer)
     if existing is not None:
-        await add_customer_message(existing, text=text, now=now, policy=policy)
+        await add_customer_message(existing, text=text, now=now, policy=policy, customer_message_id=customer_message_id)
         return Opened(existing, created=False)
     category = category or guess_category(text)
     priority: Priority = guess_priority(text, valuable_customer=valuable_customer)
@@ -113,14 +117,29 @@ async def open_ticket(
             )
             await log_event(ticket, "created", "customer", now, source=source, category=category, priority=priority,
                             repeat_of=repeat_of.id if repeat_of else None)
-            await TicketMessage.create(ticket=ticket, direction="in", text=text, created_at=now)
+            await TicketMessage.create(
+                ticket=ticket, direction="in", text=text, customer_message_id=customer_message_id, created_at=now
+            )
     except IntegrityError:  # the customer's other message opened it a moment ago
         ticket = await active_ticket(customer)
         if ticket is None:
             raise
-        await add_customer_message(ticket, text=text, now=now, policy=policy)
+        await add_customer_message(ticket, text=text, now=now, policy=policy, customer_message_id=customer_message_id)
         return Opened(ticket, created=False)
     return Opened(ticket, created=True)
+
+
+async def handled_before(customer: Customer, customer_message_id: int) -> Opened | None:
+    """What the customer's message did when it was handled before (it is handled again after a
+    crash): the ticket it opened (``created``) or joined; None if it is in no ticket."""
+    earlier = await (
+        TicketMessage.filter(ticket__customer=customer, direction="in", customer_message_id=customer_message_id)
+        .select_related("ticket").first()
+    )
+    if earlier is None:
+        return None
+    first = await TicketMessage.filter(ticket=earlier.ticket).order_by("id").first()
+    return Opened(earlier.ticket, created=first is not None and first.id == earlier.id)
 
 
 async def add_customer_message(
