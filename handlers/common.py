@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 from telegram import Update
 from telegram.ext import ContextTypes
 
@@ -11,16 +13,26 @@ from ticketing.customers import record_customer, reply_language
 from ticketing.models import Customer
 
 
+_recorded: ContextVar[tuple[int, Customer] | None] = ContextVar("kefu_customer", default=None)
+"""The customer of the update being handled: each update is handled in a task of its own, and
+its handlers (flood control, the ticket relay, the chat) ask one after the other."""
+
+
 async def customer_of(update: Update) -> Customer:
     user = update.effective_user
     assert user is not None, "customer handlers only run for updates with a sender"
-    return await record_customer(
+    recorded = _recorded.get()
+    if recorded is not None and recorded[0] == update.update_id and recorded[1].telegram_id == user.id:
+        return recorded[1]
+    customer = await record_customer(
         user.id,
         first_name=user.first_name,
         last_name=user.last_name,
         username=user.username,
         language_code=user.language_code,
     )
+    _recorded.set((update.update_id, customer))
+    return customer
 
 
 async def customer_and_language(update: Update) -> tuple[Customer, Language]:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 
 from knowledge_base.language import Language, detect_language, language_from_telegram
 from ticketing.models import Customer
+
+LAST_SEEN_STEP = timedelta(minutes=1)
+"""``last_seen`` is kept to the minute (segments count days), so a customer's burst of messages
+costs one write."""
 
 
 async def record_customer(
@@ -35,15 +39,21 @@ async def record_customer(
             )
         except IntegrityError:  # the same user's other update created it a moment ago
             customer = await Customer.get(telegram_id=telegram_id)
-    customer.first_name = first_name[:128]
-    customer.last_name = (last_name or None) and last_name[:128]
-    customer.username = username
-    customer.telegram_language = language_code
-    customer.last_seen = now
-    customer.blocked = False  # they wrote to us, so they have not blocked the bot
-    await customer.save(
-        update_fields=["first_name", "last_name", "username", "telegram_language", "last_seen", "blocked"]
-    )
+    seen = {
+        "first_name": first_name[:128],
+        "last_name": (last_name or None) and last_name[:128],
+        "username": username,
+        "telegram_language": language_code,
+        "blocked": False,  # they wrote to us, so they have not blocked the bot
+    }
+    changed = [name for name, value in seen.items() if getattr(customer, name) != value]
+    for name in changed:
+        setattr(customer, name, seen[name])
+    if customer.last_seen is None or now - customer.last_seen >= LAST_SEEN_STEP:
+        customer.last_seen = now
+        changed.append("last_seen")
+    if changed:  # most messages change nothing: no write (and the names are not encrypted again)
+        await customer.save(update_fields=changed)
     return customer
 
 
