@@ -1491,6 +1491,11 @@ class BotAPIEmulator:
     def clear_faults(self) -> None:
         self._faults.clear()
 
+    @property
+    def faults_left(self) -> int:
+        """Injected faults not yet triggered (a slow answer counts as triggered once its call arrived)."""
+        return sum(fault.remaining for fault in self._faults)
+
     def _take_fault(self, method: str, params: Params) -> _Fault | None:
         chat_id = self._fault_chat_id(params)
         for fault in self._faults:

@@ -135,3 +135,40 @@ def test_in_the_sandbox_a_closed_ticket_brings_the_survey_after_later(tmp_path: 
     out = result.stdout
     assert re.search(r"Hi Fang! How satisfied are you with how we handled ticket #\d+\? Tap 1 to 5 stars.", out)
     assert "Thank you for rating us ⭐⭐⭐⭐⭐!" in out
+
+
+async def test_sigterm_lets_the_reply_in_flight_finish_then_exits(tmp_path: Path) -> None:
+    """SIGTERM while an answer is on its way (the Bot API answers slowly): kefu takes no more
+    updates, finishes that one within shutdown_seconds, and exits 0 with the update done."""
+    import sqlite3
+
+    emulator = BotAPIEmulator(bot_username="shop_bot")
+    await emulator.start()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", cwd=tmp_path,
+        env=_env(KEFU_TELEGRAM__TOKEN=TOKEN, KEFU_TELEGRAM__BASE_URL=emulator.base_url, KEFU_API__LISTEN="127.0.0.1:0",
+                 KEFU_TELEGRAM__SHUTDOWN_SECONDS="10"),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        customer = emulator.add_user(first_name="Fang", language_code="en")
+        emulator.send_text(customer["id"], "/start")
+        await emulator.wait_for_bot_message(customer["id"], timeout=60)  # running, and polling
+        emulator.inject_fault("sendMessage", status=200, delay=2.0, chat_id=customer["id"])  # slow, not failing
+        emulator.send_text(customer["id"], "how long does shipping take")
+        for _ in range(200):  # until the slow answer is on the wire
+            await asyncio.sleep(0.05)
+            if emulator.faults_left == 0:
+                break
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await emulator.stop()
+    assert process.returncode == 0, stderr.decode()
+    answers = [m["text"] for m in emulator.bot_messages(customer["id"])]
+    assert len(answers) == 2 and "delivery" in answers[1].lower()  # the answer in flight arrived, once
+    with sqlite3.connect(tmp_path / "data" / "kefu.db") as db:
+        statuses = [row[0] for row in db.execute("SELECT status FROM inbox_update ORDER BY update_id")]
+    assert statuses == ["done", "done"]  # nothing left half-handled
