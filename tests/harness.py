@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from telegram.ext import Application
 
@@ -117,3 +123,34 @@ class Person:
     def message(self, message_id: int) -> dict:
         """A message of this chat as it is now (after edits)."""
         return next(m for m in self.bot.emulator.history(self.chat_id) if m["message_id"] == message_id)
+
+
+@dataclass
+class KefuProcess:
+    """A real ``kefu run`` in a subprocess."""
+
+    process: asyncio.subprocess.Process
+    log: str = ""
+
+    async def stop(self) -> int | None:
+        """SIGTERM, as systemd stops it; the exit code (what it logged is then in ``log``)."""
+        self.process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(self.process.communicate(), timeout=30)
+        self.log = stderr.decode()
+        return self.process.returncode
+
+
+@contextlib.asynccontextmanager
+async def kefu_run(cwd: Path, env: dict[str, str], *options: str) -> AsyncIterator[KefuProcess]:
+    """``kefu [options] run`` configured by ``env``; killed if the test did not stop it."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", *options, "run", cwd=cwd, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        yield KefuProcess(process)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+

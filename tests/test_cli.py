@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 from bot.emulator import BotAPIEmulator
+from tests.harness import kefu_run
 
 TOKEN = "555666777:CLI-test-token-must-not-be-printed"
 
@@ -61,35 +61,21 @@ def test_run_with_an_unreachable_bot_api_exits_2_naming_base_url(tmp_path: Path)
     assert TOKEN not in result.stderr and "Traceback" not in result.stderr
 
 
-async def test_run_works_against_any_bot_api_server_given_by_base_url(tmp_path: Path) -> None:
+async def test_run_works_against_any_bot_api_server_given_by_base_url(tmp_path: Path, emulator: BotAPIEmulator) -> None:
     """As a new user runs it: a token and a Bot API server, nothing else (no privacy key either)."""
-    emulator = BotAPIEmulator(bot_username="shop_bot")
-    await emulator.start()
     env = _env(KEFU_TELEGRAM__TOKEN=TOKEN, KEFU_TELEGRAM__BASE_URL=emulator.base_url, KEFU_API__LISTEN="127.0.0.1:0")
     del env["KEFU_PRIVACY__KEYS"]
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "--verbose", "run",
-        cwd=tmp_path,
-        env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    try:
+    async with kefu_run(tmp_path, env, "--verbose") as kefu:
         customer = emulator.add_user(first_name="Fang", language_code="zh-CN")
         emulator.send_text(customer["id"], "/start")
         reply = await emulator.wait_for_bot_message(customer["id"], timeout=60)
         assert "Fang，您好" in reply["text"]
-        process.send_signal(signal.SIGTERM)
-        _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
-    finally:
-        if process.returncode is None:
-            process.kill()
-        await emulator.stop()
-    assert process.returncode == 0, stderr.decode()
-    assert TOKEN not in stderr.decode()
+        assert await kefu.stop() == 0, kefu.log
+    assert TOKEN not in kefu.log
     assert (tmp_path / "data" / "kefu.db").is_file()  # the default SQLite database, created on first run
     key_file = tmp_path / "data" / "kefu.db.key"  # made beside it, readable by its owner only
     assert key_file.stat().st_mode & 0o777 == 0o600
-    assert "data/kefu.db.key" in stderr.decode() and key_file.read_text().strip() not in stderr.decode()
+    assert "data/kefu.db.key" in kefu.log and key_file.read_text().strip() not in kefu.log
 
 
 def test_run_on_postgresql_without_a_privacy_key_exits_2_saying_how_to_make_one(tmp_path: Path) -> None:
@@ -137,20 +123,14 @@ def test_in_the_sandbox_a_closed_ticket_brings_the_survey_after_later(tmp_path: 
     assert "Thank you for rating us ⭐⭐⭐⭐⭐!" in out
 
 
-async def test_sigterm_lets_the_reply_in_flight_finish_then_exits(tmp_path: Path) -> None:
+async def test_sigterm_lets_the_reply_in_flight_finish_then_exits(tmp_path: Path, emulator: BotAPIEmulator) -> None:
     """SIGTERM while an answer is on its way (the Bot API answers slowly): kefu takes no more
     updates, finishes that one within shutdown_seconds, and exits 0 with the update done."""
     import sqlite3
 
-    emulator = BotAPIEmulator(bot_username="shop_bot")
-    await emulator.start()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "run", cwd=tmp_path,
-        env=_env(KEFU_TELEGRAM__TOKEN=TOKEN, KEFU_TELEGRAM__BASE_URL=emulator.base_url, KEFU_API__LISTEN="127.0.0.1:0",
-                 KEFU_TELEGRAM__SHUTDOWN_SECONDS="10"),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    try:
+    env = _env(KEFU_TELEGRAM__TOKEN=TOKEN, KEFU_TELEGRAM__BASE_URL=emulator.base_url, KEFU_API__LISTEN="127.0.0.1:0",
+               KEFU_TELEGRAM__SHUTDOWN_SECONDS="10")
+    async with kefu_run(tmp_path, env) as kefu:
         customer = emulator.add_user(first_name="Fang", language_code="en")
         emulator.send_text(customer["id"], "/start")
         await emulator.wait_for_bot_message(customer["id"], timeout=60)  # running, and polling
@@ -160,13 +140,7 @@ async def test_sigterm_lets_the_reply_in_flight_finish_then_exits(tmp_path: Path
             await asyncio.sleep(0.05)
             if emulator.faults_left == 0:
                 break
-        process.send_signal(signal.SIGTERM)
-        _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
-    finally:
-        if process.returncode is None:
-            process.kill()
-        await emulator.stop()
-    assert process.returncode == 0, stderr.decode()
+        assert await kefu.stop() == 0, kefu.log
     answers = [m["text"] for m in emulator.bot_messages(customer["id"])]
     assert len(answers) == 2 and "delivery" in answers[1].lower()  # the answer in flight arrived, once
     with sqlite3.connect(tmp_path / "data" / "kefu.db") as db:

@@ -25,20 +25,17 @@ def test_the_token_is_redacted_from_messages_arguments_and_tracebacks() -> None:
     assert "/bot***/getMe" in output and "/bot***/sendMessage" in output
 
 
-async def test_a_running_bot_logs_none_of_its_secrets(tmp_path) -> None:
+async def test_a_running_bot_logs_none_of_its_secrets(tmp_path, emulator) -> None:
     """`kefu --verbose run` in webhook mode with every secret set, through a conversation, a
     webhook call with a wrong secret and an API call with a wrong token: the log shows none."""
-    import asyncio
     import json
     import os
-    import signal
     import socket
-    import sys
 
     import aiohttp
 
-    from bot.emulator import BotAPIEmulator
     from tests.conftest import TEST_PRIVACY_KEY
+    from tests.harness import kefu_run
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -50,17 +47,11 @@ async def test_a_running_bot_logs_none_of_its_secrets(tmp_path) -> None:
         "KEFU_ORDERS__WEBHOOK_SECRET": "order-feed-secret-never-logged-42",
         "KEFU_PRIVACY__KEYS": json.dumps([TEST_PRIVACY_KEY]),
     }
-    emulator = BotAPIEmulator(bot_username="shop_bot")
-    await emulator.start()
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
     env.update(secrets, KEFU_TELEGRAM__BASE_URL=emulator.base_url, KEFU_TELEGRAM__MODE="webhook",
                KEFU_TELEGRAM__WEBHOOK_URL=f"http://127.0.0.1:{port}/telegram/webhook",
                KEFU_API__LISTEN=f"127.0.0.1:{port}")
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "--verbose", "run", cwd=tmp_path, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    try:
+    async with kefu_run(tmp_path, env, "--verbose") as kefu:
         customer = emulator.add_user(first_name="Fang", language_code="en")
         emulator.send_text(customer["id"], "how long does shipping take")
         await emulator.wait_for_bot_message(customer["id"], timeout=60)
@@ -70,17 +61,10 @@ async def test_a_running_bot_logs_none_of_its_secrets(tmp_path) -> None:
                 assert answer.status == 403
             async with http.get(f"http://127.0.0.1:{port}/api/metrics", headers={"Authorization": "Bearer nope"}) as answer:
                 assert answer.status == 401
-        process.send_signal(signal.SIGTERM)
-        _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
-    finally:
-        if process.returncode is None:
-            process.kill()
-        await emulator.stop()
-    log = stderr.decode()
-    assert process.returncode == 0, log
-    assert "refused" in log  # the wrong webhook call was logged, without the secret
+        assert await kefu.stop() == 0, kefu.log
+    assert "refused" in kefu.log  # the wrong webhook call was logged, without the secret
     for name, secret in secrets.items():
         values = json.loads(secret) if name == "KEFU_PRIVACY__KEYS" else [secret]
         for value in values:
-            assert value not in log, name
-    assert "AAsecret" not in log  # not even part of the token
+            assert value not in kefu.log, name
+    assert "AAsecret" not in kefu.log  # not even part of the token
