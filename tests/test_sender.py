@@ -167,6 +167,8 @@ async def test_while_a_send_hangs_only_that_row_is_sending_the_others_claimed_st
             break
     rows = await OutboxMessage.all().order_by("id")
     assert [r.key for r in rows if r.status == "sending"] == ["notice:0"]
-    assert sum(1 for r in rows if r.status == "queued" and r.claimed_by == "w1") == len(users) - 1
+    # The rest are in hand, still queued, or went out before the slow one took the (single) slot.
+    others = [r for r in rows if r.key != "notice:0"]
+    assert all((r.status == "queued" and r.claimed_by == "w1") or r.status == "sent" for r in others)
     assert await sending == 20
     assert all(deliveries(bot, user["id"]) == [f"message {n}"] for n, user in enumerate(users))
