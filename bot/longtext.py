@@ -14,7 +14,8 @@ fall into it, and an entity that only means something whole (a URL, a @mention, 
 not cut. MarkdownV2 is not split: kefu does not send it.
 
 :func:`send_long` and :func:`reply_long` send the parts in order, the buttons under the last part
-(or the first, for a card whose buttons act on what it starts with).
+(or the first, for a card whose buttons act on what it starts with); :func:`copy_long` copies a
+message whose text or caption is too long the same way.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from bisect import bisect_right
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NamedTuple
 
-from telegram import Bot, Message, MessageEntity
+from telegram import Bot, InlineKeyboardMarkup, Message, MessageEntity
 from telegram.constants import MessageLimit
 
 MAX_TEXT: int = MessageLimit.MAX_TEXT_LENGTH  # 4096
@@ -318,3 +319,31 @@ async def reply_long(
         lambda part, markup: message.reply_text(part.text, parse_mode=parse_mode, reply_markup=markup, **options),
         text, parse_mode=parse_mode, reply_markup=reply_markup, markup_on_first=markup_on_first,
     )
+
+
+async def copy_long(
+    bot: Bot, message: Message, chat_id: int, *, caption: str | None = None,
+    reply_markup: InlineKeyboardMarkup | None = None, **options: object,
+) -> Message:
+    """``message.copy`` that survives a text or caption over Telegram's limits (a Premium sender's
+    long caption, or one with a signature added): the media keeps what fits as its caption, the
+    rest follows as text, the markup under the last post. Returns the first post."""
+    if message.text is not None and utf16_len(message.text) > MAX_TEXT:
+        sent = await send_long(bot, chat_id, message.text, entities=message.entities, reply_markup=reply_markup, **options)
+        return sent[0]
+    if caption is None:
+        entities = message.caption_entities
+        caption = message.caption
+    else:
+        entities = ()
+    if caption is None or utf16_len(caption) <= MAX_CAPTION:
+        kept = {} if caption is message.caption else {"caption": caption}
+        return await message.copy(chat_id, reply_markup=reply_markup, **kept, **options)
+    head, *rest = split_message(caption, entities=entities, limit=MAX_TEXT, first_limit=MAX_CAPTION)
+    first = await message.copy(chat_id, caption=head.text, caption_entities=head.entities or None, **options)
+    for index, part in enumerate(rest):
+        last = index == len(rest) - 1
+        await bot.send_message(
+            chat_id, part.text, entities=part.entities or None, reply_markup=reply_markup if last else None, **options
+        )
+    return first

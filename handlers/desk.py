@@ -21,7 +21,7 @@ from telegram.ext import Application, ContextTypes
 
 from bot.config import Settings
 from bot.i18n import LANGUAGE_NAMES, Markup, html_text, text
-from bot.longtext import MAX_CAPTION, MAX_TEXT, reply_long, send_long, split_message, utf16_len
+from bot.longtext import copy_long, reply_long, send_long
 from knowledge_base.orders.service import orders_for
 from knowledge_base.orders.sources import OrderSourceUnavailable
 from scheduler.models import SurveyResponse
@@ -196,38 +196,10 @@ async def copy_into_topic(context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, me
     group = _group(context)
 
     async def send(thread: int | None, reply_to: int | None) -> Message:
-        return await copy_long(context, message, group, message_thread_id=thread, reply_to_message_id=reply_to)
+        return await copy_long(context.bot, message, group, message_thread_id=thread, reply_to_message_id=reply_to)
 
     copied = await to_topic(context, ticket, send)
     return copied.message_id if copied else None
-
-
-async def copy_long(
-    context: ContextTypes.DEFAULT_TYPE, message: Message, chat_id: int, *, caption: str | None = None,
-    reply_markup: InlineKeyboardMarkup | None = None, **options: object,
-) -> Message:
-    """``message.copy`` that survives a text or caption over Telegram's limits (a Premium sender's
-    long caption, or one with a signature added): the media keeps what fits as its caption, the
-    rest follows as text, the markup under the last post. Returns the first post."""
-    if message.text is not None and utf16_len(message.text) > MAX_TEXT:
-        sent = await send_long(context.bot, chat_id, message.text, entities=message.entities, reply_markup=reply_markup, **options)
-        return sent[0]
-    if caption is None:
-        entities = message.caption_entities
-        caption = message.caption
-    else:
-        entities = ()
-    if caption is None or utf16_len(caption) <= MAX_CAPTION:
-        kept = {} if caption is message.caption else {"caption": caption}
-        return await message.copy(chat_id, reply_markup=reply_markup, **kept, **options)
-    head, *rest = split_message(caption, entities=entities, limit=MAX_TEXT, first_limit=MAX_CAPTION)
-    first = await message.copy(chat_id, caption=head.text, caption_entities=head.entities or None, **options)
-    for index, part in enumerate(rest):
-        last = index == len(rest) - 1
-        await context.bot.send_message(
-            chat_id, part.text, entities=part.entities or None, reply_markup=reply_markup if last else None, **options
-        )
-    return first
 
 
 # -- agents write and act in a ticket's topic -------------------------------------------------
@@ -276,7 +248,7 @@ async def _send_to_customer(
             )
         else:
             caption = "\n\n".join(p for p in (message.caption, signature) if p) or None
-            sent = await copy_long(context, message, customer.telegram_id, caption=caption, reply_markup=solved)
+            sent = await copy_long(context.bot, message, customer.telegram_id, caption=caption, reply_markup=solved)
     except Forbidden:
         await mark_blocked(customer)
         await message.reply_text(text(agent_language(context), "agent_customer_blocked"))
