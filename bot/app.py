@@ -21,6 +21,7 @@ from bot.fleet import once_across_fleet
 from bot.i18n import text
 from bot.intake import Intake
 from bot.ratelimit import ResilientRateLimiter
+from bot.telegram_http import AiohttpRequest
 from bot.updates import ChatOrderedProcessor
 from knowledge_base.entries import KBError
 from knowledge_base.live import LiveKnowledgeBase
@@ -30,6 +31,9 @@ from knowledge_base.router import RouterSettings
 
 log = logging.getLogger(__name__)
 KEEP_HANDLED_UPDATES = timedelta(days=7)
+POOL_TIMEOUT = 60.0
+"""Seconds a request waits for one of the ``[telegram] connections`` (python-telegram-bot's
+default of 1 s would fail sends in a burst rather than queue them)."""
 
 CUSTOMER_COMMANDS = (
     "start", "order", "mytickets", "human", "complaint", "help", "lang", "unsubscribe", "subscribe", "forgetme",
@@ -70,6 +74,8 @@ def build_application(
             )
         )
         .concurrent_updates(processor)
+        .request(AiohttpRequest(tg.connections, pool_timeout=POOL_TIMEOUT))
+        .get_updates_request(AiohttpRequest(1))
         .updater(None)
         .build()
     )

@@ -51,6 +51,9 @@ class TelegramSettings(_Section):
     messages_per_second: float = Field(default=30, gt=0)
     group_messages_per_minute: float = Field(default=20, gt=0)
     server_error_retries: int = Field(default=3, ge=0, le=10)
+    connections: int = Field(default=8, ge=1, le=256)
+    """HTTP connections kept open to the Bot API for sending: enough for Telegram's 30 messages
+    a second. httpx looks at every open one before each request, so many cost CPU."""
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     webhook_max_connections: int = Field(default=40, ge=1, le=100)

@@ -12,36 +12,50 @@ same chat's memory at once. Values must be JSON: strings, numbers, lists and dic
 from __future__ import annotations
 
 import json
-from collections.abc import MutableMapping
+from collections.abc import MutableMapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
+from bot import sql
+from bot.batch import Batch
 from bot.models import ConversationState
+
+
+async def _memories(owners: Sequence[int]) -> dict[int, dict[str, Any]]:
+    found: dict[int, dict[str, Any]] = {}
+    for row in await sql.rows(
+        "SELECT scope, owner_id, data FROM conversation_state WHERE owner_id IN ANY_OF(?)", sql.any_of(owners)
+    ):
+        found.setdefault(row["owner_id"], {})[row["scope"]] = sql.as_json(row["data"])
+    return found
+
+
+_owned: Batch[int, dict[str, Any]] = Batch(_memories)
 
 
 async def load(user_id: int | None, chat_id: int | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """(user_data, chat_data) as last saved."""
     owners = [owner for owner in (user_id, chat_id) if owner is not None]
-    rows = await ConversationState.filter(owner_id__in=owners) if owners else []
-    found = {(row.scope, row.owner_id): row.data for row in rows}
-    return found.get(("user", user_id), {}), found.get(("chat", chat_id), {})
+    found = dict(zip(owners, await _owned.many(owners)))
+    user_data = (found.get(user_id) or {}).get("user", {}) if user_id is not None else {}
+    chat_data = (found.get(chat_id) or {}).get("chat", {}) if chat_id is not None else {}
+    return user_data, chat_data
 
 
 def snapshot(data: MutableMapping[str, Any]) -> str:
     return json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
 
 
+_SAVE = """INSERT INTO conversation_state (scope, owner_id, data, updated_at) VALUES (?, ?, ?, ?)
+    ON CONFLICT (scope, owner_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at"""
+
+
 async def save(scope: str, owner_id: int, data: MutableMapping[str, Any]) -> None:
     """Write one memory back; an empty one is deleted."""
     if not data:
-        await ConversationState.filter(scope=scope, owner_id=owner_id).delete()
+        await sql.run("DELETE FROM conversation_state WHERE scope = ? AND owner_id = ?", scope, owner_id)
         return
-    plain = json.loads(snapshot(data))
-    updated = await ConversationState.filter(scope=scope, owner_id=owner_id).update(data=plain)
-    if not updated:
-        await ConversationState.bulk_create(
-            [ConversationState(scope=scope, owner_id=owner_id, data=plain)], ignore_conflicts=True
-        )
-        await ConversationState.filter(scope=scope, owner_id=owner_id).update(data=plain)
+    await sql.run(_SAVE, scope, owner_id, snapshot(data), datetime.now(UTC))
 
 
 async def forget(owner_id: int) -> None:

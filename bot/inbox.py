@@ -25,11 +25,14 @@ choice, see scheduler/README.md).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tortoise.expressions import Q
 
+from bot import sql
+from bot.batch import Batch
 from bot.models import InboxUpdate
 
 _CHAT_KEYS = ("message", "edited_message", "channel_post", "edited_channel_post", "business_message",
@@ -69,33 +72,64 @@ async def store(payloads: Iterable[Mapping[str, Any]], now: datetime) -> None:
         await InboxUpdate.bulk_create(rows, ignore_conflicts=True)
 
 
-async def claim(update_id: int, holder: str, now: datetime) -> InboxUpdate | None:
-    """Take a new update to handle, unless its chat has an earlier one still open (or another
-    process took it first)."""
-    row = await InboxUpdate.get_or_none(update_id=update_id, status="new")
-    if row is None or await _waits_for_earlier(row):
-        return None
-    taken = await InboxUpdate.filter(id=row.id, status="new").update(status="processing", claimed_by=holder, claimed_at=now)
-    if not taken:
-        return None
-    row.status, row.claimed_by, row.claimed_at = "processing", holder, now
-    return row
+@dataclass(frozen=True)
+class Claimed:
+    """An update this process has taken to handle."""
+
+    update_id: int
+    chat_id: int | None
+    user_id: int | None
+    received_at: datetime
+    payload: dict[str, Any] | None
+    """As stored; None when claimed without it (the process that received it has it)."""
 
 
-async def _waits_for_earlier(row: InboxUpdate) -> bool:
-    if row.chat_id is None:
-        return False
-    return await InboxUpdate.filter(
-        chat_id=row.chat_id, update_id__lt=row.update_id, status__in=("new", "processing")
-    ).exists()
+_NOTHING_EARLIER_OPEN = """NOT EXISTS (SELECT 1 FROM inbox_update AS earlier
+    WHERE earlier.chat_id = inbox_update.chat_id AND earlier.update_id < inbox_update.update_id
+    AND earlier.status IN ('new', 'processing'))"""
+_CLAIM = f"""UPDATE inbox_update SET status = 'processing', claimed_by = ?, claimed_at = ?
+    WHERE update_id IN ANY_OF(?) AND status = 'new' AND {_NOTHING_EARLIER_OPEN}
+    RETURNING update_id, chat_id, user_id, received_at"""
+_CLAIM_WITH_PAYLOAD = f"{_CLAIM}, payload"
+_CLAIM_NEXT = f"""UPDATE inbox_update SET status = 'processing', claimed_by = ?, claimed_at = ?
+    WHERE chat_id IN ANY_OF(?) AND status = 'new' AND {_NOTHING_EARLIER_OPEN}
+    RETURNING update_id, chat_id, user_id, received_at, payload"""
 
 
-async def next_in_chat(chat_id: int | None) -> int | None:
-    """The chat's oldest update still waiting, which may be claimed now that one finished."""
+def _claimed(row: Mapping[str, Any]) -> Claimed:
+    received_at = sql.as_datetime(row["received_at"])
+    assert received_at is not None
+    payload = sql.as_json(row["payload"]) if "payload" in row else None
+    return Claimed(row["update_id"], row["chat_id"], row["user_id"], received_at, payload)
+
+
+async def claim(update_ids: Sequence[int], holder: str, now: datetime, *, payloads: bool = True) -> list[Claimed]:
+    """Take new updates to handle, in ``update_id`` order, in one statement: each one unless
+    its chat has an earlier one still open (or another process took it first)."""
+    if not update_ids:
+        return []
+    found = await sql.rows(_CLAIM_WITH_PAYLOAD if payloads else _CLAIM, holder, now, sql.any_of(update_ids))
+    return sorted((_claimed(row) for row in found), key=lambda claimed: claimed.update_id)
+
+
+async def _claim_next(keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], Claimed]:
+    taken: dict[tuple[int, str], Claimed] = {}
+    for holder in {holder for _chat, holder in keys}:
+        chats = [chat for chat, by in keys if by == holder]
+        for row in await sql.rows(_CLAIM_NEXT, holder, datetime.now(UTC), sql.any_of(chats)):
+            claimed = _claimed(row)
+            taken[(claimed.chat_id, holder)] = claimed  # type: ignore[index]
+    return taken
+
+
+_next_in_chat: Batch[tuple[int, str], Claimed] = Batch(_claim_next)
+
+
+async def claim_next(chat_id: int | None, holder: str) -> Claimed | None:
+    """Take the chat's oldest waiting update, now that the one before it is finished."""
     if chat_id is None:
         return None
-    row = await InboxUpdate.filter(chat_id=chat_id, status="new").order_by("update_id").first().only("update_id")
-    return row.update_id if row else None
+    return await _next_in_chat((chat_id, holder))
 
 
 async def waiting(older_than: datetime, limit: int = 100) -> list[int]:
@@ -104,13 +138,35 @@ async def waiting(older_than: datetime, limit: int = 100) -> list[int]:
     return [row.update_id for row in rows]
 
 
+async def _mark_replying(update_ids: Sequence[int]) -> dict[int, None]:
+    await sql.run("UPDATE inbox_update SET replying = ? WHERE update_id IN ANY_OF(?) AND replying = ?", True, sql.any_of(update_ids), False)
+    return {}
+
+
+_replying: Batch[int, None] = Batch(_mark_replying)
+
+
 async def mark_replying(update_id: int) -> None:
-    await InboxUpdate.filter(update_id=update_id, replying=False).update(replying=True)
+    await _replying(update_id)
 
 
-async def finish(update_id: int, now: datetime, status: str = "done") -> None:
+async def _finish(keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], None]:
+    now = datetime.now(UTC)
+    for status in {status for _update, status in keys}:
+        ids = [update_id for update_id, wanted in keys if wanted == status]
+        await sql.run(
+            "UPDATE inbox_update SET status = ?, finished_at = ? WHERE update_id IN ANY_OF(?) AND status = 'processing'",
+            status, now, sql.any_of(ids),
+        )
+    return {}
+
+
+_finished: Batch[tuple[int, str], None] = Batch(_finish)
+
+
+async def finish(update_id: int, status: str = "done") -> None:
     """``done`` once handled, or ``throttled`` when the flood limit kept it from the handlers."""
-    await InboxUpdate.filter(update_id=update_id, status="processing").update(status=status, finished_at=now)
+    await _finished((update_id, status))
 
 
 async def release(update_ids: Sequence[int]) -> None:
@@ -139,15 +195,45 @@ async def recover(now: datetime, *, holder: str | None = None, stale: timedelta 
     return unknown
 
 
+async def _count_recent(keys: Sequence[tuple[int, timedelta]]) -> dict[tuple[int, timedelta], int]:
+    targets = {
+        row["update_id"]: row for row in await sql.rows(
+            "SELECT update_id, user_id, chat_id, received_at FROM inbox_update WHERE update_id IN ANY_OF(?)",
+            sql.any_of(sorted({update_id for update_id, _window in keys})),
+        )
+        if row["user_id"] is not None and row["chat_id"] is not None
+    }
+    if not targets:
+        return {}
+    for row in targets.values():
+        row["received_at"] = sql.as_datetime(row["received_at"])
+    longest = max(window for _update, window in keys)
+    recent = await sql.rows(
+        "SELECT user_id, chat_id, update_id, received_at FROM inbox_update WHERE user_id IN ANY_OF(?) AND received_at >= ?",
+        sql.any_of(sorted({row["user_id"] for row in targets.values()})),
+        min(row["received_at"] for row in targets.values()) - longest,
+    )
+    for row in recent:
+        row["received_at"] = sql.as_datetime(row["received_at"])
+    counts = {}
+    for update_id, window in keys:
+        if (target := targets.get(update_id)) is None:
+            continue
+        counts[(update_id, window)] = sum(
+            1 for row in recent
+            if row["user_id"] == target["user_id"] and row["chat_id"] == target["chat_id"]
+            and row["update_id"] <= update_id and row["received_at"] >= target["received_at"] - window
+        )
+    return counts
+
+
+_recent: Batch[tuple[int, timedelta], int] = Batch(_count_recent)
+
+
 async def sent_before(update_id: int, window: timedelta) -> int:
     """How many updates its sender sent into its chat in ``window`` up to this one, this one
     included (flood control); 0 for an update not in the inbox."""
-    row = await InboxUpdate.get_or_none(update_id=update_id).only("user_id", "chat_id", "received_at", "update_id")
-    if row is None or row.user_id is None or row.chat_id is None:
-        return 0
-    return await InboxUpdate.filter(
-        user_id=row.user_id, chat_id=row.chat_id, update_id__lte=row.update_id, received_at__gte=row.received_at - window
-    ).count()
+    return await _recent((update_id, window)) or 0
 
 
 async def purge(before: datetime) -> int:

@@ -98,21 +98,29 @@ class Intake:
 
     # -- taking updates in ---------------------------------------------------------------------
 
-    async def receive(self, payloads: Sequence[Mapping[str, Any]]) -> None:
-        """Store updates (after this they may be acknowledged), then take what may be handled."""
+    async def receive(self, payloads: Sequence[Mapping[str, Any]], updates: Sequence[Update] = ()) -> None:
+        """Store updates (after this they may be acknowledged), then take what may be handled:
+        ``updates`` are the same ones already parsed (long polling), which spares parsing them again."""
         await inbox.store(payloads, _utcnow())
-        for payload in payloads:
-            await self._take(payload["update_id"])
-
-    async def _take(self, update_id: int) -> None:
         if not self.accepting:
             return
-        row = await inbox.claim(update_id, self.name, _utcnow())
-        if row is None:
+        parsed = {update.update_id: update for update in updates}
+        received = {payload["update_id"]: payload for payload in payloads}
+        for claimed in await inbox.claim(list(received), self.name, _utcnow(), payloads=False):
+            update = parsed.get(claimed.update_id) or Update.de_json(dict(received[claimed.update_id]), self.app.bot)
+            await self._hand_over(claimed, update)
+
+    async def _take(self, update_ids: Sequence[int]) -> None:
+        """Take updates stored earlier (by this process or another)."""
+        if not self.accepting:
             return
-        self._held[update_id] = row.chat_id
+        for claimed in await inbox.claim(update_ids, self.name, _utcnow()):
+            await self._hand_over(claimed, Update.de_json(claimed.payload, self.app.bot))
+
+    async def _hand_over(self, claimed: inbox.Claimed, update: Update) -> None:
+        self._held[claimed.update_id] = claimed.chat_id
         self._emptied.clear()
-        await self.app.update_queue.put(Update.de_json(row.payload, self.app.bot))
+        await self.app.update_queue.put(update)
 
     async def _before(self, update: Update) -> None:
         user_id = update.effective_user.id if update.effective_user else None
@@ -142,14 +150,13 @@ class Intake:
                 data = self.app.chat_data[chat.id]
                 if conversation.snapshot(data) != chat_before:
                     await conversation.save("chat", chat.id, data)
-            await inbox.finish(update.update_id, _utcnow())
+            await inbox.finish(update.update_id)
         finally:
             chat_id = self._held.pop(update.update_id, None)
             if not self._held:
                 self._emptied.set()
-        following = await inbox.next_in_chat(chat_id)
-        if following is not None:
-            await self._take(following)
+        if self.accepting and (following := await inbox.claim_next(chat_id, self.name)) is not None:
+            await self._hand_over(following, Update.de_json(following.payload, self.app.bot))
 
     # -- the life of the process ---------------------------------------------------------------
 
@@ -165,8 +172,7 @@ class Intake:
             try:
                 now = _utcnow()
                 await self._report_unknown(await inbox.recover(now, stale=STALE_PROCESSING))
-                for update_id in await inbox.waiting(now - LOOK_AGAIN):
-                    await self._take(update_id)
+                await self._take(await inbox.waiting(now - LOOK_AGAIN))
             except asyncio.CancelledError:
                 raise
             except Exception:  # the database may be briefly away: look again later
@@ -199,7 +205,7 @@ class Intake:
                     offset=offset, timeout=timeout, read_timeout=timeout + 10, allowed_updates=Update.ALL_TYPES
                 )
                 if updates:
-                    await self.receive([update.to_dict() for update in updates])
+                    await self.receive([update.to_dict() for update in updates], updates)
                     offset = updates[-1].update_id + 1
                 pause = 1.0
             except asyncio.CancelledError:

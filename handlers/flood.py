@@ -4,7 +4,7 @@ keeps them, marked ``throttled``), so one customer cannot take the bot from the 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from telegram import Update
 from telegram.constants import ChatType
@@ -25,7 +25,7 @@ async def slow_down(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     sent = await inbox.sent_before(update.update_id, timedelta(seconds=settings.telegram.flood_seconds))
     if sent <= limit:
         return
-    await inbox.finish(update.update_id, datetime.now(UTC), status="throttled")
+    await inbox.finish(update.update_id, status="throttled")
     if sent == limit + 1:
         _customer, language = await customer_and_language(update)
         await context.bot.send_message(chat.id, text(language, "flood_slow_down"))

@@ -46,21 +46,28 @@ async def test_a_chats_updates_are_handed_out_one_at_a_time_in_order(database: s
     await inbox.store([_message(1, 501, "a again")], NOW)  # Telegram sending one again: a no-op
     assert await InboxUpdate.all().count() == 3
 
-    first = await inbox.claim(1, "one", NOW)
-    assert first is not None and first.payload["message"]["text"] == "a"
-    assert await inbox.claim(1, "two", NOW) is None  # taken already
-    assert await inbox.claim(2, "two", NOW) is None  # its chat's first update is still open
-    assert await inbox.claim(3, "two", NOW) is not None  # another chat goes on
+    [first] = await inbox.claim([1], "one", NOW)
+    assert first.payload["message"]["text"] == "a"
+    assert await inbox.claim([1], "two", NOW) == []  # taken already
+    assert await inbox.claim([2], "two", NOW) == []  # its chat's first update is still open
+    assert [c.update_id for c in await inbox.claim([2, 3], "two", NOW)] == [3]  # another chat goes on
 
-    await inbox.finish(1, NOW)
-    assert await inbox.next_in_chat(501) == 2
-    assert await inbox.claim(2, "two", NOW) is not None
+    await inbox.finish(1)
+    following = await inbox.claim_next(501, "two")
+    assert following is not None and following.update_id == 2 and following.payload["message"]["text"] == "b"
+    assert await inbox.claim_next(501, "two") is None  # nothing else waits in that chat
+
+
+async def test_one_statement_takes_each_chats_first_update_only(database: str) -> None:
+    await inbox.store([_message(1, 501, "a"), _message(2, 501, "b"), _message(3, 502, "c")], NOW)
+    claimed = await inbox.claim([1, 2, 3], "one", NOW, payloads=False)
+    assert [(c.update_id, c.chat_id, c.payload) for c in claimed] == [(1, 501, None), (3, 502, None)]
+    assert claimed[0].received_at == NOW
 
 
 async def test_a_dead_process_updates_are_taken_over_unless_they_were_being_answered(database: str) -> None:
     await inbox.store([_message(1, 501, "a"), _message(2, 502, "b"), _message(3, 503, "c")], NOW)
-    for update_id in (1, 2, 3):
-        await inbox.claim(update_id, "dead", NOW)
+    await inbox.claim([1, 2, 3], "dead", NOW)
     await inbox.mark_replying(2)
     assert await inbox.recover(NOW, holder="alive") == []
     assert await inbox.recover(NOW + timedelta(seconds=30), stale=timedelta(minutes=2)) == []
@@ -80,8 +87,8 @@ async def test_a_fleet_wide_job_runs_once_per_period(database: str) -> None:
 
 async def test_handled_updates_are_forgotten_after_a_week(database: str) -> None:
     await inbox.store([_message(1, 501, "old"), _message(2, 501, "new")], NOW - timedelta(days=8))
-    await inbox.claim(1, "one", NOW)
-    await inbox.finish(1, NOW)
+    await inbox.claim([1], "one", NOW)
+    await inbox.finish(1)
     assert await inbox.purge(NOW - timedelta(days=7)) == 1  # the unhandled one is kept
     assert await InboxUpdate.all().values_list("update_id", flat=True) == [2]
 

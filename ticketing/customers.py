@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 
+from bot.batch import Batch
 from knowledge_base.language import Language, detect_language, language_from_telegram
 from ticketing.models import Customer
 
 LAST_SEEN_STEP = timedelta(minutes=1)
 """``last_seen`` is kept to the minute (segments count days), so a customer's burst of messages
 costs one write."""
+
+
+async def _customers(telegram_ids: Sequence[int]) -> dict[int, Customer]:
+    return {customer.telegram_id: customer for customer in await Customer.filter(telegram_id__in=telegram_ids)}
+
+
+_by_telegram_id: Batch[int, Customer] = Batch(_customers)
 
 
 async def record_customer(
@@ -24,7 +33,7 @@ async def record_customer(
 ) -> Customer:
     """The customer for this Telegram user, created on first contact and refreshed after."""
     now = datetime.now(UTC)
-    customer = await Customer.get_or_none(telegram_id=telegram_id)
+    customer = await _by_telegram_id(telegram_id)
     if customer is None:
         try:
             return await Customer.create(

@@ -7,6 +7,7 @@ tests can travel in time; they know nothing of Telegram.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -15,6 +16,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from bot.batch import Batch
 from ticketing.business_hours import BusinessCalendar
 from ticketing.models import Agent, Customer, Ticket, TicketEvent, TicketMessage
 from ticketing.triage import Category, Priority, guess_category, guess_priority
@@ -56,8 +58,16 @@ async def log_event(ticket: Ticket, kind: str, actor: str, now: datetime, **data
     await TicketEvent.create(ticket=ticket, kind=kind, actor=actor, data=data, at=now)
 
 
+async def _active_tickets(customer_ids: Sequence[int]) -> dict[int, Ticket]:
+    return {ticket.active_customer_id: ticket for ticket in await Ticket.filter(active_customer_id__in=customer_ids)}
+
+
+_active: Batch[int, Ticket] = Batch(_active_tickets)
+
+
 async def active_ticket(customer: Customer) -> Ticket | None:
-    return await Ticket.get_or_none(active_customer_id=customer.id)
+    """The customer's ticket being worked, if any (asked for every message they send)."""
+    return await _active(customer.id)
 
 
 async def open_ticket(
