@@ -21,7 +21,7 @@ from bot.fleet import once_across_fleet
 from bot.i18n import text
 from bot.intake import Intake
 from bot.ratelimit import ResilientRateLimiter
-from bot.telegram_http import AiohttpRequest
+from bot.telegram_http import AiohttpRequest, UpdatesRequest
 from bot.updates import ChatOrderedProcessor
 from knowledge_base.entries import KBError
 from knowledge_base.live import LiveKnowledgeBase
@@ -62,6 +62,7 @@ def build_application(
             "(e.g. from `openssl rand -hex 32`), or set KEFU_TELEGRAM__MODE=polling."
         )
     processor = processor or ChatOrderedProcessor()
+    updates_request = UpdatesRequest()
     app = (
         ApplicationBuilder()
         .token(tg.token.get_secret_value().strip())
@@ -75,11 +76,11 @@ def build_application(
         )
         .concurrent_updates(processor)
         .request(AiohttpRequest(tg.connections, pool_timeout=POOL_TIMEOUT))
-        .get_updates_request(AiohttpRequest(1))
+        .get_updates_request(updates_request)
         .updater(None)
         .build()
     )
-    app.bot_data["intake"] = Intake(app, processor, settings)
+    app.bot_data["intake"] = Intake(app, processor, settings, updates_request)
     app.bot_data["settings"] = settings
     app.bot_data["knowledge_base"] = knowledge_base or load_knowledge_base(settings)
     app.bot_data["orders"] = make_source(settings.orders)

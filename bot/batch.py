@@ -51,6 +51,8 @@ class Batch(Generic[K, V]):
             found = await self._run(list(dict.fromkeys(keys)))
             return [found.get(key) for key in keys]
         loop = asyncio.get_running_loop()
+        if self._draining is not None and self._draining.get_loop() is not loop:  # a closed loop's (tests)
+            self._draining, self._waiting = None, {}
         futures = []
         for key in keys:
             future: asyncio.Future[V | None] = loop.create_future()

@@ -29,6 +29,7 @@ from telegram.ext import Application
 from bot import conversation, inbox
 from bot.config import Settings
 from bot.i18n import text
+from bot.telegram_http import UpdatesRequest
 from bot.updates import ChatOrderedProcessor
 
 log = logging.getLogger(__name__)
@@ -84,8 +85,11 @@ def _utcnow() -> datetime:
 
 
 class Intake:
-    def __init__(self, app: Application, processor: ChatOrderedProcessor, settings: Settings) -> None:
+    def __init__(
+        self, app: Application, processor: ChatOrderedProcessor, settings: Settings, updates_request: UpdatesRequest | None = None
+    ) -> None:
         self.app = app
+        self.updates_request = updates_request
         self.processor = processor
         self.settings = settings
         self.name = instance_name(settings)
@@ -205,7 +209,7 @@ class Intake:
                     offset=offset, timeout=timeout, read_timeout=timeout + 10, allowed_updates=Update.ALL_TYPES
                 )
                 if updates:
-                    await self.receive([update.to_dict() for update in updates], updates)
+                    await self.receive(self._as_sent(updates), updates)
                     offset = updates[-1].update_id + 1
                 pause = 1.0
             except asyncio.CancelledError:
@@ -225,6 +229,13 @@ class Intake:
                 log.exception("could not store updates; asking for them again in %.0f s", pause)
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 30)
+
+    def _as_sent(self, updates: Sequence[Update]) -> list[dict[str, Any]]:
+        """The updates as Telegram sent them (kept by the request), else rebuilt from the objects."""
+        sent = self.updates_request.last_updates if self.updates_request is not None else []
+        if [payload.get("update_id") for payload in sent] == [update.update_id for update in updates]:
+            return sent
+        return [update.to_dict() for update in updates]
 
     def start_polling(self) -> None:
         self._tasks.append(asyncio.create_task(self.poll(), name="getUpdates"))

@@ -10,6 +10,7 @@ codes, retries, flood limits — stays python-telegram-bot's (:class:`BaseReques
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import aiohttp
 from telegram.error import NetworkError, TimedOut
@@ -99,3 +100,19 @@ def _body(fields: dict[str, str] | None, files: dict | None) -> aiohttp.FormData
     for name, (filename, content, mimetype) in files.items():
         form.add_field(name, content, filename=filename, content_type=mimetype)
     return form
+
+
+class UpdatesRequest(AiohttpRequest):
+    """The request getUpdates goes through (python-telegram-bot keeps one for it alone): it also
+    keeps the updates as Telegram sent them, which the inbox stores as they are instead of
+    turning the parsed objects back into JSON."""
+
+    def __init__(self) -> None:
+        super().__init__(1)
+        self.last_updates: list[dict[str, Any]] = []
+
+    def parse_json_payload(self, payload: bytes) -> dict[str, Any]:
+        data = super().parse_json_payload(payload)
+        result = data.get("result") if isinstance(data, dict) else None
+        self.last_updates = [item for item in result if isinstance(item, dict)] if isinstance(result, list) else []
+        return data

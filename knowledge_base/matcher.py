@@ -295,11 +295,11 @@ class Matcher:
         unknown_sq = (sum(v * v for v in feats.values()) - float(raw @ raw)) * self._idf_unknown**2
         val = raw * self._idf[idx]
         val /= math.sqrt(float(val @ val) + unknown_sq)
-        dots = self._means_t[idx].T @ val
+        dots = _weighted_rows(self._means_t, idx, val)
         if self._linv is None:
             cos = dots / np.sqrt(self._proj_sq)
         else:
-            y = self._linv @ (self._diffs_t[idx].T @ val)
+            y = self._linv @ _weighted_rows(self._diffs_t, idx, val)
             q_sq = max(1.0 - float(y @ y), 1e-12)
             if len(dots) > SHORTLIST:
                 short = np.argpartition(-(dots / self._mean_norm), SHORTLIST)[:SHORTLIST]
@@ -321,7 +321,8 @@ class Matcher:
         ranked: list[tuple[float, float, float, str]] = []
         for i in top:
             entry_id = self._entry_ids[i]
-            ratio = max(fuzz.ratio(compact, q) for q in self._fuzz_texts(entry_id)) / 100.0 if norm else 0.0
+            best_question = process.extractOne(compact, self._fuzz_texts(entry_id), scorer=fuzz.ratio) if norm else None
+            ratio = best_question[1] / 100.0 if best_question is not None else 0.0
             ranked.append((float(sims[i]) + FUZZ_WEIGHT * ratio, float(sims[i]), ratio, entry_id))
         ranked.sort(key=lambda r: (-r[0], r[3]))
         han = _HAN.search(norm) is not None
@@ -381,3 +382,16 @@ def confidence(similarity: float, margin: float, ratio: float, han: bool) -> flo
     a, b, c, bias = CALIBRATION["han" if han else "latin"]
     z = a * similarity + b * margin + c * ratio + bias
     return 1.0 / (1.0 + math.exp(-z))
+
+
+def _weighted_rows(m: sp.csr_matrix, rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``m[rows].T @ weights``, the weighted sum of a few rows, without scipy's slicing: for the
+    handful of features of one message, building the slice costs more than the sum."""
+    starts = m.indptr[rows]
+    counts = m.indptr[rows + 1] - starts
+    ends = np.cumsum(counts)
+    if not len(ends) or ends[-1] == 0:
+        return np.zeros(m.shape[1])
+    # each stored value's place: its row's start plus its place within the row
+    places = np.arange(ends[-1]) + np.repeat(starts - (ends - counts), counts)
+    return np.bincount(m.indices[places], weights=m.data[places] * np.repeat(weights, counts), minlength=m.shape[1])

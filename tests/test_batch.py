@@ -24,7 +24,11 @@ def _recording(statements: list[list[int]], fail_on: int | None = None) -> Batch
     return Batch(run)
 
 
-async def test_callers_asking_at_once_share_one_statement() -> None:
+ON_SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+@ON_SQLITE
+async def test_callers_asking_at_once_share_one_statement(database: str) -> None:
     statements: list[list[int]] = []
     batch = _recording(statements)
     found = await asyncio.gather(*(batch(key) for key in range(20)))
@@ -32,7 +36,8 @@ async def test_callers_asking_at_once_share_one_statement() -> None:
     assert found == [f"row {key}" if key % 2 == 0 else None for key in range(20)]  # no row: None
 
 
-async def test_callers_arriving_while_a_statement_runs_are_served_by_the_next() -> None:
+@ON_SQLITE
+async def test_callers_arriving_while_a_statement_runs_are_served_by_the_next(database: str) -> None:
     statements: list[list[int]] = []
     batch = _recording(statements)
     first = asyncio.create_task(batch(0))
@@ -43,7 +48,8 @@ async def test_callers_arriving_while_a_statement_runs_are_served_by_the_next() 
     assert statements == [[0], [2, 4]]  # a key asked twice is asked for once
 
 
-async def test_a_failed_statement_fails_its_callers_only() -> None:
+@ON_SQLITE
+async def test_a_failed_statement_fails_its_callers_only(database: str) -> None:
     statements: list[list[int]] = []
     batch = _recording(statements, fail_on=3)
     results = await asyncio.gather(batch(2), batch(3), return_exceptions=True)

@@ -6,10 +6,12 @@ Sources answer for any order: whose it is, the services decide (:mod:`.service`)
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Protocol
 
 from tortoise.exceptions import BaseORMException
 
+from bot.batch import Batch
 from bot.config import OrdersSettings
 from bot.crypto import blind_indexes
 from knowledge_base.orders.models import EventKind, Order, OrderEvent
@@ -32,8 +34,7 @@ class LocalOrderSource:
 
     async def find(self, order_no: str) -> OrderView | None:
         try:
-            order = await Order.get_or_none(order_no=normalize_order_no(order_no))
-            return None if order is None else (await self._views([order]))[0]
+            return await _by_number(normalize_order_no(order_no))
         except (BaseORMException, OSError) as exc:
             raise OrderSourceUnavailable(f"the database did not answer: {exc}") from exc
 
@@ -54,6 +55,15 @@ class LocalOrderSource:
         for event in await events.order_by("-happened_at", "-id"):
             tracking[event.order_id].append(event)  # type: ignore[attr-defined]
         return [view_of_order(order, tracking[order.id]) for order in orders]
+
+
+async def _views_by_number(order_nos: Sequence[str]) -> dict[str, OrderView]:
+    """The orders of several customers' messages at once (see bot/batch.py)."""
+    orders = await Order.filter(order_no__in=order_nos)
+    return {view.order_no: view for view in await LocalOrderSource._views(orders)}
+
+
+_by_number: Batch[str, OrderView] = Batch(_views_by_number)
 
 
 def make_source(settings: OrdersSettings) -> OrderSource:

@@ -16,10 +16,12 @@ from __future__ import annotations
 import hmac
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from bot.batch import Batch
 from knowledge_base.orders.models import OrderGrant, VerificationAttempt
 from knowledge_base.orders.phones import last4 as last4_of
 from knowledge_base.orders.phones import normalize_phone
@@ -81,6 +83,16 @@ async def verify_by_last4(
     return VerifyResult(Verification.VERIFIED, tries_left=MAX_FAILURES - len(failures))
 
 
+async def _grants(customer_ids: Sequence[int]) -> dict[int, list[str]]:
+    granted: dict[int, list[str]] = {}
+    for grant in await OrderGrant.filter(customer_id__in=customer_ids).order_by("-granted_at", "-id"):
+        granted.setdefault(grant.customer_id, []).append(grant.order_no)  # type: ignore[attr-defined]
+    return granted
+
+
+_granted: Batch[int, list[str]] = Batch(_grants)
+
+
 async def granted_order_numbers(customer: Customer, limit: int = 20) -> list[str]:
     """The order numbers ``customer`` proved with last-4 digits, latest first."""
-    return [grant.order_no for grant in await OrderGrant.filter(customer=customer).order_by("-granted_at", "-id").limit(limit)]
+    return list(await _granted(customer.id) or [])[:limit]
