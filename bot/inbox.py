@@ -7,10 +7,12 @@ acknowledges. A process that dies afterwards leaves the row behind, and the row 
 when a process starts or looks again.
 
 Several processes share the inbox. A row is *claimed* before it is handled (a conditional
-``UPDATE … WHERE status = 'new'``: one claimer wins), and a chat's updates are claimed in
-``update_id`` order, one at a time, whichever process received them: a customer's second
-message waits until their first is handled, so no conversation is answered out of order and
-no complaint becomes two tickets.
+``UPDATE … WHERE status = 'new' AND no earlier update of its chat is open … RETURNING``: one
+claimer wins), and a chat's updates are claimed in ``update_id`` order, one at a time,
+whichever process received them: a customer's second message waits until their first is
+handled, so no conversation is answered out of order and no complaint becomes two tickets.
+One statement claims a whole getUpdates batch; finishing, marking and claiming the next are
+batched across the updates being handled (bot/batch.py).
 
 Handling an update twice must not answer it twice. The first request with an effect marks the
 row ``replying``: for an update from the agent group any such request, for a customer's update

@@ -54,16 +54,27 @@ async def running_bot(app: Application, settings: Settings) -> AsyncIterator[App
         async with receiving(app, settings) as running:
             yield running
     except InvalidToken:
+        await _close_connections(app)
         raise ConfigError(
             "The Bot API server refused the bot token: check KEFU_TELEGRAM__TOKEN (ask @BotFather for it again)."
         ) from None
     except NetworkError as exc:
         if app.running:
             raise
+        await _close_connections(app)
         raise ConfigError(
             f"Cannot reach the Bot API at {settings.telegram.base_url} ({_first_line(exc)}): check the "
             "network, or KEFU_TELEGRAM__BASE_URL if you use your own Bot API server."
         ) from None
+
+
+async def _close_connections(app: Application) -> None:
+    """A start that failed leaves the Bot API connections open: python-telegram-bot shuts down
+    only what it finished initialising."""
+    intake = app.bot_data.get("intake")
+    for request in (app.bot.request, getattr(intake, "updates_request", None)):
+        if request is not None:
+            await request.shutdown()
 
 
 async def run(settings: Settings) -> None:

@@ -75,12 +75,13 @@ class AiohttpRequest(BaseRequest):
         write = (self._media_write_timeout if files else self._write_timeout) if write_timeout is default else write_timeout
         connect = self._connect_timeout if connect_timeout is default else connect_timeout
         pool = self._pool_timeout if pool_timeout is default else pool_timeout
-        # aiohttp has no write timeout of its own: the sending counts against the read timeout.
+        # aiohttp has no write timeout: an upload (the only large body) gets the write and read
+        # timeouts together as its whole time; other requests are a few hundred bytes.
         timeout = aiohttp.ClientTimeout(
-            total=None,
+            total=write + read if files and write is not None and read is not None else None,
             connect=None if pool is None or connect is None else pool + connect,
             sock_connect=connect,
-            sock_read=None if read is None else read + (write or 0),
+            sock_read=read,
         )
         try:
             async with self._session.request(method, url, data=_body(fields, files), timeout=timeout) as response:
