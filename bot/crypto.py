@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
@@ -80,6 +81,10 @@ def looks_encrypted(value: str) -> bool:
         return False
 
 
+OPENED_TOKENS = 8192
+"""Decrypted values kept in memory, most recently read first."""
+
+
 class Keyring:
     """The keys: the first encrypts, all decrypt; each also gives a blind-index key."""
 
@@ -89,11 +94,17 @@ class Keyring:
         self.keys = list(keys)
         self._fernet = MultiFernet([Fernet(k.encode()) for k in keys])
         self._index_keys = [_index_key(k) for k in keys]
+        # A stored token always opens to the same text, and the same customers' rows are read
+        # again with every message they send: their names are decrypted once.
+        self._opened = functools.lru_cache(maxsize=OPENED_TOKENS)(self._open)
 
     def encrypt(self, value: str) -> str:
         return self._fernet.encrypt(value.encode()).decode()
 
     def decrypt(self, token: str) -> str:
+        return self._opened(token)
+
+    def _open(self, token: str) -> str:
         try:
             return self._fernet.decrypt(token.encode()).decode()
         except InvalidToken:
