@@ -49,7 +49,9 @@ class AiohttpRequest(BaseRequest):
                 headers={"User-Agent": self.USER_AGENT},
                 # python-telegram-bot decodes the body itself, and Telegram sets no cookies.
                 cookie_jar=aiohttp.DummyCookieJar(),
-                auto_decompress=True,
+                # HTTPS_PROXY / NO_PROXY are honoured, as python-telegram-bot's httpx client does:
+                # where api.telegram.org is reachable only through a proxy, that is how kefu gets there.
+                trust_env=True,
             )
 
     async def shutdown(self) -> None:

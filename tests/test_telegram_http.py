@@ -74,3 +74,16 @@ async def test_no_server_is_a_network_error_not_a_timeout() -> None:
         async with _bot(f"http://127.0.0.1:{port}/bot"):  # getMe, first of all
             pass
     assert not isinstance(raised.value, TimedOut)  # refused: safe to send again (bot/ratelimit.py)
+
+
+async def test_a_proxy_from_the_environment_is_used(emu: BotAPIEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTP(S)_PROXY as for python-telegram-bot's own client: here a proxy that is not there."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with pytest.raises(NetworkError):  # the emulator is there, but kefu asks the proxy
+        async with _bot(emu.base_url):
+            pass
