@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import getproxies, proxy_bypass
 
 import aiohttp
 from telegram.error import NetworkError, TimedOut
@@ -37,6 +39,7 @@ class AiohttpRequest(BaseRequest):
         self._pool_timeout = pool_timeout
         self._media_write_timeout = media_write_timeout
         self._session: aiohttp.ClientSession | None = None
+        self._proxies: dict[tuple[str, str | None], str | None] = {}
 
     @property
     def read_timeout(self) -> float | None:
@@ -49,10 +52,19 @@ class AiohttpRequest(BaseRequest):
                 headers={"User-Agent": self.USER_AGENT},
                 # python-telegram-bot decodes the body itself, and Telegram sets no cookies.
                 cookie_jar=aiohttp.DummyCookieJar(),
-                # HTTPS_PROXY / NO_PROXY are honoured, as python-telegram-bot's httpx client does:
-                # where api.telegram.org is reachable only through a proxy, that is how kefu gets there.
-                trust_env=True,
             )
+
+    def _proxy_for(self, url: str) -> str | None:
+        """HTTP(S)_PROXY and NO_PROXY, as python-telegram-bot's httpx client honours them (where
+        api.telegram.org is reachable only through a proxy, that is how kefu gets there). Read
+        once per host: aiohttp's own ``trust_env`` reads the environment and ~/.netrc again for
+        every request, which more than doubles what a request costs."""
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.hostname)
+        if key not in self._proxies:
+            bypass = parts.hostname is None or bool(proxy_bypass(parts.hostname))
+            self._proxies[key] = None if bypass else getproxies().get(parts.scheme)
+        return self._proxies[key]
 
     async def shutdown(self) -> None:
         if self._session is not None and not self._session.closed:
@@ -86,7 +98,9 @@ class AiohttpRequest(BaseRequest):
             sock_read=read,
         )
         try:
-            async with self._session.request(method, url, data=_body(fields, files), timeout=timeout) as response:
+            async with self._session.request(
+                method, url, data=_body(fields, files), timeout=timeout, proxy=self._proxy_for(url)
+            ) as response:
                 return response.status, await response.read()
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as error:
             raise TimedOut from error
