@@ -4,8 +4,6 @@ does over it works as over its own httpx client, and failures come out as the sa
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator
-
 import pytest
 from telegram import Bot
 from telegram.error import NetworkError, TimedOut
@@ -17,14 +15,6 @@ TOKEN = "123456:TEST"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
-@pytest.fixture
-async def emu() -> AsyncIterator[BotAPIEmulator]:
-    emulator = BotAPIEmulator()
-    await emulator.start()
-    yield emulator
-    await emulator.stop()
-
-
 def _bot(base_url: str, base_file_url: str | None = None, **timeouts: float) -> Bot:
     return Bot(
         TOKEN, base_url=base_url, base_file_url=base_file_url or base_url,
@@ -32,36 +22,36 @@ def _bot(base_url: str, base_file_url: str | None = None, **timeouts: float) -> 
     )
 
 
-async def test_messages_buttons_files_and_updates_go_through(emu: BotAPIEmulator) -> None:
-    user = emu.add_user(first_name="Ana")
-    async with _bot(emu.base_url, emu.base_file_url) as bot:
+async def test_messages_buttons_files_and_updates_go_through(emulator: BotAPIEmulator) -> None:
+    user = emulator.add_user(first_name="Ana")
+    async with _bot(emulator.base_url, emulator.base_file_url) as bot:
         sent = await bot.send_message(user["id"], "你好 <b>&</b> ✓", parse_mode="HTML")
-        assert sent.text == "你好 & ✓" and emu.bot_messages(user["id"])[-1]["text"] == "你好 & ✓"
+        assert sent.text == "你好 & ✓" and emulator.bot_messages(user["id"])[-1]["text"] == "你好 & ✓"
 
         photo = await bot.send_photo(user["id"], PNG, caption="图")  # multipart upload
         file = await bot.get_file(photo.photo[-1].file_id)
         assert bytes(await file.download_as_bytearray()) == PNG  # and a GET back
 
-        emu.send_text(user["id"], "hi")
+        emulator.send_text(user["id"], "hi")
         [update] = await bot.get_updates(timeout=1)
         assert update.message.text == "hi"
 
 
-async def test_the_updates_are_kept_as_telegram_sent_them(emu: BotAPIEmulator) -> None:
-    user = emu.add_user()
+async def test_the_updates_are_kept_as_telegram_sent_them(emulator: BotAPIEmulator) -> None:
+    user = emulator.add_user()
     request = UpdatesRequest()
-    async with Bot(TOKEN, base_url=emu.base_url, request=AiohttpRequest(2), get_updates_request=request) as bot:
-        emu.send_text(user["id"], "one")
-        emu.send_text(user["id"], "two")
+    async with Bot(TOKEN, base_url=emulator.base_url, request=AiohttpRequest(2), get_updates_request=request) as bot:
+        emulator.send_text(user["id"], "one")
+        emulator.send_text(user["id"], "two")
         updates = await bot.get_updates(timeout=1)
     assert [u.update_id for u in updates] == [p["update_id"] for p in request.last_updates]
     assert [p["message"]["text"] for p in request.last_updates] == ["one", "two"]
 
 
-async def test_a_slow_answer_is_a_timeout(emu: BotAPIEmulator) -> None:
-    user = emu.add_user()
-    emu.inject_fault("sendMessage", status=200, delay=1.0)
-    async with _bot(emu.base_url, read_timeout=0.2) as bot:
+async def test_a_slow_answer_is_a_timeout(emulator: BotAPIEmulator) -> None:
+    user = emulator.add_user()
+    emulator.inject_fault("sendMessage", status=200, delay=1.0)
+    async with _bot(emulator.base_url, read_timeout=0.2) as bot:
         with pytest.raises(TimedOut):
             await bot.send_message(user["id"], "hello")
 
@@ -76,7 +66,7 @@ async def test_no_server_is_a_network_error_not_a_timeout() -> None:
     assert not isinstance(raised.value, TimedOut)  # refused: safe to send again (bot/ratelimit.py)
 
 
-async def test_a_proxy_from_the_environment_is_used(emu: BotAPIEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_proxy_from_the_environment_is_used(emulator: BotAPIEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
     """HTTP(S)_PROXY as for python-telegram-bot's own client: here a proxy that is not there."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -85,5 +75,5 @@ async def test_a_proxy_from_the_environment_is_used(emu: BotAPIEmulator, monkeyp
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
     with pytest.raises(NetworkError):  # the emulator is there, but kefu asks the proxy
-        async with _bot(emu.base_url):
+        async with _bot(emulator.base_url):
             pass
