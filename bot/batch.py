@@ -29,7 +29,8 @@ LIMIT = 500
 """Keys per statement: far below SQLite's and PostgreSQL's limits on parameters."""
 
 
-def in_transaction() -> bool:
+def _inside_transaction() -> bool:
+    """Whether this task runs inside a transaction (tortoise's ``in_transaction`` opens one)."""
     return isinstance(connections.get("default"), TransactionalDBClient)
 
 
@@ -47,7 +48,7 @@ class Batch(Generic[K, V]):
 
     async def many(self, keys: Iterable[K]) -> list[V | None]:
         keys = list(keys)
-        if in_transaction():
+        if _inside_transaction():
             found = await self._run(list(dict.fromkeys(keys)))
             return [found.get(key) for key in keys]
         loop = asyncio.get_running_loop()

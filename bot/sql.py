@@ -19,14 +19,6 @@ from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 
-def _client() -> BaseDBAsyncClient:
-    return connections.get("default")
-
-
-def _postgres(client: BaseDBAsyncClient) -> bool:
-    return client.capabilities.dialect == "postgres"
-
-
 @lru_cache(maxsize=256)
 def _for_postgres(statement: str) -> str:
     parts = statement.split("?")
@@ -40,8 +32,8 @@ def _for_sqlite(statement: str) -> str:
 
 
 def _prepare(statement: str, values: Sequence[Any]) -> tuple[BaseDBAsyncClient, str, list[Any]]:
-    client = _client()
-    if _postgres(client):
+    client = connections.get("default")
+    if client.capabilities.dialect == "postgres":
         return client, _for_postgres(statement), [_pg(value) for value in values]
     return client, _for_sqlite(statement), [_lite(value) for value in values]
 
