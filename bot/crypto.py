@@ -205,6 +205,35 @@ class EncryptedTextField(fields.TextField):
         return keyring().decrypt(value) if looks_encrypted(value) else value
 
 
+class EncryptedJSONField(EncryptedTextField):
+    """A JSON value (a stored update, say) kept as one Fernet token of its compact JSON text.
+
+    Read back, a token is decrypted and parsed; a value written before encryption (JSON text, or
+    the JSON a database column gave back) is parsed as it is."""
+
+    def to_db_value(self, value: Any, instance: Any) -> Any:
+        if value is None:
+            return None
+        return super().to_db_value(json.dumps(value, separators=(",", ":"), ensure_ascii=False), instance)
+
+    def to_python_value(self, value: Any) -> Any:
+        return reveal_json(value)
+
+
+def seal_json(value: Any) -> str:
+    """``value`` as :class:`EncryptedJSONField` stores it (for hand-written SQL)."""
+    return keyring().encrypt(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+
+
+def reveal_json(stored: Any) -> Any:
+    """What a stored :class:`EncryptedJSONField` value holds (for hand-written SQL)."""
+    if stored is None or not isinstance(stored, (str, bytes)):
+        return stored
+    text = stored.decode() if isinstance(stored, bytes) else stored
+    # not through the keyring's cache of opened values: an update is read once or twice
+    return json.loads(keyring()._open(text) if looks_encrypted(text) else text)
+
+
 class BlindIndexField(fields.CharField):
     """The blind index of the encrypted field ``of``, computed whenever a row is written.
 

@@ -17,7 +17,9 @@ from typing import Final
 from tortoise import fields
 from tortoise.models import Model
 
-INBOX_STATUSES: Final = ("new", "processing", "done", "throttled", "unknown")
+from bot.crypto import EncryptedJSONField
+
+INBOX_STATUSES: Final = ("new", "processing", "done", "throttled", "unknown", "failed")
 
 
 class InboxUpdate(Model):
@@ -27,14 +29,21 @@ class InboxUpdate(Model):
     update_id = fields.BigIntField(unique=True, description="Telegram's update_id: a redelivery is a no-op")
     chat_id = fields.BigIntField(null=True, description="the chat it belongs to: updates of one chat are handled in order")
     user_id = fields.BigIntField(null=True, description="who sent it")
-    payload = fields.JSONField(description="the update as Telegram sent it")
+    payload = EncryptedJSONField(description="the update as Telegram sent it, encrypted (it holds names and phones)")
     status = fields.CharField(
         max_length=12, default="new", db_default="new",
-        description="new, processing, done, throttled (over the flood limit) or unknown (a process died mid-reply)",
+        description="new, processing, done, throttled (over the flood limit), unknown (a process died mid-reply) "
+        "or failed (could not be read or handled, set aside)",
     )
     replying = fields.BooleanField(
         default=False, db_default=False, description="a reply went out while it was handled: never handled again"
     )
+    on_wire = fields.BooleanField(
+        default=False, db_default=False,
+        description="a request of its handling was being written or awaited its answer: if its process died then, it is in doubt",
+    )
+    attempts = fields.SmallIntField(default=0, db_default=0, description="times it was claimed to be handled")
+    error = fields.TextField(null=True, description="why it failed (status failed)")
     claimed_by = fields.CharField(max_length=64, null=True, description="the process handling it")
     received_at = fields.DatetimeField(auto_now_add=True)
     claimed_at = fields.DatetimeField(null=True)
@@ -57,6 +66,28 @@ class ConversationState(Model):
     class Meta:
         table = "conversation_state"
         unique_together = (("scope", "owner_id"),)
+
+
+class ProcessHeartbeat(Model):
+    """A running kefu process, renewing its beat: work held by a process whose beat lapsed is taken over."""
+
+    name = fields.CharField(max_length=64, primary_key=True, description="as in inbox_update.claimed_by")
+    started_at = fields.DatetimeField()
+    beat_at = fields.DatetimeField(description="the last beat")
+
+    class Meta:
+        table = "process_heartbeat"
+
+
+class RateBucket(Model):
+    """One of Telegram's rate limits shared by all processes of the bot (bot/ratelimit.py): the earliest
+    time the next request under it may go (GCRA's theoretical arrival time)."""
+
+    name = fields.CharField(max_length=48, primary_key=True, description="global, or chat:ID")
+    next_at = fields.FloatField(description="seconds since the epoch")
+
+    class Meta:
+        table = "rate_bucket"
 
 
 class JobLease(Model):

@@ -91,6 +91,12 @@ class Ticket(Model):
     order_no = fields.CharField(max_length=64, null=True)
     topic_id = fields.BigIntField(null=True, description="message_thread_id of its topic in the agent group")
     card_message_id = fields.BigIntField(null=True, description="the customer card posted in the agent group")
+    topic_requested_at = fields.DatetimeField(
+        null=True, description="when its topic was asked of Telegram: with no topic_id, the topic may exist (a crash)"
+    )
+    card_requested_at = fields.DatetimeField(
+        null=True, description="when its card was sent: with no card_message_id, the card may exist (a crash)"
+    )
     repeat_of = fields.ForeignKeyField("kefu.Ticket", related_name="repeats", null=True, on_delete=fields.SET_NULL)
     reopen_count = fields.IntField(default=0)
     waiting_since = fields.DatetimeField(description="when the customer started waiting for a person")
