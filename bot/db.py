@@ -103,11 +103,17 @@ async def connect(url: str) -> None:
     # later PostgreSQL under the same name (tests, benchmarks) would reuse the wrong dialect.
     EXECUTOR_CACHE.clear()
     await upgrade(url)
-    await Tortoise.init(config=tortoise_config(url))
-    if crypto.installed() is not None:
-        from bot.privacy import prepare
+    try:
+        await Tortoise.init(config=tortoise_config(url))
+        if crypto.installed() is not None:
+            from bot.privacy import prepare
 
-        await prepare()
+            await prepare()
+    except BaseException:
+        # Nothing may stay open when the start fails (a key that does not open the data, say):
+        # aiosqlite's connection is a thread that keeps the process alive after its error.
+        await Tortoise.close_connections()
+        raise
 
 
 async def disconnect() -> None:

@@ -36,7 +36,7 @@ async def test_good_rows_are_imported_and_bad_rows_reported_by_line(database: st
         _row("SO2", phone="12345"),  # line 3
         _row("SO3", status="lost"),  # line 4
         _row("SO4", amount="-1"),  # line 5
-        "SO5,13800000002,paid,,,not json,10,CNY,2026-03-01,,\n",  # line 6
+        'SO5,13800000002,paid,,,"[{""name"": 茶杯}]",10,CNY,2026-03-01,,\n',  # line 6: broken JSON
         _row("SO6", phone="+1 415 555 0100"),  # line 7
     )
     report = await import_orders(path, now=NOW)
@@ -120,6 +120,86 @@ async def test_a_cell_spanning_lines_keeps_the_line_numbers_right(database: str,
     multi = 'SO9,13800000001,paid,,,"[{""name"": ""茶杯""},\n{""name"": ""茶壶""}]",1,CNY,2026-03-01,,\n'  # lines 2-3
     report = await import_orders(_csv(tmp_path, multi, _row("SO10", phone="0")), now=NOW)
     assert [p.line for p in report.skipped] == [4]
+
+
+def _plain(order_no: str, items: str) -> str:
+    """A row as a shop's spreadsheet exports it: the items as plain text."""
+    return f"{order_no},13800000001,paid,,,{items},88.00,CNY,2026-03-01 09:30:00+08:00,,\n"
+
+
+async def _items(order_no: str) -> list[tuple[str, int]]:
+    return [(i["name"], i["quantity"]) for i in (await Order.get(order_no=order_no)).items]
+
+
+async def test_a_spreadsheet_export_with_plain_text_items_imports_every_row(database: str, tmp_path: Path) -> None:
+    path = _csv(tmp_path, *(_plain(f"SO{n}", "Tea set x1") for n in range(3)))
+    assert await cli_import(path) == 0
+    assert [await _items(f"SO{n}") for n in range(3)] == [[("Tea set", 1)]] * 3
+
+
+async def test_plain_text_items_are_separated_by_semicolons_or_lines_with_optional_quantities(
+    database: str, tmp_path: Path
+) -> None:
+    path = _csv(
+        tmp_path,
+        _plain("SO1", "Tea set x2; Cups ×6"),
+        _plain("SO2", '"Tea set X 2\nCups * 6\nTea towel"'),  # lines 3-5: one quoted cell
+        _plain("SO3", "Teapot ＊3；Lid"),  # full-width, as a Chinese keyboard types them
+        _plain("SO4", '"[{""name"": ""Tea set"", ""quantity"": 2, ""price"": ""44.00""}]"'),
+    )
+    report = await import_orders(path, now=NOW)
+
+    assert report.skipped == [] and report.created == 4
+    assert await _items("SO1") == [("Tea set", 2), ("Cups", 6)]
+    assert await _items("SO2") == [("Tea set", 2), ("Cups", 6), ("Tea towel", 1)]
+    assert await _items("SO3") == [("Teapot", 3), ("Lid", 1)]
+    assert (await Order.get(order_no="SO4")).items == [{"name": "Tea set", "quantity": 2, "price": "44.00"}]
+
+
+async def test_plain_text_items_in_a_gb18030_spreadsheet(database: str, tmp_path: Path) -> None:
+    path = _csv(tmp_path, _plain("SO1", "茶具 ×2"), _plain("SO2", "茶杯x6；杯垫"), encoding="gb18030")
+    assert (await import_orders(path, now=NOW)).created == 2
+    assert await _items("SO1") == [("茶具", 2)]
+    assert await _items("SO2") == [("茶杯", 6), ("杯垫", 1)]
+
+
+async def test_a_name_ending_in_letters_and_digits_is_not_a_quantity(database: str, tmp_path: Path) -> None:
+    await import_orders(_csv(tmp_path, _plain("SO1", "Phone Pro Max2"), _plain("SO2", "[Sale] Tea set x2")), now=NOW)
+    assert await _items("SO1") == [("Phone Pro Max2", 1)]
+    assert await _items("SO2") == [("[Sale] Tea set", 2)]
+
+
+async def test_an_items_cell_naming_no_item_is_reported_by_line_and_the_rest_imported(
+    database: str, tmp_path: Path
+) -> None:
+    path = _csv(
+        tmp_path,
+        _plain("SO1", "Tea set x1"),  # line 2
+        _plain("SO2", ""),  # line 3
+        _plain("SO3", " ; "),  # line 4
+        _plain("SO4", "x2"),  # line 5
+        _plain("SO5", "Cups x6"),  # line 6
+    )
+    report = await import_orders(path, now=NOW)
+
+    assert report.created == 2
+    assert [(p.line, p.reason) for p in report.skipped] == [
+        (3, "items: Field required"),
+        (4, 'items: names no item: write "Tea set x2; Cups ×6" or a JSON list'),
+        (5, 'items: "x2" has a quantity but no name'),
+    ]
+    assert await _items("SO5") == [("Cups", 6)]
+
+
+async def test_a_json_line_may_give_its_items_as_text(database: str, tmp_path: Path) -> None:
+    order = {
+        "order_no": "SO1", "phone": "13800000001", "status": "paid", "amount": 88, "currency": "CNY",
+        "created_at": "2026-03-01T08:00:00Z", "items": "Tea set x2; Cups ×6",
+    }
+    path = tmp_path / "orders.jsonl"
+    path.write_text(json.dumps(order, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert (await import_orders(path, now=NOW)).created == 1
+    assert await _items("SO1") == [("Tea set", 2), ("Cups", 6)]
 
 
 async def test_progress_is_told_every_row_like_a_tqdm_bar(database: str, tmp_path: Path) -> None:

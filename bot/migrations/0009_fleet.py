@@ -78,4 +78,8 @@ class Migration(migrations.Migration):
             name='topic_requested_at',
             field=fields.DatetimeField(null=True, description='when its topic was asked of Telegram: with no topic_id, the topic may exist (a crash)', auto_now=False, auto_now_add=False),
         ),
+        # SQLite's AlterField rebuilds the table without its indexes: made again, last.
+        ops.RunSQL('CREATE INDEX IF NOT EXISTS "idx_inbox_updat_chat_id_0c2640" ON "inbox_update" ("chat_id", "status")'),
+        ops.RunSQL('CREATE INDEX IF NOT EXISTS "idx_inbox_updat_status_27c598" ON "inbox_update" ("status", "received_at")'),
+        ops.RunSQL('CREATE INDEX IF NOT EXISTS "idx_inbox_updat_user_id_71a63c" ON "inbox_update" ("user_id", "received_at")'),
     ]

@@ -3,8 +3,11 @@
 Columns (CSV header, or keys of each JSON object): order_no, phone, status, items, amount,
 currency, created_at, and optionally carrier, tracking_no, paid_at, shipped_at, delivered_at,
 expected_delivery and events (the tracking history: a list of {time, place, description}).
-In a CSV, ``items`` and ``events`` are JSON text. UTF-8 (with or without BOM) or GB18030, as
-spreadsheets in China save it.
+In a CSV, ``events`` is JSON text. ``items`` is JSON text too, or plain text as spreadsheets
+export it: one item, or several separated by ``;`` or line breaks within the cell, each ending
+in an optional quantity (``x2``, ``X 2``, ``×2``, ``*2``, ``＊2``; without one, 1), e.g.
+``Tea set x2; Cups ×6`` or ``茶具 ×2``. A JSON line may give its ``items`` as such text as well.
+UTF-8 (with or without BOM) or GB18030, as spreadsheets in China save it.
 
 A row that cannot be read is reported with its line number and reason and skipped; the rest
 are imported. Importing a file again updates its orders, never duplicates them. Rows are

@@ -5,6 +5,8 @@ answers, so an order is read the same way whichever way it arrives. Limits match
 in :mod:`knowledge_base.orders.models`: what passes here, the database accepts.
 
 Times without a UTC offset are read as UTC; write them with one (``2025-03-01T10:00:00+08:00``).
+An order's ``items`` are a JSON list of ``{name, quantity, price}``, that list as JSON text, or
+plain text as in a shop's spreadsheet export: ``Tea set x2; Cups ×6`` (see :func:`_items`).
 """
 
 from __future__ import annotations
@@ -74,9 +76,44 @@ def _json_list(value: Any) -> Any:
     if isinstance(value, str):
         try:
             return json.loads(value)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # RecursionError: [[[[… nested too deep
             raise ValueError("must be a JSON list") from None
     return value
+
+
+_JSON_TEXT = re.compile(r'\[\s*(?:[\[{"\]]|$)')
+"""Text that is meant as a JSON list: ``[{…}]``, ``[]``. Not ``[Sale] Tea set x2``."""
+_ITEM_SEPARATOR = re.compile(r"[;；\r\n]")
+_QUANTITY = re.compile(r"(?:(?<![A-Za-z0-9])[xXｘＸ]|[×✕✖*＊])\s*(\d+)\s*$")
+"""``x2``, ``× 2``, ``*2``, ``＊２`` ending an item. A Latin x must not end a word (``iPhone Max2``
+is a name), but may follow Chinese (``茶具x2``)."""
+
+
+def _items(value: Any) -> Any:
+    """Items as JSON (a list, or its text), or as text a person typed into a spreadsheet:
+    ``Tea set x2; Cups ×6``, one item per ``;`` or line, each with an optional quantity.
+
+    Any door takes the text form, so an order reads the same from a CSV, a JSON line or the feed.
+    """
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if _JSON_TEXT.match(text):
+        return _json_list(text)
+    items = [_item(part.strip()) for part in _ITEM_SEPARATOR.split(text) if part.strip()]
+    if not items:
+        raise ValueError('names no item: write "Tea set x2; Cups ×6" or a JSON list')
+    return items
+
+
+def _item(text: str) -> dict[str, Any]:
+    quantity = _QUANTITY.search(text)
+    if quantity is None:
+        return {"name": text}
+    name = text[: quantity.start()].strip()
+    if not name:
+        raise ValueError(f'"{text}" has a quantity but no name')
+    return {"name": name, "quantity": int(quantity[1])}
 
 
 def _length(max_length: int, min_length: int = 0) -> StringConstraints:
@@ -129,7 +166,7 @@ class OrderIn(_In):
     order_no: OrderNo
     phone: str
     status: Annotated[OrderStatus, BeforeValidator(_status)]
-    items: Annotated[list[ItemIn], BeforeValidator(_json_list), Field(min_length=1, max_length=500)]
+    items: Annotated[list[ItemIn], BeforeValidator(_items), Field(min_length=1, max_length=500)]
     amount: Money
     currency: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{3}$")]
     carrier: Code | None = None
