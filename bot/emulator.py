@@ -1023,6 +1023,8 @@ class BotAPIEmulator:
         self._counters: Counter[str] = Counter()
         self._faults: list[_Fault] = []
         self._methods = self._method_table()
+        self._received: list[float] = []
+        self._received_in: dict[int, list[float]] = {}
 
     @property
     def bot_id(self) -> int:
@@ -1440,8 +1442,30 @@ class BotAPIEmulator:
     def file_bytes(self, file_id: str) -> bytes:
         return self.files[file_id].data
 
+    def busiest(self, seconds: float, chat_id: int | None = None) -> int:
+        """The most requests with a chat_id (sends, copies, edits, topics…; not get*) received
+        within any ``seconds`` (a sliding window), overall or into ``chat_id``: what Telegram's
+        flood limits count."""
+        times = self._received if chat_id is None else self._received_in.get(chat_id, [])
+        most, first = 0, 0
+        for last, moment in enumerate(times):
+            while times[first] <= moment - seconds:
+                first += 1
+            most = max(most, last - first + 1)
+        return most
+
+    def _count_received(self, name: str, params: Params, moment: float) -> None:
+        if "chat_id" not in params or name.lower().startswith("get"):
+            return
+        self._received.append(moment)
+        chat = self._fault_chat_id(params)
+        if isinstance(chat, int):
+            self._received_in.setdefault(chat, []).append(moment)
+
     @property
     def stats(self) -> JSON:
+        """Counters; ``max_per_second``: the most requests with a chat_id in any second, and
+        ``max_per_minute``: per group (by id), the most into it in any 60 seconds (:meth:`busiest`)."""
         return {
             "calls": len(self.calls),
             "methods": dict(self._method_counts),
@@ -1455,6 +1479,8 @@ class BotAPIEmulator:
             "users": len(self._users),
             "chats": len(self._chats),
             "files": len(self.files),
+            "max_per_second": self.busiest(1.0),
+            "max_per_minute": {str(chat): self.busiest(60.0, chat) for chat in self._received_in if chat < 0},
         }
 
     def _emit(self, kind: str, payload: JSON) -> None:
@@ -1571,10 +1597,12 @@ class BotAPIEmulator:
     async def _handle_api(self, request: web.Request) -> web.Response:
         if self._token is not None and request.match_info["token"] != self._token:
             return _error(ApiError(401, "Unauthorized"))
+        received = time.monotonic()
         requested = request.match_info["method"]
         name, handler = self._methods.get(requested.lower(), (requested, None))
         try:
             params = await _read_params(request)
+            self._count_received(name, params, received)
             self.calls.append((name, params.logged()))
             self._method_counts[name] += 1
             if handler is None:

@@ -412,6 +412,30 @@ async def test_concurrent_requests(emu: BotAPIEmulator) -> None:
     assert len(emu.bot_messages(since=90)) == 10
 
 
+async def test_stats_give_the_busiest_second_and_the_busiest_minute_of_each_group(
+    bot: Bot, emu: BotAPIEmulator, http: aiohttp.ClientSession
+) -> None:
+    """What Telegram's flood limits count: requests into a chat (not get*), in a sliding window."""
+    user = emu.add_user()
+    group = emu.add_group(title="Agents", username="agents")
+    await bot.send_message(user["id"], "one")
+    await bot.send_message(group["id"], "two")
+    await bot.send_message("@agents", "three")  # the same group, by its username
+    await bot.get_chat(group["id"])  # read-only: not counted
+    await bot.get_me()  # no chat: not counted
+    await asyncio.sleep(0.3)
+    await bot.send_message(group["id"], "four")
+    with pytest.raises(BadRequest):  # refused, but it reached Telegram: counted
+        await bot.edit_message_text("same", chat_id=group["id"], message_id=999)
+
+    assert emu.stats["max_per_second"] == 5
+    assert emu.stats["max_per_minute"] == {str(group["id"]): 4}
+    assert emu.busiest(0.25) == 3  # the first three, within a quarter of a second
+    assert emu.busiest(0.25, group["id"]) == 2
+    stats = (await (await http.get("/_emulator/stats")).json())["result"]
+    assert stats["max_per_second"] == 5 and stats["max_per_minute"] == {str(group["id"]): 4}
+
+
 async def test_control_api(emu: BotAPIEmulator, bot: Bot, http: aiohttp.ClientSession) -> None:
     async def post(path: str, body: dict) -> dict:
         response = await http.post(f"/_emulator/{path}", json=body)
