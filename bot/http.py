@@ -52,7 +52,22 @@ async def _ready(request: web.Request) -> web.Response:
 
 
 async def _webhook(request: web.Request) -> web.Response:
-    """An update from Telegram: refused (403) unless it carries the secret, stored before 200."""
+    """An update from Telegram, each answer counted by its status (``kefu_webhook_responses_total``)."""
+    try:
+        response = await _take_update(request)
+    except web.HTTPException as error:  # e.g. 413: a body over client_max_size
+        monitoring.count_webhook(error.status)
+        raise
+    except Exception:  # aiohttp answers 500
+        monitoring.count_webhook(500)
+        raise
+    monitoring.count_webhook(response.status)
+    return response
+
+
+async def _take_update(request: web.Request) -> web.Response:
+    """Refused (403) unless it carries the secret, 503 while not taking updates (starting or
+    stopping: the load balancer tries another process), stored before 200."""
     bot = request.app[BOT]
     settings: Settings = bot.bot_data["settings"]
     expected = settings.telegram.webhook_secret.get_secret_value().encode()  # type: ignore[union-attr]
