@@ -1,41 +1,366 @@
-"""Outgoing Bot API calls: Telegram's flood limits, and retries that lose no reply.
+"""Outgoing Bot API calls: Telegram's flood limits for the whole bot, and retries that lose no reply.
 
-python-telegram-bot's :class:`AIORateLimiter` keeps under Telegram's limits and waits out a
-429's ``retry_after``. On top of it, a 5xx or a refused connection is retried with back-off:
-Telegram did not take the request, so sending it again cannot duplicate it. A timeout is not
-retried for sending methods — the message may have arrived — only for read-only ones.
+Telegram's limits are per bot, however many processes send for it: about 30 messages a second
+overall, 20 a minute into one group, and about one a second into one private chat (a short
+burst is tolerated there). kefu keeps them with one limiter shared by all its processes:
 
-Every request passes here first, so this is also where the inbox learns that the update being
-handled has started to answer (bot/intake.py).
+* **Buckets.** ``global`` (``[telegram] messages_per_second``), ``chat:<id>`` for each group
+  (negative id or @username: ``group_messages_per_minute``, bursts of up to 3) and for each
+  private chat (one a second, bursts of up to 3). Each is GCRA's one number, the theoretical
+  arrival time ``next_at``: a request reserves a slot at ``max(arrival, next_at - tolerance)``
+  and moves ``next_at`` on by one interval. On PostgreSQL the buckets are rows of
+  ``rate_bucket``, moved by one ``INSERT … ON CONFLICT (name) DO UPDATE … RETURNING`` per
+  bucket and batch of requests, on the database's clock (so the hosts' clocks need not agree);
+  on SQLite (one process anyway) they live in this process, same algorithm.
+* **The guarantee**: in any sliding second at most ``messages_per_second`` requests with a
+  chat_id reach Telegram, and in any sliding minute at most ``group_messages_per_minute`` reach
+  one group. A slot counts only if the request goes *at* that moment: a slot used late would
+  let later requests crowd into the same window. So a request takes its global slot first and
+  then its chat's slot *for that very moment*; if the chat is busy it lets that global slot go,
+  waits for the chat's slot, and takes a new global slot ahead of the queue (below). A chat
+  slot may be used at most :data:`LATE` seconds late (a group's interval is stretched by that
+  much, plus :data:`SAFETY`); later, the chat is asked again. The global slot is used within
+  :data:`SLACK` of its moment, or let go.
+* **Throughput.** Each process reserves global slots for the requests waiting in it, a few at a
+  time (:data:`GRANT` seconds' worth per statement) and at most :data:`LOOKAHEAD` seconds ahead,
+  so the fleet's queue in the database stays short; requests that already hold a chat slot go
+  first. Chat slots of concurrent requests are reserved together (bot/batch.py).
+* **Safety margin.** The slots of one window are spread over the window plus :data:`SAFETY`
+  (30 a second: one every 35 ms, not 33), for the jitter between the reserved moment and the
+  bytes arriving (the wait for a free connection, the event loop, the network).
+* **Old rows**: a row whose ``next_at`` is past is the same as no row; each process deletes
+  those more than a minute past every :data:`PURGE_EVERY` seconds, with its next reservation.
+
+Read-only calls (``get*``, ``answerCallbackQuery``) and calls without a chat_id are not limited.
+
+A 429 is waited out (its ``retry_after``) and retried, up to ``rate_limit_retries`` times; it
+pushes the global bucket and the chat's forward, so every process backs off. Otherwise only
+what can succeed when sent again is retried, with back-off: a 5xx or a connection error
+(Telegram did not take the request, so it cannot arrive twice), and a timeout of a read-only
+call — never a sending call's timeout (the message may have arrived), nor a 400, 403 or 404.
+An edit that changes nothing (``TOPIC_NOT_MODIFIED``, "message is not modified") is a success.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import logging
-from collections.abc import Callable, Coroutine
-from typing import Any
+import math
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, NamedTuple
 
-from telegram.error import NetworkError, TimedOut
-from telegram.ext import AIORateLimiter
+from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
+from telegram.ext import BaseRateLimiter
+from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
 
-from bot import intake, monitoring
+from bot import monitoring
+from bot.batch import Batch
 
 log = logging.getLogger(__name__)
 
-_READ_ONLY = ("get", "answerCallbackQuery")
+READ_ONLY = ("get", "answerCallbackQuery")
+NOT_MODIFIED = ("topic_not_modified", "message is not modified")
+"""BadRequest descriptions (lower case) of an edit that changes nothing: the edit's effect is there."""
+
+SAFETY = 0.05
+"""Seconds added to each window: its requests are spread over the window plus this."""
+LATE = 1.0
+"""Seconds a chat slot may be used after its moment (waiting for a global slot)."""
+SLACK = 0.025
+"""Seconds a global slot may be used after its moment (the chat's reservation in between)."""
+LOOKAHEAD = 0.2
+"""A process reserves global slots at most so far ahead of now (plus one grant)."""
+GRANT = 0.1
+"""Seconds' worth of global slots one statement reserves at most."""
+PRIVATE_INTERVAL = 1.0
+PRIVATE_BURST = 3
+GROUP_BURST = 3
+"""Requests a group may take at once (a ticket: its topic, its card, the customer's message),
+when the limit is 12 a minute or more; fewer below."""
+PURGE_EVERY = 600.0
+PURGE_AFTER = 60.0
+"""Rows whose next_at is more than this many seconds past are deleted."""
 
 
-class ResilientRateLimiter(AIORateLimiter):
+class _Reply(NamedTuple):
+    next_at: float
+    """The bucket's new next_at."""
+    now: float
+    """The bucket clock when it was moved."""
+    local: float
+    """The event loop's clock when the answer was in hand."""
+
+    def local_time(self, moment: float) -> float:
+        return self.local + moment - self.now
+
+
+class _Slot(NamedTuple):
+    at: float
+    """The moment on the bucket clock."""
+    deadline: float
+    """The same moment on the event loop's clock."""
+    later: bool = False
+    """Later than asked for: the bucket was busy."""
+
+
+@dataclass(frozen=True)
+class _Bucket:
+    name: str
+    interval: float
+    tolerance: float
+    """GCRA's burst tolerance: (burst - 1) × interval."""
+
+
+class _MemoryBuckets:
+    """This process's buckets (SQLite: one process), on the wall clock."""
+
+    def __init__(self) -> None:
+        self._next_at: dict[str, float] = {}
+
+    async def move(self, name: str, span: float, arrival: float = 0.0, delay: float = 0.0) -> _Reply:
+        now = time.time()
+        moved = max(self._next_at.get(name, -math.inf) + span, max(arrival, now + delay) + span)
+        self._next_at[name] = moved
+        return _Reply(moved, now, asyncio.get_running_loop().time())
+
+    async def purge(self) -> None:
+        before = time.time() - PURGE_AFTER
+        for name in [name for name, moment in self._next_at.items() if moment < before]:
+            del self._next_at[name]
+
+
+_MOVE = """
+WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS t)
+INSERT INTO rate_bucket AS bucket (name, next_at)
+SELECT $1, GREATEST($2::float8, clock.t + $3::float8) + $4::float8 FROM clock
+ON CONFLICT (name) DO UPDATE SET next_at = GREATEST(bucket.next_at + $4::float8, EXCLUDED.next_at)
+RETURNING bucket.next_at, (SELECT t FROM clock) AS now
+"""
+_PURGE = "DELETE FROM rate_bucket WHERE next_at < extract(epoch FROM clock_timestamp())::float8 - $1::float8"
+
+
+def _client() -> BaseDBAsyncClient:
+    """The database connection outside any transaction: a bucket row is locked for a moment,
+    never until the transaction of whoever happens to send commits."""
+    client = connections.get("default")
+    while isinstance(client, TransactionalDBClient) and getattr(client, "_parent", None) is not None:
+        client = client._parent  # type: ignore[attr-defined]
+    return client
+
+
+class _DatabaseBuckets:
+    """The ``rate_bucket`` rows every process of the bot shares (PostgreSQL), on its clock."""
+
+    async def move(self, name: str, span: float, arrival: float = 0.0, delay: float = 0.0) -> _Reply:
+        """``next_at = max(next_at + span, max(arrival, now + delay) + span)``, atomically."""
+        [row] = await _client().execute_query_dict(_MOVE, [name, arrival, delay, span])
+        return _Reply(float(row["next_at"]), float(row["now"]), asyncio.get_running_loop().time())
+
+    async def purge(self) -> None:
+        await _client().execute_query(_PURGE, [PURGE_AFTER])
+
+
+def _on_postgres() -> bool:
+    try:
+        return connections.get("default").capabilities.dialect == "postgres"
+    except Exception:  # no database (yet): nothing to share
+        return False
+
+
+@dataclass(eq=False)
+class _Ask:
+    """One request's reservation in a chat's bucket, for the moment of its global slot."""
+
+    bucket: _Bucket
+    arrival: float
+
+
+async def _sleep_until(deadline: float) -> None:
+    delay = deadline - asyncio.get_running_loop().time()
+    if delay > 0:
+        await asyncio.sleep(delay)
+
+
+def _slots(reply: _Reply, bucket: _Bucket, arrivals: Sequence[float]) -> list[_Slot]:
+    """The slots of requests (arriving at ``arrivals``, in order) that moved ``bucket`` together,
+    by one interval each, with the latest of their arrivals."""
+    latest = max(max(arrivals), reply.now)
+    base = reply.next_at - len(arrivals) * bucket.interval  # max(old next_at, latest)
+    slots = []
+    for k, arrival in enumerate(arrivals):
+        moment = max(latest, base + k * bucket.interval - bucket.tolerance)
+        slots.append(_Slot(moment, reply.local_time(moment), moment > max(arrival, reply.now) + 1e-6))
+    return slots
+
+
+class _GlobalQueue:
+    """This process's requests waiting for a global slot, served a few at a time, those that
+    already hold a chat slot first, and never more than :data:`LOOKAHEAD` ahead."""
+
+    def __init__(self, limiter: ResilientRateLimiter) -> None:
+        self._limiter = limiter
+        self._waiting: list[tuple[int, int, asyncio.Future[_Slot]]] = []
+        self._order = itertools.count()
+        self._serving: asyncio.Task[None] | None = None
+        self._reserved_until = -math.inf
+        """The event loop's time of the end of what this process reserved last."""
+
+    async def slot(self, urgent: bool) -> _Slot:
+        loop = asyncio.get_running_loop()
+        if self._serving is not None and self._serving.get_loop() is not loop:  # a closed loop's (tests)
+            self._serving, self._waiting, self._reserved_until = None, [], -math.inf
+        future: asyncio.Future[_Slot] = loop.create_future()
+        heapq.heappush(self._waiting, (0 if urgent else 1, next(self._order), future))
+        if self._serving is None:
+            self._serving = asyncio.create_task(self._serve(), name="kefu-rate-global")
+        return await future
+
+    async def _serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        bucket = self._limiter.global_bucket
+        most = max(1, min(1000, math.ceil(GRANT / bucket.interval)))
+        try:
+            while self._waiting:
+                await _sleep_until(self._reserved_until - LOOKAHEAD)
+                takers = []
+                while self._waiting and len(takers) < most:
+                    future = heapq.heappop(self._waiting)[2]
+                    if not future.done():  # not cancelled meanwhile
+                        takers.append(future)
+                if not takers:
+                    continue
+                try:
+                    reply = await self._limiter.buckets().move(bucket.name, len(takers) * bucket.interval)
+                except Exception as error:
+                    for future in takers:
+                        if not future.done():
+                            future.set_exception(error)
+                    continue
+                for future, slot in zip(takers, _slots(reply, bucket, [reply.now] * len(takers)), strict=True):
+                    if not future.done():
+                        future.set_result(slot)
+                self._reserved_until = reply.local_time(reply.next_at)
+                await self._limiter.purge_now_and_then(loop)
+        finally:
+            self._serving = None
+            for _, _, future in self._waiting:
+                future.cancel()
+            self._waiting.clear()
+
+    def stop(self) -> None:
+        if self._serving is not None and not self._serving.done():
+            self._serving.cancel()
+
+
+class ResilientRateLimiter(BaseRateLimiter):
+    """Telegram's flood limits for every process of the bot together, and retries (see the module)."""
+
     def __init__(
         self, *, max_retries: int = 3, server_error_retries: int = 3, backoff: float = 0.5,
-        messages_per_second: float = 30, group_messages_per_minute: float = 20,
+        messages_per_second: float = 30, group_messages_per_minute: float = 20, group_period: float = 60.0,
     ) -> None:
-        super().__init__(
-            overall_max_rate=messages_per_second, group_max_rate=group_messages_per_minute, max_retries=max_retries
-        )
+        """``group_period``: the group limit's window in seconds (tests shorten it)."""
+        self.max_retries = max_retries
         self.server_error_retries = server_error_retries
         self.backoff = backoff
+        self.global_bucket = _Bucket("global", (1.0 + SAFETY) / messages_per_second, 0.0)
+        burst = max(1, min(GROUP_BURST, int(group_messages_per_minute // 4)))
+        interval = (group_period + SAFETY + LATE) / (group_messages_per_minute - burst + 1)
+        self._group = (interval, (burst - 1) * interval)
+        self._private = (PRIVATE_INTERVAL, (PRIVATE_BURST - 1) * PRIVATE_INTERVAL)
+        self._buckets: _MemoryBuckets | _DatabaseBuckets | None = None
+        self._global = _GlobalQueue(self)
+        self._chats: Batch[_Ask, _Slot] = Batch(self._reserve_in_chats)
+        self._held_until = -math.inf
+        """After a 429: no request of this process goes before this (event loop time)."""
+        self._purged = -math.inf
+
+    async def initialize(self) -> None:
+        """Nothing to open: the buckets are chosen at the first limited request (the database
+        is open by then)."""
+
+    async def shutdown(self) -> None:
+        self._global.stop()
+
+    def buckets(self) -> _MemoryBuckets | _DatabaseBuckets:
+        if self._buckets is None:
+            self._buckets = _DatabaseBuckets() if _on_postgres() else _MemoryBuckets()
+        return self._buckets
+
+    async def purge_now_and_then(self, loop: asyncio.AbstractEventLoop) -> None:
+        if loop.time() - self._purged < PURGE_EVERY:
+            return
+        self._purged = loop.time()
+        try:
+            await self.buckets().purge()
+        except Exception:
+            log.exception("could not delete old rate buckets")
+
+    def bucket_of(self, endpoint: str, data: dict[str, Any]) -> _Bucket | None:
+        """The chat's bucket of a limited request; None: not limited."""
+        chat_id = data.get("chat_id")
+        if chat_id is None or endpoint.startswith(READ_ONLY):
+            return None
+        try:
+            chat_id = int(chat_id)
+        except (TypeError, ValueError):
+            pass  # "@username": a channel or supergroup
+        interval, tolerance = self._group if not isinstance(chat_id, int) or chat_id < 0 else self._private
+        return _Bucket(f"chat:{chat_id}"[:48], interval, tolerance)
+
+    async def _reserve_in_chats(self, asks: Sequence[_Ask]) -> dict[_Ask, _Slot]:
+        """One statement per chat for all the requests asking at once."""
+        by_chat: dict[str, list[_Ask]] = {}
+        for ask in asks:
+            by_chat.setdefault(ask.bucket.name, []).append(ask)
+
+        async def reserve(together: list[_Ask]) -> dict[_Ask, _Slot]:
+            together.sort(key=lambda ask: ask.arrival)
+            bucket, arrivals = together[0].bucket, [ask.arrival for ask in together]
+            reply = await self.buckets().move(bucket.name, len(together) * bucket.interval, arrivals[-1])
+            return dict(zip(together, _slots(reply, bucket, arrivals), strict=True))
+
+        found: dict[_Ask, _Slot] = {}
+        for part in await asyncio.gather(*(reserve(together) for together in by_chat.values())):
+            found.update(part)
+        return found
+
+    async def _turn(self, chat: _Bucket | None) -> None:
+        """Until this request may go: its global slot, and its chat's slot at (nearly) the same moment."""
+        loop = asyncio.get_running_loop()
+        slot = await self._global.slot(urgent=False)
+        held: float | None = None  # the moment of the chat slot this request holds
+        while True:
+            if chat is not None and (held is None or slot.at - held > LATE):
+                reserved = await self._chats(_Ask(chat, slot.at))
+                assert reserved is not None
+                held = reserved.at
+                if reserved.later:  # the chat is busy: this global slot goes unused
+                    await _sleep_until(reserved.deadline)
+                    slot = await self._global.slot(urgent=True)
+                    continue
+            if loop.time() > slot.deadline + SLACK or loop.time() < self._held_until:
+                await _sleep_until(self._held_until)
+                slot = await self._global.slot(urgent=True)
+                continue
+            await _sleep_until(slot.deadline)
+            return
+
+    async def _back_off(self, chat: _Bucket | None, seconds: float) -> None:
+        """After a 429: nothing goes for ``seconds``, from any process."""
+        loop = asyncio.get_running_loop()
+        self._held_until = max(self._held_until, loop.time() + seconds)
+        if chat is None:
+            return
+        buckets = self.buckets()
+        for bucket in (self.global_bucket, chat):
+            await buckets.move(bucket.name, 0.0, delay=seconds + bucket.tolerance)
 
     async def process_request(
         self,
@@ -46,7 +371,6 @@ class ResilientRateLimiter(AIORateLimiter):
         data: dict[str, Any],
         rate_limit_args: int | None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
-        await intake.before_request(endpoint, data)
         try:
             result = await self._with_retries(callback, args, kwargs, endpoint, data, rate_limit_args)
         except Exception as error:
@@ -64,15 +388,42 @@ class ResilientRateLimiter(AIORateLimiter):
         data: dict[str, Any],
         rate_limit_args: int | None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
-        for attempt in range(self.server_error_retries + 1):
+        chat = self.bucket_of(endpoint, data)
+        limited = chat is not None
+        flood_retries = rate_limit_args if isinstance(rate_limit_args, int) else self.max_retries
+        floods = failures = 0
+        while True:
+            if limited:
+                await self._turn(chat)
             try:
-                return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+                return await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                if floods >= flood_retries:
+                    raise
+                floods += 1
+                seconds = _seconds(exc)
+                log.info("%s: flood limit, retry %d of %d after %.0f s", endpoint, floods, flood_retries, seconds)
+                await self._back_off(chat, seconds)
+                if not limited:
+                    await asyncio.sleep(seconds)
+                continue
+            except BadRequest as exc:
+                if any(phrase in exc.message.lower() for phrase in NOT_MODIFIED):
+                    return True  # what the edit asked for is already so
+                raise
             except TimedOut:
-                if not endpoint.startswith(_READ_ONLY) or attempt == self.server_error_retries:
+                if not endpoint.startswith(READ_ONLY) or failures >= self.server_error_retries:
                     raise
-            except NetworkError as exc:
-                if attempt == self.server_error_retries:
+            except NetworkError as exc:  # a 5xx, or no connection: Telegram did not take it
+                if failures >= self.server_error_retries:
                     raise
-                log.warning("%s failed (%s); retry %d of %d", endpoint, exc, attempt + 1, self.server_error_retries)
-            await asyncio.sleep(self.backoff * 2**attempt)
-        raise AssertionError("unreachable")
+                log.warning("%s failed (%s); retry %d of %d", endpoint, exc, failures + 1, self.server_error_retries)
+            await asyncio.sleep(self.backoff * 2**failures)
+            failures += 1
+
+
+def _seconds(exc: RetryAfter) -> float:
+    wait = getattr(exc, "_retry_after", None)  # PTB 22: a timedelta (the public property warns)
+    if wait is None:
+        wait = exc.retry_after
+    return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
