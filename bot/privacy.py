@@ -13,8 +13,10 @@ and :class:`~bot.crypto.BlindIndexField` of the app.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
+import sqlite3
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,14 +31,21 @@ from bot.config import ConfigError, Settings
 log = logging.getLogger(__name__)
 BATCH = 500
 
+_from_file: tuple[Path, crypto.Keyring] | None = None
+"""The key file :func:`install_keys` read the keyring from, and that keyring: for the message
+when it does not open the data."""
+
 
 def install_keys(settings: Settings, *, required: bool) -> crypto.Keyring | None:
     """Install ``[privacy] keys``, else the key file of a SQLite database (:func:`key_file`).
 
-    With neither, a command that writes personal data (``required``) on SQLite makes the key file;
-    on PostgreSQL, where several processes must share one key, it stops with a
-    :class:`ConfigError` that says how to make one.
+    With neither, a command that writes personal data (``required``) on SQLite makes the key file,
+    unless the database already holds encrypted data (restored without its key: a
+    :class:`ConfigError` says to restore the key); on PostgreSQL, where several processes must
+    share one key, it stops with a :class:`ConfigError` that says how to make one.
     """
+    global _from_file
+    _from_file = None
     keys = [key.get_secret_value() for key in settings.privacy.keys]
     if keys:
         return crypto.install(keys)
@@ -45,13 +54,22 @@ def install_keys(settings: Settings, *, required: bool) -> crypto.Keyring | None
         stored = path.read_text().strip()
         if not crypto.is_key(stored):
             raise ConfigError(f"{path} does not hold a key made by `kefu privacy new-key`: restore it from your copy.")
-        return crypto.install([stored])
+        _from_file = (path, crypto.install([stored]))
+        return _from_file[1]
     if not required:
         return None
     if path is None:
         raise ConfigError(
             "No key to encrypt customers' personal data: set KEFU_PRIVACY__KEYS='[\"<key>\"]' with a key "
             "from `kefu privacy new-key` (and keep a copy: without it the data cannot be read)."
+        )
+    database = path.with_suffix("")
+    if holds_encrypted_data(database):  # restored without its key: a new one could never read it
+        raise ConfigError(
+            f"The key of the database {database} is missing: it holds customers' personal data encrypted "
+            f"with a key, but there is no {path} and KEFU_PRIVACY__KEYS is not set. Restore {path} from "
+            "the copy you kept of it (or set KEFU_PRIVACY__KEYS='[\"<key>\"]' with that key); kefu makes "
+            "no new key for a database that already holds encrypted data."
         )
     path.parent.mkdir(parents=True, exist_ok=True)
     key = crypto.new_key()
@@ -73,6 +91,71 @@ def key_file(settings: Settings) -> Path | None:
     if not url.startswith("sqlite://") or ":memory:" in url:
         return None
     return Path(url.removeprefix("sqlite://").split("?", 1)[0] + ".key")
+
+
+def holds_encrypted_data(database: Path) -> bool:
+    """Whether the SQLite file ``database`` holds an encrypted value (a Fernet token) in any
+    encrypted column of the models, read with the standard library before tortoise opens it.
+
+    False for a file that does not exist, or holds no such table yet, or only personal data
+    written in plain text before kefu encrypted (the key made for it then encrypts that data).
+    A file that cannot be read is a :class:`ConfigError`: kefu cannot tell, so makes no key.
+    """
+    if not database.exists():
+        return False
+    try:
+        connection = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as error:
+        raise _unreadable(database, error) from None
+    try:
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        for table, columns in _encrypted_columns():
+            if table not in tables:
+                continue
+            present = {row[1] for row in connection.execute(f'PRAGMA table_info("{table}")')}
+            for column in columns:
+                if column not in present:
+                    continue
+                sql = f'SELECT "{column}" FROM "{table}" WHERE "{column}" GLOB \'{crypto.TOKEN_PREFIX}*\' LIMIT 20'
+                for (value,) in connection.execute(sql):
+                    if isinstance(value, bytes):
+                        value = value.decode("ascii", "replace")
+                    if isinstance(value, str) and crypto.looks_encrypted(value):
+                        return True
+        return False
+    except sqlite3.Error as error:
+        raise _unreadable(database, error) from None
+    finally:
+        connection.close()
+
+
+def _unreadable(database: Path, error: sqlite3.Error) -> ConfigError:
+    return ConfigError(
+        f"Cannot read the database {database} ({error}) to check for customers' personal data before making "
+        "its key: check that it is a kefu database, readable by this user."
+    )
+
+
+def _encrypted_columns() -> list[tuple[str, tuple[str, ...]]]:
+    """Each table with encrypted columns, and their column names, read from the model classes
+    (no database, no ``Tortoise.init`` needed)."""
+    from bot.db import MODEL_MODULES
+
+    found = []
+    for name in MODEL_MODULES:
+        for model in vars(importlib.import_module(name)).values():
+            if not (isinstance(model, type) and issubclass(model, Model) and model.__module__ == name):
+                continue
+            if getattr(model._meta, "abstract", False):
+                continue
+            columns = tuple(
+                field.source_field or field_name
+                for field_name, field in model._meta.fields_map.items()
+                if isinstance(field, crypto.EncryptedTextField)
+            )
+            if columns:
+                found.append((model._meta.db_table or model.__name__.lower(), columns))
+    return found
 
 
 def install_throwaway_key(settings: Settings) -> None:
@@ -130,7 +213,18 @@ async def check_keys() -> None:
                     for row in rows:
                         keyring.reveal(row["v"])
                 except crypto.WrongKey as wrong:
-                    raise ConfigError(str(wrong)) from None
+                    raise ConfigError(_wrong_key_message(wrong)) from None
+
+
+def _wrong_key_message(wrong: crypto.WrongKey) -> str:
+    if _from_file is None or _from_file[1] is not crypto.installed():
+        return str(wrong)  # the keys of KEFU_PRIVACY__KEYS
+    path = _from_file[0]
+    return (
+        f"Customers' personal data in the database was encrypted with a key that is not the one in {path}: "
+        f"restore the {path.name} that belongs with this database from your copy (or set "
+        "KEFU_PRIVACY__KEYS='[\"<key>\"]' with the key it was written with)."
+    )
 
 
 async def prepare() -> int:
