@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tortoise.expressions import Q
+from tortoise.expressions import F
 
-from bot import sql
+from bot import crypto, fleet, sql
 from bot.batch import Batch
 from bot.models import InboxUpdate
 
@@ -89,11 +89,11 @@ class Claimed:
 _NOTHING_EARLIER_OPEN = """NOT EXISTS (SELECT 1 FROM inbox_update AS earlier
     WHERE earlier.chat_id = inbox_update.chat_id AND earlier.update_id < inbox_update.update_id
     AND earlier.status IN ('new', 'processing'))"""
-_CLAIM = f"""UPDATE inbox_update SET status = 'processing', claimed_by = ?, claimed_at = ?
+_CLAIM = f"""UPDATE inbox_update SET status = 'processing', claimed_by = ?, claimed_at = ?, attempts = attempts + 1
     WHERE update_id IN ANY_OF(?) AND status = 'new' AND {_NOTHING_EARLIER_OPEN}
     RETURNING update_id, chat_id, user_id, received_at"""
 _CLAIM_WITH_PAYLOAD = f"{_CLAIM}, payload"
-_CLAIM_NEXT = f"""UPDATE inbox_update SET status = 'processing', claimed_by = ?, claimed_at = ?
+_CLAIM_NEXT = f"""UPDATE inbox_update SET status = 'processing', claimed_by = ?, claimed_at = ?, attempts = attempts + 1
     WHERE chat_id IN ANY_OF(?) AND status = 'new' AND {_NOTHING_EARLIER_OPEN}
     RETURNING update_id, chat_id, user_id, received_at, payload"""
 
@@ -101,7 +101,7 @@ _CLAIM_NEXT = f"""UPDATE inbox_update SET status = 'processing', claimed_by = ?,
 def _claimed(row: Mapping[str, Any]) -> Claimed:
     received_at = sql.as_datetime(row["received_at"])
     assert received_at is not None
-    payload = sql.as_json(row["payload"]) if "payload" in row else None
+    payload = crypto.reveal_json(row["payload"]) if "payload" in row else None
     return Claimed(row["update_id"], row["chat_id"], row["user_id"], received_at, payload)
 
 
@@ -140,16 +140,23 @@ async def waiting(older_than: datetime, limit: int = 100) -> list[int]:
     return [row.update_id for row in rows]
 
 
-async def _mark_replying(update_ids: Sequence[int]) -> dict[int, None]:
-    await sql.run("UPDATE inbox_update SET replying = ? WHERE update_id IN ANY_OF(?) AND replying = ?", True, sql.any_of(update_ids), False)
+async def _mark_on_wire(keys: Sequence[tuple[int, bool]]) -> dict[tuple[int, bool], None]:
+    for on_wire in (True, False):
+        if ids := [update_id for update_id, wanted in keys if wanted is on_wire]:
+            await sql.run(
+                "UPDATE inbox_update SET replying = ?, on_wire = ? WHERE update_id IN ANY_OF(?)",
+                True, on_wire, sql.any_of(ids),
+            )
     return {}
 
 
-_replying: Batch[int, None] = Batch(_mark_replying)
+_on_wire: Batch[tuple[int, bool], None] = Batch(_mark_on_wire)
 
 
-async def mark_replying(update_id: int) -> None:
-    await _replying(update_id)
+async def mark_on_wire(update_id: int, on_wire: bool) -> None:
+    """A request with an effect is about to be written (True: the update is ``replying`` from now
+    on), or it is over (False). Committed before the call returns."""
+    await _on_wire((update_id, on_wire))
 
 
 async def _finish(keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], None]:
@@ -175,26 +182,70 @@ async def release(update_ids: Sequence[int]) -> None:
     """Give back claimed updates this process will not handle (it is shutting down) to others."""
     if update_ids:
         await InboxUpdate.filter(update_id__in=list(update_ids), status="processing", replying=False).update(
-            status="new", claimed_by=None, claimed_at=None
+            status="new", claimed_by=None, claimed_at=None, attempts=F("attempts") - 1
         )
 
 
-async def recover(now: datetime, *, holder: str | None = None, stale: timedelta | None = None) -> list[InboxUpdate]:
-    """Rows a dead process left ``processing``: those of ``holder`` (this process, restarted) or
-    claimed longer ago than ``stale``. Never-replied ones go back to ``new``; the others become
-    ``unknown`` and are returned, to be reported."""
-    dead = Q(status="processing")
-    if holder is not None and stale is not None:
-        dead &= Q(claimed_by=holder) | Q(claimed_at__lte=now - stale)
-    elif holder is not None:
-        dead &= Q(claimed_by=holder)
-    elif stale is not None:
-        dead &= Q(claimed_at__lte=now - stale)
-    unknown = await InboxUpdate.filter(dead, replying=True)
-    if unknown:
-        await InboxUpdate.filter(id__in=[row.id for row in unknown]).update(status="unknown", finished_at=now)
-    await InboxUpdate.filter(dead, replying=False).update(status="new", claimed_by=None, claimed_at=None)
-    return unknown
+MAX_ATTEMPTS = 3
+"""An update whose process died this many times while handling it (before it answered) is set
+aside as ``failed``: it is what kills them."""
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """What became of the updates processes that are gone had been handling."""
+
+    unknown: list[tuple[int, int | None]]
+    """(update, chat) of those whose reply was on the wire: in doubt, not answered again."""
+    answered: int
+    """Those that had replied (nothing on the wire): done."""
+    failed: list[tuple[int, int | None]]
+    """Those handled :data:`MAX_ATTEMPTS` times without finishing: set aside."""
+    taken_over: int
+    """Those given back to be handled again."""
+
+
+_GONE = f"status = 'processing' AND {fleet.holder_gone('inbox_update')}"
+
+
+async def recover(now: datetime) -> Recovered:
+    """Updates whose process is gone (bot/fleet.py): in doubt if a request of theirs was on the
+    wire (``unknown``), done if they had replied, set aside if they keep killing their process,
+    else handled again. A slow update whose process is alive is left alone."""
+    lapsed = now - fleet.LAPSE
+    unknown = await sql.rows(
+        f"UPDATE inbox_update SET status = 'unknown', finished_at = ? WHERE {_GONE} AND on_wire RETURNING update_id, chat_id",
+        now, lapsed,
+    )
+    answered = await sql.run(
+        f"UPDATE inbox_update SET status = 'done', finished_at = ? WHERE {_GONE} AND replying AND NOT on_wire", now, lapsed
+    )
+    failed = await sql.rows(
+        f"UPDATE inbox_update SET status = 'failed', finished_at = ?, error = ? WHERE {_GONE} AND NOT replying "
+        "AND attempts >= ? RETURNING update_id, chat_id",
+        now, f"its process died {MAX_ATTEMPTS} times while handling it", lapsed, MAX_ATTEMPTS,
+    )
+    taken_over = await sql.run(
+        f"UPDATE inbox_update SET status = 'new', claimed_by = NULL, claimed_at = NULL WHERE {_GONE} AND NOT replying",
+        lapsed,
+    )
+    return Recovered(
+        sorted((row["update_id"], row["chat_id"]) for row in unknown), answered,
+        sorted((row["update_id"], row["chat_id"]) for row in failed), taken_over,
+    )
+
+
+async def set_aside(failures: Mapping[int, str], now: datetime) -> list[tuple[int, int | None]]:
+    """Updates that cannot be read or handled (``update_id`` → why) become ``failed``: they never
+    hold up their chat's later updates. Returns (update, chat) of those that were not already."""
+    marked = []
+    for update_id, error in failures.items():
+        marked += await sql.rows(
+            "UPDATE inbox_update SET status = 'failed', error = ?, finished_at = ? "
+            "WHERE update_id = ? AND status IN ('new', 'processing') RETURNING update_id, chat_id",
+            error[:2000], now, update_id,
+        )
+    return sorted((row["update_id"], row["chat_id"]) for row in marked)
 
 
 async def _count_recent(keys: Sequence[tuple[int, timedelta]]) -> dict[tuple[int, timedelta], int]:
@@ -240,4 +291,4 @@ async def sent_before(update_id: int, window: timedelta) -> int:
 
 async def purge(before: datetime) -> int:
     """Forget handled updates received before ``before`` (they hold customers' words)."""
-    return await InboxUpdate.filter(received_at__lt=before, status__in=("done", "throttled", "unknown")).delete()
+    return await InboxUpdate.filter(received_at__lt=before, status__in=("done", "throttled", "unknown", "failed")).delete()

@@ -4,19 +4,20 @@ Either way an update is stored before Telegram is told it arrived, then claimed 
 python-telegram-bot's update queue. Just before its handlers run, the conversation memory of
 its user and chat is loaded (bot/conversation.py); after, the memory is saved, the update is
 marked done and the chat's next update is claimed. A process that starts takes over what it
-held when it died; every second it also takes updates another process left behind. A process
-that stops (SIGTERM) takes no more, finishes what it holds within ``shutdown_seconds``, and
-gives back the rest.
+held when it died; every second it also takes updates that a process which is gone left behind
+(bot/fleet.py: its heartbeat lapsed). A process that stops (SIGTERM) takes no more, finishes what
+it holds within ``shutdown_seconds``, and gives back the rest.
+
+An update python-telegram-bot cannot read (a field it requires is missing), or one whose handling
+kept killing its process, is set aside (``failed``): stored as Telegram sent it, reported once in
+the agent group, and never in the way of its chat's later updates.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import logging
-import os
-import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,16 +27,14 @@ from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, TimedOut
 from telegram.ext import Application
 
-from bot import conversation, inbox
+from bot import conversation, fleet, inbox, monitoring
 from bot.config import Settings
 from bot.i18n import text
-from bot.telegram_http import UpdatesRequest
+from bot.telegram_http import UpdatesRequest, watch_task
 from bot.updates import ChatOrderedProcessor
 
 log = logging.getLogger(__name__)
 
-STALE_PROCESSING = timedelta(minutes=2)
-"""An update still ``processing`` after this long belongs to a process that died."""
 LOOK_AGAIN = timedelta(seconds=1)
 READ_ONLY_CALLS = ("get", "answerCallbackQuery", "logOut", "close")
 UNKNOWN_PER_NOTICE = 100
@@ -43,41 +42,42 @@ UNKNOWN_PER_NOTICE = 100
 
 @dataclass
 class _Handling:
-    update_id: int
-    customer_chat: int | None = None
-    """The private chat of a customer's update (None for an update from the agent group)."""
-    replying: bool = False
-
-
-_handling: contextvars.ContextVar[_Handling | None] = contextvars.ContextVar("kefu_handling", default=None)
-
-
-async def before_request(endpoint: str, data: Mapping[str, Any] | None = None) -> None:
-    """Called before every Bot API request: the first one with an effect, while an update is
-    handled, marks it ``replying`` (see bot/inbox.py).
+    """The update this task handles, watching its Bot API requests (bot/telegram_http.py): the
+    first one with an effect marks it ``replying``, and while such a request is on the wire it is
+    ``on_wire`` — a process that dies then leaves it in doubt, and only then.
 
     For a customer's update only requests into the customer's own chat count: what it posts in
     the agent group on the way (the ticket's topic and card, the message copied into the topic)
-    is made again, once, if the update is handled again after a crash, and the customer is then
-    answered instead of left in doubt.
+    is found, or made again once, if the update is handled again after a crash (ticketing keeps
+    its own intents for those), and the customer is then answered instead of left in doubt.
     """
-    current = _handling.get()
-    if current is None or current.replying or endpoint.startswith(READ_ONLY_CALLS):
-        return
-    chat = (data or {}).get("chat_id")
-    if current.customer_chat is not None and chat is not None and str(chat) != str(current.customer_chat):
-        return
-    current.replying = True
-    await inbox.mark_replying(current.update_id)
+
+    update_id: int
+    customer_chat: int | None = None
+    """The private chat of a customer's update (None for an update from the agent group)."""
+    on_wire: int = 0
+    """Its requests being written or awaiting their answer now."""
+
+    def _counts(self, endpoint: str, parameters: Mapping[str, Any]) -> bool:
+        if endpoint.startswith(READ_ONLY_CALLS):
+            return False
+        chat = parameters.get("chat_id")
+        return self.customer_chat is None or chat is None or str(chat) == str(self.customer_chat)
+
+    async def writing(self, endpoint: str, parameters: dict[str, Any]) -> None:
+        if self._counts(endpoint, parameters):
+            self.on_wire += 1
+            if self.on_wire == 1:
+                await inbox.mark_on_wire(self.update_id, True)
+
+    async def answered(self, endpoint: str, parameters: dict[str, Any]) -> None:
+        if self._counts(endpoint, parameters):
+            self.on_wire -= 1
+            if self.on_wire == 0:
+                await inbox.mark_on_wire(self.update_id, False)
 
 
-def instance_name(settings: Settings) -> str:
-    """Stable across restarts of one service (its host and port), so that a restarted process
-    takes over the updates it held when it died."""
-    if settings.telegram.instance:
-        return settings.telegram.instance
-    port = settings.api.listen.rpartition(":")[2]
-    return f"{socket.gethostname()}:{port if port not in ('', '0') else f'pid{os.getpid()}'}"[:64]
+instance_name = fleet.instance_name
 
 
 def _utcnow() -> datetime:
@@ -94,7 +94,8 @@ class Intake:
         self.settings = settings
         self.name = instance_name(settings)
         self.accepting = False
-        self._held: dict[int, int | None] = {}  # update id → chat id: claimed here, not finished
+        self._held: dict[int, tuple[int | None, datetime]] = {}  # update id → chat, arrival: claimed here, not finished
+        self._failed: set[int] = set()  # being handled, but set aside
         self._memory: dict[int, tuple[str, str]] = {}  # update id → memory as loaded
         self._tasks: list[asyncio.Task[None]] = []
         self._emptied = asyncio.Event()
@@ -104,34 +105,65 @@ class Intake:
 
     async def receive(self, payloads: Sequence[Mapping[str, Any]], updates: Sequence[Update] = ()) -> None:
         """Store updates (after this they may be acknowledged), then take what may be handled:
-        ``updates`` are the same ones already parsed (long polling), which spares parsing them again."""
+        ``updates`` are the same ones already parsed (long polling), which spares parsing them again.
+        One that cannot be read is set aside at once."""
         await inbox.store(payloads, _utcnow())
+        parsed = {update.update_id: update for update in updates}
+        unreadable = {}
+        for payload in payloads:
+            if payload["update_id"] not in parsed:
+                try:
+                    parsed[payload["update_id"]] = Update.de_json(dict(payload), self.app.bot)
+                except Exception as error:  # noqa: BLE001 - whatever python-telegram-bot raises
+                    unreadable[payload["update_id"]] = f"cannot be read: {type(error).__name__}: {error}"
+        await self._set_aside(unreadable)
         if not self.accepting:
             return
-        parsed = {update.update_id: update for update in updates}
-        received = {payload["update_id"]: payload for payload in payloads}
-        for claimed in await inbox.claim(list(received), self.name, _utcnow(), payloads=False):
-            update = parsed.get(claimed.update_id) or Update.de_json(dict(received[claimed.update_id]), self.app.bot)
-            await self._hand_over(claimed, update)
+        for claimed in await inbox.claim(list(parsed), self.name, _utcnow(), payloads=False):
+            await self._hand_over(claimed, parsed[claimed.update_id])
 
     async def _take(self, update_ids: Sequence[int]) -> None:
         """Take updates stored earlier (by this process or another)."""
         if not self.accepting:
             return
         for claimed in await inbox.claim(update_ids, self.name, _utcnow()):
-            await self._hand_over(claimed, Update.de_json(claimed.payload, self.app.bot))
+            await self._hand_over_stored(claimed)
+
+    async def _hand_over_stored(self, claimed: inbox.Claimed) -> None:
+        try:
+            update = Update.de_json(claimed.payload, self.app.bot)
+        except Exception as error:  # noqa: BLE001
+            await self._set_aside({claimed.update_id: f"cannot be read: {type(error).__name__}: {error}"})
+            if self.accepting and (following := await inbox.claim_next(claimed.chat_id, self.name)) is not None:
+                await self._hand_over_stored(following)
+            return
+        await self._hand_over(claimed, update)
 
     async def _hand_over(self, claimed: inbox.Claimed, update: Update) -> None:
-        self._held[claimed.update_id] = claimed.chat_id
+        self._held[claimed.update_id] = (claimed.chat_id, claimed.received_at)
         self._emptied.clear()
         await self.app.update_queue.put(update)
+
+    async def _set_aside(self, failures: Mapping[int, str]) -> None:
+        if not failures:
+            return
+        marked = await inbox.set_aside(failures, _utcnow())
+        for update_id in failures:
+            log.error("update %d set aside: %s", update_id, failures[update_id])
+        await self._report("agent_inbox_failed", marked)
+        monitoring.count_failed_updates(len(marked))
 
     async def _before(self, update: Update) -> None:
         user_id = update.effective_user.id if update.effective_user else None
         chat_id = update.effective_chat.id if update.effective_chat else None
         private = update.effective_chat is not None and update.effective_chat.type == "private"
-        _handling.set(_Handling(update.update_id, customer_chat=chat_id if private else None))
-        user_data, chat_data = await conversation.load(user_id, chat_id)
+        watch_task(_Handling(update.update_id, customer_chat=chat_id if private else None))
+        try:
+            user_data, chat_data = await conversation.load(user_id, chat_id)
+        except Exception as error:
+            self._failed.add(update.update_id)
+            await self._set_aside({update.update_id: f"its conversation memory cannot be read: {error}"})
+            raise
         if user_id is not None:
             self._replace(self.app.user_data[user_id], user_data)
         if chat_id is not None:
@@ -144,38 +176,68 @@ class Intake:
         target.update(loaded)
 
     async def _after(self, update: Update) -> None:
+        chat_id, received_at = self._held.get(update.update_id, (None, None))
         try:
-            user_before, chat_before = self._memory.pop(update.update_id, ("{}", "{}"))
-            if (user := update.effective_user) is not None:
-                data = self.app.user_data[user.id]
-                if conversation.snapshot(data) != user_before:
-                    await conversation.save("user", user.id, data)
-            if (chat := update.effective_chat) is not None:
-                data = self.app.chat_data[chat.id]
-                if conversation.snapshot(data) != chat_before:
-                    await conversation.save("chat", chat.id, data)
-            await inbox.finish(update.update_id)
+            if update.update_id not in self._failed:
+                await self._save_memory(update)
+                await inbox.finish(update.update_id)
+                if received_at is not None:
+                    monitoring.observe_reply((_utcnow() - received_at).total_seconds())
         finally:
-            chat_id = self._held.pop(update.update_id, None)
+            self._failed.discard(update.update_id)
+            self._held.pop(update.update_id, None)
             if not self._held:
                 self._emptied.set()
         if self.accepting and (following := await inbox.claim_next(chat_id, self.name)) is not None:
-            await self._hand_over(following, Update.de_json(following.payload, self.app.bot))
+            await self._hand_over_stored(following)
+
+    async def _save_memory(self, update: Update) -> None:
+        user_before, chat_before = self._memory.pop(update.update_id, ("{}", "{}"))
+        if (user := update.effective_user) is not None:
+            data = self.app.user_data[user.id]
+            if conversation.snapshot(data) != user_before:
+                await conversation.save("user", user.id, data)
+        if (chat := update.effective_chat) is not None:
+            data = self.app.chat_data[chat.id]
+            if conversation.snapshot(data) != chat_before:
+                await conversation.save("chat", chat.id, data)
 
     # -- the life of the process ---------------------------------------------------------------
 
     async def start(self) -> None:
-        """Take over what this process held when it last died, then keep looking for updates
-        that other processes left behind."""
-        await self._report_unknown(await inbox.recover(_utcnow(), holder=self.name))
+        """Beat, take over what this process held when it last died, then keep beating and looking
+        for updates that processes which are gone left behind."""
+        await fleet.beat(self.name, _utcnow(), starting=True)
+        await self._recover()
         self.accepting = True
         self._tasks.append(asyncio.create_task(self._look_again(), name="inbox-look-again"))
 
+    async def _recover(self) -> None:
+        recovered = await inbox.recover(_utcnow())
+        if recovered.unknown:
+            numbers = ", ".join(str(update_id) for update_id, _chat in recovered.unknown[:10])
+            log.warning(
+                "%d updates were on the wire when their process died; not answered again: %s", len(recovered.unknown), numbers
+            )
+            await self._report("agent_inbox_unknown", recovered.unknown)
+        if recovered.failed:
+            log.error("%d updates set aside: their process died each time it handled them", len(recovered.failed))
+            await self._report("agent_inbox_failed", recovered.failed)
+            monitoring.count_failed_updates(len(recovered.failed))
+        if recovered.answered or recovered.taken_over:
+            log.info("took over %d updates of a process that is gone (%d had been answered)",
+                     recovered.taken_over + recovered.answered, recovered.answered)
+        monitoring.count_takeovers(recovered.taken_over)
+
     async def _look_again(self) -> None:
+        next_beat = _utcnow() + fleet.BEAT
         while self.accepting:
             try:
                 now = _utcnow()
-                await self._report_unknown(await inbox.recover(now, stale=STALE_PROCESSING))
+                if now >= next_beat:
+                    await fleet.beat(self.name, now)
+                    await self._recover()
+                    next_beat = now + fleet.BEAT
                 await self._take(await inbox.waiting(now - LOOK_AGAIN))
             except asyncio.CancelledError:
                 raise
@@ -183,35 +245,35 @@ class Intake:
                 log.exception("could not look at the inbox")
             await asyncio.sleep(LOOK_AGAIN.total_seconds())
 
-    async def _report_unknown(self, rows: Sequence[Any]) -> None:
-        if not rows:
-            return
-        numbers = ", ".join(str(row.update_id) for row in rows[:10])
-        log.warning("%d updates were being answered when a process died; not answered again: %s", len(rows), numbers)
+    async def _report(self, message: str, rows: Sequence[tuple[int, int | None]]) -> None:
+        """Tell the agent group which chats to look at, 100 updates to a notice."""
         group = self.settings.telegram.agent_chat_id
-        if group is not None:  # every chat named (the agents follow each up), 100 to a message
-            for start in range(0, len(rows), UNKNOWN_PER_NOTICE):
-                some = rows[start:start + UNKNOWN_PER_NOTICE]
-                chats = ", ".join(sorted({str(row.chat_id) for row in some if row.chat_id is not None}))
-                language = self.settings.telegram.agent_language
-                notice = text(language, "agent_inbox_unknown", count=len(some), chats=chats)
-                with contextlib.suppress(Exception):
-                    await self.app.bot.send_message(group, notice)
+        if group is None or not rows:
+            return
+        language = self.settings.telegram.agent_language
+        for start in range(0, len(rows), UNKNOWN_PER_NOTICE):
+            some = rows[start:start + UNKNOWN_PER_NOTICE]
+            chats = ", ".join(sorted({str(chat) for _update, chat in some if chat is not None}))
+            with contextlib.suppress(Exception):
+                await self.app.bot.send_message(group, text(language, message, count=len(some), chats=chats))
 
     async def poll(self) -> None:
-        """Long polling: the next getUpdates (whose offset acknowledges) only after storing."""
+        """Long polling: the next getUpdates (whose offset acknowledges) only after storing.
+
+        A batch python-telegram-bot cannot read is stored as Telegram sent it (the request kept
+        it), each update read on its own, and the unreadable ones set aside: the offset moves past
+        them, so one odd update never stops the bot."""
         offset = 0
         timeout = self.settings.telegram.poll_timeout
         pause = 1.0
         while self.accepting:
+            payloads: list[dict[str, Any]] = []
+            updates: Sequence[Update] = ()
             try:
                 updates = await self.app.bot.get_updates(
                     offset=offset, timeout=timeout, read_timeout=timeout + 10, allowed_updates=Update.ALL_TYPES
                 )
-                if updates:
-                    await self.receive(self._as_sent(updates), updates)
-                    offset = updates[-1].update_id + 1
-                pause = 1.0
+                payloads = self._as_sent(updates)
             except asyncio.CancelledError:
                 raise
             except InvalidToken:
@@ -221,10 +283,25 @@ class Intake:
             except Conflict as exc:
                 log.error("getUpdates refused: %s (is another kefu polling, or a webhook set?)", exc.message)
                 await asyncio.sleep(5)
+                continue
             except (NetworkError, OSError) as exc:
                 log.warning("getUpdates failed (%s); trying again in %.0f s", exc, pause)
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 30)
+                continue
+            except Exception as error:  # noqa: BLE001 - python-telegram-bot could not read the batch
+                sent = self.updates_request.last_updates if self.updates_request is not None else []
+                payloads = [payload for payload in sent if isinstance(payload.get("update_id"), int)]
+                if not payloads:
+                    raise
+                log.warning("getUpdates: python-telegram-bot could not read the batch (%s); reading each update", error)
+            try:
+                if payloads:
+                    await self.receive(payloads, updates)
+                    offset = max(payload["update_id"] for payload in payloads) + 1
+                pause = 1.0
+            except asyncio.CancelledError:
+                raise
             except Exception:  # the database: the updates were not stored, so not acknowledged
                 log.exception("could not store updates; asking for them again in %.0f s", pause)
                 await asyncio.sleep(pause)

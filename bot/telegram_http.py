@@ -5,18 +5,65 @@ sendMessage there costs about 1.8 ms of CPU (3.3 ms with its default pool of 256
 all of which httpx looks at before every request); through aiohttp, which kefu already runs
 for its own server, well under half of that. Everything above the HTTP exchange — JSON, error
 codes, retries, flood limits — stays python-telegram-bot's (:class:`BaseRequest` does it).
+
+It is also the last place before a request's bytes are written, after the flood limits
+(bot/ratelimit.py) and the wait for a free connection: what must be recorded *only* if a request
+may really have reached Telegram is recorded here (:func:`watch`). The inbox marks an update
+``replying`` there, and the desk a ticket's topic as requested, so that a process killed while
+it waits for its turn leaves nothing in doubt.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import contextlib
+import contextvars
+from collections.abc import Iterator
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 from urllib.request import getproxies, proxy_bypass
 
 import aiohttp
-from telegram.error import NetworkError, TimedOut
+from telegram.error import NetworkError, TelegramError, TimedOut
 from telegram.request import BaseRequest, RequestData
+
+
+class NotSent(TelegramError):
+    """Raised by a :class:`WireWatcher` to stop a request before it is written (python-telegram-bot
+    passes a TelegramError through as it is, and nothing retries it)."""
+
+
+class WireWatcher(Protocol):
+    """Told of each Bot API request of the task that watches (see :func:`watch`)."""
+
+    async def writing(self, endpoint: str, parameters: dict[str, Any]) -> None:
+        """The request holds a connection and is written next (an exception here stops it)."""
+
+    async def answered(self, endpoint: str, parameters: dict[str, Any]) -> None:
+        """The request is over (answered, refused or failed): it is on the wire no more."""
+
+
+_watchers: contextvars.ContextVar[tuple[WireWatcher, ...]] = contextvars.ContextVar("kefu_wire_watchers", default=())
+
+
+@contextlib.contextmanager
+def watch(watcher: WireWatcher) -> Iterator[None]:
+    """Tell ``watcher`` of the requests this task (and the tasks it starts) makes in the block."""
+    token = _watchers.set((*_watchers.get(), watcher))
+    try:
+        yield
+    finally:
+        _watchers.reset(token)
+
+
+def watch_task(watcher: WireWatcher) -> None:
+    """Tell ``watcher`` of the requests of the rest of this task (an update's handling)."""
+    _watchers.set((*_watchers.get(), watcher))
+
+
+def endpoint_of(url: str) -> str:
+    """``sendMessage`` of ``https://api.telegram.org/bot<token>/sendMessage``."""
+    return url.rpartition("/")[2]
 
 
 class AiohttpRequest(BaseRequest):
@@ -39,6 +86,8 @@ class AiohttpRequest(BaseRequest):
         self._pool_timeout = pool_timeout
         self._media_write_timeout = media_write_timeout
         self._session: aiohttp.ClientSession | None = None
+        self._free = asyncio.Semaphore(connections)
+        """One per connection: a request holding one is written at once (:class:`WireWatcher`)."""
         self._proxies: dict[tuple[str, str | None], str | None] = {}
 
     @property
@@ -93,11 +142,19 @@ class AiohttpRequest(BaseRequest):
         # timeouts together as its whole time; other requests are a few hundred bytes.
         timeout = aiohttp.ClientTimeout(
             total=write + read if files and write is not None and read is not None else None,
-            connect=None if pool is None or connect is None else pool + connect,
+            connect=connect,
             sock_connect=connect,
             sock_read=read,
         )
         try:
+            await asyncio.wait_for(self._free.acquire(), pool)
+        except TimeoutError as error:
+            raise TimedOut("Pool timeout: all connections are in use") from error
+        watchers = _watchers.get()
+        endpoint, parameters = endpoint_of(url), request_data.parameters if request_data is not None else {}
+        try:
+            for watcher in watchers:
+                await watcher.writing(endpoint, parameters)
             async with self._session.request(
                 method, url, data=_body(fields, files), timeout=timeout, proxy=self._proxy_for(url)
             ) as response:
@@ -106,6 +163,12 @@ class AiohttpRequest(BaseRequest):
             raise TimedOut from error
         except aiohttp.ClientError as error:
             raise NetworkError(f"aiohttp.{type(error).__name__}: {error}") from error
+        finally:
+            try:
+                for watcher in watchers:  # before the connection is free: at most ``connections`` on the wire
+                    await watcher.answered(endpoint, parameters)
+            finally:
+                self._free.release()
 
 
 def _body(fields: dict[str, str] | None, files: dict | None) -> aiohttp.FormData | dict[str, str] | None:

@@ -58,6 +58,8 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
                 await self.before(update)
             except BaseException:
                 coroutine.close()  # type: ignore[attr-defined]
+                if self.after is not None:
+                    await self.after(update)
                 raise
         try:
             await coroutine

@@ -7,20 +7,18 @@ the database, so several bot processes can share one database and a restart lose
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from telegram.ext import Application, ContextTypes
 
 from bot.config import Settings
-from bot.fleet import once_across_fleet
+from bot.fleet import instance_name, once_across_fleet
 from bot.i18n import text
 from scheduler import producers
 from scheduler.outbox import recover_after_crash
 from scheduler.sender import Sender
 
 log = logging.getLogger(__name__)
-STALE_SENDING = timedelta(minutes=2)
-"""A row still ``sending`` after this long belongs to a process that died mid-send."""
 
 
 def _utcnow() -> datetime:
@@ -30,7 +28,9 @@ def _utcnow() -> datetime:
 def install(app: Application, settings: Settings) -> None:
     """The sender, and its two jobs unless ``[scheduler] enabled`` is false. The clock is
     ``bot_data["clock"]`` when a test sets one."""
-    sender = Sender(app.bot, settings.scheduler, clock=lambda: app.bot_data.get("clock", _utcnow)())
+    sender = Sender(
+        app.bot, settings.scheduler, clock=lambda: app.bot_data.get("clock", _utcnow)(), worker=instance_name(settings)
+    )
     app.bot_data["sender"] = sender
     app.bot_data["greeted"] = set()
     if not settings.scheduler.enabled:
@@ -67,7 +67,7 @@ async def run_sweep(app: Application) -> None:
     await producers.sweep_surveys(now, settings.scheduler)
     await producers.sweep_deliveries(now, settings.scheduler)
     await producers.sweep_greetings(now, settings.scheduler, done=app.bot_data["greeted"])
-    unknown = await recover_after_crash(now, STALE_SENDING)
+    unknown = await recover_after_crash(datetime.now(UTC))  # heartbeats are real time, not the bot's clock
     if unknown:
         keys = ", ".join(m.key for m in unknown[:10])
         log.warning("%d outbox rows of unknown fate after a crash (not resent): %s", len(unknown), keys)

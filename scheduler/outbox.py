@@ -42,6 +42,7 @@ from tortoise.expressions import F, Q
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
+from bot import fleet, sql
 from scheduler.models import STATUSES, Campaign, OutboxMessage
 from ticketing.models import Customer
 
@@ -295,26 +296,22 @@ async def _settle(message: OutboxMessage, status: str, now: datetime, **values: 
     return changed > 0
 
 
-async def recover_after_crash(now: datetime, stale_after: timedelta) -> list[OutboxMessage]:
-    """Rows left ``sending`` longer than ``stale_after`` become ``unknown``; they are returned to report.
+async def recover_after_crash(now: datetime) -> list[OutboxMessage]:
+    """Rows left ``sending`` by a worker that is gone (bot/fleet.py: its heartbeat lapsed, or it
+    started again since) become ``unknown``; they are returned to report. A slow send of a live
+    worker is left alone, however long it waits for Telegram's rate limits.
 
-    They are never sent again: the crash may have come after Telegram took the message. Each row
-    is changed by a conditional UPDATE, so with several processes recovering, one reports it.
+    They are never sent again: the crash may have come after Telegram took the message. One
+    conditional UPDATE changes them all, so with several processes recovering, one reports each.
     Rows a dead worker had claimed but not started need nothing: their claim runs out.
     """
     now = now.astimezone(UTC)
-    cutoff = now - stale_after
-    stale = await OutboxMessage.filter(status="sending", claimed_at__lt=cutoff).order_by("id")
-    recovered = []
-    for row in stale:
-        # claimed_at in the condition too: a row deferred and claimed again meanwhile is fresh.
-        changed = await OutboxMessage.filter(id=row.id, status="sending", claimed_at__lt=cutoff).update(
-            status="unknown", settled_at=now
-        )
-        if changed == 1:
-            row.status, row.settled_at = "unknown", now
-            recovered.append(row)
-    return recovered
+    changed = await sql.rows(
+        f"UPDATE outbox SET status = 'unknown', settled_at = ? WHERE status = 'sending' "
+        f"AND {fleet.holder_gone('outbox')} RETURNING id",
+        now, now - fleet.LAPSE,
+    )
+    return await OutboxMessage.filter(id__in=[row["id"] for row in changed]).order_by("id")
 
 
 async def counts(campaign: Campaign | None = None) -> dict[str, int]:

@@ -24,15 +24,16 @@ import math
 import os
 import socket
 from collections.abc import Callable
+from typing import Any
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import httpx
 from aiolimiter import AsyncLimiter
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.config import SchedulerSettings
+from bot.telegram_http import NotSent, watch
 from scheduler import outbox
 from scheduler.messages import render
 from scheduler.models import OutboxMessage
@@ -136,11 +137,13 @@ class Sender:
             return False
         self._last_sent[customer.telegram_id] = now
         text, buttons = render(message, customer)
+        sending = _Sending(message, self.clock)
         async with self._slots, self.limiter:
-            if not await outbox.start_sending(message, self.clock()):
-                return False  # cancelled meanwhile, or the claim ran out and another worker has it
             try:
-                sent = await self.bot.send_message(customer.telegram_id, text, reply_markup=buttons)
+                with watch(sending):
+                    sent = await self.bot.send_message(customer.telegram_id, text, reply_markup=buttons)
+            except _ClaimLost:
+                return False  # cancelled meanwhile, or the claim ran out and another worker has it
             except Forbidden as exc:
                 await outbox.mark_blocked(message, self.clock(), exc.message)
                 return False
@@ -148,9 +151,9 @@ class Sender:
                 delay = exc.retry_after if isinstance(exc.retry_after, timedelta) else timedelta(seconds=exc.retry_after)
                 await outbox.retry_later(message, self.clock(), "429 flood control", delay, MAX_ATTEMPTS)
                 return False
-            except TimedOut as exc:
-                if _never_reached_telegram(exc):
-                    await outbox.retry_later(message, self.clock(), "timed out connecting", _backoff(message), MAX_ATTEMPTS)
+            except TimedOut:
+                if not sending.started:  # it timed out waiting for a connection: it never left
+                    await outbox.retry_later(message, self.clock(), "timed out before sending", _backoff(message), MAX_ATTEMPTS)
                 else:
                     await outbox.mark_unknown(message, self.clock(), "timed out waiting for Telegram's answer")
                     log.warning("outbox row %s (%s): Telegram did not answer; it may or may not have arrived", message.id, message.key)
@@ -183,6 +186,22 @@ def _backoff(message: OutboxMessage) -> timedelta:
     return timedelta(seconds=min(300, 2 ** message.attempts))
 
 
-def _never_reached_telegram(exc: TimedOut) -> bool:
-    """A connect or pool timeout: the request never left, so sending again cannot duplicate it."""
-    return isinstance(exc.__cause__, httpx.ConnectTimeout | httpx.PoolTimeout) or "pool" in exc.message.lower()
+class _ClaimLost(NotSent):
+    """The row is no longer this worker's to send."""
+
+
+class _Sending:
+    """Marks the row ``sending`` (committed) as its request is written: after the rate limits and
+    the wait for a connection, so a crash leaves in doubt only what may really have gone out."""
+
+    def __init__(self, message: OutboxMessage, clock: Callable[[], datetime]) -> None:
+        self.message, self.clock, self.started = message, clock, False
+
+    async def writing(self, endpoint: str, parameters: dict[str, Any]) -> None:
+        if not self.started:
+            if not await outbox.start_sending(self.message, self.clock()):
+                raise _ClaimLost()
+            self.started = True
+
+    async def answered(self, endpoint: str, parameters: dict[str, Any]) -> None:
+        """Nothing: the sender settles the row."""

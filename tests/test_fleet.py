@@ -37,10 +37,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from bot.config import TelegramSettings
 from bot.emulator import BotAPIEmulator
 from bot.i18n import text
 from bot.models import InboxUpdate
-from bot.updates import ChatOrderedProcessor
 from tests.conftest import TEST_PRIVACY_KEY, TEST_TOKEN, WEBHOOK_SECRET
 from ticketing.models import Ticket
 
@@ -53,8 +53,8 @@ COMPLAINTS = {  # `kefu kb match --json`: action complaint, band high
     "en": "I want to make a complaint, the item is damaged",
     "zh-CN": "快递一周了还没到，我要投诉",
 }
-ONE_PROCESS_AT_ONCE = ChatOrderedProcessor().max_concurrent_updates
-"""How many updates one process handles at once: at most so many can be in doubt when it dies."""
+ON_THE_WIRE_AT_MOST = TelegramSettings().connections
+"""Requests one process has on the wire at most: only so many updates can be in doubt when it dies."""
 ANSWER_WITHIN = 60.0
 """Seconds a customer waits for the answer to one message before the test calls it unanswered."""
 
@@ -411,7 +411,7 @@ async def test_a_process_killed_mid_traffic_and_restarted_answers_nothing_twice(
         watch = Watch(emulator, fleet.group["id"])
         customers = make_customers(emulator, 200)
         victim = fleet.kefus["kefu-a"]
-        at_death: dict[int, bool] = {}  # update id → whether kefu-a had begun answering it
+        at_death: dict[int, bool] = {}  # update id → whether a reply of kefu-a's to it was on the wire
 
         async def crash_mid_traffic() -> None:
             while watch.customer_replies < len(customers) * 5 // 4:  # questions answered, complaints coming in
@@ -419,7 +419,7 @@ async def test_a_process_killed_mid_traffic_and_restarted_answers_nothing_twice(
             await victim.kill()
             await asyncio.sleep(0.3)  # a statement it sent just before is committed by now
             held = InboxUpdate.filter(status="processing", claimed_by=victim.instance)
-            at_death.update(await held.values_list("update_id", "replying"))
+            at_death.update(await held.values_list("update_id", "on_wire"))
             await victim.start()  # same instance name: it takes over what it held
             await victim.ready()
             await fleet.webhook_set_by(3)  # it takes updates again, having reported what it could not
@@ -432,9 +432,9 @@ async def test_a_process_killed_mid_traffic_and_restarted_answers_nothing_twice(
         assert {statuses[update] for update in sent} <= {"done", "unknown"}  # all delivered, all handled
         in_doubt = {update for update, status in statuses.items() if status == "unknown"}
         assert at_death, "kefu-a was killed holding nothing: not mid-traffic"
-        answering = {update for update, replying in at_death.items() if replying}
-        assert in_doubt == answering  # exactly those it was answering when killed; the others were taken over
-        assert len(in_doubt) <= ONE_PROCESS_AT_ONCE, f"{len(in_doubt)} of {len(sent)} answers of unknown fate"
+        on_the_wire = {update for update, on_wire in at_death.items() if on_wire}
+        assert in_doubt == on_the_wire  # exactly those whose reply was on the wire when killed; the others were taken over
+        assert len(in_doubt) <= ON_THE_WIRE_AT_MOST, f"{len(in_doubt)} of {len(sent)} answers of unknown fate"
         chat_of = dict(await InboxUpdate.filter(update_id__in=list(in_doubt)).values_list("update_id", "chat_id"))
         assert set(watch.warnings) == set(chat_of.values())  # the agents were told every such chat
 

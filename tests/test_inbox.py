@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import aiohttp
 
-from bot import inbox
+from bot import fleet, inbox, sql
 from bot.fleet import take_turn
 from bot.models import ConversationState, InboxUpdate
 from tests.conftest import WEBHOOK_SECRET
@@ -65,17 +65,52 @@ async def test_one_statement_takes_each_chats_first_update_only(database: str) -
     assert claimed[0].received_at == NOW
 
 
-async def test_a_dead_process_updates_are_taken_over_unless_they_were_being_answered(database: str) -> None:
-    await inbox.store([_message(1, 501, "a"), _message(2, 502, "b"), _message(3, 503, "c")], NOW)
-    await inbox.claim([1, 2, 3], "dead", NOW)
-    await inbox.mark_replying(2)
-    assert await inbox.recover(NOW, holder="alive") == []
-    assert await inbox.recover(NOW + timedelta(seconds=30), stale=timedelta(minutes=2)) == []
+async def test_updates_are_taken_over_only_from_a_process_that_is_gone(database: str) -> None:
+    """A live process keeps what it holds however slow it is; a gone one's updates are handed out
+    again, unless a request of theirs was on the wire (in doubt) or they had replied (done)."""
+    await fleet.beat("alive", NOW - timedelta(hours=1), starting=True)
+    await fleet.beat("dead", NOW - timedelta(hours=1), starting=True)
+    await inbox.store([_message(n, 500 + n, str(n)) for n in range(1, 6)], NOW)
+    await inbox.claim([1], "alive", NOW - timedelta(minutes=50))
+    await inbox.claim([2, 3, 4], "dead", NOW - timedelta(minutes=50))
+    await inbox.mark_on_wire(3, True)  # its reply was being written when the process died
+    await inbox.mark_on_wire(4, True)
+    await inbox.mark_on_wire(4, False)  # it had replied, and was finishing
+    await fleet.beat("alive", NOW)  # "dead" last beat an hour ago
 
-    unknown = await inbox.recover(NOW + timedelta(minutes=3), stale=timedelta(minutes=2))
-    assert [row.update_id for row in unknown] == [2]
+    recovered = await inbox.recover(NOW)
+    assert recovered.unknown == [(3, 503)] and recovered.answered == 1 and recovered.taken_over == 1
     statuses = dict(await InboxUpdate.all().order_by("update_id").values_list("update_id", "status"))
-    assert statuses == {1: "new", 2: "unknown", 3: "new"}
+    assert statuses == {1: "processing", 2: "new", 3: "unknown", 4: "done", 5: "new"}
+    assert await inbox.recover(NOW) == inbox.Recovered([], 0, [], 0)  # reported once
+
+
+async def test_a_restarted_process_takes_back_what_it_held_at_once(database: str) -> None:
+    await fleet.beat("kefu-1", NOW - timedelta(minutes=5), starting=True)
+    await inbox.store([_message(1, 501, "a")], NOW)
+    await inbox.claim([1], "kefu-1", NOW - timedelta(seconds=3))
+    await fleet.beat("kefu-1", NOW, starting=True)  # killed, and started again 3 s later
+    assert (await inbox.recover(NOW)).taken_over == 1
+
+
+async def test_an_update_that_kills_its_process_every_time_is_set_aside(database: str) -> None:
+    await inbox.store([_message(1, 501, "poison"), _message(2, 501, "next")], NOW)
+    for attempt in range(inbox.MAX_ATTEMPTS):
+        later = NOW + timedelta(minutes=attempt)
+        assert [c.update_id for c in await inbox.claim([1, 2], f"run-{attempt}", later)] == [1]
+        recovered = await inbox.recover(later + timedelta(seconds=1))  # no heartbeat: the process is gone
+    assert recovered.failed == [(1, 501)]
+    row = await InboxUpdate.get(update_id=1)
+    assert row.status == "failed" and "died 3 times" in row.error
+    assert [c.update_id for c in await inbox.claim([2], "next-run", NOW)] == [2]  # the chat goes on
+
+
+async def test_the_payload_is_stored_encrypted(database: str) -> None:
+    await inbox.store([_message(1, 501, "my phone is +8613800138000")], NOW)
+    [raw] = await sql.rows("SELECT payload FROM inbox_update")
+    assert "+8613800138000" not in str(raw["payload"]) and "Ana" not in str(raw["payload"])
+    [claimed] = await inbox.claim([1], "one", NOW)
+    assert claimed.payload["message"]["text"] == "my phone is +8613800138000"
 
 
 async def test_a_fleet_wide_job_runs_once_per_period(database: str) -> None:
@@ -107,8 +142,9 @@ async def test_updates_left_by_a_process_that_died_are_handled_at_start(start_bo
     ana, bo, cy = (emulator.add_user(first_name=name, language_code="en") for name in ("Ana", "Bo", "Cy"))
     await inbox.store([_message(9001, ana["id"], "/help"), _message(9002, bo["id"], "/help"), _message(9003, cy["id"], "/help")], NOW)
     # What this very service (kefu-1) held when it died: one not yet answered, one being answered.
+    await fleet.beat("kefu-1", NOW - timedelta(minutes=1), starting=True)
     await InboxUpdate.filter(update_id__in=[9002, 9003]).update(status="processing", claimed_by="kefu-1", claimed_at=NOW)
-    await inbox.mark_replying(9003)
+    await inbox.mark_on_wire(9003, True)
 
     async with start_bot(telegram={"instance": "kefu-1"}) as bot:
         await _answered(bot, 9001)

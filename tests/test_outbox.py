@@ -10,6 +10,7 @@ import pytest
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from bot import fleet
 from scheduler import outbox
 from scheduler.models import Campaign, OutboxMessage
 from ticketing.models import Customer
@@ -213,27 +214,39 @@ async def test_a_blocked_customer_is_marked_and_their_other_queued_messages_canc
     assert statuses == {"survey:ticket:1": "blocked", "revisit:ticket:1": "cancelled", "survey:ticket:2": "queued"}
 
 
-async def test_recovery_turns_stale_sending_messages_into_unknown_and_leaves_fresh_ones(database: str) -> None:
+async def test_recovery_turns_a_gone_workers_sending_messages_into_unknown_and_leaves_a_live_ones(database: str) -> None:
+    await fleet.beat("crashed-worker", NOW - timedelta(hours=2), starting=True)  # it never beat again
+    await fleet.beat("live-worker", NOW - timedelta(hours=2), starting=True)
     customer = await _customer()
     await _queued(customer, "old", due_at=NOW - timedelta(hours=1))
     await _take(NOW - timedelta(minutes=30), "crashed-worker")
-    await _queued(customer, "fresh", due_at=NOW - 2 * MINUTE)
-    await _take(NOW - MINUTE, "live-worker")
+    await _queued(customer, "slow", due_at=NOW - timedelta(hours=1))
+    await _take(NOW - timedelta(minutes=30), "live-worker")  # waiting for Telegram's rate limits, say
     await _queued(customer, "claimed-only", due_at=NOW - timedelta(hours=1))
     await outbox.claim_due(NOW - MINUTE / 6, "crashed-worker", 10)  # it died before sending this one
-    recovered = await outbox.recover_after_crash(NOW, stale_after=timedelta(minutes=5))
+    await fleet.beat("live-worker", NOW)
+    recovered = await outbox.recover_after_crash(NOW)
     assert [(m.key, m.status, m.claimed_by) for m in recovered] == [("old", "unknown", "crashed-worker")]
     statuses = {m.key: m.status for m in await OutboxMessage.all()}
-    assert statuses == {"old": "unknown", "claimed-only": "queued", "fresh": "sending"}
-    assert await outbox.recover_after_crash(NOW, stale_after=timedelta(minutes=5)) == []  # reported once
+    assert statuses == {"old": "unknown", "claimed-only": "queued", "slow": "sending"}
+    assert await outbox.recover_after_crash(NOW) == []  # reported once
     assert [m.key for m in await outbox.claim_due(NOW + timedelta(days=1), "w1", 10)] == ["claimed-only"]  # never resent
+
+
+async def test_a_restarted_worker_finds_its_own_sends_in_doubt(database: str) -> None:
+    await fleet.beat("kefu-1", NOW - timedelta(hours=1), starting=True)
+    customer = await _customer()
+    await _queued(customer, "in-flight", due_at=NOW - timedelta(hours=1))
+    await _take(NOW - timedelta(seconds=5), "kefu-1")
+    await fleet.beat("kefu-1", NOW, starting=True)  # killed, and started again
+    assert [m.key for m in await outbox.recover_after_crash(NOW)] == ["in-flight"]
 
 
 async def test_a_slow_send_that_recovery_gave_up_on_can_still_be_settled(database: str) -> None:
     customer = await _customer()
     await _queued(customer, "slow")
-    [message] = await _take(NOW)
-    await outbox.recover_after_crash(NOW + timedelta(minutes=10), stale_after=timedelta(minutes=5))
+    [message] = await _take(NOW)  # by w1, which has no heartbeat: taken for gone
+    await outbox.recover_after_crash(NOW + timedelta(minutes=10))
     assert await outbox.mark_sent(message, NOW + timedelta(minutes=11), telegram_message_id=7)
     assert (await OutboxMessage.get(id=message.id)).status == "sent"
 

@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot import fleet
 from scheduler.models import OutboxMessage
 from scheduler.outbox import LEASE, claim_due, enqueue, start_sending
 from scheduler.sender import Sender
@@ -65,11 +66,11 @@ async def test_a_customer_who_blocked_the_bot_is_marked_and_gets_nothing_more(bo
 
 async def test_a_row_left_sending_by_a_crash_is_reported_and_not_resent(bot: Bot, agent: Person) -> None:
     user, row = await queued_notice(bot)
+    await fleet.beat("a-process-that-died", datetime.now(UTC) - timedelta(hours=1), starting=True)
     [claimed] = await claim_due(NOON.astimezone(UTC), "a-process-that-died", 10)
-    assert await start_sending(claimed, NOON)  # and then it died
-    assert await bot.run_scheduler(NOON + timedelta(minutes=1)) == 0  # still in flight, maybe
+    assert await start_sending(claimed, datetime.now(UTC) - timedelta(minutes=59))  # and then it died
     before = bot.emulator.seq
-    assert await bot.run_scheduler(NOON + timedelta(minutes=5)) == 0
+    assert await bot.run_scheduler(NOON + timedelta(minutes=1)) == 0  # its heartbeat lapsed long ago
     report = bot.emulator.bot_messages(agent.chat_id, since=before)
     assert len(report) == 1 and report[0]["text"].startswith("⚠️ 有 1 条主动发送的消息不确定是否送达")
     assert "notice:1" in report[0]["text"]
