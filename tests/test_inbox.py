@@ -11,6 +11,7 @@ import aiohttp
 
 from bot import fleet, inbox, sql
 from bot.fleet import take_turn
+from bot.i18n import text
 from bot.models import ConversationState, InboxUpdate
 from tests.conftest import WEBHOOK_SECRET
 from tests.harness import Bot, Person
@@ -247,3 +248,74 @@ async def test_a_complaint_a_dead_process_had_begun_is_answered_once_with_its_on
         assert ticket.topic_id is not None and ticket.card_message_id is not None
         assert list(emulator.topics[bot.group["id"]]) == [ticket.topic_id]
     assert (await InboxUpdate.get(update_id=9101)).status == "done"
+
+
+# -- updates python-telegram-bot cannot read ---------------------------------------------------
+
+
+def _without_date(update_id: int, user_id: int) -> dict:
+    broken = _message(update_id, user_id, "hello?")
+    del broken["message"]["date"]
+    return broken
+
+
+def _poll_without_required_fields(update_id: int) -> dict:
+    """As an older self-hosted Bot API server sends a poll: without fields python-telegram-bot requires."""
+    return {"update_id": update_id, "poll": {"id": "5001", "question": "Which?", "options": [{"text": "a"}]}}
+
+
+async def _unreadable_set_aside_and_the_chat_goes_on(bot: Bot, emulator, deliver) -> None:
+    ana, bo = (emulator.add_user(first_name=name, language_code="en") for name in ("Ana", "Bo"))
+    before = emulator.seq
+    await deliver(_without_date(990_001, ana["id"]))
+    await deliver(_poll_without_required_fields(990_002))
+    await deliver(_message(990_003, ana["id"], "/help"))  # the same customer's next message
+    await deliver(_message(990_004, bo["id"], "/help"))  # and another customer
+    await _answered(bot, 990_003)
+    await _answered(bot, 990_004)
+    assert len(emulator.bot_messages(ana["id"], since=before)) == 1
+    assert len(emulator.bot_messages(bo["id"], since=before)) == 1
+    failed = await InboxUpdate.filter(status="failed").order_by("update_id")
+    assert [row.update_id for row in failed] == [990_001, 990_002]
+    assert all(row.error.startswith("cannot be read") for row in failed)
+    notices = [m["text"] for m in emulator.bot_messages(bot.group["id"], since=before)]
+    language = bot.settings.telegram.agent_language
+    assert notices == [  # each reported once, naming the chat where there is one
+        text(language, "agent_inbox_failed", count=1, chats=str(ana["id"])), text(language, "agent_inbox_failed", count=1, chats=""),
+    ]
+
+
+async def test_by_polling_an_update_that_cannot_be_read_is_set_aside_and_nothing_waits_for_it(start_bot, emulator) -> None:
+    async with start_bot() as bot:
+
+        async def deliver(update: dict) -> None:
+            emulator.inject_update(update)
+            await asyncio.sleep(0.05)  # in separate getUpdates batches, as they would come
+
+        await _unreadable_set_aside_and_the_chat_goes_on(bot, emulator, deliver)
+    async with start_bot() as restarted:  # a restart does not bring them back
+        await asyncio.sleep(1.5)
+        assert await InboxUpdate.filter(status="failed").count() == 2
+        assert emulator.bot_messages(restarted.group["id"]) == []  # not handled, nor reported, again
+
+
+async def test_by_webhook_an_update_that_cannot_be_read_is_set_aside_and_acknowledged(start_bot, emulator) -> None:
+    async with start_bot(webhook=True) as bot:
+
+        async def deliver(update: dict) -> None:
+            assert await _post(bot, update, WEBHOOK_SECRET) == 200  # stored: Telegram need not send it again
+
+        await _unreadable_set_aside_and_the_chat_goes_on(bot, emulator, deliver)
+
+
+async def test_a_whole_polled_batch_that_cannot_be_read_is_stored_and_read_update_by_update(start_bot, emulator) -> None:
+    """python-telegram-bot reads a getUpdates answer as one: one odd update made it fail whole."""
+    ana = emulator.add_user(first_name="Ana", language_code="en")
+    emulator.inject_update(_message(991_001, ana["id"], "/help"))
+    emulator.inject_update(_poll_without_required_fields(991_002))
+    emulator.inject_update(_message(991_003, ana["id"], "/start"))
+    async with start_bot() as bot:
+        await _answered(bot, 991_001)
+        await _answered(bot, 991_003)
+        assert len(emulator.bot_messages(ana["id"])) == 2
+        assert (await InboxUpdate.get(update_id=991_002)).status == "failed"
