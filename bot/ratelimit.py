@@ -23,8 +23,10 @@ burst is tolerated there). kefu keeps them with one limiter shared by all its pr
   :data:`SLACK` of its moment, or let go.
 * **Throughput.** Each process reserves global slots for the requests waiting in it, a few at a
   time (:data:`GRANT` seconds' worth per statement) and at most :data:`LOOKAHEAD` seconds ahead,
-  so the fleet's queue in the database stays short; requests that already hold a chat slot go
-  first. Chat slots of concurrent requests are reserved together (bot/batch.py).
+  so the fleet's queue in the database stays short. Requests that already hold a chat slot go
+  first, and so do requests into a group (at most 20 a minute each: a group's few slots are
+  not left unused while customers' answers queue). Chat slots of concurrent requests are
+  reserved together (bot/batch.py).
 * **Safety margin.** The slots of one window are spread over the window plus :data:`SAFETY`
   (30 a second: one every 35 ms, not 33), for the jitter between the reserved moment and the
   bytes arriving (the wait for a free connection, the event loop, the network).
@@ -115,6 +117,7 @@ class _Bucket:
     interval: float
     tolerance: float
     """GCRA's burst tolerance: (burst - 1) × interval."""
+    group: bool = False
 
 
 class _MemoryBuckets:
@@ -311,8 +314,9 @@ class ResilientRateLimiter(BaseRateLimiter):
             chat_id = int(chat_id)
         except (TypeError, ValueError):
             pass  # "@username": a channel or supergroup
-        interval, tolerance = self._group if not isinstance(chat_id, int) or chat_id < 0 else self._private
-        return _Bucket(f"chat:{chat_id}"[:48], interval, tolerance)
+        group = not isinstance(chat_id, int) or chat_id < 0
+        interval, tolerance = self._group if group else self._private
+        return _Bucket(f"chat:{chat_id}"[:48], interval, tolerance, group)
 
     async def _reserve_in_chats(self, asks: Sequence[_Ask]) -> dict[_Ask, _Slot]:
         """One statement per chat for all the requests asking at once."""
@@ -334,7 +338,7 @@ class ResilientRateLimiter(BaseRateLimiter):
     async def _turn(self, chat: _Bucket | None) -> None:
         """Until this request may go: its global slot, and its chat's slot at (nearly) the same moment."""
         loop = asyncio.get_running_loop()
-        slot = await self._global.slot(urgent=False)
+        slot = await self._global.slot(urgent=chat is not None and chat.group)
         held: float | None = None  # the moment of the chat slot this request holds
         while True:
             if chat is not None and (held is None or slot.at - held > LATE):
