@@ -15,6 +15,7 @@ from bot import monitoring
 from bot.config import ConfigError, Settings
 from bot.guard import FailedAttempts, api_guard
 from bot.intake import Intake
+from bot.models import InboxUpdate
 from knowledge_base.orders.feed import order_routes
 from reports.api import metrics_routes
 
@@ -42,13 +43,18 @@ async def _alive(_request: web.Request) -> web.Response:
 
 
 async def _ready(request: web.Request) -> web.Response:
-    """Ready to take updates: the database answers, the knowledge base is loaded, the bot runs."""
+    """Ready to take updates: the database answers, the knowledge base is loaded, the bot runs.
+    The details also say how many updates were set aside (``failed_updates``, fleet-wide): they
+    want a person's look but do not make the process unready."""
     bot = request.app[BOT]
     checks = {"database": False, "knowledge_base": "knowledge_base" in bot.bot_data, "bot": bot.running}
+    details: dict[str, int] = {}
     with contextlib.suppress(Exception):
         await Tortoise.get_connection("default").execute_query("SELECT 1")
         checks["database"] = True
-    return web.json_response({"ok": all(checks.values()), **checks}, status=200 if all(checks.values()) else 503)
+        details["failed_updates"] = await InboxUpdate.filter(status="failed").count()
+    ok = all(checks.values())
+    return web.json_response({"ok": ok, **checks, **details}, status=200 if ok else 503)
 
 
 async def _webhook(request: web.Request) -> web.Response:
@@ -84,7 +90,11 @@ async def _take_update(request: web.Request) -> web.Response:
         return web.Response(status=400, text="not JSON")
     if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
         return web.Response(status=400, text="not an update")
-    await intake.receive([payload])  # raises (500: Telegram sends it again) when it cannot be stored
+    try:
+        await intake.receive([payload])
+    except Exception:  # the database is away: not stored, so another process (or a retry) may take it
+        log.exception("could not store update %s", payload["update_id"])
+        return web.Response(status=503, text="could not store the update", headers={"Retry-After": "1"})
     return web.Response(text="ok")
 
 

@@ -306,6 +306,9 @@ async def test_by_webhook_an_update_that_cannot_be_read_is_set_aside_and_acknowl
             assert await _post(bot, update, WEBHOOK_SECRET) == 200  # stored: Telegram need not send it again
 
         await _unreadable_set_aside_and_the_chat_goes_on(bot, emulator, deliver)
+        base = bot.settings.telegram.webhook_url.rsplit("/telegram", 1)[0]
+        async with aiohttp.ClientSession() as http, http.get(f"{base}/readyz") as ready:
+            assert ready.status == 200 and (await ready.json())["failed_updates"] == 2
 
 
 async def test_a_whole_polled_batch_that_cannot_be_read_is_stored_and_read_update_by_update(start_bot, emulator) -> None:
