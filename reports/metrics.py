@@ -22,6 +22,8 @@ from zoneinfo import ZoneInfo
 from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from bot import crypto
+
 Breakdown = Literal["category", "agent", "segment"]
 Key = tuple[int, Any]
 """A result's period index and breakdown value (None without a breakdown)."""
@@ -598,7 +600,15 @@ async def new_customers(sql: Sql, start: datetime, end: datetime) -> int:
 
 
 async def agent_names(sql: Sql) -> dict[str, str]:
-    return {str(r["id"]): r["name"] for r in await sql.rows("SELECT id, name FROM agent ORDER BY id")}
+    """Names are encrypted at rest: without the key (a report run without it) an agent is their number."""
+    keyring = crypto.installed()
+
+    def name(row: dict[str, Any]) -> str:
+        if keyring is not None:
+            return keyring.reveal(row["name"])
+        return f"#{row['id']}" if crypto.looks_encrypted(row["name"]) else row["name"]
+
+    return {str(r["id"]): name(r) for r in await sql.rows("SELECT id, name FROM agent ORDER BY id")}
 
 
 def by_key(results: Mapping[Key, Any], period: int, label: Any = None) -> dict[str, Any]:

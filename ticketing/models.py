@@ -56,13 +56,16 @@ class Customer(BlindIndexed, Model):
         return names or ("🕶" if self.forgotten_at else str(self.telegram_id))
 
 
-class Agent(Model):
+class Agent(BlindIndexed, Model):
     """A member of the agent group who has worked a ticket, one row per Telegram user."""
 
     id = fields.IntField(primary_key=True)
     telegram_id = fields.BigIntField(unique=True)
-    name = fields.CharField(max_length=128, default="")
-    username = fields.CharField(max_length=64, null=True)
+    name = EncryptedTextField(default="", description="encrypted (bot/crypto.py), as is the username")
+    username = EncryptedTextField(null=True)
+    username_hash = BlindIndexField(
+        of="username", kind="username", null=True, db_index=True, description="blind index of username, what /assign @name compares"
+    )
     role = fields.CharField(max_length=16, default="agent", description="agent or supervisor")
     active = fields.BooleanField(default=True)
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -124,7 +127,7 @@ class TicketMessage(Model):
     ticket = fields.ForeignKeyField("kefu.Ticket", related_name="messages", on_delete=fields.CASCADE)
     direction = fields.CharField(max_length=4, description="in, out or note")
     agent = fields.ForeignKeyField("kefu.Agent", related_name="messages", null=True, on_delete=fields.SET_NULL)
-    text = fields.TextField(default="")
+    text = EncryptedTextField(default="", description="encrypted (bot/crypto.py): what people write holds names and numbers")
     media = fields.JSONField(null=True, description="kind and Telegram file id of a photo, document or voice")
     customer_message_id = fields.BigIntField(null=True, description="the message id in the customer chat")
     group_message_id = fields.BigIntField(null=True, description="the message id in the agent group")

@@ -1,0 +1,58 @@
+"""What Telegram tells kefu about people (names, usernames, shared phone numbers) is never in a
+copy of the database in clear: not in the customers' and agents' rows, not in the inbox that
+keeps every update, not in what was written for them."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SUPERVISOR_ID
+from tests.harness import Bot, Person
+from ticketing.models import Agent, Customer, Ticket
+
+NAMES = ("Quixotina", "Zephyrson", "quixo_zeph", "Agentella", "Pollux", "pollux_desk")
+PHONE = "+8613912345678"
+
+
+def _dump(database: str, folder: Path) -> bytes:
+    """What a backup of the database holds: pg_dump's output, or every byte of the SQLite files."""
+    if database.startswith("postgres"):
+        return subprocess.run(["pg_dump", database], check=True, capture_output=True, timeout=60).stdout
+    path = Path(database.removeprefix("sqlite://").split("?", 1)[0])
+    return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+
+
+async def test_a_dump_of_a_database_in_use_holds_no_name_username_or_phone(bot: Bot, tmp_path: Path) -> None:
+    if bot.settings.database.url.startswith("postgres") and subprocess.run(["which", "pg_dump"], capture_output=True).returncode:
+        pytest.skip("pg_dump is not installed")
+    emulator = bot.emulator
+    user = emulator.add_user(first_name="Quixotina", last_name="Zephyrson", username="quixo_zeph", language_code="en")
+    customer = Person(bot, user, user["id"])
+    agent_user = emulator.add_user(first_name="Agentella", last_name="Pollux", username="pollux_desk", language_code="en")
+    emulator.set_member(bot.group["id"], agent_user["id"], "member")
+    supervisor = Person(bot, emulator.add_user(SUPERVISOR_ID, first_name="Min", language_code="en"), bot.group["id"])
+    emulator.set_member(bot.group["id"], SUPERVISOR_ID, "administrator")
+
+    await customer.say("/start")
+    await customer._exchange(emulator.send_contact(customer.id, PHONE))
+    await customer.say("I want to make a complaint, the parcel is damaged")
+    await supervisor.say("/snippets add sorry Dear {customer_name}, we are sorry. {agent_name}")
+    ticket = await Ticket.get(customer__telegram_id=customer.id)
+    in_topic = Person(bot, agent_user, bot.group["id"], thread_id=ticket.topic_id)
+    await in_topic.say("/snippet sorry")
+    await in_topic.say("We will send a new one")
+    await asyncio.sleep(0.2)
+    said = [m.get("text", "") for m in emulator.bot_messages(customer.chat_id)]
+    assert any("Dear Quixotina Zephyrson" in t for t in said)  # the names did go where they belong
+    assert (await Customer.get(telegram_id=customer.id)).phone == PHONE
+    agent = await Agent.get(telegram_id=agent_user["id"])
+    assert (agent.name, agent.username) == ("Agentella Pollux", "pollux_desk")  # and read back
+
+    dump = _dump(bot.settings.database.url, tmp_path)
+    leaked = [name for name in (*NAMES, PHONE, PHONE.lstrip("+")) if name.encode() in dump]
+    assert leaked == [], f"in clear in the database: {leaked}"
+
