@@ -200,6 +200,7 @@ async def test_in_a_plain_group_agents_reply_to_the_customers_messages(start_bot
         customer = Person(bot, user, user["id"])
         agent = _agent(bot, bot.emulator.add_user(first_name="Lei", last_name="Li", language_code="zh-CN"))
         await customer.say("/human")
+        assert bot.emulator.count("createForumTopic") == 0  # a plain group is never asked for a topic
         before = bot.emulator.seq
         await customer.say("my parcel is broken")
         copied = bot.emulator.bot_messages(agent.chat_id, since=before)[-1]
