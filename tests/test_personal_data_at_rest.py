@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from tortoise import Tortoise
 
 from tests.conftest import SUPERVISOR_ID
 from tests.harness import Bot, Person
@@ -56,3 +57,40 @@ async def test_a_dump_of_a_database_in_use_holds_no_name_username_or_phone(bot: 
     leaked = [name for name in (*NAMES, PHONE, PHONE.lstrip("+")) if name.encode() in dump]
     assert leaked == [], f"in clear in the database: {leaked}"
 
+
+
+async def test_a_key_rotation_covers_the_inbox_agents_and_messages(database: str) -> None:
+    """``kefu privacy rotate``: afterwards the new key alone opens everything, the inbox included;
+    values stored in plain text before (an older kefu) are encrypted at the next start."""
+    from datetime import UTC, datetime
+
+    from bot import crypto, inbox, privacy
+    from bot.models import InboxUpdate
+    from tests.conftest import TEST_PRIVACY_KEY
+    from ticketing.models import TicketMessage
+    from ticketing.service import SlaPolicy, open_ticket
+
+    now = datetime.now(UTC)
+    update = {"update_id": 1, "message": {"message_id": 1, "date": 0, "chat": {"id": 5, "type": "private"},
+                                          "from": {"id": 5, "is_bot": False, "first_name": "Quixotina"}, "text": "hi"}}
+    await inbox.store([update], now)
+    await Agent.create(telegram_id=7, name="Agentella Pollux", username="pollux_desk")
+    customer = await Customer.create(telegram_id=5, first_name="Quixotina")
+    ticket = (await open_ticket(customer, text="hi", source="command", now=now, policy=SlaPolicy())).ticket
+    await TicketMessage.create(ticket=ticket, direction="out", text="Dear Quixotina", created_at=now)
+    await Tortoise.get_connection("default").execute_query(
+        "UPDATE inbox_update SET payload = '{\"update_id\": 1}' WHERE update_id = 1"  # as an older kefu stored it
+    )
+    assert await privacy.prepare() >= 1
+    new = crypto.new_key()
+    try:
+        crypto.install([new, TEST_PRIVACY_KEY])
+        counts = await privacy.rotate()
+        assert counts["inbox_update"] == counts["agent"] == 1 and counts["ticket_message"] >= 1
+        crypto.install([new])
+        assert (await InboxUpdate.get(update_id=1)).payload == {"update_id": 1}
+        assert (await Agent.get(telegram_id=7)).username == "pollux_desk"
+        assert await Agent.filter(username_hash__in=crypto.blind_indexes("username", "POLLUX_desk")).exists()
+        assert "Dear Quixotina" in [m.text for m in await TicketMessage.filter(ticket=ticket)]
+    finally:
+        crypto.install([TEST_PRIVACY_KEY])
