@@ -23,6 +23,8 @@ async def _count_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 def register(app: Application, settings: Settings) -> None:
     app.add_handler(TypeHandler(Update, _count_update), group=-100)
     app.add_handler(TypeHandler(Update, flood.slow_down), group=-99)
+    # A customer who asked to be forgotten: only a message of their own is handled (handlers/common.py).
+    app.add_handler(TypeHandler(Update, privacy.refuse_forgotten), group=-98)
     agent_chat = settings.telegram.agent_chat_id
     agent_group = filters.Chat(chat_id=agent_chat) if agent_chat is not None else filters.Chat(chat_id=[])
 

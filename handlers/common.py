@@ -1,10 +1,22 @@
-"""What every customer handler needs first: who is writing, and in which language to answer."""
+"""What every customer handler needs first: who is writing, and in which language to answer.
+
+A customer who was forgotten (/forgetme) stays forgotten until they write to the bot again
+themselves. *Writing themselves* is a new message in their private chat: text, a command
+(``/start`` included), a photo, a sticker, a voice message… Everything else is not, and is
+refused by :func:`handlers.privacy.refuse_forgotten` before any handler runs, storing nothing:
+a button pressed under an old message (surveys, revisits, order notices, "did you mean", the
+/forgetme question itself), an edit of an old message, and a shared contact too — the contact
+comes from the "share my phone" keyboard kefu showed before, and would link their phone at once.
+:func:`customer_of` records nothing of a forgotten customer for those updates either (flood
+control may ask for the customer before the refusal runs).
+"""
 
 from __future__ import annotations
 
 from contextvars import ContextVar
 
 from telegram import Update
+from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
 from knowledge_base.language import Language
@@ -16,6 +28,12 @@ from ticketing.models import Customer
 _recorded: ContextVar[tuple[int, Customer] | None] = ContextVar("kefu_customer", default=None)
 """The customer of the update being handled: each update is handled in a task of its own, and
 its handlers (flood control, the ticket relay, the chat) ask one after the other."""
+
+
+def writes_themselves(update: Update) -> bool:
+    """A new message of the customer's own in their private chat (see the module's docstring)."""
+    message = update.message
+    return message is not None and message.chat.type == ChatType.PRIVATE and message.contact is None
 
 
 async def customer_of(update: Update) -> Customer:
@@ -30,6 +48,7 @@ async def customer_of(update: Update) -> Customer:
         last_name=user.last_name,
         username=user.username,
         language_code=user.language_code,
+        wrote=writes_themselves(update),
     )
     _recorded.set((update.update_id, customer))
     return customer

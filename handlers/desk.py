@@ -215,7 +215,7 @@ async def relay_from_agent(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     """An agent's message in a ticket topic goes to the customer, signed if the shop wants."""
     message = update.effective_message
     ticket = await ticket_here(message)
-    if ticket is None:
+    if ticket is None or await _forgotten_explained(context, ticket, message):
         return
     if ticket.status == "closed":
         await message.reply_text(text(agent_language(context), "agent_ticket_is_closed", number=ticket.id))
@@ -265,7 +265,7 @@ async def _send_to_customer(
 
 async def note_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ticket = await _ticket_or_explain(update, context)
-    if ticket is None:
+    if ticket is None or await _forgotten_explained(context, ticket, update.effective_message):
         return
     await add_note(ticket, await _agent(update, context), " ".join(context.args), now(context))
     await update.effective_message.reply_text(text(agent_language(context), "agent_note_saved"))
@@ -369,7 +369,7 @@ async def close_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 async def reopen_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ticket = await _ticket_or_explain(update, context)
-    if ticket is None:
+    if ticket is None or await _forgotten_explained(context, ticket, update.effective_message):
         return
     agent = await _agent(update, context)
     language = agent_language(context)
@@ -403,6 +403,8 @@ async def snippet_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     language = agent_language(context)
     if not context.args:
         await _list_snippets(update, language)
+        return
+    if await _forgotten_explained(context, ticket, update.effective_message):
         return
     customer = await ticket.customer
     rendered = await render_snippet(context.args[0], ticket, customer, await _agent(update, context))
@@ -597,6 +599,15 @@ async def ticket_here(message: Message) -> Ticket | None:
         posted = await TicketMessage.get_or_none(group_message_id=replied.message_id).only("ticket_id")
         ticket = await Ticket.get_or_none(id=posted.ticket_id) if posted else None
     return ticket
+
+
+async def _forgotten_explained(context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, message: Message) -> bool:
+    """The ticket's customer was forgotten (/forgetme): the agent is told that nothing goes to them
+    and nothing is kept here (notes included) until the customer writes to the bot again."""
+    if (await Customer.get(id=ticket.customer_id)).forgotten_at is None:
+        return False
+    await message.reply_text(text(agent_language(context), "agent_customer_is_forgotten", number=ticket.id))
+    return True
 
 
 async def _ticket_or_explain(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Ticket | None:

@@ -4,6 +4,10 @@
 Telegram keeps what was posted in the agent group: a bot may delete messages only within 48
 hours, so kefu leaves the topics' history alone and says so in each topic. It does remove the
 customer's name from the topic's title and replaces the customer card, which it posted itself.
+
+Afterwards the customer stays forgotten until they write again themselves (what counts:
+``handlers/common.py``): :func:`refuse_forgotten` turns away every other update of theirs, and
+the desk refuses to reopen their tickets or write into them (``handlers/desk.py``).
 """
 
 from __future__ import annotations
@@ -11,13 +15,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyKeyboardRemove, Update
+from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden
-from telegram.ext import ContextTypes
+from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.i18n import text
 from handlers import desk
-from handlers.common import customer_and_language, customer_of
+from handlers.common import customer_and_language, customer_of, writes_themselves
+from ticketing.customers import known_customer
 from ticketing.models import Customer, Ticket
 from ticketing.privacy import Forgotten, forget_customer
 
@@ -53,6 +59,24 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         context.chat_data.clear()
     await query.edit_message_text(text(language, "forgetme_done"))
     await _tell_agents(context, customer, forgotten)
+
+
+async def refuse_forgotten(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Before every handler (group -98): a forgotten customer's update that is not a message of
+    their own gets a polite word at most — a pressed button an answer, a shared contact a reply —
+    and nothing is handled, so nothing is stored."""
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None or chat.type != ChatType.PRIVATE or writes_themselves(update):
+        return
+    customer = await known_customer(user.id)
+    if customer is None or customer.forgotten_at is None:
+        return
+    refused = text(customer.language, "forgotten_refused")
+    if update.callback_query is not None:
+        await update.callback_query.answer(refused, show_alert=True)
+    elif update.message is not None:
+        await update.message.reply_text(refused, reply_markup=ReplyKeyboardRemove())
+    raise ApplicationHandlerStop
 
 
 async def _tell_agents(context: ContextTypes.DEFAULT_TYPE, customer: Customer, forgotten: Forgotten) -> None:

@@ -30,8 +30,15 @@ async def record_customer(
     last_name: str | None = None,
     username: str | None = None,
     language_code: str | None = None,
+    wrote: bool = True,
 ) -> Customer:
-    """The customer for this Telegram user, created on first contact and refreshed after."""
+    """The customer for this Telegram user, created on first contact and refreshed after.
+
+    A customer who was forgotten (/forgetme) stays as they are, nothing written, unless they
+    ``wrote`` a message of their own (what counts: ``handlers/common.py``): then they are a
+    customer again, their names recorded as a new customer's and the ``forgotten_at`` mark
+    cleared. They stay opted out of surveys, greetings and offers until they /subscribe.
+    """
     now = datetime.now(UTC)
     customer = await _by_telegram_id(telegram_id)
     if customer is None:
@@ -48,7 +55,10 @@ async def record_customer(
             )
         except IntegrityError:  # the same user's other update created it a moment ago
             customer = await Customer.get(telegram_id=telegram_id)
+    if customer.forgotten_at is not None and not wrote:
+        return customer
     seen = {
+        "forgotten_at": None,
         "first_name": first_name[:128],
         "last_name": (last_name or None) and last_name[:128],
         "username": username,
@@ -64,6 +74,11 @@ async def record_customer(
     if changed:  # most messages change nothing: no write (and the names are not encrypted again)
         await customer.save(update_fields=changed)
     return customer
+
+
+async def known_customer(telegram_id: int) -> Customer | None:
+    """The customer for this Telegram user if kefu knows them; nothing is written."""
+    return await _by_telegram_id(telegram_id)
 
 
 async def reply_language(customer: Customer, text: str | None = None) -> Language:

@@ -4,7 +4,7 @@ What goes: their names, Telegram username, phone, birthday, time zone and tags; 
 media of every message of their tickets (theirs, the agents' replies and the agents' notes) and
 the tickets' subjects; their survey comments; the texts of the questions they asked the bot; the
 phone of the orders of their phone, and which orders they proved theirs; their queued messages
-(cancelled); their conversation state; the updates of theirs that the inbox still holds.
+(cancelled); their conversation state; the updates of theirs that the inbox holds, once handled.
 
 What stays, so that reports count the same: the customer row itself as an anonymous shell
 (``forgotten_at`` set, opted out of everything, their language and segment), their tickets
@@ -66,7 +66,7 @@ async def forget_customer(customer: Customer, now: datetime, calendar: BusinessC
             status="cancelled", settled_at=now
         )
         await ConversationState.filter(owner_id=customer.telegram_id, scope__in=("user", "chat")).delete()
-        await _redact_inbox(customer.telegram_id)
+        await _erase_inbox(customer.telegram_id)
         customer.first_name, customer.last_name, customer.username = "", None, None
         customer.phone, customer.birthday, customer.timezone, customer.tags = None, None, None, []
         customer.opted_out, customer.forgotten_at = True, now
@@ -76,8 +76,12 @@ async def forget_customer(customer: Customer, now: datetime, calendar: BusinessC
     return Forgotten(tickets, closed, messages, orders, cancelled)
 
 
-async def _redact_inbox(telegram_id: int) -> None:
-    """Updates from or to the customer keep their update_id only: one being handled was read already."""
-    stored = await InboxUpdate.filter(Q(user_id=telegram_id) | Q(chat_id=telegram_id)).values_list("id", "update_id")
-    for row_id, update_id in stored:
-        await InboxUpdate.filter(id=row_id).update(payload={"update_id": update_id})
+_HANDLED = ("done", "throttled", "unknown", "failed")
+"""The inbox's finished states (bot/models.py, InboxUpdate.status): what ``bot.inbox.purge`` deletes too."""
+
+
+async def _erase_inbox(telegram_id: int) -> None:
+    """The customer's handled updates (from them, or in their private chat) are deleted. Those
+    still ``new`` or ``processing`` stay, to be handled — the /forgetme update itself is one —
+    and go when the inbox is purged, like every row."""
+    await InboxUpdate.filter(Q(user_id=telegram_id) | Q(chat_id=telegram_id), status__in=_HANDLED).delete()

@@ -284,9 +284,13 @@ async def close(ticket: Ticket, actor: str, now: datetime, calendar: BusinessCal
 
 
 async def reopen(ticket: Ticket, actor: str, now: datetime) -> bool:
-    """Back to open, waiting for a person again; False if the customer has another active ticket."""
+    """Back to open, waiting for a person again; False if the customer has another active ticket,
+    or was forgotten (/forgetme: only their own next message makes them a customer again)."""
     now = now.astimezone(UTC)
-    if ticket.status not in ("resolved", "closed") or await active_ticket(await ticket.customer) not in (None, ticket):
+    if ticket.status not in ("resolved", "closed"):
+        return False
+    customer = await ticket.customer
+    if customer.forgotten_at is not None or await active_ticket(customer) not in (None, ticket):
         return False
     ticket.status, ticket.resolved_at, ticket.closed_at = "open", None, None
     ticket.resolution_business_seconds = None
