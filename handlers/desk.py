@@ -12,6 +12,7 @@ import html
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, Update
@@ -20,8 +21,10 @@ from telegram.error import BadRequest, Forbidden
 from telegram.ext import Application, ContextTypes
 
 from bot.config import Settings
+from bot.crypto import blind_indexes
 from bot.i18n import LANGUAGE_NAMES, Markup, html_text, text
 from bot.longtext import copy_long, reply_long, send_long
+from bot.telegram_http import watch
 from knowledge_base.orders.service import orders_for
 from knowledge_base.orders.sources import OrderSourceUnavailable
 from scheduler.models import SurveyResponse
@@ -98,26 +101,72 @@ def _group(context: ContextTypes.DEFAULT_TYPE | Application) -> int | None:
 
 
 async def post_ticket(context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, customer: Customer, said: str) -> None:
-    """A topic for the ticket (if the group is a forum) with the customer card as its first post."""
+    """A topic for the ticket (if the group is a forum) with the customer card as its first post.
+
+    Each is asked of Telegram once, crash or not: the intent is recorded as the request is
+    written (bot/telegram_http.py), the result as soon as it comes. An update handled again
+    after a crash finds both; one whose process died while the request was on the wire finds the
+    intent alone — the topic or card may exist — and makes no second one: the card then goes to
+    the group itself (agents reply to it), and a card in doubt is not posted again.
+    """
     group = _group(context)
     if group is None:
         log.warning("ticket %s opened but no agent group is configured (KEFU_TELEGRAM__AGENT_CHAT_ID)", ticket.id)
         return
-    if ticket.card_message_id is not None:  # posted already: the update is handled again after a crash
+    if ticket.card_message_id is not None or ticket.card_requested_at is not None:
+        if ticket.card_message_id is None:
+            log.warning("the card of ticket %s may have been posted when a process died: not posted again", ticket.id)
         return
-    if ticket.topic_id is None:
+    if ticket.topic_id is None and ticket.topic_requested_at is not None:
+        log.warning("the topic of ticket %s may have been made when a process died: its card goes to the group", ticket.id)
+    elif ticket.topic_id is None and await _is_forum(context, group):
         try:
-            topic = await context.bot.create_forum_topic(group, topic_name(context, ticket, customer))
+            with watch(_Intent(ticket, "topic_requested_at")):
+                topic = await context.bot.create_forum_topic(group, topic_name(context, ticket, customer))
             ticket.topic_id = topic.message_thread_id
             await ticket.save(update_fields=["topic_id"])  # at once: a crash now must not make a second topic
-        except BadRequest:  # not a forum: tickets go to the group itself, agents reply to the card
-            ticket.topic_id = None
-    card, *_rest = await send_long(  # a long first message follows the card in further posts
-        context.bot, group, await customer_card(context, ticket, customer, said), message_thread_id=ticket.topic_id,
-        reply_markup=card_buttons(context, ticket), markup_on_first=True,
-    )
+        except BadRequest as exc:  # no longer a forum, or no right to manage topics: the group itself
+            log.warning("no topic for ticket %s (%s): its card goes to the group", ticket.id, exc.message)
+    with watch(_Intent(ticket, "card_requested_at")):
+        card, *_rest = await send_long(  # a long first message follows the card in further posts
+            context.bot, group, await customer_card(context, ticket, customer, said), message_thread_id=ticket.topic_id,
+            reply_markup=card_buttons(context, ticket), markup_on_first=True,
+        )
     ticket.card_message_id = card.message_id
-    await ticket.save(update_fields=["topic_id", "card_message_id"])
+    await ticket.save(update_fields=["card_message_id"])
+
+
+class _Intent:
+    """Records on the ticket, as its first request is written, that a topic or card was asked for."""
+
+    def __init__(self, ticket: Ticket, field: str) -> None:
+        self.ticket, self.field = ticket, field
+
+    async def writing(self, endpoint: str, parameters: dict[str, Any]) -> None:
+        if getattr(self.ticket, self.field) is None:
+            setattr(self.ticket, self.field, datetime.now(UTC))
+            await self.ticket.save(update_fields=[self.field])
+
+    async def answered(self, endpoint: str, parameters: dict[str, Any]) -> None:
+        """Nothing: the caller records the result."""
+
+
+_FORUM_CHECKED = timedelta(minutes=10)
+
+
+async def _is_forum(context: ContextTypes.DEFAULT_TYPE | Application, group: int) -> bool:
+    """Whether the agent group has topics (asked of Telegram at most every 10 minutes, kept with
+    the application): a plain group is never asked for a topic."""
+    forums: dict[int, tuple[bool, datetime]] = context.bot_data.setdefault("agent_group_is_forum", {})
+    known = forums.get(group)
+    if known is None or datetime.now(UTC) - known[1] > _FORUM_CHECKED:
+        try:
+            chat = await context.bot.get_chat(group)
+        except (BadRequest, Forbidden) as exc:
+            log.warning("cannot see the agent group %s (%s)", group, exc.message)
+            return False
+        known = forums[group] = (bool(chat.is_forum), datetime.now(UTC))
+    return known[0]
 
 
 def topic_name(context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, customer: Customer) -> str:
@@ -173,6 +222,8 @@ async def to_topic(
     log.warning("the topic of ticket %s is gone; making a new one", ticket.id)
     customer = await Customer.get(id=ticket.customer_id)
     ticket.topic_id = ticket.card_message_id = None  # both gone with the topic
+    ticket.topic_requested_at = ticket.card_requested_at = None
+    await ticket.save(update_fields=["topic_id", "card_message_id", "topic_requested_at", "card_requested_at"])
     await post_ticket(context, ticket, customer, text(agent_language(context), "agent_topic_recreated"))
     await log_event(ticket, "topic_recreated", "system", now(context), topic=ticket.topic_id)
     return await send(ticket.topic_id, None)
@@ -293,7 +344,10 @@ async def assign_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     target: Agent | None = None
     if context.args:
         name = context.args[0].lstrip("@")
-        target = await (Agent.get_or_none(telegram_id=int(name)) if name.isdigit() else Agent.get_or_none(username__iexact=name))
+        target = await (
+            Agent.get_or_none(telegram_id=int(name)) if name.isdigit()
+            else Agent.filter(username_hash__in=blind_indexes("username", name)).first()  # encrypted: by its blind index
+        )
     elif message.reply_to_message and message.reply_to_message.from_user and not message.reply_to_message.from_user.is_bot:
         target = await Agent.get_or_none(telegram_id=message.reply_to_message.from_user.id)
     if target is None:
