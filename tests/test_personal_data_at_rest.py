@@ -92,5 +92,7 @@ async def test_a_key_rotation_covers_the_inbox_agents_and_messages(database: str
         assert (await Agent.get(telegram_id=7)).username == "pollux_desk"
         assert await Agent.filter(username_hash__in=crypto.blind_indexes("username", "POLLUX_desk")).exists()
         assert "Dear Quixotina" in [m.text for m in await TicketMessage.filter(ticket=ticket)]
-    finally:
+    finally:  # back to the tests' key: the next test opens this database with it
+        crypto.install([TEST_PRIVACY_KEY, new])
+        await privacy.rotate()
         crypto.install([TEST_PRIVACY_KEY])
