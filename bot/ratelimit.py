@@ -51,6 +51,7 @@ import itertools
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -63,6 +64,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClie
 
 from bot import monitoring
 from bot.batch import Batch
+from bot.telegram_http import watch
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +72,15 @@ READ_ONLY = ("get", "answerCallbackQuery")
 NOT_MODIFIED = ("topic_not_modified", "message is not modified")
 """BadRequest descriptions (lower case) of an edit that changes nothing: the edit's effect is there."""
 
-SAFETY = 0.05
-"""Seconds added to each window: its requests are spread over the window plus this."""
+SAFETY = 0.1
+"""Seconds added to each window: its requests are spread over the window plus this, for the
+jitter between the moment a request is written and its arrival, and :data:`SLACK`."""
 LATE = 1.0
 """Seconds a chat slot may be used after its moment (waiting for a global slot)."""
-SLACK = 0.025
-"""Seconds a global slot may be used after its moment (the chat's reservation in between)."""
+SLACK = 0.02
+"""Seconds after its slot's moment a request may still be written (checked right before: a
+request later than that, after a busy event loop or a slow wait for a connection, takes a new
+slot)."""
 LOOKAHEAD = 0.2
 """A process reserves global slots at most so far ahead of now (plus one grant)."""
 GRANT = 0.1
@@ -85,6 +90,8 @@ PRIVATE_BURST = 3
 GROUP_BURST = 3
 """Requests a group may take at once (a ticket: its topic, its card, the customer's message),
 when the limit is 12 a minute or more; fewer below."""
+CLOCK_WINDOW = 30.0
+"""Seconds of answers from the database its clock is read against the event loop's by."""
 PURGE_EVERY = 600.0
 PURGE_AFTER = 60.0
 """Rows whose next_at is more than this many seconds past are deleted."""
@@ -95,11 +102,11 @@ class _Reply(NamedTuple):
     """The bucket's new next_at."""
     now: float
     """The bucket clock when it was moved."""
-    local: float
-    """The event loop's clock when the answer was in hand."""
+    offset: float
+    """The event loop's clock minus the bucket clock."""
 
     def local_time(self, moment: float) -> float:
-        return self.local + moment - self.now
+        return moment + self.offset
 
 
 class _Slot(NamedTuple):
@@ -130,7 +137,7 @@ class _MemoryBuckets:
         now = time.time()
         moved = max(self._next_at.get(name, -math.inf) + span, max(arrival, now + delay) + span)
         self._next_at[name] = moved
-        return _Reply(moved, now, asyncio.get_running_loop().time())
+        return _Reply(moved, now, asyncio.get_running_loop().time() - now)
 
     async def purge(self) -> None:
         before = time.time() - PURGE_AFTER
@@ -160,10 +167,28 @@ def _client() -> BaseDBAsyncClient:
 class _DatabaseBuckets:
     """The ``rate_bucket`` rows every process of the bot shares (PostgreSQL), on its clock."""
 
+    def __init__(self) -> None:
+        self._offsets: deque[tuple[float, float]] = deque()
+        """(when, offset) of recent answers, offsets increasing: their minimum first."""
+
     async def move(self, name: str, span: float, arrival: float = 0.0, delay: float = 0.0) -> _Reply:
         """``next_at = max(next_at + span, max(arrival, now + delay) + span)``, atomically."""
         [row] = await _client().execute_query_dict(_MOVE, [name, arrival, delay, span])
-        return _Reply(float(row["next_at"]), float(row["now"]), asyncio.get_running_loop().time())
+        now = float(row["now"])
+        return _Reply(float(row["next_at"]), now, self._offset(asyncio.get_running_loop().time(), now))
+
+    def _offset(self, local: float, now: float) -> float:
+        """The event loop's clock minus the database's: the least of the last :data:`CLOCK_WINDOW`
+        seconds' answers. An answer read late (the round trip, a busy event loop) only seems to
+        come from further in the past; taken as it is, it would make its slots late, and slots
+        used late crowd into one window with the next ones."""
+        offset = local - now
+        while self._offsets and self._offsets[-1][1] >= offset:
+            self._offsets.pop()
+        self._offsets.append((local, offset))
+        while self._offsets[0][0] < local - CLOCK_WINDOW:
+            self._offsets.popleft()
+        return self._offsets[0][1]
 
     async def purge(self) -> None:
         await _client().execute_query(_PURGE, [PURGE_AFTER])
@@ -261,6 +286,26 @@ class _GlobalQueue:
             self._serving.cancel()
 
 
+@dataclass
+class _OnTime:
+    """Told by the HTTP client (bot/telegram_http.py) that the request is written next: if its
+    slot has gone by meanwhile (the wait for a connection, a busy event loop), it waits for a
+    new one first."""
+
+    limiter: ResilientRateLimiter
+    chat: _Bucket | None
+    deadline: float
+    held: float | None
+
+    async def writing(self, endpoint: str, parameters: dict[str, Any]) -> None:
+        while asyncio.get_running_loop().time() > self.deadline + SLACK:
+            later = await self.limiter._turn(self.chat, urgent=True, held=self.held)
+            self.deadline, self.held = later.deadline, later.held
+
+    async def answered(self, endpoint: str, parameters: dict[str, Any]) -> None:
+        pass
+
+
 class ResilientRateLimiter(BaseRateLimiter):
     """Telegram's flood limits for every process of the bot together, and retries (see the module)."""
 
@@ -335,11 +380,11 @@ class ResilientRateLimiter(BaseRateLimiter):
             found.update(part)
         return found
 
-    async def _turn(self, chat: _Bucket | None) -> None:
-        """Until this request may go: its global slot, and its chat's slot at (nearly) the same moment."""
+    async def _turn(self, chat: _Bucket | None, urgent: bool = False, held: float | None = None) -> _OnTime:
+        """Until this request may go: its global slot, and its chat's slot at (nearly) the same
+        moment. ``held``: the moment of the chat slot the request holds already."""
         loop = asyncio.get_running_loop()
-        slot = await self._global.slot(urgent=chat is not None and chat.group)
-        held: float | None = None  # the moment of the chat slot this request holds
+        slot = await self._global.slot(urgent=urgent or (chat is not None and chat.group))
         while True:
             if chat is not None and (held is None or slot.at - held > LATE):
                 reserved = await self._chats(_Ask(chat, slot.at))
@@ -354,7 +399,10 @@ class ResilientRateLimiter(BaseRateLimiter):
                 slot = await self._global.slot(urgent=True)
                 continue
             await _sleep_until(slot.deadline)
-            return
+            if loop.time() > slot.deadline + SLACK:  # woken late (a busy event loop): the slot has gone by
+                slot = await self._global.slot(urgent=True)
+                continue
+            return _OnTime(self, chat, slot.deadline, held)
 
     async def _back_off(self, chat: _Bucket | None, seconds: float) -> None:
         """After a 429: nothing goes for ``seconds``, from any process."""
@@ -397,10 +445,11 @@ class ResilientRateLimiter(BaseRateLimiter):
         flood_retries = rate_limit_args if isinstance(rate_limit_args, int) else self.max_retries
         floods = failures = 0
         while True:
-            if limited:
-                await self._turn(chat)
             try:
-                return await callback(*args, **kwargs)
+                if not limited:
+                    return await callback(*args, **kwargs)
+                with watch(await self._turn(chat)):  # checked again right before it is written
+                    return await callback(*args, **kwargs)
             except RetryAfter as exc:
                 if floods >= flood_retries:
                     raise

@@ -84,6 +84,22 @@ async def test_a_group_gets_no_more_than_its_limit_while_customers_keep_the_bot_
     assert took < 12  # the group's: 3 at once, then 13 at 0.7 s (6 s + margins over 10), about 9 s
 
 
+async def test_a_request_that_waited_for_a_connection_past_its_moment_waits_for_a_new_one(
+    database: str, emulator: BotAPIEmulator
+) -> None:
+    """The wait for a free connection comes after the limiter: requests queued behind a slow one
+    would otherwise all be written the moment it is answered."""
+    customers = [emulator.add_user()["id"] for _ in range(4)]
+    emulator.inject_fault("sendMessage", status=200, delay=1.5)  # the first one is answered slowly
+    bot = ExtBot(
+        TOKEN, base_url=emulator.base_url, request=AiohttpRequest(1, pool_timeout=10),
+        rate_limiter=ResilientRateLimiter(messages_per_second=2),
+    )
+    async with bot:
+        await asyncio.gather(*(bot.send_message(customer, "您好") for customer in customers))
+    assert emulator.busiest(1.0) <= 2 and len(emulator.bot_messages()) == 4
+
+
 async def test_reading_is_not_limited(database: str, emulator: BotAPIEmulator) -> None:
     customer = emulator.add_user()["id"]
     async with processes(emulator, database, 1, messages_per_second=2) as [bot]:
