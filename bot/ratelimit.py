@@ -20,7 +20,9 @@ burst is tolerated there). kefu keeps them with one limiter shared by all its pr
   waits for the chat's slot, and takes a new global slot ahead of the queue (below). A chat
   slot may be used at most :data:`LATE` seconds late (a group's interval is stretched by that
   much, plus :data:`SAFETY`); later, the chat is asked again. The global slot is used within
-  :data:`SLACK` of its moment, or let go.
+  :data:`SLACK` of its moment, or let go: checked after the request's sleep, and again right
+  before its bytes are written (:class:`_OnTime`, told by bot/telegram_http.py after the wait
+  for a free connection), since a busy event loop wakes a sleeper late.
 * **Throughput.** Each process reserves global slots for the requests waiting in it, a few at a
   time (:data:`GRANT` seconds' worth per statement) and at most :data:`LOOKAHEAD` seconds ahead,
   so the fleet's queue in the database stays short. Requests that already hold a chat slot go
@@ -28,8 +30,10 @@ burst is tolerated there). kefu keeps them with one limiter shared by all its pr
   not left unused while customers' answers queue). Chat slots of concurrent requests are
   reserved together (bot/batch.py).
 * **Safety margin.** The slots of one window are spread over the window plus :data:`SAFETY`
-  (30 a second: one every 35 ms, not 33), for the jitter between the reserved moment and the
-  bytes arriving (the wait for a free connection, the event loop, the network).
+  (30 a second: one every 36.7 ms, not 33.3), for :data:`SLACK` and the jitter between the
+  moment a request is written and its arrival (the network, the server's own event loop).
+  The database's clock is read against this process's by the smallest offset seen in recent
+  answers: an answer read late must not make its slots late.
 * **Old rows**: a row whose ``next_at`` is past is the same as no row; each process deletes
   those more than a minute past every :data:`PURGE_EVERY` seconds, with its next reservation.
 
