@@ -119,6 +119,7 @@ async def post_ticket(context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, custom
         return
     if ticket.topic_id is None and ticket.topic_requested_at is not None:
         log.warning("the topic of ticket %s may have been made when a process died: its card goes to the group", ticket.id)
+        said = f"{said}\n\n{text(agent_language(context), 'agent_topic_in_doubt', number=ticket.id)}"
     elif ticket.topic_id is None and await _is_forum(context, group):
         try:
             with watch(_Intent(ticket, "topic_requested_at")):
