@@ -9,9 +9,11 @@ burst is tolerated there). kefu keeps them with one limiter shared by all its pr
   private chat (one a second, bursts of up to 3). Each is GCRA's one number, the theoretical
   arrival time ``next_at``: a request reserves a slot at ``max(arrival, next_at - tolerance)``
   and moves ``next_at`` on by one interval. On PostgreSQL the buckets are rows of
-  ``rate_bucket``, moved by one ``INSERT … ON CONFLICT (name) DO UPDATE … RETURNING`` per
-  bucket and batch of requests, on the database's clock (so the hosts' clocks need not agree);
-  on SQLite (one process anyway) they live in this process, same algorithm.
+  ``rate_bucket``, each moved once per batch of concurrent requests by an ``INSERT … ON
+  CONFLICT (name) DO UPDATE … RETURNING`` (the global row by one of its own, the chats' rows of
+  a batch by one for them all, locked in the order of their names), on the database's clock (so
+  the hosts' clocks need not agree); on SQLite (one process anyway) they live in this process,
+  same algorithm.
 * **The guarantee**: in any sliding second at most ``messages_per_second`` requests with a
   chat_id reach Telegram, and in any sliding minute at most ``group_messages_per_minute`` reach
   one group. A slot counts only if the request goes *at* that moment: a slot used late would
@@ -143,6 +145,10 @@ class _MemoryBuckets:
         self._next_at[name] = moved
         return _Reply(moved, now, asyncio.get_running_loop().time() - now)
 
+    async def move_many(self, moves: Sequence[tuple[str, float, float]]) -> dict[str, _Reply]:
+        """(name, span, arrival) of different buckets: :meth:`move` for each."""
+        return {name: await self.move(name, span, arrival) for name, span, arrival in moves}
+
     async def purge(self) -> None:
         before = time.time() - PURGE_AFTER
         for name in [name for name, moment in self._next_at.items() if moment < before]:
@@ -155,6 +161,15 @@ INSERT INTO rate_bucket AS bucket (name, next_at)
 SELECT $1, GREATEST($2::float8, clock.t + $3::float8) + $4::float8 FROM clock
 ON CONFLICT (name) DO UPDATE SET next_at = GREATEST(bucket.next_at + $4::float8, EXCLUDED.next_at)
 RETURNING bucket.next_at, (SELECT t FROM clock) AS now
+"""
+_MOVE_MANY = """
+WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS t),
+asks AS (SELECT * FROM unnest($1::text[], $2::float8[], $3::float8[]) AS ask(name, span, arrival))
+INSERT INTO rate_bucket AS bucket (name, next_at)
+SELECT ask.name, GREATEST(ask.arrival, clock.t) + ask.span FROM asks ask, clock ORDER BY ask.name
+ON CONFLICT (name) DO UPDATE
+SET next_at = GREATEST(bucket.next_at + (SELECT span FROM asks WHERE asks.name = bucket.name), EXCLUDED.next_at)
+RETURNING bucket.name, bucket.next_at, (SELECT t FROM clock) AS now
 """
 _PURGE = "DELETE FROM rate_bucket WHERE next_at < extract(epoch FROM clock_timestamp())::float8 - $1::float8"
 
@@ -180,6 +195,17 @@ class _DatabaseBuckets:
         [row] = await _client().execute_query_dict(_MOVE, [name, arrival, delay, span])
         now = float(row["now"])
         return _Reply(float(row["next_at"]), now, self._offset(asyncio.get_running_loop().time(), now))
+
+    async def move_many(self, moves: Sequence[tuple[str, float, float]]) -> dict[str, _Reply]:
+        """(name, span, arrival) of different buckets, each moved as by :meth:`move`, in one
+        statement (rows locked in the order of their names: no deadlock between processes)."""
+        names, spans, arrivals = zip(*moves, strict=True)
+        rows = await _client().execute_query_dict(_MOVE_MANY, [list(names), list(spans), list(arrivals)])
+        local = asyncio.get_running_loop().time()
+        return {
+            row["name"]: _Reply(float(row["next_at"]), float(row["now"]), self._offset(local, float(row["now"])))
+            for row in rows
+        }
 
     def _offset(self, local: float, now: float) -> float:
         """The event loop's clock minus the database's: the least of the last :data:`CLOCK_WINDOW`
@@ -368,20 +394,20 @@ class ResilientRateLimiter(BaseRateLimiter):
         return _Bucket(f"chat:{chat_id}"[:48], interval, tolerance, group)
 
     async def _reserve_in_chats(self, asks: Sequence[_Ask]) -> dict[_Ask, _Slot]:
-        """One statement per chat for all the requests asking at once."""
+        """One statement for all the requests asking at once (several into one chat: its bucket
+        moved once, by as many intervals)."""
         by_chat: dict[str, list[_Ask]] = {}
         for ask in asks:
             by_chat.setdefault(ask.bucket.name, []).append(ask)
-
-        async def reserve(together: list[_Ask]) -> dict[_Ask, _Slot]:
+        for together in by_chat.values():
             together.sort(key=lambda ask: ask.arrival)
-            bucket, arrivals = together[0].bucket, [ask.arrival for ask in together]
-            reply = await self.buckets().move(bucket.name, len(together) * bucket.interval, arrivals[-1])
-            return dict(zip(together, _slots(reply, bucket, arrivals), strict=True))
-
+        replies = await self.buckets().move_many([
+            (name, len(together) * together[0].bucket.interval, together[-1].arrival) for name, together in by_chat.items()
+        ])
         found: dict[_Ask, _Slot] = {}
-        for part in await asyncio.gather(*(reserve(together) for together in by_chat.values())):
-            found.update(part)
+        for name, together in by_chat.items():
+            slots = _slots(replies[name], together[0].bucket, [ask.arrival for ask in together])
+            found.update(zip(together, slots, strict=True))
         return found
 
     async def _turn(self, chat: _Bucket | None, urgent: bool = False, held: float | None = None) -> _OnTime:
