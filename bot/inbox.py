@@ -14,14 +14,20 @@ handled, so no conversation is answered out of order and no complaint becomes tw
 One statement claims a whole getUpdates batch; finishing, marking and claiming the next are
 batched across the updates being handled (bot/batch.py).
 
-Handling an update twice must not answer it twice. The first request with an effect marks the
-row ``replying``: for an update from the agent group any such request, for a customer's update
-one into the customer's own chat (what it did in the agent group on the way is found, or made
-again once, when it is handled again: the ticket opened by that message, its topic and card).
-A row that a dead process left ``processing`` is handled again only if it never got that far.
-Otherwise its fate is unknown — the reply may or may not have reached Telegram — and it is
-marked ``unknown`` and reported rather than risk a second answer (the outbox makes the same
-choice, see scheduler/README.md).
+Handling an update twice must not answer it twice. A request with an effect marks the row
+``replying`` and, while it is on the wire (written, its answer not yet read), ``on_wire`` — at
+the last moment, after the rate limits and the wait for a connection (bot/telegram_http.py):
+for an update from the agent group any such request, for a customer's update one into the
+customer's own chat (what it did in the agent group on the way is found, or made once, when it
+is handled again: the ticket opened by that message, its topic and card). A process that is
+gone (bot/fleet.py: its heartbeat lapsed, or it started again) leaves its rows ``processing``:
+one that never replied is handled again; one that had replied (nothing on the wire) is done;
+one with a reply on the wire is of unknown fate — it may or may not have reached Telegram — and
+is marked ``unknown`` and reported rather than risk a second answer (the outbox makes the same
+choice, see scheduler/README.md). With ``[telegram] connections`` requests on the wire at most,
+so many updates of a process can be in doubt when it dies. Rows are stored encrypted (they hold
+names and phones: bot/crypto.py), and an update that cannot be read, or whose handling kills its
+process again and again, is set aside as ``failed``.
 """
 
 from __future__ import annotations
