@@ -46,8 +46,8 @@ from bot import fleet, sql
 from scheduler.models import STATUSES, Campaign, OutboxMessage
 from ticketing.models import Customer
 
-# A settle call counts for a row still being sent, or one recovery gave up on meanwhile (a send
-# slower than ``stale_after``): knowing its fate is better than ``unknown``.
+# A settle call counts for a row still being sent, or one recovery gave up on meanwhile (its
+# worker was taken for gone): knowing its fate is better than ``unknown``.
 _IN_FLIGHT = ("sending", "unknown")
 LEASE = timedelta(seconds=30)
 """How long a claimed row stays its worker's before it is sent: a worker sends its batch within a
