@@ -3,18 +3,15 @@
 Left: CSAT score and complaint rate over the last periods (two scales). Right: where complaints
 concentrate, by category. Labels are in English: matplotlib's bundled font has no Chinese
 glyphs, and a chart must render the same on every server.
+
+matplotlib (a third of a second, and tens of megabytes) is loaded when the first chart is drawn,
+not when the bot starts.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
-
-import matplotlib
-
-matplotlib.use("Agg")  # no display on a server
-
-import matplotlib.pyplot as plt  # noqa: E402
 
 CATEGORY_LABELS = {
     "product_quality": "Product quality", "logistics": "Logistics", "returns": "Returns",
@@ -27,6 +24,10 @@ def report_chart(
     concentration: Mapping[str, float], *, title: str,
 ) -> bytes:
     """PNG bytes. ``csat_score`` is 0–100, ``complaint_rate`` a share (0–1), ``concentration`` shares by category."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on a server
+    import matplotlib.pyplot as plt
     figure, (trend, categories) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=110, gridspec_kw={"width_ratios": [3, 2]})
     figure.suptitle(title, fontsize=12, fontweight="bold")
 
