@@ -359,8 +359,8 @@ class FaultKind:
     delay: float = 0.0
 
 
-# What each kind exercises: PTB's AIORateLimiter waits out up to 3 429s itself (max_retries), and
-# kefu's ResilientRateLimiter retries a 5xx 3 times with back-off; beyond that the Sender sees the
+# What each kind exercises: kefu's ResilientRateLimiter waits out up to 3 429s itself (rate_limit_retries), and
+# retries a 5xx 3 times with back-off; beyond that the Sender sees the
 # error and requeues the row (retry_later), failing it after MAX_ATTEMPTS (5) claims. A 200 that
 # comes after PTB's 5 s read timeout is TimedOut after the request went out: the row is unknown.
 FAULT_KINDS = (
