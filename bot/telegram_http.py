@@ -32,6 +32,9 @@ class NotSent(TelegramError):
     """Raised by a :class:`WireWatcher` to stop a request before it is written (python-telegram-bot
     passes a TelegramError through as it is, and nothing retries it)."""
 
+    def __init__(self, message: str = "not sent: stopped before it was written") -> None:
+        super().__init__(message)
+
 
 class WireWatcher(Protocol):
     """Told of each Bot API request of the task that watches (see :func:`watch`)."""
@@ -150,11 +153,12 @@ class AiohttpRequest(BaseRequest):
             await asyncio.wait_for(self._free.acquire(), pool)
         except TimeoutError as error:
             raise TimedOut("Pool timeout: all connections are in use") from error
-        watchers = _watchers.get()
+        entered: list[WireWatcher] = []
         endpoint, parameters = endpoint_of(url), request_data.parameters if request_data is not None else {}
         try:
-            for watcher in watchers:
+            for watcher in _watchers.get():
                 await watcher.writing(endpoint, parameters)
+                entered.append(watcher)  # told of the answer only if told of the writing
             async with self._session.request(
                 method, url, data=_body(fields, files), timeout=timeout, proxy=self._proxy_for(url)
             ) as response:
@@ -165,7 +169,7 @@ class AiohttpRequest(BaseRequest):
             raise NetworkError(f"aiohttp.{type(error).__name__}: {error}") from error
         finally:
             try:
-                for watcher in watchers:  # before the connection is free: at most ``connections`` on the wire
+                for watcher in entered:  # before the connection is free: at most ``connections`` on the wire
                     await watcher.answered(endpoint, parameters)
             finally:
                 self._free.release()

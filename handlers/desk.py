@@ -24,7 +24,7 @@ from bot.config import Settings
 from bot.crypto import blind_indexes
 from bot.i18n import LANGUAGE_NAMES, Markup, html_text, text
 from bot.longtext import copy_long, reply_long, send_long
-from bot.telegram_http import watch
+from bot.telegram_http import NotSent, watch
 from knowledge_base.orders.service import orders_for
 from knowledge_base.orders.sources import OrderSourceUnavailable
 from scheduler.models import SurveyResponse
@@ -47,6 +47,7 @@ from ticketing.service import (
     resolve_stale_pending,
     set_pending,
     set_priority,
+    unposted_tickets,
 )
 from ticketing.sla import due_escalations, due_reminders
 from ticketing.snippets import SnippetError, delete_snippet, list_snippets, render_snippet, save_snippet
@@ -57,6 +58,8 @@ CLAIM, CLOSE, PRIORITY = "tk:claim", "tk:close", "tk:prio"
 CALLBACK_PATTERN = rf"^(({CLAIM}|{CLOSE}|{PRIORITY}):\d+|{PRIORITY}:\d+:(low|normal|high|urgent))$"
 SOLVED = "tc:solved"  # the customer's "problem solved" button under an agent's reply
 REMINDER_LEAD = timedelta(minutes=15)
+UNPOSTED_AFTER = timedelta(minutes=2)
+"""A ticket still without topic and card this long after it was opened is posted by the watch."""
 VIEWS = ("open", "mine", "unassigned", "breaching")
 FORMATTING = frozenset({
     "bold", "italic", "underline", "strikethrough", "spoiler", "code", "pre", "text_link", "blockquote",
@@ -100,14 +103,18 @@ def _group(context: ContextTypes.DEFAULT_TYPE | Application) -> int | None:
 # -- posting into a ticket's topic ------------------------------------------------------------
 
 
-async def post_ticket(context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, customer: Customer, said: str) -> None:
+async def post_ticket(
+    context: ContextTypes.DEFAULT_TYPE | Application, ticket: Ticket, customer: Customer, said: str
+) -> None:
     """A topic for the ticket (if the group is a forum) with the customer card as its first post.
 
-    Each is asked of Telegram once, crash or not: the intent is recorded as the request is
-    written (bot/telegram_http.py), the result as soon as it comes. An update handled again
-    after a crash finds both; one whose process died while the request was on the wire finds the
-    intent alone — the topic or card may exist — and makes no second one: the card then goes to
-    the group itself (agents reply to it), and a card in doubt is not posted again.
+    Each is asked of Telegram once, crash or not, whoever asks: the intent is claimed on the
+    ticket as the request is written (bot/telegram_http.py; a conditional UPDATE, so of two
+    posters — the customer's update and the watch that posts tickets left without a card — one
+    goes on, the other leaves it), the result recorded as soon as it comes. An update handled
+    again after a crash finds both; one whose process died while the request was on the wire
+    finds the intent alone — the topic or card may exist — and makes no second one: the card then
+    goes to the group itself (agents reply to it), and a card in doubt is not posted again.
     """
     group = _group(context)
     if group is None:
@@ -117,39 +124,61 @@ async def post_ticket(context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, custom
         if ticket.card_message_id is None:
             log.warning("the card of ticket %s may have been posted when a process died: not posted again", ticket.id)
         return
-    if ticket.topic_id is None and ticket.topic_requested_at is not None:
-        log.warning("the topic of ticket %s may have been made when a process died: its card goes to the group", ticket.id)
-        said = f"{said}\n\n{text(agent_language(context), 'agent_topic_in_doubt', number=ticket.id)}"
-    elif ticket.topic_id is None and await _is_forum(context, group):
-        try:
-            with watch(_Intent(ticket, "topic_requested_at")):
-                topic = await context.bot.create_forum_topic(group, topic_name(context, ticket, customer))
-            ticket.topic_id = topic.message_thread_id
-            await ticket.save(update_fields=["topic_id"])  # at once: a crash now must not make a second topic
-        except BadRequest as exc:  # no longer a forum, or no right to manage topics: the group itself
-            log.warning("no topic for ticket %s (%s): its card goes to the group", ticket.id, exc.message)
-    with watch(_Intent(ticket, "card_requested_at")):
-        card, *_rest = await send_long(  # a long first message follows the card in further posts
-            context.bot, group, await customer_card(context, ticket, customer, said), message_thread_id=ticket.topic_id,
-            reply_markup=card_buttons(context, ticket), markup_on_first=True,
-        )
+    try:
+        if ticket.topic_id is None and ticket.topic_requested_at is not None:
+            log.warning("the topic of ticket %s may have been made when a process died: its card goes to the group", ticket.id)
+            said = f"{said}\n\n{text(agent_language(context), 'agent_topic_in_doubt', number=ticket.id)}"
+        elif ticket.topic_id is None and await _is_forum(context, group):
+            try:
+                with watch(_Intent(ticket, "topic_requested_at")):
+                    topic = await context.bot.create_forum_topic(group, topic_name(context, ticket, customer))
+                ticket.topic_id = topic.message_thread_id
+                await ticket.save(update_fields=["topic_id"])  # at once: a crash now must not make a second topic
+            except BadRequest as exc:  # no longer a forum, or no right to manage topics: the group itself
+                log.warning("no topic for ticket %s (%s): its card goes to the group", ticket.id, exc.message)
+        with watch(_Intent(ticket, "card_requested_at")):
+            card, *_rest = await send_long(  # a long first message follows the card in further posts
+                context.bot, group, await customer_card(context, ticket, customer, said), message_thread_id=ticket.topic_id,
+                reply_markup=card_buttons(context, ticket), markup_on_first=True,
+            )
+    except _Taken:
+        log.info("ticket %s is being posted by another update or process", ticket.id)
+        return
     ticket.card_message_id = card.message_id
     await ticket.save(update_fields=["card_message_id"])
 
 
+class _Taken(NotSent):
+    """Another poster claimed the ticket's topic or card first."""
+
+
 class _Intent:
-    """Records on the ticket, as its first request is written, that a topic or card was asked for."""
+    """Claims on the ticket, as its first request is written, that its topic or card is asked for."""
 
     def __init__(self, ticket: Ticket, field: str) -> None:
         self.ticket, self.field = ticket, field
 
     async def writing(self, endpoint: str, parameters: dict[str, Any]) -> None:
-        if getattr(self.ticket, self.field) is None:
-            setattr(self.ticket, self.field, datetime.now(UTC))
-            await self.ticket.save(update_fields=[self.field])
+        if getattr(self.ticket, self.field) is not None:
+            return  # claimed by this poster: a later part of the card, or the same request again
+        moment = datetime.now(UTC)
+        if not await Ticket.filter(id=self.ticket.id, **{f"{self.field}__isnull": True}).update(**{self.field: moment}):
+            raise _Taken()
+        setattr(self.ticket, self.field, moment)
 
     async def answered(self, endpoint: str, parameters: dict[str, Any]) -> None:
         """Nothing: the caller records the result."""
+
+
+async def post_unposted(app: Application) -> int:
+    """Post the tickets left without a topic and card: their customer was answered, and then the
+    process died before it posted them (a customer is told first, so that a burst of complaints,
+    whose posts wait for Telegram's 20 a minute into the group, is not kept waiting for them)."""
+    tickets = await unposted_tickets(now(app) - UNPOSTED_AFTER)
+    for ticket in tickets:
+        customer = await Customer.get(id=ticket.customer_id)
+        await post_ticket(app, ticket, customer, ticket.subject)
+    return len(tickets)
 
 
 _FORUM_CHECKED = timedelta(minutes=10)
@@ -211,9 +240,13 @@ async def to_topic(
     context: ContextTypes.DEFAULT_TYPE | Application, ticket: Ticket,
     send: Callable[[int | None, int | None], Awaitable[Message]],
 ) -> Message | None:
-    """``send(thread_id, reply_to)`` into the ticket's topic, recreating a topic deleted by hand."""
+    """``send(thread_id, reply_to)`` into the ticket's topic: made first if the ticket was never
+    posted (a crash after the customer was answered), made again if it was deleted by hand."""
     if _group(context) is None:
         return None
+    never_posted = (ticket.card_message_id, ticket.card_requested_at, ticket.topic_id, ticket.topic_requested_at)
+    if all(value is None for value in never_posted):
+        await post_ticket(context, ticket, await Customer.get(id=ticket.customer_id), ticket.subject)
     reply_to = None if ticket.topic_id else ticket.card_message_id
     try:
         return await send(ticket.topic_id, reply_to)
@@ -731,5 +764,6 @@ async def check_life_cycle(app: Application) -> None:
 
 
 async def watch_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await post_unposted(context.application)
     await check_sla(context.application)
     await check_life_cycle(context.application)

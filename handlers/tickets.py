@@ -43,13 +43,15 @@ async def open_for(
     if not opened.created:
         await desk.post_in_topic(context, ticket, f"💬 {said}")
         return ticket
-    await desk.post_ticket(context, ticket, customer, said)
     told = text(language, "ticket_opened", number=ticket.id, due=desk.local_time(context, ticket.first_response_due))
     if ticket.is_complaint:  # the customer confirms what the complaint is about
         told += "\n\n" + text(language, "ticket_category_question", category=text(language, "category_" + ticket.category))
         await update.effective_message.reply_text(told, reply_markup=_category_buttons(language, ticket))
     else:
         await update.effective_message.reply_text(told)
+    # After the customer's answer: in a burst the group's posts wait for Telegram's 20 a minute.
+    # A crash between the two leaves the ticket without them, and the watch posts it.
+    await desk.post_ticket(context, ticket, customer, said)
     return ticket
 
 

@@ -9,7 +9,7 @@ from telegram import Bot
 from telegram.error import NetworkError, TimedOut
 
 from bot.emulator import BotAPIEmulator
-from bot.telegram_http import AiohttpRequest, UpdatesRequest
+from bot.telegram_http import AiohttpRequest, NotSent, UpdatesRequest, watch
 
 TOKEN = "123456:TEST"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -77,3 +77,31 @@ async def test_a_proxy_from_the_environment_is_used(emulator: BotAPIEmulator, mo
     with pytest.raises(NetworkError):  # the emulator is there, but kefu asks the proxy
         async with _bot(emulator.base_url):
             pass
+
+
+class _Recorder:
+    """A watcher that records what it is told, and may stop the request."""
+
+    def __init__(self, stop: bool = False) -> None:
+        self.stop, self.told = stop, []
+
+    async def writing(self, endpoint: str, parameters: dict) -> None:
+        self.told.append(("writing", endpoint))
+        if self.stop:
+            raise NotSent()
+
+    async def answered(self, endpoint: str, parameters: dict) -> None:
+        self.told.append(("answered", endpoint))
+
+
+async def test_a_watcher_is_told_of_each_request_and_may_stop_it_unsent(emulator: BotAPIEmulator) -> None:
+    user = emulator.add_user(first_name="Ana")
+    async with _bot(emulator.base_url) as bot:
+        outer, inner = _Recorder(), _Recorder(stop=True)
+        with watch(outer):
+            await bot.send_message(user["id"], "one")
+            with watch(inner), pytest.raises(NotSent):  # as it is: not wrapped as a network error
+                await bot.send_message(user["id"], "two")
+    assert [m["text"] for m in emulator.bot_messages(user["id"])] == ["one"]
+    assert outer.told == [("writing", "sendMessage"), ("answered", "sendMessage")] * 2
+    assert inner.told == [("writing", "sendMessage")]  # stopped it: not told of an answer

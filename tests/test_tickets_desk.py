@@ -211,3 +211,73 @@ async def test_in_a_plain_group_agents_reply_to_the_customers_messages(start_bot
         assert [m["text"] for m in told] == ["We'll send a new one today.\n\n— Lei Li, customer service"]
         await agent.say("just chatting in the group")  # not a reply: reaches nobody
         assert bot.emulator.bot_messages(customer.chat_id, since=before)[1:] == []
+
+
+# -- a ticket posted once, whoever posts it ----------------------------------------------------
+
+
+async def test_a_complainer_is_answered_before_the_agent_group_is_posted(customer: Person, agent: Person) -> None:
+    """In a burst, the group's posts wait for Telegram's 20 a minute: the customer does not."""
+    emulator = customer.bot.emulator
+    before = emulator.seq
+    await customer.say("I want to make a complaint, the item is damaged")
+    order = [m["chat"]["id"] for m in emulator.bot_messages(since=before)]
+    assert order[0] == customer.chat_id and agent.chat_id in order[1:]
+
+
+async def test_a_ticket_left_unposted_by_a_crash_is_posted_by_the_watch_once(customer: Person, agent: Person) -> None:
+    """The process answered the customer and died before it posted the ticket in the group."""
+    from datetime import UTC, datetime
+
+    from handlers.desk import post_unposted
+    from ticketing.customers import record_customer
+    from ticketing.service import SlaPolicy, open_ticket
+
+    bot = customer.bot
+    opened_at = datetime.now(UTC)
+    stored = await record_customer(customer.id, first_name="Emma", language_code="en")
+    ticket = (await open_ticket(stored, text="the parcel is broken", source="complaint", now=opened_at, policy=SlaPolicy())).ticket
+    bot.travel(opened_at + timedelta(minutes=1))
+    assert await post_unposted(bot.app) == 0  # a live process may still be posting it
+    bot.travel(opened_at + timedelta(minutes=3))
+    assert await post_unposted(bot.app) == 1
+    assert await post_unposted(bot.app) == 0
+    posted = await Ticket.get(id=ticket.id)
+    assert posted.topic_id is not None and posted.card_message_id is not None
+    names = [t["name"] for t in bot.emulator.topics[agent.chat_id].values()]
+    assert sum(name.startswith(f"#{ticket.id} ") for name in names) == 1
+
+
+async def test_a_customer_writing_to_an_unposted_ticket_brings_its_card_first(customer: Person, agent: Person) -> None:
+    from datetime import UTC, datetime
+
+    from ticketing.customers import record_customer
+    from ticketing.service import SlaPolicy, open_ticket
+
+    stored = await record_customer(customer.id, first_name="Emma", language_code="en")
+    ticket = (await open_ticket(stored, text="the parcel is broken", source="complaint", now=datetime.now(UTC), policy=SlaPolicy())).ticket
+    before = customer.bot.emulator.seq
+    await customer.say("any news?")
+    posted = await Ticket.get(id=ticket.id)
+    in_topic = customer.bot.emulator.bot_messages(agent.chat_id, since=before)
+    assert [m.get("message_thread_id") for m in in_topic] == [posted.topic_id] * 2
+    assert in_topic[0]["message_id"] == posted.card_message_id and in_topic[1]["text"] == "any news?"
+
+
+async def test_two_posters_of_one_ticket_make_one_topic_and_one_card(customer: Person, agent: Person) -> None:
+    import asyncio
+    from datetime import UTC, datetime
+
+    from handlers.desk import post_ticket
+    from ticketing.customers import record_customer
+    from ticketing.service import SlaPolicy, open_ticket
+
+    bot = customer.bot
+    stored = await record_customer(customer.id, first_name="Emma", language_code="en")
+    ticket = (await open_ticket(stored, text="the parcel is broken", source="complaint", now=datetime.now(UTC), policy=SlaPolicy())).ticket
+    before = bot.emulator.seq
+    copies = [await Ticket.get(id=ticket.id), await Ticket.get(id=ticket.id)]
+    await asyncio.gather(*(post_ticket(bot.app, copy, stored, "the parcel is broken") for copy in copies))
+    assert bot.emulator.count("createForumTopic") == 1
+    cards = [m for m in bot.emulator.bot_messages(agent.chat_id, since=before) if m.get("reply_markup")]
+    assert len(cards) == 1

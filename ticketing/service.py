@@ -139,6 +139,16 @@ async def open_ticket(
     return Opened(ticket, created=True)
 
 
+async def unposted_tickets(opened_before: datetime) -> list[Ticket]:
+    """Working tickets opened before ``opened_before`` whose topic and card were never asked for
+    (a customer who was forgotten has no working ticket)."""
+    return await Ticket.filter(
+        status__in=("new", "open", "pending"), created_at__lt=opened_before.astimezone(UTC),
+        card_message_id__isnull=True, card_requested_at__isnull=True, topic_requested_at__isnull=True,
+        topic_id__isnull=True,
+    ).order_by("id")
+
+
 async def handled_before(customer: Customer, customer_message_id: int) -> Opened | None:
     """What the customer's message did when it was handled before (it is handled again after a
     crash): the ticket it opened (``created``) or joined; None if it is in no ticket."""
