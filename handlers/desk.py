@@ -58,7 +58,7 @@ CLAIM, CLOSE, PRIORITY = "tk:claim", "tk:close", "tk:prio"
 CALLBACK_PATTERN = rf"^(({CLAIM}|{CLOSE}|{PRIORITY}):\d+|{PRIORITY}:\d+:(low|normal|high|urgent))$"
 SOLVED = "tc:solved"  # the customer's "problem solved" button under an agent's reply
 REMINDER_LEAD = timedelta(minutes=15)
-UNPOSTED_AFTER = timedelta(minutes=2)
+UNPOSTED_AFTER = timedelta(minutes=1)
 """A ticket still without topic and card this long after it was opened is posted by the watch."""
 VIEWS = ("open", "mine", "unassigned", "breaching")
 FORMATTING = frozenset({

@@ -370,6 +370,13 @@ def topic_of_each_ticket(fleet: Fleet, tickets: list[Ticket], *, crashed: bool =
     """One topic per ticket, never two; after a crash a ticket whose topic was being made as the
     process died (the request on the wire) has none of its own: its card is in the group."""
     topics = fleet.emulator.topics.get(fleet.group["id"], {})
+    names = [str(topic.get("name", "")) for topic in topics.values()]
+    # The customer was answered, then the process died before it posted the ticket: the watch
+    # posts it within two minutes (tests/test_tickets_desk.py); nothing of it is in the group yet.
+    unposted = [ticket for ticket in tickets if ticket.topic_requested_at is None and ticket.card_requested_at is None]
+    assert all(not any(name.startswith(f"#{ticket.id} ") for name in names) for ticket in unposted)
+    assert not unposted or crashed
+    tickets = [ticket for ticket in tickets if ticket not in unposted]
     in_doubt = [ticket for ticket in tickets if ticket.topic_id is None]
     assert all(ticket.topic_requested_at is not None for ticket in in_doubt)
     cards_in_doubt = [ticket for ticket in tickets if ticket.card_message_id is None]
@@ -377,7 +384,6 @@ def topic_of_each_ticket(fleet: Fleet, tickets: list[Ticket], *, crashed: bool =
     assert len(in_doubt) + len(cards_in_doubt) <= (ON_THE_WIRE_AT_MOST if crashed else 0)
     assert all(ticket.topic_id in topics for ticket in tickets if ticket.topic_id is not None)
     assert len({ticket.topic_id for ticket in tickets if ticket.topic_id is not None}) == len(tickets) - len(in_doubt)
-    names = [str(topic.get("name", "")) for topic in topics.values()]
     for ticket in tickets:
         assert sum(name.startswith(f"#{ticket.id} ") for name in names) <= 1  # never a second topic
 

@@ -237,7 +237,7 @@ async def test_a_ticket_left_unposted_by_a_crash_is_posted_by_the_watch_once(cus
     opened_at = datetime.now(UTC)
     stored = await record_customer(customer.id, first_name="Emma", language_code="en")
     ticket = (await open_ticket(stored, text="the parcel is broken", source="complaint", now=opened_at, policy=SlaPolicy())).ticket
-    bot.travel(opened_at + timedelta(minutes=1))
+    bot.travel(opened_at + timedelta(seconds=30))
     assert await post_unposted(bot.app) == 0  # a live process may still be posting it
     bot.travel(opened_at + timedelta(minutes=3))
     assert await post_unposted(bot.app) == 1
