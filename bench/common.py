@@ -7,10 +7,15 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import sys
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+
+import aiohttp
+from aiohttp import web
 
 ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -109,3 +114,78 @@ async def throwaway_database(kind: str, folder: Path, admin_url: str, label: str
         yield f"{admin_url.rsplit('/', 1)[0]}/{name}"
     finally:
         await postgres_admin(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+# -- a fleet in webhook mode: free ports, a round-robin load balancer, readiness -----------------
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class LoadBalancer:
+    """Round robin over ``backends`` (base URLs) for one webhook ``path``, as nginx's
+    ``proxy_next_upstream`` does in docs/deploy.md: a backend that refuses the connection, drops it
+    or answers 5xx is skipped for the next one; 502 when none answers (Telegram then sends the
+    update again). ``answered`` counts the 2xx answers of each backend."""
+
+    def __init__(self, backends: Sequence[str], path: str = "/telegram/webhook") -> None:
+        self.backends, self.path = list(backends), path
+        self.answered: Counter[str] = Counter()
+        self._turn = 0
+        self._session: aiohttp.ClientSession | None = None
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        app = web.Application(client_max_size=1024 * 1024)
+        app.router.add_post(self.path, self._forward)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}{self.path}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._session is not None:
+            await self._session.close()
+
+    async def _forward(self, request: web.Request) -> web.Response:
+        assert self._session is not None
+        body = await request.read()
+        headers = {k: request.headers[k] for k in ("Content-Type", "X-Telegram-Bot-Api-Secret-Token") if k in request.headers}
+        first, self._turn = self._turn % len(self.backends), self._turn + 1
+        for backend in self.backends[first:] + self.backends[:first]:
+            try:
+                async with self._session.post(backend + self.path, data=body, headers=headers) as answer:
+                    payload = await answer.read()
+                    if answer.status >= 500:
+                        continue
+                    if answer.status < 300:
+                        self.answered[backend] += 1
+                    return web.Response(status=answer.status, body=payload)
+            except (aiohttp.ClientError, TimeoutError, OSError):
+                continue
+        return web.Response(status=502, text="no backend answered")
+
+
+async def wait_ready(process: BotProcess, url: str, timeout: float = 120) -> None:
+    """Until ``url``/readyz answers 200; RuntimeError with the log's end if the process exits or
+    is not ready within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+        while time.monotonic() < deadline:
+            if not process.alive():
+                code = process.process.returncode if process.process is not None else None
+                raise RuntimeError(f"{process.log_path.name}: exited with {code}:\n{process.log_tail()}")
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError, OSError):
+                async with http.get(f"{url}/readyz") as answer:
+                    if answer.status == 200:
+                        return
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"{process.log_path.name}: not ready within {timeout:.0f} s:\n{process.log_tail()}")
