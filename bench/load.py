@@ -251,6 +251,7 @@ def kefu_process(emulator: Any, group_id: int, url: str, folder: Path, profile: 
         # The emulator has no flood limits: kefu's own must not be what is measured.
         KEFU_TELEGRAM__MESSAGES_PER_SECOND="100000",
         KEFU_TELEGRAM__GROUP_MESSAGES_PER_MINUTE="1000000",
+        KEFU_TELEGRAM__CHAT_MESSAGES_PER_SECOND="100000",
         KEFU_DATABASE__URL=url,
         KEFU_API__LISTEN="127.0.0.1:0",
         KEFU_SCHEDULER__ENABLED="false",

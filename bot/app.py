@@ -72,6 +72,7 @@ def build_application(
             ResilientRateLimiter(
                 max_retries=tg.rate_limit_retries, server_error_retries=tg.server_error_retries,
                 messages_per_second=tg.messages_per_second, group_messages_per_minute=tg.group_messages_per_minute,
+                chat_messages_per_second=tg.chat_messages_per_second,
             )
         )
         .concurrent_updates(processor)

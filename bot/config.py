@@ -50,6 +50,7 @@ class TelegramSettings(_Section):
     rate_limit_retries: int = Field(default=3, ge=0, le=10)
     messages_per_second: float = Field(default=30, gt=0)
     group_messages_per_minute: float = Field(default=20, gt=0)
+    chat_messages_per_second: float = Field(default=1, gt=0)
     server_error_retries: int = Field(default=3, ge=0, le=10)
     connections: int = Field(default=8, ge=1, le=256)
     """HTTP connections kept open to the Bot API for sending: enough for Telegram's 30 messages

@@ -91,7 +91,6 @@ LOOKAHEAD = 0.2
 """A process reserves global slots at most so far ahead of now (plus one grant)."""
 GRANT = 0.1
 """Seconds' worth of global slots one statement reserves at most."""
-PRIVATE_INTERVAL = 1.0
 PRIVATE_BURST = 3
 GROUP_BURST = 3
 """Requests a group may take at once (a ticket: its topic, its card, the customer's message),
@@ -342,6 +341,7 @@ class ResilientRateLimiter(BaseRateLimiter):
     def __init__(
         self, *, max_retries: int = 3, server_error_retries: int = 3, backoff: float = 0.5,
         messages_per_second: float = 30, group_messages_per_minute: float = 20, group_period: float = 60.0,
+        chat_messages_per_second: float = 1.0,
     ) -> None:
         """``group_period``: the group limit's window in seconds (tests shorten it)."""
         self.max_retries = max_retries
@@ -351,7 +351,8 @@ class ResilientRateLimiter(BaseRateLimiter):
         burst = max(1, min(GROUP_BURST, int(group_messages_per_minute // 4)))
         interval = (group_period + SAFETY + LATE) / (group_messages_per_minute - burst + 1)
         self._group = (interval, (burst - 1) * interval)
-        self._private = (PRIVATE_INTERVAL, (PRIVATE_BURST - 1) * PRIVATE_INTERVAL)
+        private = 1.0 / chat_messages_per_second
+        self._private = (private, (PRIVATE_BURST - 1) * private)
         self._buckets: _MemoryBuckets | _DatabaseBuckets | None = None
         self._global = _GlobalQueue(self)
         self._chats: Batch[_Ask, _Slot] = Batch(self._reserve_in_chats)

@@ -144,6 +144,7 @@ def start_bot(database: str, emulator: BotAPIEmulator, tmp_path: Path):
                 # The emulator enforces no flood limits; Telegram's would make a 100-ticket test take ten minutes.
                 messages_per_second=10_000,
                 group_messages_per_minute=100_000,
+                chat_messages_per_second=10_000,
                 # Tests type faster than any customer; tests/test_inbox.py checks flood control.
                 flood_messages=10_000,
                 **(telegram or {}),

@@ -237,6 +237,7 @@ async def running_fleet(emulator: BotAPIEmulator, database: str, tmp_path: Path)
         # The emulator enforces no flood limits, and these customers type faster than people.
         "KEFU_TELEGRAM__MESSAGES_PER_SECOND": "10000",
         "KEFU_TELEGRAM__GROUP_MESSAGES_PER_MINUTE": "100000",
+        "KEFU_TELEGRAM__CHAT_MESSAGES_PER_SECOND": "10000",
         "KEFU_TELEGRAM__FLOOD_MESSAGES": "10000",
         "KEFU_DATABASE__URL": database,
         "KEFU_PRIVACY__KEYS": json.dumps([TEST_PRIVACY_KEY]),
