@@ -23,15 +23,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import itertools
 import json
 import math
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,66 +38,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
-from aiohttp import web  # noqa: E402
 
-from bench.common import POSTGRES_ADMIN_URL, PRIVACY_KEY, BotProcess, base_env, throwaway_database  # noqa: E402
+from bench.common import (  # noqa: E402
+    POSTGRES_ADMIN_URL, PRIVACY_KEY, BotProcess, LoadBalancer, base_env, free_port, throwaway_database,
+)
 from bench.load import COMPLAINT, FAQ  # noqa: E402
 
 TOKEN = "123456789:BENCH-ratelimit-token-not-a-secret"
 WEBHOOK_SECRET = "BENCH-ratelimit-webhook-secret"
-WEBHOOK_PATH = "/telegram/webhook"
 QUESTIONS = {lang: [q for q in questions if q not in ("你好", "hello")] for lang, questions in FAQ.items()}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Balancer:
-    """Round robin over the processes; one that fails is skipped for the next (502 if none answers)."""
-
-    def __init__(self, backends: list[str]) -> None:
-        self.backends = backends
-        self.answered: Counter[str] = Counter()
-        self._turn = itertools.cycle(range(len(backends)))
-        self._session: aiohttp.ClientSession | None = None
-        self._runner: web.AppRunner | None = None
-        self.url = ""
-
-    async def start(self) -> None:
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-        app = web.Application(client_max_size=1024 * 1024)
-        app.router.add_post(WEBHOOK_PATH, self._forward)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}{WEBHOOK_PATH}"
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-        if self._session is not None:
-            await self._session.close()
-
-    async def _forward(self, request: web.Request) -> web.Response:
-        assert self._session is not None
-        body = await request.read()
-        headers = {k: request.headers[k] for k in ("Content-Type", "X-Telegram-Bot-Api-Secret-Token") if k in request.headers}
-        first = next(self._turn)
-        for backend in self.backends[first:] + self.backends[:first]:
-            try:
-                async with self._session.post(backend + WEBHOOK_PATH, data=body, headers=headers) as answer:
-                    payload = await answer.read()
-                    if answer.status >= 500:
-                        continue
-                    if answer.status < 300:
-                        self.answered[backend] += 1
-                    return web.Response(status=answer.status, body=payload)
-            except (aiohttp.ClientError, TimeoutError, OSError):
-                continue
-        return web.Response(status=502, text="no backend answered")
 
 
 class Watch:
@@ -163,7 +109,7 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)] if ordered else math.nan
 
 
-def kefu_env(emulator: Any, group_id: int, database: str, balancer: Balancer, folder: Path, name: str, port: int) -> dict[str, str]:
+def kefu_env(emulator: Any, group_id: int, database: str, balancer: LoadBalancer, folder: Path, name: str, port: int) -> dict[str, str]:
     env = base_env()
     env.update(
         KEFU_TELEGRAM__TOKEN=TOKEN,
@@ -214,7 +160,7 @@ async def run_round(count: int, plan: argparse.Namespace, folder: Path) -> Round
             complaining.append((user["id"], COMPLAINT[lang]))
     processes: list[tuple[BotProcess, str]] = []
     ports = [free_port() for _ in range(count)]
-    balancer = Balancer([f"http://127.0.0.1:{port}" for port in ports])
+    balancer = LoadBalancer([f"http://127.0.0.1:{port}" for port in ports])
     try:
         async with throwaway_database("postgres", folder, plan.postgres, f"rate{count}") as database:
             await balancer.start()
