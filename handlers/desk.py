@@ -24,6 +24,7 @@ from bot.config import Settings
 from bot.crypto import blind_indexes
 from bot.i18n import LANGUAGE_NAMES, Markup, html_text, text
 from bot.longtext import copy_long, reply_long, send_long
+from bot.models import InboxUpdate
 from bot.telegram_http import NotSent, watch
 from knowledge_base.orders.service import orders_for
 from knowledge_base.orders.sources import OrderSourceUnavailable
@@ -174,11 +175,14 @@ async def post_unposted(app: Application) -> int:
     """Post the tickets left without a topic and card: their customer was answered, and then the
     process died before it posted them (a customer is told first, so that a burst of complaints,
     whose posts wait for Telegram's 20 a minute into the group, is not kept waiting for them)."""
-    tickets = await unposted_tickets(now(app) - UNPOSTED_AFTER)
-    for ticket in tickets:
+    posted = 0
+    for ticket in await unposted_tickets(now(app) - UNPOSTED_AFTER):
         customer = await Customer.get(id=ticket.customer_id)
+        if await InboxUpdate.filter(chat_id=customer.telegram_id, status="processing").exists():
+            continue  # a live process handles the customer's update: it posts the ticket (a burst waits its turn)
         await post_ticket(app, ticket, customer, ticket.subject)
-    return len(tickets)
+        posted += 1
+    return posted
 
 
 _FORUM_CHECKED = timedelta(minutes=10)

@@ -281,3 +281,23 @@ async def test_two_posters_of_one_ticket_make_one_topic_and_one_card(customer: P
     assert bot.emulator.count("createForumTopic") == 1
     cards = [m for m in bot.emulator.bot_messages(agent.chat_id, since=before) if m.get("reply_markup")]
     assert len(cards) == 1
+
+
+async def test_the_watch_leaves_a_ticket_whose_update_a_live_process_is_handling(customer: Person, agent: Person) -> None:
+    """In a burst the update that opened it waits minutes for the group's turn: it posts it."""
+    from datetime import UTC, datetime
+
+    from bot import inbox
+    from handlers.desk import post_unposted
+    from ticketing.customers import record_customer
+    from ticketing.service import SlaPolicy, open_ticket
+
+    bot = customer.bot
+    opened_at = datetime.now(UTC)
+    stored = await record_customer(customer.id, first_name="Emma", language_code="en")
+    await open_ticket(stored, text="the parcel is broken", source="complaint", now=opened_at, policy=SlaPolicy())
+    update = {"update_id": 5_000_001, "message": {"message_id": 1, "date": 0, "chat": {"id": customer.chat_id, "type": "private"}}}
+    await inbox.store([update], opened_at)
+    await inbox.claim([5_000_001], "a-live-process", opened_at)
+    bot.travel(opened_at + timedelta(minutes=5))
+    assert await post_unposted(bot.app) == 0
