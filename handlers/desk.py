@@ -172,8 +172,8 @@ class _Intent:
 
 
 async def post_unposted(app: Application) -> int:
-    """Post the tickets left without a topic and card: their customer was answered, and then the
-    process died before it posted them (a customer is told first, so that a burst of complaints,
+    """Post the tickets left without a card (and maybe a topic): their customer was answered, and
+    then the process died before it posted them (a customer is told first, so that a burst of complaints,
     whose posts wait for Telegram's 20 a minute into the group, is not kept waiting for them)."""
     posted = 0
     for ticket in await unposted_tickets(now(app) - UNPOSTED_AFTER):
@@ -248,8 +248,7 @@ async def to_topic(
     posted (a crash after the customer was answered), made again if it was deleted by hand."""
     if _group(context) is None:
         return None
-    never_posted = (ticket.card_message_id, ticket.card_requested_at, ticket.topic_id, ticket.topic_requested_at)
-    if all(value is None for value in never_posted):
+    if ticket.card_message_id is None and ticket.card_requested_at is None:  # a crash came before its card
         await post_ticket(context, ticket, await Customer.get(id=ticket.customer_id), ticket.subject)
     reply_to = None if ticket.topic_id else ticket.card_message_id
     try:

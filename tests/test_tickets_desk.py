@@ -301,3 +301,23 @@ async def test_the_watch_leaves_a_ticket_whose_update_a_live_process_is_handling
     await inbox.claim([5_000_001], "a-live-process", opened_at)
     bot.travel(opened_at + timedelta(minutes=5))
     assert await post_unposted(bot.app) == 0
+
+
+async def test_a_ticket_whose_topic_was_made_but_not_its_card_gets_its_card_in_that_topic(customer: Person, agent: Person) -> None:
+    from datetime import UTC, datetime
+
+    from handlers.desk import post_unposted
+    from ticketing.customers import record_customer
+    from ticketing.service import SlaPolicy, open_ticket
+
+    bot = customer.bot
+    opened_at = datetime.now(UTC)
+    stored = await record_customer(customer.id, first_name="Emma", language_code="en")
+    ticket = (await open_ticket(stored, text="the parcel is broken", source="complaint", now=opened_at, policy=SlaPolicy())).ticket
+    topic = await bot.app.bot.create_forum_topic(agent.chat_id, f"#{ticket.id} · made before the crash")
+    await Ticket.filter(id=ticket.id).update(topic_id=topic.message_thread_id, topic_requested_at=opened_at)
+    bot.travel(opened_at + timedelta(minutes=3))
+    assert await post_unposted(bot.app) == 1
+    posted = await Ticket.get(id=ticket.id)
+    card = next(m for m in bot.emulator.bot_messages(agent.chat_id) if m["message_id"] == posted.card_message_id)
+    assert card.get("message_thread_id") == topic.message_thread_id and bot.emulator.count("createForumTopic") == 1

@@ -140,12 +140,11 @@ async def open_ticket(
 
 
 async def unposted_tickets(opened_before: datetime) -> list[Ticket]:
-    """Working tickets opened before ``opened_before`` whose topic and card were never asked for
-    (a customer who was forgotten has no working ticket)."""
+    """Working tickets opened before ``opened_before`` whose card was never asked for, whatever
+    became of their topic (a customer who was forgotten has no working ticket)."""
     return await Ticket.filter(
         status__in=("new", "open", "pending"), created_at__lt=opened_before.astimezone(UTC),
-        card_message_id__isnull=True, card_requested_at__isnull=True, topic_requested_at__isnull=True,
-        topic_id__isnull=True,
+        card_message_id__isnull=True, card_requested_at__isnull=True,
     ).order_by("id")
 
 
