@@ -462,6 +462,7 @@ async def running_fleet(plan: argparse.Namespace, folder: Path, label: str, proc
                 name = f"kefu-{'abcdefgh'[n]}"
                 env = kefu_env(emulator, group, database, balancer.url, folder, name, port, limits)
                 kefus.append(Kefu(name, port, BotProcess(env, folder, name)))
+            print(f"  [{label}: {processes} kefu run on {code_version()}]")
             for kefu in kefus:
                 await kefu.bot.start()
             for kefu in kefus:
