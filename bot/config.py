@@ -11,6 +11,7 @@ import json
 import os
 import re
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -85,6 +86,13 @@ class TelegramSettings(_Section):
         """The path of ``webhook_url``, which kefu's HTTP server answers (a proxy passes it on)."""
         return urlsplit(self.webhook_url or "").path or "/"
 
+    @field_validator("agent_chat_id")
+    @classmethod
+    def _group_id(cls, value: int | None) -> int | None:
+        if value is not None and value >= 0:
+            raise ValueError("must be the agent group's id, which is negative (e.g. -1001234567890); a positive id is a person's chat")
+        return value
+
     @field_validator("token")
     @classmethod
     def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
@@ -131,6 +139,14 @@ class KnowledgeBaseSettings(_Section):
     reload_seconds: float = Field(default=3.0, gt=0)
     values: dict[str, str] = Field(default_factory=lambda: dict(SHOP_FACTS))
 
+    @field_validator("low_confidence")
+    @classmethod
+    def _below_high(cls, value: float, info: ValidationInfo) -> float:
+        high = info.data.get("high_confidence")
+        if high is not None and value >= high:
+            raise ValueError(f"must be below high_confidence ({high}): between the two the bot offers a \"did you mean\", above high_confidence it answers")
+        return value
+
 
 SHOP_FACTS: dict[str, str] = {
     "shop_name": "our shop",
@@ -172,6 +188,17 @@ class TicketsSettings(_Section):
             raise ValueError("must list days 1 (Monday) to 7 (Sunday), e.g. [1, 2, 3, 4, 5]")
         return value
 
+    @field_validator("holidays")
+    @classmethod
+    def _known_country(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        import holidays  # the calendar library: loaded only when a country is set
+
+        if value.strip().upper() not in holidays.list_supported_countries():
+            raise ValueError(f"must be a country code the holidays library knows (not {value!r}), e.g. \"CN\", \"HK\", \"TW\", or \"\" for none")
+        return value.strip().upper()
+
 
 class SchedulerSettings(_Section):
     timezone: str = "Asia/Shanghai"
@@ -210,8 +237,8 @@ class SchedulerSettings(_Section):
     @classmethod
     def _shop_dates(cls, value: list[dict[str, str]]) -> list[dict[str, str]]:
         for item in value:
-            if set(item) - {"name", "date"} or not re.match(r"^\d{2}-\d{2}$", item.get("date", "")) or not item.get("name"):
-                raise ValueError('each must be {name = "...", date = "MM-DD"}, e.g. {name = "anniversary", date = "06-18"}')
+            if set(item) - {"name", "date"} or not _month_day(item.get("date", "")) or not item.get("name", "").strip():
+                raise ValueError('each must be {name = "...", date = "MM-DD"} with a real day of the year, e.g. {name = "anniversary", date = "06-18"}')
         return value
 
     @field_validator("timezone")
@@ -222,6 +249,17 @@ class SchedulerSettings(_Section):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError("is not a time zone name such as Asia/Shanghai or Europe/Berlin") from None
         return value
+
+
+def _month_day(value: str) -> bool:
+    """"MM-DD" naming a day some year has (02-29 included)."""
+    if not re.fullmatch(r"\d{2}-\d{2}", value):
+        return False
+    try:
+        date(2000, int(value[:2]), int(value[3:]))
+    except ValueError:
+        return False
+    return True
 
 
 class ApiSettings(_Section):
