@@ -302,6 +302,7 @@ class OrdersSettings(_Section):
     )
     default_region: str = "CN"
     webhook_secret: SecretStr | None = None
+    legacy_signatures: bool = True
     url: str | None = Field(default=None, validate_default=True)
     phone_url: str | None = None
     auth_header: SecretStr | None = None

@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
+from yarl import URL
 
 from bot.config import OrdersSettings
 from knowledge_base.orders import feed
@@ -39,7 +40,8 @@ class Shop:
     async def post(self, path: str, body: Any, *, secret: str = SECRET, age: float = 0, headers: dict | None = None) -> tuple[int, dict]:
         raw = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
         timestamp = int(self.clock[0].timestamp() - age)
-        sent = {"X-Kefu-Timestamp": str(timestamp), "X-Kefu-Signature": sign(secret, timestamp, raw)} | (headers or {})
+        signature = sign(secret, timestamp, raw, path=URL(path).raw_path)
+        sent = {"X-Kefu-Timestamp": str(timestamp), "X-Kefu-Signature": signature} | (headers or {})
         response = await self.client.post(path, data=raw, headers={"Content-Type": "application/json", **sent})
         return response.status, await response.json()
 
@@ -63,7 +65,9 @@ async def shop(database: str) -> AsyncIterator[Shop]:
 
 
 async def test_a_signed_order_is_stored_and_a_second_one_replaces_it(shop: Shop) -> None:
-    assert await shop.post("/api/orders", ORDER) == (200, {"order_no": "SO100231", "created": True, "status": "shipped"})
+    assert await shop.post("/api/orders", ORDER) == (
+        200, {"order_no": "SO100231", "created": True, "status": "shipped", "changed": True, "stale": False}
+    )
     status, body = await shop.post("/api/orders", ORDER | {"tracking_no": "SF2"})
     assert (status, body["created"]) == (200, False)
     order = await Order.get(order_no="SO100231")
@@ -80,11 +84,12 @@ async def test_a_status_event_is_applied_once_however_often_it_is_sent(shop: Sho
     on_status_change(scheduler)
     try:
         first = await shop.post("/api/orders/SO100231/events", DELIVERED)
+        shop.clock[0] += timedelta(seconds=1)  # the shop's retry: a new request, signed anew
         replay = await shop.post("/api/orders/SO100231/events", DELIVERED)
     finally:
         status_listeners.remove(scheduler)
 
-    assert first == (200, {"order_no": "SO100231", "duplicate": False, "status": "delivered", "changed": True})
+    assert first == (200, {"order_no": "SO100231", "duplicate": False, "status": "delivered", "changed": True, "stale": False})
     assert replay[0] == 200 and replay[1]["duplicate"] is True
     assert heard == [OrderStatus.DELIVERED]
     assert await OrderEvent.filter(event_id="evt-1").count() == 1
@@ -191,7 +196,7 @@ async def test_without_a_secret_the_feed_is_disabled(database: str) -> None:
 @pytest.mark.skipif(not (shutil.which("openssl") and shutil.which("curl")), reason="needs openssl and curl")
 async def test_the_documented_curl_example_works(shop: Shop) -> None:
     """The shell example in the feed's docstring (and the README) signs as kefu checks."""
-    await shop.post("/api/orders", ORDER)
+    await shop.post("/api/orders", ORDER | {"created_at": "2025-03-01T10:00:00+08:00", "shipped_at": "2025-03-02T16:00:00+08:00"})
     shop.clock[0] = datetime.now(UTC)
     script = feed.__doc__.split("From a shell::", 1)[1]
     script = script.replace("http://127.0.0.1:8080", str(shop.client.make_url("")).rstrip("/"))
@@ -201,4 +206,4 @@ async def test_the_documented_curl_example_works(shop: Shop) -> None:
         stdout=asyncio.subprocess.PIPE,
     )
     out, _ = await process.communicate()
-    assert json.loads(out) == {"order_no": "SO100231", "duplicate": False, "status": "delivered", "changed": True}
+    assert json.loads(out) == {"order_no": "SO100231", "duplicate": False, "status": "delivered", "changed": True, "stale": False}

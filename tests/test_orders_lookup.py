@@ -27,8 +27,7 @@ async def _order(order_no: str, phone: str = MINE, *, days_ago: int = 1, status:
             "amount": "90.00", "currency": "CNY", "created_at": NOW - timedelta(days=days_ago), **extra,
         }
     )
-    order, _ = await save_order(data, now=NOW)
-    return order
+    return (await save_order(data, now=NOW)).order
 
 
 async def _customer(telegram_id: int = 1, phone: str | None = MINE) -> Customer:

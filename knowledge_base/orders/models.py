@@ -1,4 +1,5 @@
-"""The shop's orders as kefu keeps them (provider "local"), their events, and who may see which.
+"""The shop's orders as kefu keeps them (provider "local"), their events, who may see which, and the
+order feed's memory of the requests it took (a replay is refused).
 
 Model and field docstrings become SQL comments, and tortoise splits migration SQL at semicolons:
 keep semicolons out of them.
@@ -63,6 +64,11 @@ class Order(BlindIndexed, Model):
     delivered_at = fields.DatetimeField(null=True)
     expected_delivery = fields.DateField(null=True)
     updated_at = fields.DatetimeField(description="when kefu last received this order")
+    state_at = fields.DatetimeField(
+        null=True,
+        description="the sender's time of the stored status (the event's time, or the order's own paid_at, shipped_at ...), what an older change is told by",
+    )
+    version = fields.BigIntField(null=True, description="the highest version the shop sent for this order, if it sends them")
 
     events: fields.ReverseRelation[OrderEvent]
 
@@ -90,6 +96,17 @@ class OrderEvent(Model):
 
     class Meta:
         table = "order_event"
+
+
+class FeedSignature(Model):
+    """A signed order-feed request kefu took, remembered while its timestamp is fresh: the same request again is a replay."""
+
+    digest = fields.CharField(primary_key=True, max_length=64, description="SHA-256 of the signature, hex")
+    seen_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField(db_index=True, description="when its timestamp goes stale and the row may go")
+
+    class Meta:
+        table = "feed_signature"
 
 
 class VerificationAttempt(Model):

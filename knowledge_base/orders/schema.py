@@ -51,7 +51,16 @@ def _no_nul(value: str) -> str:
 
 
 def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+08:00 is before year 1 in UTC
+        raise ValueError("is out of range: in UTC it falls before year 1 or after year 9999") from None
+
+
+def _not_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number, not true or false")
+    return value
 
 
 _ISO_DATE = re.compile(r"\d{4}-\d\d-\d\d(?:[ T]\d\d:|$)")
@@ -131,6 +140,9 @@ Place = Annotated[str, _length(128), _NO_NUL]
 Description = Annotated[str, _length(2000), _NO_NUL]
 Time = Annotated[datetime, BeforeValidator(_iso_date), AfterValidator(_utc)]
 Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
+Version = Annotated[int, BeforeValidator(_not_bool), Field(ge=0, le=2**63 - 1)]
+"""The shop's own counter of an order's changes (a revision, or its update time in milliseconds):
+a change with a lower version than the one stored is older and ignored (the order feed)."""
 
 
 class _In(BaseModel):
@@ -177,6 +189,7 @@ class OrderIn(_In):
     delivered_at: Time | None = None
     expected_delivery: Annotated[date, BeforeValidator(_iso_date)] | None = None
     events: Annotated[list[TrackingIn], BeforeValidator(_json_list), Field(max_length=500)] = []
+    version: Version | None = None
 
     @field_validator("phone", mode="before")
     @classmethod
@@ -199,6 +212,7 @@ class EventIn(_In):
     time: Time
     place: Place | None = None
     description: Description | None = Field(default=None, validate_default=True)
+    version: Version | None = None
 
     @field_validator("status")
     @classmethod
