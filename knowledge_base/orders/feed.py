@@ -146,7 +146,7 @@ def order_routes(settings: OrdersSettings, *, clock: Clock = lambda: datetime.no
 
     return [
         web.post("/api/orders", _guarded(post_order)),
-        web.post("/api/orders/{order_no}/events", _guarded(post_event)),
+        web.post("/api/orders/{order_no:[^/]+}/events", _guarded(post_event)),  # any order number, braces too
     ]
 
 
