@@ -13,7 +13,9 @@ from bot.i18n import text
 from handlers.common import customer_and_language
 from scheduler.outbox import cancel_for_customer
 from ticketing.customers import set_birthday, set_opted_out, set_timezone
+from ticketing.models import Customer
 
+TIMEZONE_LIMIT: int = Customer._meta.fields_map["timezone"].max_length  # type: ignore[attr-defined]
 CARE_KINDS = ["survey", "delivered_survey", "revisit", "greeting", "campaign", "servqual"]
 
 
@@ -55,9 +57,11 @@ async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/timezone Europe/Berlin: quiet hours follow the customer's own clock."""
     customer, language = await customer_and_language(update)
     name = context.args[0] if context.args else ""
-    try:
-        ZoneInfo(name)
+    try:  # no zone has a name too long for its column: not worth a look on disk
+        known = len(name) <= TIMEZONE_LIMIT and ZoneInfo(name) is not None
     except (ZoneInfoNotFoundError, ValueError):
+        known = False
+    if not known:
         await update.message.reply_text(text(language, "timezone_usage"))
         return
     await set_timezone(customer, name)

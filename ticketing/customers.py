@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 
 from bot.batch import Batch
+from bot.fit import cut
 from knowledge_base.language import Language, detect_language, language_from_telegram
 from ticketing.models import Customer
 
+NAME_LIMIT = 128
+"""Characters kept of a first or last name (Telegram sends 64 at most; the columns are encrypted text)."""
+USERNAME_LIMIT = 64
+LANGUAGE_CODE = re.compile(r"[A-Za-z0-9_-]{1,%d}" % Customer._meta.fields_map["telegram_language"].max_length)
+"""An IETF language tag as Telegram sends it, short enough for its column: anything else is unknown
+(cut, it would be another code)."""
 LAST_SEEN_STEP = timedelta(minutes=1)
 """``last_seen`` is kept to the minute (segments count days), so a customer's burst of messages
 costs one write."""
@@ -38,15 +46,22 @@ async def record_customer(
     ``wrote`` a message of their own (what counts: ``handlers/common.py``): then they are a
     customer again, their names recorded as a new customer's and the ``forgotten_at`` mark
     cleared. They stay opted out of surveys, greetings and offers until they /subscribe.
+
+    Whatever Telegram sends is kept: a name too long is cut (bot/fit.py), a ``language_code``
+    that is not one or is too long for its column is unknown, as if Telegram had sent none.
     """
     now = datetime.now(UTC)
+    first_name, last_name = cut(first_name, NAME_LIMIT), (last_name or None) and cut(last_name, NAME_LIMIT)
+    username = username and cut(username, USERNAME_LIMIT)
+    if language_code is not None and not LANGUAGE_CODE.fullmatch(language_code):
+        language_code = None
     customer = await _by_telegram_id(telegram_id)
     if customer is None:
         try:
             return await Customer.create(
                 telegram_id=telegram_id,
-                first_name=first_name[:128],
-                last_name=(last_name or None) and last_name[:128],
+                first_name=first_name,
+                last_name=last_name,
                 username=username,
                 telegram_language=language_code,
                 language=language_from_telegram(language_code),
@@ -59,8 +74,8 @@ async def record_customer(
         return customer
     seen = {
         "forgotten_at": None,
-        "first_name": first_name[:128],
-        "last_name": (last_name or None) and last_name[:128],
+        "first_name": first_name,
+        "last_name": last_name,
         "username": username,
         "telegram_language": language_code,
         "blocked": False,  # they wrote to us, so they have not blocked the bot

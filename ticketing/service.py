@@ -17,6 +17,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from bot.batch import Batch
+from bot.fit import cut, storable
 from ticketing.business_hours import BusinessCalendar
 from ticketing.models import Agent, Customer, Ticket, TicketEvent, TicketMessage
 from ticketing.triage import Category, Priority, guess_category, guess_priority
@@ -24,6 +25,11 @@ from ticketing.triage import Category, Priority, guess_category, guess_priority
 Source = Literal["complaint", "handoff", "feedback", "command", "order"]
 REPEAT_WINDOW = timedelta(days=30)
 ACTIVE = ("new", "open", "pending", "resolved")
+SUBJECT_LIMIT: int = Ticket._meta.fields_map["subject"].max_length  # type: ignore[attr-defined]
+AGENT_NAME_LIMIT = 256
+"""Characters kept of an agent's name (Telegram's first and last names joined are 129 at most;
+the column is encrypted text)."""
+USERNAME_LIMIT = 64
 
 
 @dataclass(frozen=True)
@@ -116,7 +122,7 @@ async def open_ticket(
                 category=category,
                 priority=priority,
                 status="new",
-                subject=" ".join(text.split())[:255],
+                subject=cut(storable(" ".join(text.split())), SUBJECT_LIMIT),
                 order_no=order_no,
                 repeat_of=repeat_of,
                 waiting_since=now,
@@ -185,6 +191,9 @@ async def add_customer_message(
 
 
 async def record_agent(telegram_id: int, name: str, username: str | None, *, supervisor: bool) -> Agent:
+    """The agent for this Telegram user, created on first contact; names and role kept current
+    (a name too long is cut, see bot/fit.py)."""
+    name, username = cut(name, AGENT_NAME_LIMIT), username and cut(username, USERNAME_LIMIT)
     agent, _ = await Agent.get_or_create(telegram_id=telegram_id, defaults={"name": name, "username": username})
     role = "supervisor" if supervisor else "agent"
     if (agent.name, agent.username, agent.role) != (name, username, role):
