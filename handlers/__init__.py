@@ -11,7 +11,7 @@ from handlers import (
     agents, answers, campaigns, chat, desk, errors, flood, language, orders, preferences, reports, start, surveys, tickets,
 )
 
-from handlers import privacy
+from handlers import common, privacy
 
 PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 
@@ -85,4 +85,6 @@ def register(app: Application, settings: Settings) -> None:
     app.add_handler(MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, chat.message))
     app.add_handler(MessageHandler(PRIVATE & filters.COMMAND, chat.unknown_command))
     app.add_handler(MessageHandler(PRIVATE & ~filters.TEXT, chat.unsupported))
+    # Last: a press no handler above took (forged data, a button of an older kefu) is still answered.
+    app.add_handler(CallbackQueryHandler(common.unknown_button))
     app.add_error_handler(errors.error_handler)

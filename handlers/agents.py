@@ -14,7 +14,7 @@ from telegram.ext import ContextTypes
 from bot.config import Settings
 from bot.i18n import text
 from bot.longtext import reply_long
-from handlers.common import knowledge
+from handlers.common import knowledge, number
 from knowledge_base.entries import KBError
 from knowledge_base.language import detect_language
 from knowledge_base.questions import mark_learned, missed_questions
@@ -76,8 +76,8 @@ async def kb_add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             entry_id = match["id"]
         else:
             first, _, tail = rest.partition(" ")
-            if first.isdigit() and 1 <= int(first) <= len(missed):
-                entry_id, question = tail.strip(), missed[int(first) - 1]
+            if (picked := number(first)) and picked <= len(missed):
+                entry_id, question = tail.strip(), missed[picked - 1]
             else:
                 entry_id, question = first, tail.strip()
             if not entry_id or not question or entry_id not in kb.kb:

@@ -14,7 +14,7 @@ from telegram.ext import ContextTypes
 from bot.i18n import text
 from handlers.chat import FEEDBACK_DOWN, FEEDBACK_UP, FOLLOW_UP, HANDOFF, PICK, person_button, send_answer
 from handlers import tickets
-from handlers.common import customer_of, knowledge
+from handlers.common import customer_of, knowledge, number
 from knowledge_base.questions import answered_with, give_feedback, question_of
 
 PATTERN = "^(" + "|".join(re.escape(p) for p in (FEEDBACK_UP, FEEDBACK_DOWN, PICK, FOLLOW_UP, HANDOFF)) + r"):\d+:"
@@ -24,7 +24,8 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     prefix, question_id, entry_id = query.data.split(":", 2)
     customer = await customer_of(update)
-    question = await question_of(customer, int(question_id))
+    asked = number(question_id)
+    question = await question_of(customer, asked) if asked else None
     if question is None:
         await query.answer(text(customer.language, "button_invalid"), show_alert=True)
         return

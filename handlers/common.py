@@ -9,6 +9,9 @@ a button pressed under an old message (surveys, revisits, order notices, "did yo
 comes from the "share my phone" keyboard kefu showed before, and would link their phone at once.
 :func:`customer_of` records nothing of a forgotten customer for those updates either (flood
 control may ask for the customer before the refusal runs).
+
+Numbers people type or buttons carry are read by :func:`number`, so that a number no row can have
+never reaches the database, and a press no handler takes is answered by :func:`unknown_button`.
 """
 
 from __future__ import annotations
@@ -19,10 +22,19 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
-from knowledge_base.language import Language
+from bot.i18n import text
+from knowledge_base.language import Language, language_from_telegram
 from knowledge_base.live import LiveKnowledgeBase
-from ticketing.customers import record_customer, reply_language
+from ticketing.customers import known_customer, record_customer, reply_language
 from ticketing.models import Customer
+
+ROW_ID_MAX = 2**31 - 1
+"""The largest id of a row: tickets, surveys and questions are numbered in INTEGER columns
+(PostgreSQL's int4)."""
+TELEGRAM_ID_MAX = 2**63 - 1
+"""The largest Telegram id (BIGINT columns)."""
+ECHO_LIMIT = 40
+"""Characters of what someone typed that an answer quotes back ("There is no ticket #…")."""
 
 
 _recorded: ContextVar[tuple[int, Customer] | None] = ContextVar("kefu_customer", default=None)
@@ -62,3 +74,27 @@ async def customer_and_language(update: Update) -> tuple[Customer, Language]:
 
 def knowledge(context: ContextTypes.DEFAULT_TYPE) -> LiveKnowledgeBase:
     return context.bot_data["knowledge_base"]
+
+
+def number(given: str, largest: int = ROW_ID_MAX) -> int | None:
+    """``given`` (a command's argument, a part of a button's data) as an id from 1 to ``largest``;
+    None for anything else — other characters, ``0``, a number no column holds — which names
+    nothing. Asked of the database, a number past the column's range fails the update (SQLite
+    stores int64, PostgreSQL's INTEGER int4), and Python reads "²" as a digit but not as a number."""
+    if not given.isascii() or not given.isdigit() or len(given) > len(str(largest)):
+        return None
+    value = int(given)
+    return value if 1 <= value <= largest else None
+
+
+async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A press no other handler takes (forged data, a button of an older kefu): answered, so that
+    the button does not spin, in the agent language in the group, else the presser's."""
+    query = update.callback_query
+    chat = update.effective_chat
+    if chat is not None and chat.type != ChatType.PRIVATE:
+        language = context.bot_data["settings"].telegram.agent_language
+    else:
+        customer = await known_customer(query.from_user.id)
+        language = customer.language if customer else language_from_telegram(query.from_user.language_code)
+    await query.answer(text(language, "button_invalid"), show_alert=True)

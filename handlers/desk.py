@@ -22,10 +22,12 @@ from telegram.ext import Application, ContextTypes
 
 from bot.config import Settings
 from bot.crypto import blind_indexes
+from bot.fit import cut
 from bot.i18n import LANGUAGE_NAMES, Markup, html_text, text
 from bot.longtext import copy_long, reply_long, send_long
 from bot.models import InboxUpdate
 from bot.telegram_http import NotSent, watch
+from handlers.common import ECHO_LIMIT, TELEGRAM_ID_MAX, number
 from knowledge_base.orders.service import orders_for
 from knowledge_base.orders.sources import OrderSourceUnavailable
 from scheduler.models import SurveyResponse
@@ -62,6 +64,7 @@ REMINDER_LEAD = timedelta(minutes=15)
 UNPOSTED_AFTER = timedelta(minutes=1)
 """A ticket still without topic and card this long after it was opened is posted by the watch."""
 VIEWS = ("open", "mine", "unassigned", "breaching")
+TOPIC_NAME_LIMIT = 128  # Telegram's
 FORMATTING = frozenset({
     "bold", "italic", "underline", "strikethrough", "spoiler", "code", "pre", "text_link", "blockquote",
     "expandable_blockquote",
@@ -205,7 +208,7 @@ async def _is_forum(context: ContextTypes.DEFAULT_TYPE | Application, group: int
 
 def topic_name(context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, customer: Customer) -> str:
     category = text(agent_language(context), "category_" + ticket.category)
-    return f"#{ticket.id} · {category} · {customer.display_name}"[:128]
+    return cut(f"#{ticket.id} · {category} · {customer.display_name}", TOPIC_NAME_LIMIT)
 
 
 def card_buttons(context: ContextTypes.DEFAULT_TYPE, ticket: Ticket) -> InlineKeyboardMarkup:
@@ -381,10 +384,11 @@ async def assign_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     target: Agent | None = None
     if context.args:
         name = context.args[0].lstrip("@")
-        target = await (
-            Agent.get_or_none(telegram_id=int(name)) if name.isdigit()
-            else Agent.filter(username_hash__in=blind_indexes("username", name)).first()  # encrypted: by its blind index
-        )
+        if name.isdigit():  # a Telegram id (a username never starts with a digit)
+            telegram_id = number(name, TELEGRAM_ID_MAX)
+            target = await Agent.get_or_none(telegram_id=telegram_id) if telegram_id else None
+        else:  # encrypted: by its blind index
+            target = await Agent.filter(username_hash__in=blind_indexes("username", name)).first()
     elif message.reply_to_message and message.reply_to_message.from_user and not message.reply_to_message.from_user.is_bot:
         target = await Agent.get_or_none(telegram_id=message.reply_to_message.from_user.id)
     if target is None:
@@ -498,9 +502,15 @@ async def snippet_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     if await _forgotten_explained(context, ticket, update.effective_message):
         return
     customer = await ticket.customer
-    rendered = await render_snippet(context.args[0], ticket, customer, await _agent(update, context))
+    name = context.args[0]
+    try:
+        rendered = await render_snippet(name, ticket, customer, await _agent(update, context))
+    except SnippetError as refused:  # saved by an older kefu, which let more than names through
+        placeholder = refused.details.get("placeholder", "{")
+        await update.effective_message.reply_text(text(language, "agent_snippet_stored_bad", name=name, placeholder=placeholder))
+        return
     if rendered is None:
-        await update.effective_message.reply_text(text(language, "agent_snippet_unknown", name=context.args[0]))
+        await update.effective_message.reply_text(text(language, "agent_snippet_unknown", name=cut(name, ECHO_LIMIT)))
         return
     if ticket.status == "closed":
         await update.effective_message.reply_text(text(language, "agent_ticket_is_closed", number=ticket.id))
@@ -525,7 +535,7 @@ async def snippets_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     name = args[1]
     if args[0] == "delete":
         key = "agent_snippet_deleted" if await delete_snippet(name) else "agent_snippet_unknown"
-        await message.reply_text(text(language, key, name=name))
+        await message.reply_text(text(language, key, name=cut(name, ECHO_LIMIT)))
         return
     body = message.text.split(None, 3)[3] if len(message.text.split(None, 3)) == 4 else ""
     try:
@@ -541,7 +551,7 @@ async def _list_snippets(update: Update, language: str) -> None:
     if not snippets:
         await update.effective_message.reply_text(text(language, "agent_snippets_none"))
         return
-    lines = [f"• {s.name}: {s.text[:80]}" for s in snippets]
+    lines = [f"• {s.name}: {cut(s.text, 80)}" for s in snippets]
     await reply_long(update.effective_message, "\n".join([text(language, "agent_snippets_title"), *lines]))
 
 
@@ -565,10 +575,11 @@ async def tickets_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 async def ticket_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/ticket N: one ticket's state and a link to its topic."""
     language = agent_language(context)
-    number = context.args[0].lstrip("#") if context.args else ""
-    ticket = await Ticket.get_or_none(id=int(number)).prefetch_related("customer", "assignee") if number.isdigit() else None
+    given = context.args[0].lstrip("#") if context.args else ""
+    ticket_id = number(given)
+    ticket = await Ticket.get_or_none(id=ticket_id).prefetch_related("customer", "assignee") if ticket_id else None
     if ticket is None:
-        await update.effective_message.reply_text(text(language, "agent_ticket_unknown", number=number or "?"))
+        await update.effective_message.reply_text(text(language, "agent_ticket_unknown", number=cut(given, ECHO_LIMIT) or "?"))
         return
     due = ticket.first_response_due if ticket.first_response_at is None else ticket.resolution_due
     await reply_long(
@@ -599,9 +610,10 @@ async def card_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     query = update.callback_query
     language = agent_language(context)
     parts = query.data.split(":")
-    action, number, level = ":".join(parts[:2]), parts[2], parts[3] if len(parts) > 3 else None
+    action, given, level = ":".join(parts[:2]), parts[2], parts[3] if len(parts) > 3 else None
     group = _group(context)
-    ticket = await Ticket.get_or_none(id=int(number))
+    ticket_id = number(given)
+    ticket = await Ticket.get_or_none(id=ticket_id) if ticket_id else None
     if ticket is None or query.message is None or query.message.chat_id != group or not await _is_member(context, group, query.from_user.id):
         await query.answer(text(language, "button_invalid"), show_alert=True)
         return

@@ -7,7 +7,7 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.i18n import text
 from handlers import desk
-from handlers.common import customer_and_language
+from handlers.common import customer_and_language, number
 from scheduler.messages import SERVQUAL, SURVEY, SURVEY_SKIP, servqual_scale
 from scheduler.models import OutboxMessage
 from scheduler.surveys import STEPS, add_comment, answer_servqual, rate
@@ -22,7 +22,8 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     customer, language = await customer_and_language(update)
     parts = query.data.split(":")
-    message = await OutboxMessage.get_or_none(id=int(parts[1]), customer=customer)
+    message_id = number(parts[1])
+    message = await OutboxMessage.get_or_none(id=message_id, customer=customer) if message_id else None
     if message is None:  # someone else's survey, or a forged button
         await query.answer(text(language, "button_invalid"), show_alert=True)
         return
@@ -50,7 +51,8 @@ async def servqual_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     query = update.callback_query
     customer, language = await customer_and_language(update)
     parts = query.data.split(":")
-    message = await OutboxMessage.get_or_none(id=int(parts[1]), customer=customer, kind="servqual")
+    message_id = number(parts[1])
+    message = await OutboxMessage.get_or_none(id=message_id, customer=customer, kind="servqual") if message_id else None
     if message is None:
         await query.answer(text(language, "button_invalid"), show_alert=True)
         return

@@ -15,7 +15,7 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.i18n import text
 from handlers import desk
-from handlers.common import customer_and_language, customer_of
+from handlers.common import customer_and_language, customer_of, number
 from ticketing.models import Customer, Ticket
 from ticketing.service import (
     Source, active_ticket, add_customer_message, handled_before, open_ticket, reopen, resolve, set_category,
@@ -140,7 +140,8 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     customer, language = await customer_and_language(update)
     parts = query.data.split(":")
-    ticket = await Ticket.get_or_none(id=int(parts[2]), customer=customer)
+    ticket_id = number(parts[2])
+    ticket = await Ticket.get_or_none(id=ticket_id, customer=customer) if ticket_id else None
     if ticket is None or ticket.status == "closed":
         await query.answer(text(language, "button_invalid"), show_alert=True)
         return

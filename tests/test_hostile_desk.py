@@ -91,3 +91,120 @@ async def test_whatever_names_and_codes_telegram_sends_are_stored_whole_or_cut_a
     assert stored.telegram_language in (code, None)
     agent = await record_agent(2, f"{first} {last or ''}" * 2, username, supervisor=False)
     assert len((await Agent.get(id=agent.id)).name) <= 256
+
+
+# -- snippets: placeholders are names only ---------------------------------------------------
+
+
+async def test_a_snippet_with_a_format_spec_is_refused_when_saved(desk: Bot) -> None:
+    supervisor = supervisor_of(desk)
+    refused = await supervisor.say("/snippets add pad #{ticket_no:x>20000}")
+    assert refused.text == (
+        "Placeholder {ticket_no:x>20000} is not allowed: a placeholder is a name in braces and nothing more, "
+        "like {ticket_no} (no : ! . or [ after the name)."
+    )
+    for text, named in [("{ticket_no!r}", "{ticket_no!r}"), ("{customer_name.__class__}", "{customer_name.__class__}"),
+                        ("{agent_name[0]}", "{agent_name[0]}"), ("{ticket_no:>{order_no}}", "{ticket_no:>{order_no}}")]:
+        assert (await supervisor.say(f"/snippets add bad {text}")).text.startswith(f"Placeholder {named} is not allowed")
+    assert (await supervisor.say("/snippets add bad {}")).text.startswith("Unknown placeholder {}.")
+    assert not await Snippet.exists()
+    saved = await supervisor.say("/snippets add braces {{literally}} #{ticket_no}")
+    assert saved.text.startswith("💾 Snippet “braces” saved.")
+
+
+async def test_a_snippet_an_older_kefu_saved_with_a_format_spec_is_not_sent(desk: Bot) -> None:
+    customer = _customer(desk, first_name="Emma")
+    ticket = await opened(customer)
+    await Snippet.create(name="old", text="#{ticket_no:x>20000}")
+    agent = _agent(desk, desk.emulator.add_user(first_name="Lei", last_name="Li"))
+    before = desk.emulator.seq
+    answered = await in_topic(agent, ticket).say("/snippet old")
+    assert answered.text == (
+        "Snippet “old” was not sent: its placeholder {ticket_no:x>20000} is no longer allowed (a name in braces "
+        "and nothing more, like {ticket_no}). A supervisor can save it again with /snippets add old."
+    )
+    assert desk.emulator.bot_messages(customer.chat_id, since=before) == []
+
+
+def what_it_says(text: str, values: dict[str, str]) -> str | None:
+    """The snippet as a customer reads it — ``{{``/``}}`` are braces, ``{name}`` its value — or None
+    if it has a brace that is neither (kefu must refuse it)."""
+    said, at = [], 0
+    while at < len(text):
+        if text.startswith(("{{", "}}"), at):
+            said.append(text[at])
+            at += 2
+        elif (placeholder := re.compile(r"\{(\w+):?\}").match(text, at)) and placeholder[1] in values:
+            said.append(values[placeholder[1]])
+            at = placeholder.end()
+        elif text[at] in "{}":
+            return None
+        else:
+            said.append(text[at])
+            at += 1
+    return "".join(said)
+
+
+pieces = st.sampled_from(
+    ["{", "}", "{{", "}}", ":", "!", "r", "s", ".", "[", "]", "0", ">", "x", "20000", "__class__", " ", "好", "é", "\u0301"]
+    + [f"{{{name}}}" for name in PLACEHOLDERS] + ["{name}", "{ticket_no", "ticket_no}"]
+)
+
+
+@FUZZ
+@given(text=st.lists(pieces, min_size=1, max_size=12).map("".join))
+async def test_a_snippet_is_refused_when_saved_or_says_exactly_its_text_with_names_filled(database: str, text: str) -> None:
+    customer = await Customer.get_or_none(telegram_id=1) or await record_customer(1, first_name="Fang", last_name="Wang")
+    agent = await record_agent(2, "Lei Li", "agent_li", supervisor=False)
+    ticket = await Ticket.first() or await Ticket.create(
+        customer=customer, source="handoff", subject="", order_no="SO1", waiting_since=customer.first_seen,
+        created_at=customer.first_seen, updated_at=customer.first_seen,
+    )
+    values = {"customer_name": "Fang Wang", "order_no": "SO1", "ticket_no": str(ticket.id), "agent_name": "Lei Li"}
+    expected = what_it_says(text.strip(), values)
+    try:
+        await save_snippet("fuzz", text, agent)
+    except SnippetError as refused:
+        assert expected is None or not text.strip(), f"{text!r} was refused ({refused.code}) but says {expected!r}"
+        return
+    assert expected is not None, f"{text!r} was saved"
+    assert await render_snippet("fuzz", ticket, customer, agent) == expected
+
+
+# -- numbers no row can have -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("given", ["99999999999999999999999", "2147483648", "9223372036854775808", "²", "١٢", "0", "#-1", "9" * 4000])
+async def test_a_ticket_number_no_ticket_can_have_is_no_such_ticket(desk: Bot, given: str) -> None:
+    agent = _agent(desk, desk.emulator.add_user(first_name="Lei"))
+    shown = cut(given.lstrip("#"), 40)
+    assert (await agent.say(f"/ticket {given}")).text == f"There is no ticket #{shown}."
+
+
+@pytest.mark.parametrize("given", ["99999999999999999999999", "9223372036854775808", "²", "0"])
+async def test_assigning_to_an_id_no_agent_can_have_is_an_unknown_agent(desk: Bot, given: str) -> None:
+    ticket = await opened(_customer(desk, first_name="Emma"))
+    answered = await in_topic(supervisor_of(desk), ticket).say(f"/assign {given}")
+    assert answered.text.startswith("I don't know that agent yet")
+
+
+async def test_forged_buttons_are_answered_and_change_nothing(desk: Bot) -> None:
+    emulator = desk.emulator
+    customer = _customer(desk, first_name="Emma")
+    ticket = await opened(customer)
+    agent = _agent(desk, emulator.add_user(first_name="Lei"))
+    card = ticket.card_message_id
+    huge = "9" * 40
+    for data in (f"tk:claim:{huge}", "tk:close:2147483648", "tk:prio:0", f"tk:prio:{huge}:urgent", "tk:claim:١", "tk:nope:1"):
+        answers = len(emulator.callback_answers)
+        await desk.handled(emulator.press_button(agent.id, card, data, chat_id=agent.chat_id, forged=True))
+        assert [a.get("text") for a in emulator.callback_answers[answers:]] == ["This button is no longer valid."], data
+    mine = customer.seen[-1][-1]["message_id"]
+    for data in (f"tc:solved:{huge}", f"tc:cat:{huge}:payment", "tc:solved:²", f"sv:{huge}:5", f"svskip:{huge}", f"sq:{huge}:start",
+                 f"sq:{huge}:0:7", f"fb+:{huge}:x", f"kbp:{huge}:x", f"human:{huge}:x", "no such button", "ord"):
+        answers = len(emulator.callback_answers)
+        await desk.handled(emulator.press_button(customer.id, mine, data, forged=True))
+        assert len(emulator.callback_answers) == answers + 1, data
+        assert emulator.callback_answers[-1]["show_alert"] is True, data
+    ticket = await Ticket.get(id=ticket.id)
+    assert ticket.status == "new" and ticket.assignee_id is None and ticket.priority == "normal"
