@@ -208,3 +208,19 @@ async def test_forged_buttons_are_answered_and_change_nothing(desk: Bot) -> None
         assert emulator.callback_answers[-1]["show_alert"] is True, data
     ticket = await Ticket.get(id=ticket.id)
     assert ticket.status == "new" and ticket.assignee_id is None and ticket.priority == "normal"
+
+
+# -- a flood of presses ----------------------------------------------------------------------
+
+
+async def test_a_flood_of_presses_is_answered_and_costs_the_customer_no_messages(bot: Bot, customer: Person) -> None:
+    bot.settings.telegram.flood_messages = 3
+    await customer.say("/start")
+    under = customer.seen[-1][-1]["message_id"]
+    for press in [bot.emulator.press_button(customer.id, under, "no such button", forged=True) for _ in range(8)]:
+        await bot.handled(press)
+    answers = [answer.get("text") for answer in bot.emulator.callback_answers]
+    assert answers == ["This button is no longer valid."] * 3 + ["Please wait a moment: that was a lot of taps at once."] * 5
+    assert (await customer.say("/help")).text.startswith("Here is what I can do")
+    assert (await customer.say("/help")).text.startswith("Here is what I can do")
+    assert (await customer.say("/help")).text.startswith("You are sending messages faster than I can read them")
