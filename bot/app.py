@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from collections.abc import AsyncIterator
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat, Update
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 import handlers
@@ -17,14 +17,15 @@ from scheduler import jobs as scheduler_jobs
 from handlers import desk, orders, reports
 from bot import inbox
 from bot.config import ConfigError, Settings
-from bot.fleet import once_across_fleet
+from bot.fleet import once_across_fleet, process_name, take_turn
 from bot.i18n import text
 from bot.intake import Intake
+from bot.longtext import send_long
 from bot.ratelimit import ResilientRateLimiter
 from bot.telegram_http import AiohttpRequest, UpdatesRequest
 from bot.updates import ChatOrderedProcessor
 from knowledge_base.entries import KBError
-from knowledge_base.live import LiveKnowledgeBase
+from knowledge_base.live import KBNews, LiveKnowledgeBase
 from knowledge_base.orders.events import on_status_change, status_listeners
 from knowledge_base.orders.sources import make_source
 from knowledge_base.router import RouterSettings
@@ -108,6 +109,7 @@ def load_knowledge_base(settings: Settings) -> LiveKnowledgeBase:
             kb.learned_file,
             values=kb.values,
             settings=RouterSettings(high=kb.high_confidence, low=kb.low_confidence),
+            max_file_bytes=kb.max_file_bytes,
         )
     except KBError as error:
         problems = "; ".join(str(p) for p in error.problems[:3])
@@ -120,7 +122,35 @@ async def _purge_inbox(_context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _reload_knowledge_base(context: ContextTypes.DEFAULT_TYPE) -> None:
-    context.bot_data["knowledge_base"].reload_if_changed()
+    """Reload changed KB files; the agent group hears when they stop loading and when they load
+    again, once (by the process of a fleet that takes the turn for that state of the files)."""
+    news = context.bot_data["knowledge_base"].poll()
+    if news is not None:
+        await tell_agents_of_knowledge_base(context.application, news)
+
+
+KB_PROBLEMS_SHOWN = 5
+
+
+async def tell_agents_of_knowledge_base(app: Application, news: KBNews) -> None:
+    settings: Settings = app.bot_data["settings"]
+    group = settings.telegram.agent_chat_id
+    lease = "kb-broken" if news.error is not None else "kb-mended"
+    if group is None or not await take_turn(lease, news.version, process_name()):
+        return
+    language = settings.telegram.agent_language
+    if news.error is None:
+        message = text(language, "agent_kb_mended", entries=news.entries)
+    else:
+        problems = [str(problem) for problem in news.error.problems[:KB_PROBLEMS_SHOWN]]
+        if len(news.error.problems) > KB_PROBLEMS_SHOWN:
+            problems.append(text(language, "agent_kb_more", count=len(news.error.problems) - KB_PROBLEMS_SHOWN))
+        message = text(language, "agent_kb_broken", entries=news.entries, problems="\n".join(problems))
+    try:
+        await send_long(app.bot, group, message)
+    except TelegramError as exc:  # logged with the problems already (knowledge_base.live)
+        log.warning("the agent group was not told that the knowledge base %s: %s",
+                    "does not load" if news.error else "loads again", exc)
 
 
 async def announce_commands(app: Application) -> None:

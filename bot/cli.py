@@ -184,9 +184,14 @@ def _kb_import(settings: Settings, source: str, to: str | None) -> int:
     files = settings.knowledge_base.files
     target = to or next((f for f in files if f.endswith((".yaml", ".yml"))), "data/kb-shop.yaml")
     try:
-        ids = import_file(source, target)
+        ids = import_file(source, target, max_bytes=settings.knowledge_base.max_file_bytes)
     except (KBError, OSError) as error:
-        print(f"kefu: {source} was not imported:\n{error}", file=sys.stderr)
+        problems = error.problems if isinstance(error, KBError) else []
+        if len(problems) > 1:  # each on its line, to fix the file in one go
+            print(f"kefu: {source} was not imported:\n{error}", file=sys.stderr)
+        else:
+            reason = str(problems[0]).removeprefix(f"{source}: ") if problems else str(error)
+            print(f"kefu: {source} was not imported: {reason}", file=sys.stderr)
         return EXIT_CONFIG
     print(f"kefu: imported {len(ids)} entries from {source} into {target}")
     if target not in files:

@@ -137,6 +137,7 @@ class KnowledgeBaseSettings(_Section):
     high_confidence: float = Field(default=0.7, gt=0, le=1)
     low_confidence: float = Field(default=0.25, ge=0, lt=1)
     reload_seconds: float = Field(default=3.0, gt=0)
+    max_file_bytes: int = Field(default=20_000_000, gt=0)
     values: dict[str, str] = Field(default_factory=lambda: dict(SHOP_FACTS))
 
     @field_validator("low_confidence")

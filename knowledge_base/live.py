@@ -2,22 +2,46 @@
 
 It is the shipped default KB, the shop's files (``[knowledge_base] files``) and the file that
 ``/kb_add`` writes (``learned_file``), merged in that order. :meth:`LiveKnowledgeBase.reload_if_changed`
-(called every few seconds) reloads when any of them changed on disk; a broken file is reported
+(called every few seconds) reloads when any of them changed on disk; a broken file is logged
 and the last good KB keeps serving.
+
+The people who can fix a file must hear of it, once: :meth:`LiveKnowledgeBase.poll` returns
+:class:`KBNews` when the KB stops loading and when it loads again, not on every poll while a
+file stays broken. The news knows nothing of Telegram; the app posts it to the agent group.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from knowledge_base.entries import KBError
 from knowledge_base.kb import KnowledgeBase
+from knowledge_base.loader import MAX_FILE_BYTES, load_entries
 from knowledge_base.router import Route, Router, RouterSettings
 
 log = logging.getLogger(__name__)
+
+Stamp = tuple[int, int, int, int] | None
+"""A file as last seen: modified and changed times (ns), size, inode; None if missing."""
+
+
+@dataclass(frozen=True, slots=True)
+class KBNews:
+    """The KB stopped loading (``error``: the last good one, ``entries`` long, keeps serving) or
+    loads again (``error`` None, ``entries`` now serving).
+
+    ``version`` names the files' state: the latest change time (ns, zero-padded) of any of
+    them. Processes reading the same files see the same version, so a fleet can tell the
+    agents once; it grows with every change.
+    """
+
+    error: KBError | None
+    entries: int
+    version: str
 
 
 class LiveKnowledgeBase:
@@ -28,11 +52,14 @@ class LiveKnowledgeBase:
         *,
         values: Mapping[str, Any] | None = None,
         settings: RouterSettings | None = None,
+        max_file_bytes: int = MAX_FILE_BYTES,
     ) -> None:
-        """Load now; raises :class:`KBError` if the files are broken at start."""
+        """Load now; raises :class:`KBError` if the files are broken at start (or one is over
+        ``max_file_bytes``)."""
         self.learned_file = Path(learned_file)
         self.files = [Path(f) for f in files]
         self.values = dict(values or {})
+        self.max_file_bytes = max_file_bytes
         self.router = Router(self._load(), settings)
         self._stamps = self._stamp()
         self.last_error: KBError | None = None
@@ -52,15 +79,19 @@ class LiveKnowledgeBase:
         return [*self.files, *learned]
 
     def _load(self) -> KnowledgeBase:
-        return KnowledgeBase.load(self._paths())
+        return KnowledgeBase(load_entries(self._paths(), max_bytes=self.max_file_bytes).values())
 
-    def _stamp(self) -> dict[Path, float | None]:
-        stamps: dict[Path, float | None] = {}
+    def _stamp(self) -> dict[Path, Stamp]:
+        """The files as they are now: a rewrite, a rename over a file or a copy that keeps the
+        old modification time all change the change time, size or inode."""
+        stamps: dict[Path, Stamp] = {}
         for path in [*self.files, self.learned_file]:
             try:
-                stamps[path] = path.stat().st_mtime_ns
+                info = path.stat()
             except OSError:
                 stamps[path] = None
+            else:
+                stamps[path] = (info.st_mtime_ns, info.st_ctime_ns, info.st_size, info.st_ino)
         return stamps
 
     def reload_if_changed(self) -> bool:
@@ -78,6 +109,19 @@ class LiveKnowledgeBase:
         self.last_error = None
         log.info("knowledge base reloaded: %d entries", len(self.kb))
         return True
+
+    def poll(self) -> KBNews | None:
+        """:meth:`reload_if_changed`, and news when the KB just broke or just mended.
+
+        While the files stay broken (even if edited into another broken state) there is no
+        more news; after they load again, the next break is news again.
+        """
+        was_broken = self.last_error is not None
+        self.reload_if_changed()
+        if (self.last_error is not None) == was_broken:
+            return None
+        changed = max((max(stamp[0], stamp[1]) for stamp in self._stamps.values() if stamp), default=0)
+        return KBNews(self.last_error, len(self.kb), f"{changed:020d}")
 
     def add_question(self, entry_id: str, language: str, question: str) -> None:
         """Teach ``entry_id`` a new example question, saved to the learned file, serving at once."""
