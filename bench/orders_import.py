@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot import db  # noqa: E402
+from bot import crypto, db  # noqa: E402
 from knowledge_base.orders.importer import import_orders  # noqa: E402
 from knowledge_base.orders.models import OrderStatus  # noqa: E402
 
@@ -56,6 +56,7 @@ def write_csv(path: Path, rows: int, seed: int = 7) -> None:
 
 
 async def run(rows: int, url: str | None) -> None:
+    crypto.install([crypto.new_key()])  # phones are stored encrypted, as `kefu orders import` does
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "orders.csv"
         started = time.perf_counter()

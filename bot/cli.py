@@ -45,7 +45,13 @@ def _parser() -> argparse.ArgumentParser:
 
     orders = commands.add_parser("orders", help="the shop's orders")
     order_commands = orders.add_subparsers(dest="orders_command", required=True, metavar="ACTION")
-    order_import = order_commands.add_parser("import", help="import orders from CSV or JSON lines (re-import updates)")
+    order_import = order_commands.add_parser(
+        "import", help="import orders from CSV or JSON lines (re-import updates)",
+        description="Import orders from CSV or JSON lines. The file is read through first: a line that cannot be "
+        "read (wrong encoding, a cell over 128 KiB, broken or too deeply nested JSON) stops the import with "
+        "nothing written (exit 2). Rows with wrong values are reported by line and skipped, the others imported "
+        "(exit 1). Importing a file again updates its orders, never duplicates them.",
+    )
     order_import.add_argument("file")
 
     report = commands.add_parser("report", help="the service-quality report: complaints, CSAT, response times, the bot")

@@ -313,6 +313,7 @@ class OrdersSettings(_Section):
     cache_seconds: float = Field(default=30.0, ge=0, le=3600)
     breaker_failures: int = Field(default=5, ge=1, le=100)
     breaker_cooldown: float = Field(default=30.0, gt=0, le=3600)
+    max_response_bytes: int = Field(default=1_000_000, ge=1_000, le=100_000_000)
 
     @field_validator("default_region")
     @classmethod

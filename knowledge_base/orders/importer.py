@@ -7,12 +7,22 @@ In a CSV, ``events`` is JSON text. ``items`` is JSON text too, or plain text as 
 export it: one item, or several separated by ``;`` or line breaks within the cell, each ending
 in an optional quantity (``x2``, ``X 2``, ``×2``, ``*2``, ``＊2``; without one, 1), e.g.
 ``Tea set x2; Cups ×6`` or ``茶具 ×2``. A JSON line may give its ``items`` as such text as well.
-UTF-8 (with or without BOM) or GB18030, as spreadsheets in China save it.
+UTF-8 (with or without BOM) or GB18030, as spreadsheets in China save it; the encoding is told
+by the first line holding a character beyond ASCII, so English rows first and Chinese item names
+later still read right, and a file saved in two encodings fails where the second one starts.
 
-A row that cannot be read is reported with its line number and reason and skipped; the rest
-are imported. Importing a file again updates its orders, never duplicates them. Rows are
-written in batches, each in one transaction, with bulk statements: the order's status change
-is recorded as an event (but no listener is told, see :mod:`.events`).
+A file is read to its end before anything is written, and a line that cannot be read stops the
+import there with nothing written (:class:`MalformedLine`, the CLI's exit 2): bytes not in the
+file's encoding (a file saved in two encodings), a CSV cell over 128 KiB (csv's limit: usually a
+quote left open, which takes in the lines after it), a line over 1 MiB, a JSON line that is not
+JSON, is nested too deeply or is not an object. Reading costs little beside writing, and no
+partial import is left to sort out. A row that reads but whose values are wrong (a bad phone
+number, an unknown status) is reported with its line and reason and skipped; the other rows are
+imported (exit 1). Importing a file again updates its orders, never duplicates them, so should
+the database fail part-way (or the file change while it is imported), importing it again
+completes it. Rows are written in batches, each in one transaction, with bulk statements (a
+running bot on SQLite waits for one batch at most, not for the whole file): the order's status
+change is recorded as an event (but no listener is told, see :mod:`.events`).
 """
 
 from __future__ import annotations
@@ -37,6 +47,10 @@ from knowledge_base.orders.schema import OrderIn, first_error
 
 REQUIRED = ("order_no", "phone", "status", "items", "amount", "currency", "created_at")
 BATCH = 1000
+LINE_LIMIT = 1 << 20
+"""Characters in one line: a real order takes a few hundred; a line that never ends (a binary
+file, a JSON line of gigabytes) is refused, not read into memory."""
+ENCODING_NAMES = {"utf-8-sig": "UTF-8", "gb18030": "GB18030"}
 SAMPLES = Path(__file__).with_name("sample_orders.jsonl")
 
 Progress = Callable[[int], object]
@@ -44,7 +58,16 @@ Progress = Callable[[int], object]
 
 
 class ImportFileError(Exception):
-    """The whole file cannot be imported (missing, unknown format, missing columns)."""
+    """The file cannot be imported (missing, unreadable, unknown format, missing columns, a
+    malformed line); the message is one sentence naming the file."""
+
+
+class MalformedLine(ImportFileError):
+    """A line that cannot be read as a row at all: found before anything was written."""
+
+    def __init__(self, path: Path, line: int, reason: str) -> None:
+        self.path, self.line, self.reason = path, line, reason
+        super().__init__(f"{path} was not imported: line {line:,} {reason}; nothing was written")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,27 +102,43 @@ async def import_orders(
     path: str | Path,
     *,
     progress: Progress | None = None,
+    total: Callable[[int], object] | None = None,
     region: str = "CN",
     now: datetime | None = None,
     batch_size: int = BATCH,
 ) -> ImportReport:
-    """Import ``path``; phone numbers without a country code are numbers of ``region``."""
+    """Import ``path``; phone numbers without a country code are numbers of ``region``.
+
+    Every line is read first (raising :class:`ImportFileError` with nothing written); ``total``
+    is then told how many rows the file holds, ``progress`` how many were written.
+    """
     started = time.perf_counter()
+    path = Path(path)
+    rows = count_rows(path)
+    if total:
+        total(rows)
     now = now or datetime.now(UTC)
     report = ImportReport()
     batch: dict[str, OrderIn] = {}
     read = 0
-    for line, row in _rows(Path(path)):
-        read += 1
-        order = _parse(line, row, region, report)
-        if order is not None:
-            batch[order.order_no] = order  # the same order twice in a batch: the later row wins
-        if len(batch) >= batch_size:
-            await _write(batch, now, report)
-            batch.clear()
-            if progress:
-                progress(read)
-            read = 0
+    try:
+        for line, row in _rows(path):
+            read += 1
+            order = _parse(line, row, region, report)
+            if order is not None:
+                batch[order.order_no] = order  # the same order twice in a batch: the later row wins
+            if len(batch) >= batch_size:
+                await _write(batch, now, report)
+                batch.clear()
+                if progress:
+                    progress(read)
+                read = 0
+    except MalformedLine as exc:  # it read well a moment ago: the file was changed meanwhile
+        raise ImportFileError(
+            f"{path} changed while it was imported (line {exc.line:,} {exc.reason}): "
+            f"{report.imported} orders were written; "
+            "importing the file again is safe (it updates, never duplicates)"
+        ) from None
     if batch:
         await _write(batch, now, report)
     if progress and read:
@@ -133,27 +172,32 @@ def _moved(order: OrderIn, by: timedelta) -> OrderIn:
 
 
 async def cli_import(path: str | Path, *, region: str = "CN") -> int:
-    """``kefu orders import FILE`` with the database open: a progress bar, then the report.
+    """``kefu orders import FILE`` with the database open: a progress bar once the file has
+    been read through, then the report.
 
-    Exit code 0 when every row was imported, 1 when some were skipped, 2 when the file was not.
+    Exit code 0 when every row was imported, 1 when some rows were skipped (each reported by
+    line, the others imported), 2 when the file was not imported (one sentence naming the file
+    and the line; nothing written).
     """
     from tqdm import tqdm
 
+    bars: list[tqdm] = []
     try:
-        total = _count_rows(Path(path))
-        with tqdm(total=total, unit=" rows", file=sys.stderr, desc="orders") as bar:
-            report = await import_orders(path, progress=bar.update, region=region)
+        report = await import_orders(
+            path, region=region, progress=lambda rows: bars[0].update(rows),
+            total=lambda rows: bars.append(tqdm(total=rows, unit=" rows", file=sys.stderr, desc="orders")),
+        )
     except ImportFileError as exc:
         print(f"kefu: {exc}", file=sys.stderr)
         return 2
+    finally:
+        for bar in bars:
+            bar.close()
     print(report.summary())
     return 1 if report.skipped else 0
 
 
-def _parse(line: int, row: dict[str, Any] | str, region: str, report: ImportReport) -> OrderIn | None:
-    if isinstance(row, str):  # a line that is not a JSON object: the reason is in the string
-        report.skipped.append(RowProblem(line, row))
-        return None
+def _parse(line: int, row: dict[str, Any], region: str, report: ImportReport) -> OrderIn | None:
     try:
         return OrderIn.model_validate(row, context={"region": region})
     except ValidationError as exc:
@@ -196,44 +240,81 @@ async def _write(batch: dict[str, OrderIn], now: datetime, report: ImportReport)
     report.created += len(batch) - len(known)
 
 
-def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    """(line number, row) for each row of a CSV or JSON-lines file; a str row says what is wrong."""
+def count_rows(path: Path) -> int:
+    """Read every row of ``path`` (nothing kept): raises :class:`ImportFileError` at the first
+    line that cannot be read."""
+    try:
+        return sum(1 for _ in _rows(path))
+    except OSError as exc:
+        raise ImportFileError(f"{path} cannot be read: {exc.strerror or exc}") from None
+
+
+def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, row) for each row of a CSV or JSON-lines file."""
     if not path.is_file():
-        raise ImportFileError(f"{path} does not exist")
+        raise ImportFileError(f"{path} does not exist" if not path.exists() else f"{path} is not a file")
     encoding = _encoding(path)
     with path.open(encoding=encoding, newline="") as file:
-        if _is_json_lines(path, file):
-            yield from _json_rows(file)
-        else:
-            yield from _csv_rows(path, file)
+        try:
+            if _is_json_lines(path, file):
+                yield from _json_rows(path, file)
+            else:
+                yield from _csv_rows(path, file)
+        except UnicodeDecodeError:
+            name = ENCODING_NAMES[encoding]
+            raise MalformedLine(
+                path, _undecodable_line(path, encoding),
+                f"is not {name} as the lines before it are: save the whole file in one encoding (UTF-8 is best)",
+            ) from None
 
 
-def _json_rows(file: TextIO) -> Iterator[tuple[int, dict[str, Any] | str]]:
+def _lines(path: Path, file: TextIO) -> Iterator[str]:
+    """The file's lines, each read only up to :data:`LINE_LIMIT` characters."""
+    number = 0
+    while text := file.readline(LINE_LIMIT + 1):
+        number += 1
+        if len(text.rstrip("\r\n")) > LINE_LIMIT:
+            raise MalformedLine(path, number, f"is longer than {LINE_LIMIT:,} characters")
+        yield text
+
+
+def _json_rows(path: Path, file: TextIO) -> Iterator[tuple[int, dict[str, Any]]]:
     if file.read(1024).lstrip().startswith("["):
-        raise ImportFileError(f"{file.name} holds a JSON array: write one order per line (JSON lines) instead")
+        raise ImportFileError(f"{path} holds a JSON array: write one order per line (JSON lines) instead")
     file.seek(0)
-    for number, text in enumerate(file, start=1):
+    for number, text in enumerate(_lines(path, file), start=1):
         if not text.strip():
             continue
         try:
             row = json.loads(text)
-        except json.JSONDecodeError as exc:
-            yield number, f"not JSON ({exc.msg})"
-            continue
-        yield number, row if isinstance(row, dict) else "not a JSON object"
+        except ValueError as exc:  # JSONDecodeError, or an integer of thousands of digits
+            raise MalformedLine(path, number, f"is not JSON ({getattr(exc, 'msg', exc)})") from None
+        except RecursionError:
+            raise MalformedLine(path, number, "is JSON nested too deeply") from None
+        if not isinstance(row, dict):
+            raise MalformedLine(path, number, "is not a JSON object: write one order per line as {...}")
+        yield number, row
 
 
-def _csv_rows(path: Path, file: TextIO) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    reader = csv.DictReader(file)
-    header = [name.strip() for name in reader.fieldnames or []]
-    missing = [name for name in REQUIRED if name not in header]
-    if missing:
-        raise ImportFileError(f"{path} lacks the column(s) {', '.join(missing)} (line 1 is the header)")
-    reader.fieldnames = header
-    start = reader.line_num + 1
-    for row in reader:
-        yield start, {k: v for k, v in row.items() if k is not None}  # None: cells beyond the header
+def _csv_rows(path: Path, file: TextIO) -> Iterator[tuple[int, dict[str, Any]]]:
+    reader = csv.DictReader(_lines(path, file))
+    start = 1
+    try:
+        header = [name.strip() for name in reader.fieldnames or []]
+        missing = [name for name in REQUIRED if name not in header]
+        if missing:
+            raise ImportFileError(f"{path} lacks the column(s) {', '.join(missing)} (line 1 is the header)")
+        reader.fieldnames = header
         start = reader.line_num + 1
+        for row in reader:
+            yield start, {k: v for k, v in row.items() if k is not None}  # None: cells beyond the header
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        if "field limit" in str(exc):
+            reason = f'has a cell longer than {csv.field_size_limit():,} characters (is a quote " left open?)'
+        else:
+            reason = f"cannot be read as CSV ({exc})"
+        raise MalformedLine(path, start, reason) from None
 
 
 def _is_json_lines(path: Path, file: TextIO) -> bool:
@@ -251,21 +332,30 @@ def _is_json_lines(path: Path, file: TextIO) -> bool:
 
 
 def _encoding(path: Path) -> str:
-    """utf-8-sig when the first megabyte is UTF-8, else GB18030 (Excel's "CSV" in China)."""
+    """utf-8-sig when the first line holding more than ASCII is UTF-8, else GB18030 (Excel's
+    "CSV" in China). Not more than that line: one line in another encoding further on must fail
+    there (:func:`_rows`), not turn the whole file into mojibake."""
     with path.open("rb") as file:
-        head = file.read(1 << 20)
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
-    except UnicodeDecodeError:
-        return "gb18030"
+        while raw := file.readline(LINE_LIMIT):
+            if raw.isascii():
+                continue
+            try:
+                codecs.getincrementaldecoder("utf-8")().decode(raw, final=False)
+            except UnicodeDecodeError:
+                return "gb18030"
+            break
     return "utf-8-sig"
 
 
-def _count_rows(path: Path) -> int:
-    """For the progress bar: lines, less a CSV's header (a close guess when cells span lines)."""
-    if not path.is_file():
-        raise ImportFileError(f"{path} does not exist")
+def _undecodable_line(path: Path, encoding: str) -> int:
+    """The number of the first line that is not in ``encoding`` (the text reader decodes ahead)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    line = 1
     with path.open("rb") as file:
-        lines = sum(1 for text in file if text.strip())
-    header = path.suffix.lower() not in (".jsonl", ".ndjson", ".json")
-    return max(lines - header, 0)
+        while raw := file.readline(LINE_LIMIT):
+            try:
+                decoder.decode(raw)
+            except UnicodeDecodeError:
+                return line
+            line += raw.endswith(b"\n")
+    return line  # the last line ends in the middle of a character
