@@ -16,6 +16,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import pytest
@@ -409,9 +410,9 @@ async def test_any_event_time_or_version_is_at_worst_a_400(shop: Shop, time: Any
 
 
 @_FUZZ
-@given(order_no=st.text(min_size=1, max_size=200))
+@given(order_no=st.text(min_size=1, max_size=200).filter(lambda n: n not in (".", "..")))  # "..": no segment of its own
 async def test_any_order_number_in_the_path_or_the_body_is_at_worst_a_4xx(shop: Shop, order_no: str) -> None:
-    path = "/api/orders/" + URL.build(path="/" + order_no).raw_path.lstrip("/").replace("/", "%2F").replace("?", "%3F") + "/events"
+    path = f"/api/orders/{quote(order_no, safe='')}/events"
     status, body = await shop.post(path, DELIVERED | {"event_id": f"fuzz-{shop.clock[0].timestamp()}"})
     assert status in (200, 400, 404), body
     status, body = await shop.post("/api/orders", ORDER | {"order_no": order_no})
