@@ -153,6 +153,17 @@ async def test_a_line_that_never_ends_is_refused_without_reading_it_whole(
     assert code == 2 and "line 2 is longer than 1,048,576 characters" in _one_sentence(said)
 
 
+def test_a_file_saved_as_utf_16_or_with_a_huge_number_is_refused_with_a_sentence_that_helps(tmp_path: Path) -> None:
+    utf16 = tmp_path / "orders.csv"
+    utf16.write_text(HEADER + _csv_row(1), encoding="utf-16")  # Excel's "Unicode text"
+    with pytest.raises(ImportFileError, match="line 1 is neither UTF-8 nor GB18030: save the file as UTF-8"):
+        count_rows(utf16)
+    digits = tmp_path / "orders.jsonl"
+    digits.write_text(_json_row(1) + '{"amount": ' + "9" * 5_000 + "}\n", encoding="utf-8")
+    with pytest.raises(ImportFileError, match=r"line 2 is not JSON \(a number of thousands of digits\)"):
+        count_rows(digits)
+
+
 async def test_a_nested_items_cell_is_a_bad_value_reported_by_line_and_the_other_rows_imported(
     database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

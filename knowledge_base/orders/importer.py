@@ -50,7 +50,6 @@ BATCH = 1000
 LINE_LIMIT = 1 << 20
 """Characters in one line: a real order takes a few hundred; a line that never ends (a binary
 file, a JSON line of gigabytes) is refused, not read into memory."""
-ENCODING_NAMES = {"utf-8-sig": "UTF-8", "gb18030": "GB18030"}
 SAMPLES = Path(__file__).with_name("sample_orders.jsonl")
 
 Progress = Callable[[int], object]
@@ -261,11 +260,11 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             else:
                 yield from _csv_rows(path, file)
         except UnicodeDecodeError:
-            name = ENCODING_NAMES[encoding]
-            raise MalformedLine(
-                path, _undecodable_line(path, encoding),
-                f"is not {name} as the lines before it are: save the whole file in one encoding (UTF-8 is best)",
-            ) from None
+            reason = (
+                "is not UTF-8 as the lines before it are: save the whole file in one encoding (UTF-8 is best)"
+                if encoding == "utf-8-sig" else "is neither UTF-8 nor GB18030: save the file as UTF-8"
+            )
+            raise MalformedLine(path, _undecodable_line(path, encoding), reason) from None
 
 
 def _lines(path: Path, file: TextIO) -> Iterator[str]:
@@ -288,7 +287,8 @@ def _json_rows(path: Path, file: TextIO) -> Iterator[tuple[int, dict[str, Any]]]
         try:
             row = json.loads(text)
         except ValueError as exc:  # JSONDecodeError, or an integer of thousands of digits
-            raise MalformedLine(path, number, f"is not JSON ({getattr(exc, 'msg', exc)})") from None
+            what = exc.msg if isinstance(exc, json.JSONDecodeError) else "a number of thousands of digits"
+            raise MalformedLine(path, number, f"is not JSON ({what})") from None
         except RecursionError:
             raise MalformedLine(path, number, "is JSON nested too deeply") from None
         if not isinstance(row, dict):
