@@ -7,6 +7,7 @@ import functools
 import logging
 from datetime import UTC, datetime, timedelta
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat, Update
 from telegram.error import BadRequest, Forbidden, TelegramError
@@ -16,7 +17,7 @@ import handlers
 from scheduler import jobs as scheduler_jobs
 from handlers import desk, orders, reports
 from bot import inbox
-from bot.config import ConfigError, Settings
+from bot.config import ConfigError, Settings, TelegramSettings
 from bot.fleet import once_across_fleet, process_name, take_turn
 from bot.i18n import text
 from bot.intake import Intake
@@ -32,6 +33,8 @@ from knowledge_base.router import RouterSettings
 
 log = logging.getLogger(__name__)
 KEEP_HANDLED_UPDATES = timedelta(days=7)
+TELEGRAM_API_HOST = "api.telegram.org"
+TELEGRAM_WEBHOOK_PORTS = (443, 80, 88, 8443)
 POOL_TIMEOUT = 60.0
 """Seconds a request waits for one of the ``[telegram] connections`` (python-telegram-bot's
 default of 1 s would fail sends in a burst rather than queue them)."""
@@ -62,6 +65,8 @@ def build_application(
             f"Webhook mode needs {missing}: set the public https:// URL Telegram calls and a secret "
             "(e.g. from `openssl rand -hex 32`), or set KEFU_TELEGRAM__MODE=polling."
         )
+    if tg.mode == "webhook":
+        _check_webhook_url(tg)
     processor = processor or ChatOrderedProcessor()
     updates_request = UpdatesRequest()
     app = (
@@ -99,6 +104,25 @@ def build_application(
     scheduler_jobs.install(app, settings)
     reports.schedule_weekly(app, settings)
     return app
+
+
+def _check_webhook_url(tg: TelegramSettings) -> None:
+    """Telegram's own Bot API calls webhooks only at https:// URLs on ports 443, 80, 88 and 8443:
+    refused before start rather than by setWebhook. A self-hosted Bot API server (``--local``) or
+    ``kefu emulator`` (any other ``base_url``) may call http:// too, and refuses itself what it does not."""
+    if urlsplit(tg.base_url).hostname != TELEGRAM_API_HOST:
+        return
+    url = urlsplit(tg.webhook_url or "")
+    try:
+        port = url.port or 443
+    except ValueError:
+        port = 0
+    if url.scheme != "https" or port not in TELEGRAM_WEBHOOK_PORTS:
+        raise ConfigError(
+            f"Telegram calls webhooks only at https:// URLs on port 443, 80, 88 or 8443, not {tg.webhook_url}: set "
+            "KEFU_TELEGRAM__WEBHOOK_URL to your reverse proxy's https:// address (docs/deploy.md), or set "
+            "KEFU_TELEGRAM__MODE=polling."
+        )
 
 
 def load_knowledge_base(settings: Settings) -> LiveKnowledgeBase:
@@ -182,23 +206,36 @@ async def receiving(app: Application, settings: Settings) -> AsyncIterator[Appli
         await announce_commands(app)
         notify = functools.partial(orders.notify_status_change, app)
         on_status_change(notify)
-        await app.start()
-        await intake.start()
-        if settings.telegram.mode == "webhook":
-            await app.bot.set_webhook(
-                settings.telegram.webhook_url,  # type: ignore[arg-type]
-                secret_token=settings.telegram.webhook_secret.get_secret_value(),  # type: ignore[union-attr]
-                allowed_updates=Update.ALL_TYPES,
-                max_connections=settings.telegram.webhook_max_connections,
-            )
-            log.info("taking updates by webhook at %s", settings.telegram.webhook_url)
-        else:
-            await app.bot.delete_webhook()
-            intake.start_polling()
         try:
+            await app.start()
+            await intake.start()
+            if settings.telegram.mode == "webhook":
+                await _set_webhook(app, settings)
+            else:
+                await app.bot.delete_webhook()
+                intake.start_polling()
             yield app
-        finally:
+        finally:  # also when the start failed half-way: python-telegram-bot shuts down only a stopped bot
             await intake.stop()
-            await app.stop()
+            if app.running:
+                await app.stop()
             status_listeners.remove(notify)
             await app.bot_data["orders"].close()
+
+
+async def _set_webhook(app: Application, settings: Settings) -> None:
+    tg = settings.telegram
+    try:
+        await app.bot.set_webhook(
+            tg.webhook_url,  # type: ignore[arg-type]
+            secret_token=tg.webhook_secret.get_secret_value(),  # type: ignore[union-attr]
+            allowed_updates=Update.ALL_TYPES,
+            max_connections=tg.webhook_max_connections,
+        )
+    except (BadRequest, Forbidden) as error:
+        raise ConfigError(
+            f"The Bot API refused the webhook {tg.webhook_url} ({error.message}): set KEFU_TELEGRAM__WEBHOOK_URL to "
+            "a public https:// URL (port 443, 80, 88 or 8443, with a valid certificate) and "
+            "KEFU_TELEGRAM__WEBHOOK_SECRET to 16-256 characters A-Z, a-z, 0-9, _ and -, or set KEFU_TELEGRAM__MODE=polling."
+        ) from None
+    log.info("taking updates by webhook at %s", tg.webhook_url)

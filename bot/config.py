@@ -269,6 +269,14 @@ class ApiSettings(_Section):
     failed_attempts: int = Field(default=10, ge=0)
     failed_window_seconds: float = Field(default=60.0, gt=0, le=86400)
     trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    failed_clients_max: int = Field(default=10_000, ge=1, le=10_000_000)
+    """Client addresses the refused-attempt counts remember at most (the oldest are forgotten)."""
+    header_timeout: float = Field(default=10.0, gt=0, le=600)
+    """Seconds a connection has to send a request's head (and then its body) before it is closed."""
+    keepalive_timeout: float = Field(default=75.0, gt=0, le=3600)
+    """Seconds an idle connection is kept open after an answer, for the client's next request."""
+    max_connections: int = Field(default=900, ge=1, le=1_000_000)
+    """Connections open at once; below the usual 1024 open files, leaving room for kefu's own."""
 
     @field_validator("token")
     @classmethod

@@ -1,11 +1,17 @@
-"""kefu's one HTTP server (``[api] listen``): Telegram's webhook, the shop's order feed, metrics, health."""
+"""kefu's one HTTP server (``[api] listen``): Telegram's webhook, the shop's order feed, metrics, health.
+
+It faces the network, so it is built to outlast hostile clients (bot/guard.py): connections have
+deadlines and a cap, refused attempts are counted per client, and every request's body is read
+within ``[api] header_timeout``.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 from telegram.ext import Application
@@ -13,7 +19,7 @@ from tortoise import Tortoise
 
 from bot import monitoring
 from bot.config import ConfigError, Settings
-from bot.guard import FailedAttempts, api_guard
+from bot.guard import Connection, Connections, FailedAttempts, Handler, api_guard, request_deadlines, too_many, usable_connections
 from bot.intake import Intake
 from bot.models import InboxUpdate
 from knowledge_base.orders.feed import order_routes
@@ -21,11 +27,21 @@ from reports.api import metrics_routes
 
 log = logging.getLogger(__name__)
 BOT = web.AppKey("bot", Application)
+ATTEMPTS = web.AppKey("attempts", FailedAttempts)
 
 
 def build_http_app(settings: Settings, bot: Application | None = None) -> web.Application:
-    attempts = FailedAttempts(settings.api.failed_attempts, settings.api.failed_window_seconds)
-    app = web.Application(client_max_size=1024 * 1024, middlewares=[api_guard(attempts, settings.api.trusted_proxies)])
+    api = settings.api
+    attempts = FailedAttempts(
+        api.failed_attempts, api.failed_window_seconds, api.trusted_proxies, capacity=api.failed_clients_max
+    )
+    webhook = settings.telegram.webhook_path() if bot is not None and settings.telegram.mode == "webhook" else None
+    middlewares = [request_deadlines(api.header_timeout), api_guard(attempts, webhook)]
+    if webhook is not None:
+        middlewares.insert(0, _counting_webhook(webhook))
+    app = web.Application(client_max_size=1024 * 1024, middlewares=middlewares)
+    app[ATTEMPTS] = attempts
+    app.cleanup_ctx.append(attempts.purging)
     app.add_routes(order_routes(settings.orders))
     app.add_routes(metrics_routes(settings))
     app.router.add_get("/healthz", _alive)
@@ -33,8 +49,8 @@ def build_http_app(settings: Settings, bot: Application | None = None) -> web.Ap
     if bot is not None:
         app[BOT] = bot
         app.router.add_get("/readyz", _ready)
-        if settings.telegram.mode == "webhook":
-            app.router.add_post(settings.telegram.webhook_path(), _webhook)
+        if webhook is not None:
+            app.router.add_post(webhook, _take_update)
     return app
 
 
@@ -57,29 +73,46 @@ async def _ready(request: web.Request) -> web.Response:
     return web.json_response({"ok": ok, **checks, **details}, status=200 if ok else 503)
 
 
-async def _webhook(request: web.Request) -> web.Response:
-    """An update from Telegram, each answer counted by its status (``kefu_webhook_responses_total``)."""
-    try:
-        response = await _take_update(request)
-    except web.HTTPException as error:  # e.g. 413: a body over client_max_size
-        monitoring.count_webhook(error.status)
-        raise
-    except Exception:  # aiohttp answers 500
-        monitoring.count_webhook(500)
-        raise
-    monitoring.count_webhook(response.status)
-    return response
+def _counting_webhook(path: str) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    """Every answer on the webhook path counted by its status (``kefu_webhook_responses_total``),
+    those of the other middlewares too (408 a body too slow, 413 too long)."""
+
+    @web.middleware
+    async def counting(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path != path:
+            return await handler(request)
+        try:
+            response = await handler(request)
+        except web.HTTPException as error:
+            monitoring.count_webhook(error.status)
+            raise
+        except Exception:  # aiohttp answers 500
+            monitoring.count_webhook(500)
+            raise
+        monitoring.count_webhook(response.status)
+        return response
+
+    return counting
 
 
 async def _take_update(request: web.Request) -> web.Response:
-    """Refused (403) unless it carries the secret, 503 while not taking updates (starting or
-    stopping: the load balancer tries another process), stored before 200."""
+    """An update from Telegram: refused (403) unless it carries the secret, 503 while not taking
+    updates (starting or stopping: the load balancer tries another process), stored before 200.
+
+    The secret is checked first: one that is right always goes through. A caller refused more
+    than ``[api] failed_attempts`` times in the window gets 429 for its wrong secrets (and its
+    refusals are no longer logged one by one)."""
     bot = request.app[BOT]
     settings: Settings = bot.bot_data["settings"]
     expected = settings.telegram.webhook_secret.get_secret_value().encode()  # type: ignore[union-attr]
     given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "").encode()
     if not hmac.compare_digest(given, expected):
-        log.warning("webhook call without the right secret from %s refused", request.remote)
+        attempts = request.app[ATTEMPTS]
+        caller = attempts.caller(request)
+        if (wait := attempts.retry_after(caller)) > 0:
+            return too_many(wait)
+        attempts.refused(caller)
+        log.warning("webhook call without the right secret from %s refused", caller.address)
         return web.Response(status=403, text="forbidden")
     intake: Intake = bot.bot_data["intake"]
     if not intake.accepting:
@@ -103,22 +136,37 @@ async def serving_http(
     settings: Settings, listen: str | None = None, app: Application | None = None
 ) -> AsyncIterator[str]:
     """Serve until the block exits; yields the base URL (``listen`` may use port 0). With the
-    bot's ``app``: also /readyz and, in webhook mode, the webhook."""
-    host, _, port = (listen or settings.api.listen).rpartition(":")
+    bot's ``app``: also /readyz and, in webhook mode, the webhook.
+
+    The listening socket is made here rather than by an aiohttp site, so that each connection is
+    a :class:`~bot.guard.Connection`, under the deadlines and the cap of bot/guard.py."""
+    api = settings.api
+    host, _, port = (listen or api.listen).rpartition(":")
     runner = web.AppRunner(build_http_app(settings, app), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, int(port))
+    connections = Connections(usable_connections(api.max_connections), api.header_timeout, api.keepalive_timeout)
+    loop = asyncio.get_running_loop()
+    manager = runner.server
+    assert manager is not None
+
+    def connection() -> Connection:
+        return Connection(
+            connections, manager, loop=loop, access_log=None, keepalive_timeout=api.keepalive_timeout,
+            lingering_time=min(10.0, api.header_timeout),  # the rest of a body that came too slowly
+        )
+
     try:
-        await site.start()
+        server = await loop.create_server(connection, host.strip("[]") or None, int(port))
     except OSError as error:
         await runner.cleanup()
         raise ConfigError(
             f"Cannot listen on {host}:{port} ({error.strerror}): set KEFU_API__LISTEN to a free host:port."
         ) from None
-    address = runner.addresses[0]
-    url = f"http://{address[0]}:{address[1]}"
+    address = server.sockets[0].getsockname()
+    url = f"http://{address[0]}:{address[1]}" if ":" not in address[0] else f"http://[{address[0]}]:{address[1]}"
     log.info("HTTP API at %s", url)
     try:
         yield url
     finally:
+        server.close()
         await runner.cleanup()

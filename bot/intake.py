@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -38,6 +39,10 @@ log = logging.getLogger(__name__)
 LOOK_AGAIN = timedelta(seconds=1)
 READ_ONLY_CALLS = ("get", "answerCallbackQuery", "logOut", "close")
 UNKNOWN_PER_NOTICE = 100
+PTB_PERSISTENCE_NOTES = (
+    "_user_ids_to_be_updated_in_persistence", "_user_ids_to_be_deleted_in_persistence",
+    "_chat_ids_to_be_updated_in_persistence", "_chat_ids_to_be_deleted_in_persistence",
+)
 
 
 @dataclass
@@ -97,6 +102,7 @@ class Intake:
         self._held: dict[int, tuple[int | None, datetime]] = {}  # update id → chat, arrival: claimed here, not finished
         self._failed: set[int] = set()  # being handled, but set aside
         self._memory: dict[int, tuple[str, str]] = {}  # update id → memory as loaded
+        self._using: Counter[tuple[str, int]] = Counter()  # ("user"/"chat", id) → its updates being handled
         self._tasks: list[asyncio.Task[None]] = []
         self._emptied = asyncio.Event()
         processor.before, processor.after = self._before, self._after
@@ -154,6 +160,7 @@ class Intake:
         monitoring.count_failed_updates(len(marked))
 
     async def _before(self, update: Update) -> None:
+        self._use(update, 1)
         user_id = update.effective_user.id if update.effective_user else None
         chat_id = update.effective_chat.id if update.effective_chat else None
         private = update.effective_chat is not None and update.effective_chat.type == "private"
@@ -184,12 +191,31 @@ class Intake:
                 if received_at is not None:
                     monitoring.observe_reply((_utcnow() - received_at).total_seconds())
         finally:
+            self._use(update, -1)
             self._failed.discard(update.update_id)
             self._held.pop(update.update_id, None)
             if not self._held:
                 self._emptied.set()
         if self.accepting and (following := await inbox.claim_next(chat_id, self.name)) is not None:
             await self._hand_over_stored(following)
+
+    def _use(self, update: Update, change: int) -> None:
+        """Count the updates being handled per user and chat. Their memory lives in the database,
+        so python-telegram-bot's copy (``user_data``/``chat_data``) is dropped once no update uses
+        it: the process holds none for the customers who are not writing right now."""
+        for scope, owner in (("user", update.effective_user), ("chat", update.effective_chat)):
+            if owner is None:
+                continue
+            key = (scope, owner.id)
+            self._using[key] += change
+            if self._using[key] <= 0:
+                del self._using[key]
+                (self.app.drop_user_data if scope == "user" else self.app.drop_chat_data)(owner.id)
+        if change < 0 and self.app.persistence is None:
+            # python-telegram-bot notes every id it saw or dropped, for a persistence: kefu has none
+            # (the database is its memory), and those notes would only grow.
+            for notes in PTB_PERSISTENCE_NOTES:
+                getattr(self.app, notes, set()).clear()
 
     async def _save_memory(self, update: Update) -> None:
         user_before, chat_before = self._memory.pop(update.update_id, ("{}", "{}"))
