@@ -23,6 +23,7 @@ from telegram.ext import Application, ApplicationHandlerStop, ContextTypes
 
 from bot.config import Settings
 from bot.crypto import blind_indexes
+from bot.fit import storable
 from bot.i18n import text
 from bot.longtext import reply_long
 from handlers import tickets
@@ -50,7 +51,9 @@ def shop_zone(context: ContextTypes.DEFAULT_TYPE) -> ZoneInfo:
 
 async def order_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     customer, language = await customer_and_language(update)
-    await show_orders(update, context, customer, language, context.args[0] if context.args else None)
+    # Without NULs: the number is kept in the customer's memory (JSON) while kefu asks for the last
+    # digits, and PostgreSQL refuses a NUL there.
+    await show_orders(update, context, customer, language, storable(context.args[0]) if context.args else None)
 
 
 async def show_orders(

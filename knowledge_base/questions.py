@@ -9,6 +9,7 @@ from typing import Literal
 from tortoise.expressions import Q
 from tortoise.functions import Count, Max
 
+from bot.fit import cut, storable
 from knowledge_base.features import normalize
 from knowledge_base.models import Question
 from knowledge_base.router import Route
@@ -19,13 +20,13 @@ Feedback = Literal["up", "down"]
 
 def question_key(text: str) -> str:
     """What makes two questions "the same" for /kb_missed: their normalised text."""
-    return (normalize(text) or text.strip().lower())[:255]
+    return storable(normalize(text) or text.strip().lower())[:255]
 
 
 async def record_question(customer: Customer, text: str, route: Route, language: str) -> Question:
     return await Question.create(
         customer=customer,
-        text=text[:4096],
+        text=cut(storable(text), 4096),
         normalized=question_key(text),
         language=language,
         action=route.action,

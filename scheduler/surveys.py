@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from tortoise.exceptions import IntegrityError
 
+from bot.fit import cut, storable
 from scheduler.models import OutboxMessage, SurveyResponse
 
 KINDS = {"survey": "csat", "delivered_survey": "delivered"}
@@ -47,7 +48,7 @@ async def rate(message: OutboxMessage, score: int, now: datetime) -> Rated:
 async def add_comment(response_id: int, customer_id: int, comment: str, now: datetime) -> bool:
     """The optional comment after the stars; only the customer who rated can add it, once."""
     updated = await SurveyResponse.filter(id=response_id, customer_id=customer_id, comment__isnull=True).update(
-        comment=comment.strip()[:2000], updated_at=now.astimezone(UTC)
+        comment=cut(storable(comment.strip()), 2000), updated_at=now.astimezone(UTC)
     )
     return bool(updated)
 

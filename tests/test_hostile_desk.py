@@ -93,6 +93,18 @@ async def test_whatever_names_and_codes_telegram_sends_are_stored_whole_or_cut_a
     assert len((await Agent.get(id=agent.id)).name) <= 256
 
 
+async def test_a_nul_character_in_what_people_write_is_dropped_not_a_failure(desk: Bot) -> None:
+    """PostgreSQL refuses U+0000 in text and JSON; SQLite takes it. Either way the update goes through."""
+    customer = _customer(desk, first_name="Emma")
+    assert (await customer.say("how long does shipping\x00 take")).text
+    assert "order AB" in (await customer.say("/order A\x00B")).text
+    assert "order AB with those digits" in (await customer.say("1234")).text
+    assert "ticket #" in (await customer.say("/complaint broken\x00 parcel")).text
+    assert (await Ticket.get(customer__telegram_id=customer.id)).subject == "broken parcel"
+    assert (await supervisor_of(desk).say("/snippets add nul a\x00b")).text.startswith("💾 Snippet “nul” saved.")
+    assert (await Snippet.get(name="nul")).text == "ab"
+
+
 # -- snippets: placeholders are names only ---------------------------------------------------
 
 
