@@ -73,6 +73,21 @@ async def test_a_customer_whose_language_code_is_not_one_is_served_in_english(bo
     assert stored.telegram_language is None and stored.language == "en"
 
 
+@pytest.mark.parametrize(
+    ("name", "limit", "kept"),
+    [
+        ("A" * 64 + " " + "B" * 64, 128, "A" * 64 + " " + "B" * 62 + "…"),
+        ("e\u0301" * 100, 10, "e\u0301" * 4 + "…"),  # never a letter without its accent
+        ("👨‍👩‍👧‍👦" * 5, 10, "👨‍👩‍👧‍👦…"),  # never half a family
+        ("🇨🇳" * 10, 10, "🇨🇳" * 4 + "…"),  # never half a flag
+        ("ab    cdef", 6, "ab…"),
+        ("short", 5, "short"),
+    ],
+)
+def test_a_string_too_long_for_its_column_is_cut_between_graphemes_with_an_ellipsis(name: str, limit: int, kept: str) -> None:
+    assert cut(name, limit) == kept and len(kept) <= limit
+
+
 names = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=300)
 
 
@@ -83,7 +98,8 @@ async def test_whatever_names_and_codes_telegram_sends_are_stored_whole_or_cut_a
 ) -> None:
     customer = await record_customer(1, first_name=first, last_name=last, username=username, language_code=code)
     stored = await Customer.get(id=customer.id)
-    for given_name, kept, limit in ((first, stored.first_name, 128), (last or None, stored.last_name, 128), (username, stored.username, 64)):
+    kept_names = ((first, stored.first_name, 128), (last or None, stored.last_name, 128), (username, stored.username, 64))
+    for given_name, kept, limit in kept_names:
         if given_name is None or len(given_name) <= limit:
             assert kept == given_name
         else:
