@@ -13,15 +13,16 @@ parsers disagree on or silently drop: control characters (C0 but tab, line feed 
 return; DEL; C1 including NEL), the line separators U+2028/U+2029 (a YAML 1.1 reader breaks the
 line there, a YAML 1.2 one keeps them as text) and the non-characters U+FFFE/U+FFFF. Each is
 refused naming its line, so the fast reader (yaml-rs, which stops at a NUL: four NULs read as
-an empty file, ``id: a\0b`` as ``a``) and the slow one (PyYAML) can only read the same file
-the same way. The same characters written as escapes (``"\0"``, ``"\u0000"``) are refused in
-the entry's field. A file that holds something (anything but whitespace and, in YAML,
-comments) and yields no entry is an error: no reader may turn a file into nothing. Files over
-a size limit (``[knowledge_base] max_file_bytes``) are refused before they are read, and
-nesting too deep for a reader is an error, never a crash: yaml-rs overflows its stack (a
-segmentation fault) on some ten thousand nested levels, ``- - - … x``, so only texts whose
-lines cannot nest deeply go to it; everything else goes to PyYAML, whose libyaml stops at 1,000
-levels with an error.
+an empty file, ``id: a\\0b`` as ``a``) and the slow one (PyYAML) can only read the same file
+the same way. The same characters written as escapes (``"\\0"``, ``"\\u0000"``) are refused
+in the entry's field, but in example questions, which are only matched (and may be a
+customer's own words, taught with ``/kb_add``), they become spaces. A file that holds
+something (anything but whitespace and, in YAML, comments) and yields no entry is an error: no
+reader may turn a file into nothing. Files over a size limit (``[knowledge_base]
+max_file_bytes``) are refused before they are read, and nesting too deep for a reader is an
+error, never a crash: yaml-rs overflows its stack (a segmentation fault) on some ten thousand
+nested levels, ``- - - … x``, so only texts whose lines cannot nest deeply go to it; everything
+else goes to PyYAML, whose libyaml stops at 1,000 levels with an error.
 """
 
 from __future__ import annotations
@@ -369,7 +370,7 @@ def _validate(
     for key, value in raw.items():
         if key not in ENTRY_FIELDS:
             problem(_shown.repr(key).strip("'"), f"unknown field (expected one of {', '.join(ENTRY_FIELDS)})")
-        elif (char := _control_in(value)) is not None:
+        elif key != "questions" and (char := _control_in(value)) is not None:  # (questions: see _questions)
             problem(key, f"holds the control character {char} (written as an escape): remove it")
     category = raw.get("category")
     if not isinstance(category, str) or not category.strip():
@@ -424,7 +425,10 @@ def _questions(value: Any, problem: Any) -> dict[str, tuple[str, ...]]:
         if not isinstance(items, list) or not all(isinstance(q, str) for q in items):
             problem("questions", f"{lang}: must be a list of texts")
             continue
-        cleaned = tuple(dict.fromkeys(q.strip() for q in items if q.strip()))
+        # Control characters written as escapes become spaces: examples are only matched, and a
+        # customer's question taught with /kb_add may hold them (older kefus wrote them so).
+        items = [_FORBIDDEN.sub(" ", q).strip() for q in items]
+        cleaned = tuple(dict.fromkeys(q for q in items if q))
         if cleaned:
             out[lang] = cleaned
     if not out:
@@ -594,7 +598,9 @@ class _Dumper(yaml.SafeDumper):
 
 
 def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-    style = "|" if "\n" in value else None
+    # Double quotes escape every character a KB file may not hold (PyYAML may otherwise write a
+    # NEL as it is, in a file kefu would then refuse).
+    style = '"' if _FORBIDDEN.search(value) else "|" if "\n" in value else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
