@@ -18,6 +18,7 @@ from typing import Any
 
 from bot import sql
 from bot.batch import Batch
+from bot.fit import storable
 from bot.models import ConversationState
 
 
@@ -43,7 +44,19 @@ async def load(user_id: int | None, chat_id: int | None) -> tuple[dict[str, Any]
 
 
 def snapshot(data: MutableMapping[str, Any]) -> str:
-    return json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
+    """The memory as JSON that both databases store: PostgreSQL's jsonb refuses ``\\u0000``, so a
+    NUL someone typed (kept in a campaign draft, say) is dropped rather than failing the update."""
+    return json.dumps(_storable(data), sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _storable(value: Any) -> Any:
+    if isinstance(value, str):
+        return storable(value)
+    if isinstance(value, MutableMapping | dict):
+        return {storable(str(key)): _storable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(item) for item in value]
+    return value
 
 
 _SAVE = """INSERT INTO conversation_state (scope, owner_id, data, updated_at) VALUES (?, ?, ?, ?)

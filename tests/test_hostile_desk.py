@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot import conversation
 from bot.fit import cut
 from tests.conftest import SUPERVISOR_ID, _agent, _customer
 from tests.harness import Bot, Person
@@ -252,3 +253,9 @@ async def test_a_flood_of_presses_is_answered_and_costs_the_customer_no_messages
     assert (await customer.say("/help")).text.startswith("Here is what I can do")
     assert (await customer.say("/help")).text.startswith("Here is what I can do")
     assert (await customer.say("/help")).text.startswith("You are sending messages faster than I can read them")
+
+
+async def test_a_nul_kept_in_a_conversations_memory_is_dropped_not_a_failure(database: str) -> None:
+    await conversation.save("user", 4242, {"draft": "sale\x00 today", "steps": ["a\x00", {"k\x00": "v"}]})
+    user_data, _chat_data = await conversation.load(4242, None)
+    assert user_data == {"draft": "sale today", "steps": ["a", {"k": "v"}]}
