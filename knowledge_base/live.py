@@ -120,8 +120,21 @@ class LiveKnowledgeBase:
         self.reload_if_changed()
         if (self.last_error is not None) == was_broken:
             return None
-        changed = max((max(stamp[0], stamp[1]) for stamp in self._stamps.values() if stamp), default=0)
-        return KBNews(self.last_error, len(self.kb), f"{changed:020d}")
+        return KBNews(self.last_error, len(self.kb), self._version())
+
+    def _version(self) -> str:
+        """The latest change to the files; a file that is gone counts its folder's (whose times
+        its removal set)."""
+        times: list[int] = []
+        for path, stamp in self._stamps.items():
+            if stamp is None:
+                try:
+                    info = path.parent.stat()
+                except OSError:
+                    continue
+                stamp = (info.st_mtime_ns, info.st_ctime_ns, 0, 0)
+            times.extend(stamp[:2])
+        return f"{max(times, default=0):020d}"
 
     def add_question(self, entry_id: str, language: str, question: str) -> None:
         """Teach ``entry_id`` a new example question, saved to the learned file, serving at once."""

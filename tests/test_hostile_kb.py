@@ -375,6 +375,21 @@ def test_the_live_kb_has_news_when_it_breaks_and_when_it_mends_not_on_every_poll
     assert live.answer("gift_wrap", "en") == "Gift wrapping costs ¥5."
 
 
+def test_a_shop_file_deleted_after_an_earlier_break_is_news_again(tmp_path: Path) -> None:
+    """(The news's version, which a fleet orders its notices by, grows when a file goes too.)"""
+    shop = tmp_path / "shop.yaml"
+    shop.write_text(VALID[".yaml"], encoding="utf-8")
+    live = LiveKnowledgeBase([shop], tmp_path / "learned.yaml")
+    shop.write_text("entries: []\n", encoding="utf-8")
+    broken = live.poll()
+    shop.write_text(VALID[".yaml"], encoding="utf-8")
+    assert live.poll() is not None
+    shop.unlink()
+    gone = live.poll()
+    assert broken is not None and gone is not None and gone.error is not None
+    assert "cannot read" in str(gone.error) and gone.version > broken.version
+
+
 def _process_serving(bot: Bot, shop: Path) -> LiveKnowledgeBase:
     """The KB a kefu process configured with ``files = [shop]`` serves."""
     kb = bot.settings.knowledge_base.model_copy(update={"files": [str(shop)]})
