@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat, Update
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 import handlers
@@ -232,7 +232,9 @@ async def _set_webhook(app: Application, settings: Settings) -> None:
             allowed_updates=Update.ALL_TYPES,
             max_connections=tg.webhook_max_connections,
         )
-    except (BadRequest, Forbidden) as error:
+    except TelegramError as error:
+        if isinstance(error, NetworkError) and not isinstance(error, BadRequest):
+            raise  # the Bot API cannot be reached: bot/runtime.py says so
         raise ConfigError(
             f"The Bot API refused the webhook {tg.webhook_url} ({error.message}): set KEFU_TELEGRAM__WEBHOOK_URL to "
             "a public https:// URL (port 443, 80, 88 or 8443, with a valid certificate) and "

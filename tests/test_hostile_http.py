@@ -13,6 +13,7 @@ import json
 import logging
 import resource
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -75,6 +76,11 @@ async def _trickle(stream: Stream) -> None:
             await asyncio.sleep(0.1)
 
 
+async def _until_done(tasks: list[asyncio.Task[None]], count: int) -> None:
+    while sum(task.done() for task in tasks) < count:
+        await asyncio.wait([task for task in tasks if not task.done()], return_when=asyncio.FIRST_COMPLETED)
+
+
 async def _healthz(http: aiohttp.ClientSession, url: str) -> int:
     async with http.get(f"{url}/healthz") as answer:
         return answer.status
@@ -117,8 +123,7 @@ async def test_over_the_cap_the_connections_idle_longest_make_room_for_new_ones(
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
             for _ in range(5):
                 assert await _healthz(http, url) == 200
-        while sum(task.done() for task in closed) < 150:  # no timeout is due: only the cap closes them
-            await asyncio.wait(closed, timeout=5, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait_for(_until_done(closed, 150), 60)  # no timeout is due: only the cap closes them
         assert closed[0].done() and not all(task.done() for task in closed[-40:])
         _close(streams)
         await asyncio.gather(*closed)
@@ -127,10 +132,10 @@ async def test_over_the_cap_the_connections_idle_longest_make_room_for_new_ones(
 async def test_when_every_connection_is_busy_a_new_one_is_closed_at_once() -> None:
     async with _server(header_timeout=600, max_connections=2) as url:
         busy = await _connect(url, 2)
-        for _reader, writer in busy:  # a body that never comes: each is busy with its request
-            writer.write(b"POST /api/orders HTTP/1.1\r\nHost: kefu\r\nContent-Length: 100\r\n\r\n{")
+        for reader, writer in busy:  # a body that never comes: each is busy with its request
+            writer.write(b"POST /api/orders HTTP/1.1\r\nHost: kefu\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n")
             await writer.drain()
-        await asyncio.sleep(0.2)  # let the server take both requests in
+            assert b"100 Continue" in await reader.readuntil(b"\r\n\r\n")  # the server has taken it in
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
             with pytest.raises(aiohttp.ClientError):
                 await _healthz(http, url)
@@ -160,7 +165,6 @@ async def test_a_connection_left_idle_after_an_answer_is_closed_after_the_keepal
 
 
 def test_the_connection_cap_stays_below_the_open_file_limit() -> None:
-    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     assert usable_connections(100) == 100
     huge = 10**9
     usable = usable_connections(huge)
@@ -292,7 +296,7 @@ async def test_an_http_webhook_url_for_telegrams_own_bot_api_is_refused_before_s
 
 
 def test_kefu_run_with_an_http_webhook_url_exits_2_with_one_sentence(
-    monkeypatch: pytest.MonkeyPatch, tmp_path, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)
     for name, value in {
@@ -307,22 +311,39 @@ def test_kefu_run_with_an_http_webhook_url_exits_2_with_one_sentence(
     assert "Traceback" not in error
 
 
-async def test_a_webhook_the_bot_api_refuses_stops_the_start_with_a_sentence_and_nothing_left_running(
-    database: str, emulator: BotAPIEmulator, tmp_path, caplog: pytest.LogCaptureFixture
-) -> None:
-    settings_ = Settings(
+def _webhook_settings(emulator: BotAPIEmulator, database: str, tmp_path: Path, url: str) -> Settings:
+    return Settings(
         telegram=TelegramSettings(
-            token=SecretStr(TEST_TOKEN), base_url=emulator.base_url, mode="webhook",
-            webhook_url="http://kefu.shop.example/telegram/webhook", webhook_secret=SecretStr(WEBHOOK_SECRET),
+            token=SecretStr(TEST_TOKEN), base_url=emulator.base_url, mode="webhook", webhook_url=url,
+            webhook_secret=SecretStr(WEBHOOK_SECRET), server_error_retries=1,
         ),
         database=DatabaseSettings(url=database),
         knowledge_base=KnowledgeBaseSettings(learned_file=str(tmp_path / "kb-learned.yaml")),
     )
+
+
+async def test_a_webhook_the_bot_api_refuses_stops_the_start_with_a_sentence_and_nothing_left_running(
+    database: str, emulator: BotAPIEmulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings_ = _webhook_settings(emulator, database, tmp_path, "http://kefu.shop.example/telegram/webhook")
     app = build_application(settings_)
     with caplog.at_level(logging.ERROR), pytest.raises(ConfigError, match="The Bot API refused the webhook") as refused:
         async with running_bot(app, settings_):
             pass
     assert "https" in str(refused.value) and not app.running
+    assert "Unclosed" not in caplog.text and "still running" not in caplog.text
+
+
+async def test_a_set_webhook_that_keeps_failing_stops_the_start_with_a_sentence_and_nothing_left_running(
+    database: str, emulator: BotAPIEmulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings_ = _webhook_settings(emulator, database, tmp_path, "http://127.0.0.1:9/telegram/webhook")
+    emulator.inject_fault("setWebhook", status=502, times=10)
+    app = build_application(settings_)
+    with caplog.at_level(logging.ERROR), pytest.raises(ConfigError, match="Cannot reach the Bot API"):
+        async with running_bot(app, settings_):
+            pass
+    assert not app.running
     assert "Unclosed" not in caplog.text and "still running" not in caplog.text
 
 
