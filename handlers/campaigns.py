@@ -1,8 +1,16 @@
 """/campaign in the agent group (supervisors): segment → text or template → preview and count →
-confirm; then one message shows the progress, edited as the outbox sends."""
+confirm; then one message shows the progress, edited as the outbox sends, with a button to stop
+the campaign (also ``/campaign stop N``).
+
+The preview shows how long the longest message can get (the text with the longest name a customer
+can have) and offers no Send button when that is more than Telegram takes: a campaign is never
+split into several messages. Pressing Send writes the campaign and returns; its outbox rows are
+written by a background task (scheduler/campaigns.py), so the group is answered meanwhile.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import html
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -10,22 +18,38 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
+from bot.fleet import instance_name
 from bot.i18n import text
-from bot.longtext import reply_long
+from bot.longtext import MAX_TEXT, reply_long
 from handlers import desk
-from scheduler.campaigns import SEGMENTS, TEMPLATES, audience, progress, start_campaign, valid_segment
+from handlers.common import number
+from scheduler.campaigns import (
+    ACTIVE, NAME_LIMIT, SEGMENTS, TEMPLATES, TooLong, audience, cancel_campaign, longest_message, progress, queue_rows,
+    start_campaign, valid_segment,
+)
 from scheduler.models import Campaign
 
-PATTERN = r"^cp:(seg:[a-z_0-9]+|tpl:[a-z_]+|send|cancel)$"
+PATTERN = r"^cp:(seg:[a-z_0-9]+|tpl:[a-z_]+|send|cancel|stop:[0-9]{1,9}(:yes)?|keep)$"
 DRAFT = "campaign_draft"  # user_data of the supervisor: segment, then text or template
 PROGRESS_EVERY = 5  # seconds between two edits of the progress message (20 edits a minute per group)
+QUEUEING = "campaigns_queueing"
+"""bot_data: the background tasks writing campaigns' outbox rows, by campaign id."""
+STOP_WORDS = ("stop", "cancel")
 
 
 async def campaign_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/campaign, or /campaign SEGMENT (e.g. /campaign inactive 45) to skip the first step."""
+    """/campaign, or /campaign SEGMENT (e.g. /campaign inactive 45) to skip the first step, or
+    /campaign stop N to cancel campaign N."""
     if not await desk.supervisor_or_explain(update, context):
         return
     language = desk.agent_language(context)
+    if context.args and context.args[0].lower() in STOP_WORDS:
+        campaign_id = number(context.args[1].removeprefix("#")) if len(context.args) == 2 else None
+        if campaign_id is None:
+            await update.effective_message.reply_text(text(language, "campaign_stop_usage"))
+        else:
+            await update.effective_message.reply_text((await _stop(context, campaign_id))[1])
+        return
     segment = "_".join(context.args).lower() if context.args else ""
     if segment and valid_segment(segment):
         await _ask_for_text(update, context, segment)
@@ -59,33 +83,43 @@ async def draft_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
 
 async def _preview(update: Update, context: ContextTypes.DEFAULT_TYPE, draft: dict) -> None:
+    """The text, the count, and the longest message's length; Send only when that fits."""
     language = desk.agent_language(context)
     count = await audience(draft["segment"], desk.now(context)).count()
     sample = draft.get("text") or text(language, f"campaign_template_{draft['template']}", name="…")
-    buttons = InlineKeyboardMarkup([[
-        InlineKeyboardButton(text(language, "campaign_button_send", count=count), callback_data="cp:send"),
-        InlineKeyboardButton(text(language, "campaign_button_cancel"), callback_data="cp:cancel"),
-    ]])
-    await reply_long(
-        update.effective_message, text(language, "campaign_preview", segment=draft["segment"], count=count, text=sample),
-        reply_markup=buttons,
-    )
+    longest = longest_message(draft.get("text"), draft.get("template"))
+    cancel = InlineKeyboardButton(text(language, "campaign_button_cancel"), callback_data="cp:cancel")
+    if longest > MAX_TEXT:
+        draft.pop("text", None)  # the supervisor's next message is the new text
+        draft.pop("template", None)
+        note = text(language, "campaign_too_long", length=longest, limit=MAX_TEXT, over=longest - MAX_TEXT, name_limit=NAME_LIMIT)
+        buttons = InlineKeyboardMarkup([[cancel]])
+    else:
+        note = text(language, "campaign_longest", length=longest, limit=MAX_TEXT, name_limit=NAME_LIMIT)
+        send = InlineKeyboardButton(text(language, "campaign_button_send", count=count), callback_data="cp:send")
+        buttons = InlineKeyboardMarkup([[send, cancel]])
+    preview = text(language, "campaign_preview", segment=draft["segment"], count=count, text=sample)
+    await reply_long(update.effective_message, f"{preview}\n\n{note}", reply_markup=buttons)
 
 
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     language = desk.agent_language(context)
     settings = desk.settings_of(context)
-    if query.message is None or query.message.chat_id != settings.telegram.agent_chat_id or query.from_user.id not in settings.telegram.supervisors:
+    if query.message is None or query.message.chat_id != settings.telegram.agent_chat_id:
         await query.answer(text(language, "button_invalid"), show_alert=True)
+        return
+    if query.from_user.id not in settings.telegram.supervisors:
+        await query.answer(text(language, "agent_supervisors_only"), show_alert=True)
         return
     step = query.data.removeprefix("cp:")
     draft = context.user_data.get(DRAFT)
     if step.startswith("seg:") and valid_segment(step[4:]):
         await query.answer()
         await _ask_for_text(update, context, step[4:])
-    elif step.startswith("tpl:") and draft and step[4:] in TEMPLATES:
+    elif step.startswith("tpl:") and draft and "segment" in draft and step[4:] in TEMPLATES:
         await query.answer()
+        draft.pop("text", None)
         draft["template"] = step[4:]
         await _preview(update, context, draft)
     elif step == "cancel":
@@ -93,34 +127,89 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.answer()
         await query.edit_message_text(text(language, "campaign_cancelled"))
     elif step == "send" and draft and ("text" in draft or "template" in draft):
-        context.user_data.pop(DRAFT, None)
         await query.answer()
-        await query.edit_message_reply_markup(None)
-        shown = await query.message.reply_text(text(language, "campaign_starting"))
-        campaign = await start_campaign(
-            draft["segment"], text=draft.get("text"), template=draft.get("template"),
-            author_telegram_id=query.from_user.id, now=desk.now(context),
-            progress_chat_id=shown.chat_id, progress_message_id=shown.message_id,
-        )
-        await show_progress(context, campaign)
-        if campaign.status == "running":
-            context.job_queue.run_repeating(_progress_job, interval=PROGRESS_EVERY, first=PROGRESS_EVERY,
-                                            data=campaign.id, name=f"campaign-{campaign.id}")
+        await _send(update, context, draft)
+    elif step.startswith("stop:") and step.endswith(":yes"):
+        stopped, told = await _stop(context, int(step.split(":")[1]))
+        await query.answer(None if stopped else told, show_alert=not stopped)
+        if stopped:
+            await query.edit_message_text(told)
+    elif step.startswith("stop:"):
+        campaign_id = int(step.removeprefix("stop:"))
+        if not await Campaign.exists(id=campaign_id, status__in=ACTIVE):
+            await query.answer(text(language, "campaign_not_running", number=campaign_id), show_alert=True)
+            return
+        await query.answer()
+        sure = InlineKeyboardMarkup([[
+            InlineKeyboardButton(text(language, "campaign_button_stop_yes", number=campaign_id), callback_data=f"cp:stop:{campaign_id}:yes"),
+            InlineKeyboardButton(text(language, "campaign_button_keep"), callback_data="cp:keep"),
+        ]])
+        await query.message.reply_text(text(language, "campaign_stop_sure", number=campaign_id), reply_markup=sure)
+    elif step == "keep":
+        await query.answer()
+        await query.edit_message_text(text(language, "campaign_kept"))
     else:  # a stale button: the draft is gone
         await query.answer(text(language, "button_invalid"), show_alert=True)
 
 
+async def _send(update: Update, context: ContextTypes.DEFAULT_TYPE, draft: dict) -> None:
+    """Start the campaign: written at once, its rows queued in the background."""
+    query = update.callback_query
+    language = desk.agent_language(context)
+    context.user_data.pop(DRAFT, None)
+    await query.edit_message_reply_markup(None)
+    shown = await query.message.reply_text(text(language, "campaign_starting"))
+    worker = instance_name(desk.settings_of(context))
+    try:
+        campaign = await start_campaign(
+            draft["segment"], text=draft.get("text"), template=draft.get("template"),
+            author_telegram_id=query.from_user.id, now=desk.now(context), worker=worker,
+            progress_chat_id=shown.chat_id, progress_message_id=shown.message_id,
+        )
+    except TooLong as exc:  # the catalog template was edited since the preview
+        await shown.edit_text(text(language, "campaign_too_long", length=exc.length, limit=MAX_TEXT,
+                                   over=exc.length - MAX_TEXT, name_limit=NAME_LIMIT))
+        return
+    app = context.application
+    task = app.create_task(queue_rows(campaign.id, worker, running=lambda: app.running), name=f"campaign-{campaign.id}-queue")
+    tasks: dict[int, asyncio.Task] = context.bot_data.setdefault(QUEUEING, {})
+    tasks[campaign.id] = task
+    task.add_done_callback(lambda _: tasks.pop(campaign.id, None))
+    await show_progress(context, campaign)
+    context.job_queue.run_repeating(_progress_job, interval=PROGRESS_EVERY, first=PROGRESS_EVERY,
+                                    data=campaign.id, name=f"campaign-{campaign.id}")
+
+
+async def _stop(context: ContextTypes.DEFAULT_TYPE, campaign_id: int) -> tuple[bool, str]:
+    """Cancel the campaign: whether it was, and what to tell the supervisor."""
+    language = desk.agent_language(context)
+    cancelled = await cancel_campaign(campaign_id, desk.now(context))
+    if cancelled is None:
+        return False, text(language, "campaign_not_running", number=campaign_id)
+    campaign = await Campaign.get(id=campaign_id)
+    if campaign.progress_chat_id is not None:
+        await show_progress(context, campaign)
+    return True, text(language, "campaign_stopped", number=campaign_id, stopped=cancelled.stopped, gone=cancelled.gone)
+
+
 async def show_progress(context: ContextTypes.DEFAULT_TYPE, campaign: Campaign) -> dict[str, int]:
-    """Edit the campaign's progress message with the counts as they are now."""
+    """Edit the campaign's progress message with the counts as they are now (and the stop button
+    while it is queued or sent)."""
     counts = await progress(campaign, desk.now(context))
     language = desk.agent_language(context)
-    key = "campaign_done" if campaign.status == "done" else "campaign_progress"
-    waiting = counts["queued"] + counts["sending"]
+    key = {"done": "campaign_done", "cancelled": "campaign_stopped_progress"}.get(campaign.status, "campaign_progress")
+    failed = counts["failed"] + counts["unknown"] + (counts["cancelled"] if campaign.status != "cancelled" else 0)
+    settled = counts["sent"] + counts["blocked"] + counts["failed"] + counts["unknown"] + counts["cancelled"]
+    waiting = max(0, campaign.total - settled)  # customers not queued yet wait too
+    not_sent = counts["cancelled"] + max(0, campaign.total - sum(counts.values()))
     message = text(language, key, number=campaign.id, total=campaign.total, sent=counts["sent"], blocked=counts["blocked"],
-                   failed=counts["failed"] + counts["unknown"] + counts["cancelled"], waiting=waiting)
+                   failed=failed, waiting=waiting, stopped=not_sent)
+    stop = None
+    if campaign.status in ACTIVE:
+        stop = InlineKeyboardMarkup([[InlineKeyboardButton(text(language, "campaign_button_stop"), callback_data=f"cp:stop:{campaign.id}")]])
     try:
         await context.bot.edit_message_text(html.escape(message), campaign.progress_chat_id, campaign.progress_message_id,
-                                            parse_mode=ParseMode.HTML)
+                                            parse_mode=ParseMode.HTML, reply_markup=stop)
     except BadRequest as exc:  # "message is not modified": nothing moved since the last edit
         if "not modified" not in exc.message:
             raise
@@ -128,10 +217,12 @@ async def show_progress(context: ContextTypes.DEFAULT_TYPE, campaign: Campaign) 
 
 
 async def _progress_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Until the campaign is over and none of its messages is still on the wire (a stopped
+    campaign's last ones settle after the stop)."""
     campaign = await Campaign.get_or_none(id=context.job.data)
-    if campaign is None or campaign.status != "running":
+    if campaign is None or campaign.status == "done":
         context.job.schedule_removal()
         return
-    await show_progress(context, campaign)
-    if campaign.status != "running":
+    counts = await show_progress(context, campaign)
+    if campaign.status not in ACTIVE and counts["sending"] == 0:
         context.job.schedule_removal()

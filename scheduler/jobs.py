@@ -14,7 +14,7 @@ from telegram.ext import Application, ContextTypes
 from bot.config import Settings
 from bot.fleet import instance_name, once_across_fleet
 from bot.i18n import text
-from scheduler import producers
+from scheduler import campaigns, producers
 from scheduler.outbox import recover_after_crash
 from scheduler.sender import Sender
 
@@ -61,9 +61,11 @@ async def sweep(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def run_sweep(app: Application) -> None:
-    """Queue what became due (surveys, follow-ups, greetings) and report rows lost in a crash."""
+    """Queue what became due (surveys, follow-ups, greetings) and the rest of a campaign whose
+    queueing stopped (a crash), and report rows lost in a crash."""
     settings: Settings = app.bot_data["settings"]
     now = app.bot_data["sender"].clock()
+    await campaigns.resume_abandoned(app.bot_data["sender"].worker, running=lambda: app.running)
     await producers.sweep_surveys(now, settings.scheduler)
     await producers.sweep_deliveries(now, settings.scheduler)
     await producers.sweep_greetings(now, settings.scheduler, done=app.bot_data["greeted"])

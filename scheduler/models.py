@@ -16,7 +16,7 @@ from tortoise.models import Model
 
 KINDS: Final = ("survey", "servqual", "delivered_survey", "revisit", "greeting", "campaign", "notice")
 STATUSES: Final = ("queued", "sending", "sent", "blocked", "failed", "cancelled", "unknown")
-CAMPAIGN_STATUSES: Final = ("draft", "running", "done", "cancelled")
+CAMPAIGN_STATUSES: Final = ("draft", "queueing", "running", "done", "cancelled")
 SURVEY_KINDS: Final = ("csat", "servqual", "delivered")
 
 
@@ -28,8 +28,18 @@ class Campaign(Model):
     template = fields.TextField(description="the text, with placeholders such as {customer_name}")
     created_by_telegram_id = fields.BigIntField(description="the supervisor who started it")
     status = fields.CharField(
-        max_length=12, default="draft", db_default="draft", description="draft, running, done or cancelled"
+        max_length=12, default="draft", db_default="draft",
+        description="draft, queueing (its outbox rows being written), running, done or cancelled",
     )
+    audience_until_id = fields.IntField(
+        null=True, description="its audience is the segment's customers with an id up to this, fixed at the start"
+    )
+    queued_through_id = fields.IntField(
+        default=0, db_default=0, description="outbox rows are written for its audience up to this customer id"
+    )
+    payload = fields.JSONField(null=True, description="what each of its outbox rows carries: the text or the template")
+    claimed_by = fields.CharField(max_length=64, null=True, description="the process writing its outbox rows")
+    claimed_at = fields.DatetimeField(null=True, description="when that process took the writing on")
     total = fields.IntField(default=0, db_default=0)
     sent = fields.IntField(default=0, db_default=0)
     blocked = fields.IntField(default=0, db_default=0)

@@ -37,6 +37,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 from tortoise.functions import Count
@@ -96,6 +97,16 @@ async def cancel_for_customer(
 ) -> int:
     """Cancel the customer's queued messages of these kinds (all kinds when None); how many."""
     return await _cancel_queued(customer.id, kinds, _utc(now))
+
+
+async def cancel_for_campaign(
+    campaign_id: int, now: datetime, reason: str, connection: BaseDBAsyncClient | None = None
+) -> int:
+    """Cancel the campaign's queued messages, claimed or not (their sender's ``start_sending``
+    then fails); rows being sent or settled stay as they are. How many."""
+    return await OutboxMessage.filter(campaign_id=campaign_id, status="queued").using_db(connection).update(
+        status="cancelled", settled_at=now.astimezone(UTC), last_error=reason
+    )
 
 
 async def _cancel_queued(customer_id: int, kinds: Iterable[str] | None, now: datetime) -> int:

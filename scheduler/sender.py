@@ -35,8 +35,9 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 from bot.config import SchedulerSettings
 from bot.telegram_http import NotSent, watch
 from scheduler import outbox
+from scheduler.campaigns import CANCELLED
 from scheduler.messages import render
-from scheduler.models import OutboxMessage
+from scheduler.models import Campaign, OutboxMessage
 from scheduler.quiet_hours import customer_zone, next_allowed
 from ticketing.models import Ticket
 
@@ -170,8 +171,11 @@ class Sender:
 
     async def _stale(self, message: OutboxMessage, now: datetime) -> str | None:
         """Why a row should not go out now after all: "later" for a survey of a ticket that was
-        reopened (it waits for the next resolution); a reason for a greeting whose day is over."""
+        reopened (it waits for the next resolution); a reason for a greeting whose day is over, or
+        for a row of a campaign cancelled while it was on the wire and then queued for a retry."""
         payload = message.payload or {}
+        if message.campaign_id is not None and await Campaign.filter(id=message.campaign_id, status="cancelled").exists():
+            return CANCELLED
         if message.kind == "survey" and "ticket_id" in payload:
             status = await Ticket.filter(id=payload["ticket_id"]).values_list("status", flat=True)
             return None if status and status[0] in ("resolved", "closed") else "later"

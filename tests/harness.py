@@ -58,6 +58,12 @@ class Bot:
         """Set the bot's clock (tickets, SLA, scheduler) to ``moment``."""
         self.app.bot_data["clock"] = lambda: moment
 
+    async def campaigns_queued(self) -> None:
+        """Wait until the campaigns started have their outbox rows written (a background task)."""
+        from handlers.campaigns import QUEUEING
+
+        await asyncio.gather(*self.app.bot_data.get(QUEUEING, {}).values())
+
     async def run_scheduler(self, moment: datetime | None = None) -> int:
         """What the scheduler's jobs do at ``moment``: sweep, then send until nothing more is due."""
         from scheduler.jobs import run_sweep

@@ -144,6 +144,7 @@ async def test_a_campaign_to_2000_customers_shows_its_progress_live(start_bot) -
         started = await boss.press("📤 发送给 2000 位", preview)
         progress_id = started[-1]["message_id"]
         assert boss.message(progress_id)["text"] == "📤 营销活动 #1：已发送 0/2000 · 已屏蔽 0 · 失败 0 · 等待 2000"
+        await bot.campaigns_queued()
         before = bot.emulator.seq
         sent = await bot.run_scheduler(MONDAY_10 + timedelta(seconds=1))
         assert sent == 2000
