@@ -210,7 +210,7 @@ async def test_a_text_that_a_long_name_would_take_over_the_limit_is_refused_with
         assert sent["text"] == fits.replace("{name}", longest_name) and utf16_len(sent["text"]) == MAX_TEXT  # whole, one message
 
 
-async def test_a_catalog_template_is_checked_in_every_language(start_bot) -> None:
+def test_a_catalog_template_is_checked_in_every_language() -> None:
     assert longest_message(None, "sale") == max(
         utf16_len(render(OutboxMessage(kind="campaign", payload={"template": "sale"}), Customer(first_name=campaigns.WIDEST_NAME, language=lang))[0])
         for lang in ("en", "zh-Hans", "zh-Hant")
