@@ -7,9 +7,11 @@ a time, must not hold one for long: a connection waiting for a request is closed
 answer; a request's body must also arrive within ``header_timeout``. At most ``max_connections``
 are open at once: a new one beyond them closes the connection idle longest, so a flood of idle
 connections never locks out ``/healthz``, the webhook or the feed; only when every connection is
-busy with a request is the new one closed at once. The limit is kept below the process's
-open-file limit (raised to fit when the hard limit allows), so ``accept()`` never fails with "Too
-many open files".
+busy with a request is the new one closed at once. kefu accepts connections itself, a few dozen
+at a time, each counted before more are taken (asyncio's server accepts a hundred at once, past
+any limit), and the limit is kept below the process's open-file limit (raised to fit when the
+hard limit allows): so ``accept()`` does not fail with "Too many open files", and if kefu's own
+files ever run out, that is logged once a minute, not in a loop.
 
 **Refused attempts** (:class:`FailedAttempts`). A client whose requests were refused (401: no or a
 wrong bearer token; 403: a bad order-feed signature or webhook secret) more than
@@ -42,10 +44,12 @@ secret still goes through).
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import logging
 import re
 import resource
+import socket
 import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -60,6 +64,10 @@ PROXY_FACTOR = 50
 """How many times ``failed_attempts`` a trusted proxy's own count may reach in the window."""
 RESERVED_FILES = 100
 """Open files kept for kefu itself (database, Bot API connections, logs, knowledge base)."""
+ACCEPT_BURST = 32
+"""Connections accepted at once, before they are counted: open files may exceed the limit by as
+many (within :data:`RESERVED_FILES`)."""
+OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 NOTICE_EVERY = 60.0
 """Seconds between two log lines about connections closed to stay under the limit."""
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -96,10 +104,48 @@ class Connections:
         self._busy: set[Connection] = set()
         self._made_room = 0
         self._turned_away = 0
-        self._noticed = -NOTICE_EVERY
+        self._noticed = self._short_noticed = -NOTICE_EVERY
 
     def __len__(self) -> int:
         return len(self._waiting) + len(self._busy)
+
+    async def accept(self, sock: socket.socket, connection: Callable[[], Connection]) -> None:
+        """Accept connections on the listening ``sock`` until cancelled, at most
+        :data:`ACCEPT_BURST` at once (asyncio's own server takes up to a hundred, past any
+        limit): each is counted, and the one idle longest closed to make room, before more are
+        accepted. Should open files run out all the same (kefu's own), accepting pauses a second,
+        and it is logged once a minute."""
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                accepted = [(await loop.sock_accept(sock))[0]]
+            except OSError as error:
+                self._not_accepted(error)
+                await asyncio.sleep(1 if error.errno in OUT_OF_RESOURCES else 0)
+                continue
+            while len(accepted) < ACCEPT_BURST:
+                try:
+                    accepted.append(sock.accept()[0])
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError as error:
+                    self._not_accepted(error)
+                    break
+            await asyncio.gather(*(self._take(loop, connection, client) for client in accepted))
+
+    @staticmethod
+    async def _take(loop: asyncio.AbstractEventLoop, connection: Callable[[], Connection], client: socket.socket) -> None:
+        try:
+            await loop.connect_accepted_socket(connection, client)
+        except OSError:
+            client.close()
+
+    def _not_accepted(self, error: OSError) -> None:
+        """Out of open files (or memory): logged once a minute. Else the client gave up first."""
+        now = time.monotonic()
+        if error.errno in OUT_OF_RESOURCES and now - self._short_noticed >= NOTICE_EVERY:
+            self._short_noticed = now
+            log.error("HTTP server cannot accept connections (%s): kefu is short of open files; it tries again every second", error.strerror)
 
     def opened(self, connection: Connection) -> bool:
         """False: over the limit with none idle, the new connection is to be closed."""
@@ -148,8 +194,8 @@ class Connections:
             return
         self._noticed = now
         log.warning(
-            "HTTP server at its %d connections ([api] max_connections): %d idle ones closed to make room, "
-            "%d new ones turned away (every one busy) since the last notice",
+            "HTTP server at its limit of %d connections ([api] max_connections): closed %d idle connection(s) to "
+            "make room and turned away %d new one(s) while all were busy (logged at most once a minute)",
             self.limit, self._made_room, self._turned_away,
         )
         self._made_room = self._turned_away = 0

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
@@ -28,6 +29,9 @@ from reports.api import metrics_routes
 log = logging.getLogger(__name__)
 BOT = web.AppKey("bot", Application)
 ATTEMPTS = web.AppKey("attempts", FailedAttempts)
+BACKLOG = 1024
+"""Connections the kernel keeps waiting to be accepted (they cost kefu no open file): room for a
+burst while kefu accepts a few dozen at a time (the kernel may cap it: net.core.somaxconn)."""
 
 
 def build_http_app(settings: Settings, bot: Application | None = None) -> web.Application:
@@ -138,10 +142,17 @@ async def serving_http(
     """Serve until the block exits; yields the base URL (``listen`` may use port 0). With the
     bot's ``app``: also /readyz and, in webhook mode, the webhook.
 
-    The listening socket is made here rather than by an aiohttp site, so that each connection is
-    a :class:`~bot.guard.Connection`, under the deadlines and the cap of bot/guard.py."""
+    kefu listens and accepts itself rather than through an aiohttp site, so that each connection
+    is a :class:`~bot.guard.Connection` under the deadlines and the cap of bot/guard.py, taken
+    one at a time (asyncio's own server accepts a hundred at once, past any cap)."""
     api = settings.api
     host, _, port = (listen or api.listen).rpartition(":")
+    try:
+        sock = await _listening_socket(host.strip("[]"), int(port))
+    except OSError as error:
+        raise ConfigError(
+            f"Cannot listen on {host}:{port} ({error.strerror or error}): set KEFU_API__LISTEN to a free host:port."
+        ) from None
     runner = web.AppRunner(build_http_app(settings, app), access_log=None)
     await runner.setup()
     connections = Connections(usable_connections(api.max_connections), api.header_timeout, api.keepalive_timeout)
@@ -155,18 +166,24 @@ async def serving_http(
             lingering_time=min(10.0, api.header_timeout),  # the rest of a body that came too slowly
         )
 
-    try:
-        server = await loop.create_server(connection, host.strip("[]") or None, int(port))
-    except OSError as error:
-        await runner.cleanup()
-        raise ConfigError(
-            f"Cannot listen on {host}:{port} ({error.strerror}): set KEFU_API__LISTEN to a free host:port."
-        ) from None
-    address = server.sockets[0].getsockname()
-    url = f"http://{address[0]}:{address[1]}" if ":" not in address[0] else f"http://[{address[0]}]:{address[1]}"
+    accepting = asyncio.create_task(connections.accept(sock, connection), name="http-accept")
+    address = sock.getsockname()
+    url = f"http://{address[0]}:{address[1]}" if sock.family != socket.AF_INET6 else f"http://[{address[0]}]:{address[1]}"
     log.info("HTTP API at %s", url)
     try:
         yield url
     finally:
-        server.close()
+        accepting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await accepting
+        sock.close()
         await runner.cleanup()
+
+
+async def _listening_socket(host: str, port: int) -> socket.socket:
+    [(family, _type, _proto, _name, address), *_] = await asyncio.get_running_loop().getaddrinfo(
+        host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )
+    sock = socket.create_server(address, family=family, backlog=BACKLOG)
+    sock.setblocking(False)
+    return sock

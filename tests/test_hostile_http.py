@@ -12,6 +12,7 @@ import ipaddress
 import json
 import logging
 import resource
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -113,6 +114,46 @@ async def test_1100_idle_connections_are_closed_by_the_servers_timeouts_and_heal
         _close(streams)
     assert answers and set(answers) == {200}
     assert "Too many open files" not in caplog.text
+
+
+SERVER_WITH_FEW_FILES = """
+import asyncio, resource, sys
+resource.setrlimit(resource.RLIMIT_NOFILE, (200, 200))
+from bot.config import ApiSettings, Settings
+from bot.http import serving_http
+
+async def main():
+    async with serving_http(Settings(api=ApiSettings(header_timeout=2)), "127.0.0.1:0") as url:
+        print(url, flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+asyncio.run(main())
+"""
+
+
+async def test_a_process_short_of_open_files_serves_within_them_and_never_logs_too_many_open_files() -> None:
+    _enough_open_files(3000)
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", SERVER_WITH_FEW_FILES, cwd=Path(__file__).parent.parent,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert server.stdout is not None and server.stdin is not None
+        url = (await asyncio.wait_for(server.stdout.readline(), 60)).decode().strip()
+        streams = await _connect(url, 1100)
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
+            answers = [await _healthz(http, url) for _ in range(20)]
+        await asyncio.wait_for(asyncio.gather(*(_closed_by_server(stream) for stream in streams)), 60)
+        _close(streams)
+    finally:
+        if server.stdin is not None:
+            server.stdin.close()
+        _out, err = await asyncio.wait_for(server.communicate(), 60)
+    log = err.decode()
+    assert set(answers) == {200}
+    assert "Too many open files" not in log and "out of system resource" not in log
+    assert "at most 100 connections are kept open" in log  # and it said so, once
+    assert log.count("HTTP server at its limit") == 1
 
 
 async def test_over_the_cap_the_connections_idle_longest_make_room_for_new_ones() -> None:
