@@ -77,7 +77,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.common import (  # noqa: E402
-    POSTGRES_ADMIN_URL, PRIVACY_KEY, BotProcess, LoadBalancer, base_env, free_port, throwaway_database, wait_ready,
+    POSTGRES_ADMIN_URL,
+    PRIVACY_KEY,
+    BotProcess,
+    LoadBalancer,
+    base_env,
+    free_port,
+    throwaway_database,
+    wait_ready,
 )
 from bench.load import FAQ  # noqa: E402
 
@@ -103,7 +110,7 @@ TOPIC = re.compile(r"^#(\d+) ·")  # handlers/desk.py topic_name
 
 def _warning_patterns() -> list[re.Pattern[str]]:
     """The agent group's warning naming chats whose answer is of unknown fate, in each agent language."""
-    from bot.i18n import text
+    from bot.core.i18n import text
 
     patterns = []
     for language in ("zh-Hans", "zh-Hant", "en"):

@@ -1,7 +1,7 @@
 """What one Bot API request costs the bot: ``python bench/http_client.py [--requests N]``.
 
 python-telegram-bot sends through httpx by default; kefu sends through aiohttp
-(``bot/telegram_http.py``). Both are driven here by the same python-telegram-bot ``Bot`` calling
+(``bot/telegram/request.py``). Both are driven here by the same python-telegram-bot ``Bot`` calling
 ``sendMessage`` against a minimal Bot API stand-in run as a separate process (this file with
 ``--serve PORT``), so the CPU counted is the client's alone: 32 requests in flight at a time,
 after a warm-up. Printed: CPU per request and requests per second.
@@ -60,7 +60,7 @@ async def measure(name: str, request: object, port: int, count: int) -> str:
 async def main(count: int, port: int) -> None:
     from telegram.request import HTTPXRequest
 
-    from bot.telegram_http import AiohttpRequest
+    from bot.telegram.request import AiohttpRequest
 
     print(f"{count:,} sendMessage calls, {IN_FLIGHT} in flight\n")
     print("| client | CPU per request | requests/s |\n| --- | --- | --- |")

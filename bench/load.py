@@ -292,7 +292,7 @@ def run_echo_bot(base_url: str) -> None:
 
 
 async def seed_orders(customers: Sequence[Customer], folder: Path) -> str:
-    from knowledge_base.orders.importer import import_orders
+    from orders.importer import import_orders
 
     path = folder / "orders.jsonl"
     path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in order_rows(customers)), encoding="utf-8")
@@ -510,7 +510,8 @@ class Plan:
 
 
 async def run_database(kind: str, plan: Plan, folder: Path) -> list[Phase]:
-    from bot import crypto, db
+    from bot import privacy
+    from bot.core import crypto, db
 
     print(f"\n== {kind} ==")
     folder.mkdir(parents=True, exist_ok=True)
@@ -521,7 +522,7 @@ async def run_database(kind: str, plan: Plan, folder: Path) -> list[Phase]:
     results: list[Phase] = []
     async with throwaway_database(kind, folder, plan.admin_url, "load") as url:
         crypto.install([PRIVACY_KEY])
-        await db.connect(url)
+        await db.connect(url, ready=privacy.prepare)
         try:
             print(f"  {await seed_orders(everyone, folder)}")
             mix = Counter(c.kind for c in rounds[0])

@@ -23,9 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot import crypto, db  # noqa: E402
-from knowledge_base.orders.importer import import_orders  # noqa: E402
-from knowledge_base.orders.models import OrderStatus  # noqa: E402
+from bot import privacy  # noqa: E402
+from bot.core import crypto, db  # noqa: E402
+from orders.importer import import_orders  # noqa: E402
+from orders.models import OrderStatus  # noqa: E402
 
 COLUMNS = [
     "order_no", "phone", "status", "carrier", "tracking_no", "items", "amount", "currency",
@@ -62,7 +63,7 @@ async def run(rows: int, url: str | None) -> None:
         started = time.perf_counter()
         write_csv(path, rows)
         print(f"wrote {rows:,} rows ({path.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - started:.1f} s")
-        async with db.database(url or f"sqlite://{Path(folder) / 'kefu.db'}"):
+        async with db.database(url or f"sqlite://{Path(folder) / 'kefu.db'}", ready=privacy.prepare):
             for label in ("first import (all new)", "second import (all updates)"):
                 report = await import_orders(path)
                 print(f"{label}: {report.summary(shown=3)}")

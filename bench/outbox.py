@@ -47,14 +47,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot import crypto, db  # noqa: E402
+from bench.common import POSTGRES_ADMIN_URL, PRIVACY_KEY, BotProcess, base_env, throwaway_database  # noqa: E402
+from bot import privacy  # noqa: E402
+from bot.core import crypto, db  # noqa: E402
 from bot.emulator import BotAPIEmulator  # noqa: E402
 from scheduler import outbox  # noqa: E402
 from scheduler.models import OutboxMessage  # noqa: E402
 from ticketing.customers import record_customer  # noqa: E402
 from ticketing.models import Customer  # noqa: E402
-
-from bench.common import POSTGRES_ADMIN_URL, PRIVACY_KEY, BotProcess, base_env, throwaway_database  # noqa: E402
 
 TOKEN = "123456789:BENCH-outbox-token-not-a-secret"
 FIRST_USER_ID = 610_000_001
@@ -559,7 +559,7 @@ async def run_database(kind: str, plan: Plan, results: Results, folder: Path) ->
     folder.mkdir(parents=True, exist_ok=True)
     async with throwaway_database(kind, folder, plan.admin_url, "outbox") as url:
         crypto.install([PRIVACY_KEY])
-        await db.connect(url)
+        await db.connect(url, ready=privacy.prepare)
         emulator = BotAPIEmulator(bot_username="kefu_bench_bot", token=TOKEN)
         await emulator.start("127.0.0.1", 0)
         try:

@@ -40,7 +40,13 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 
 from bench.common import (  # noqa: E402
-    POSTGRES_ADMIN_URL, PRIVACY_KEY, BotProcess, LoadBalancer, base_env, free_port, throwaway_database,
+    POSTGRES_ADMIN_URL,
+    PRIVACY_KEY,
+    BotProcess,
+    LoadBalancer,
+    base_env,
+    free_port,
+    throwaway_database,
 )
 from bench.load import COMPLAINT, FAQ  # noqa: E402
 

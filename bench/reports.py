@@ -28,9 +28,10 @@ import asyncpg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot import db  # noqa: E402
+from bot import privacy  # noqa: E402
+from bot.core import db  # noqa: E402
 from knowledge_base.models import Question  # noqa: E402
-from knowledge_base.orders.models import Order, OrderStatus  # noqa: E402
+from orders.models import Order, OrderStatus  # noqa: E402
 from reports import compute_report  # noqa: E402
 from scheduler.models import OutboxMessage, SurveyResponse  # noqa: E402
 from ticketing.models import Agent, Customer, Ticket, TicketMessage  # noqa: E402
@@ -168,7 +169,7 @@ async def seed(tickets: int) -> None:
 
 
 async def measure(url: str, tickets: int) -> None:
-    async with db.database(url):
+    async with db.database(url, ready=privacy.prepare):
         await seed(tickets)
         for days in (30, 90):
             times = []

@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from datetime import UTC, datetime, timedelta
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat, Update
@@ -14,22 +14,22 @@ from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 import handlers
-from scheduler import jobs as scheduler_jobs
+from bot.core.config import ConfigError, Settings, TelegramSettings
+from bot.core.i18n import text
+from bot.intake import inbox
+from bot.intake.fleet import once_across_fleet, process_name, take_turn
+from bot.intake.intake import Intake
+from bot.telegram.longtext import send_long
+from bot.telegram.ratelimit import ResilientRateLimiter
+from bot.telegram.request import AiohttpRequest, UpdatesRequest
+from bot.telegram.updates import ChatOrderedProcessor
 from handlers import desk, orders, reports
-from bot import inbox
-from bot.config import ConfigError, Settings, TelegramSettings
-from bot.fleet import once_across_fleet, process_name, take_turn
-from bot.i18n import text
-from bot.intake import Intake
-from bot.longtext import send_long
-from bot.ratelimit import ResilientRateLimiter
-from bot.telegram_http import AiohttpRequest, UpdatesRequest
-from bot.updates import ChatOrderedProcessor
 from knowledge_base.entries import KBError
 from knowledge_base.live import KBNews, LiveKnowledgeBase
-from knowledge_base.orders.events import on_status_change, status_listeners
-from knowledge_base.orders.sources import make_source
 from knowledge_base.router import RouterSettings
+from orders.events import on_status_change, status_listeners
+from orders.service import make_source
+from scheduler import jobs as scheduler_jobs
 
 log = logging.getLogger(__name__)
 KEEP_HANDLED_UPDATES = timedelta(days=7)

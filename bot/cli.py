@@ -10,11 +10,11 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from bot.config import ConfigError, Settings, load_settings, secrets_of
-from bot.logsetup import configure_logging
+from bot.core.config import ConfigError, Settings, load_settings, secrets_of
+from bot.core.logsetup import configure_logging
 
 if TYPE_CHECKING:
-    from bot.crypto import Keyring
+    from bot.core.crypto import Keyring
 
 EXIT_CONFIG = 2
 
@@ -90,7 +90,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
         from tortoise.cli.cli import run_cli_async
 
         extra = ["--name", args.name] if args.name else []
-        return await run_cli_async(["-c", "bot.db.TORTOISE_ORM", "makemigrations", *extra])
+        return await run_cli_async(["-c", "bot.core.db.TORTOISE_ORM", "makemigrations", *extra])
 
     if args.command == "emulator":
         from bot.emulator import BotAPIEmulator
@@ -104,7 +104,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
         return 0
 
     if args.command == "privacy" and args.privacy_command == "new-key":
-        from bot.crypto import new_key
+        from bot.core.crypto import new_key
 
         print(new_key())
         return 0
@@ -135,7 +135,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "orders":
         from bot.runtime import open_database
-        from knowledge_base.orders.importer import cli_import
+        from orders.importer import cli_import
 
         async with open_database(settings):
             return await cli_import(args.file, region=settings.orders.default_region)

@@ -19,11 +19,21 @@ from telegram.ext import Application
 from tortoise import Tortoise
 
 from bot import monitoring
-from bot.config import ConfigError, Settings
-from bot.guard import Connection, Connections, FailedAttempts, Handler, api_guard, request_deadlines, too_many, usable_connections
-from bot.intake import Intake
-from bot.models import InboxUpdate
-from knowledge_base.orders.feed import order_routes
+from bot.core import metrics
+from bot.core.config import ConfigError, Settings
+from bot.guard import (
+    Connection,
+    Connections,
+    FailedAttempts,
+    Handler,
+    api_guard,
+    request_deadlines,
+    too_many,
+    usable_connections,
+)
+from bot.intake.intake import Intake
+from bot.intake.models import InboxUpdate
+from orders.feed import order_routes
 from reports.api import metrics_routes
 
 log = logging.getLogger(__name__)
@@ -88,12 +98,12 @@ def _counting_webhook(path: str) -> Callable[[web.Request, Handler], Awaitable[w
         try:
             response = await handler(request)
         except web.HTTPException as error:
-            monitoring.count_webhook(error.status)
+            metrics.count_webhook(error.status)
             raise
         except Exception:  # aiohttp answers 500
-            monitoring.count_webhook(500)
+            metrics.count_webhook(500)
             raise
-        monitoring.count_webhook(response.status)
+        metrics.count_webhook(response.status)
         return response
 
     return counting

@@ -1,14 +1,34 @@
-"""The keys of customers' personal data, from the settings, and the database work they bring.
+"""Customers' personal data in one home: the keys that encrypt it, their rotation, and forgetting
+a customer (/forgetme). Above the domains: it reads every domain's models to find personal data.
 
-- :func:`install_keys`: ``[privacy] keys`` become the process's keyring (``bot/crypto.py``).
-- :func:`prepare`, at every start (``bot.db.connect``): the keys must open what is stored (else a
-  :class:`~bot.config.ConfigError`), and rows written before kefu encrypted, in plain text, are
+Keys, from the settings, and the database work they bring:
+
+- :func:`install_keys`: ``[privacy] keys`` become the process's keyring (``bot/core/crypto.py``).
+- :func:`prepare`, at every start (``db.connect(url, ready=prepare)``): the keys must open what is stored (else a
+  :class:`~bot.core.config.ConfigError`), and rows written before kefu encrypted, in plain text, are
   encrypted now, with their blind indexes.
 - :func:`rotate` (``kefu privacy rotate``): every encrypted value written again with the first
   key, every blind index computed again with it.
 
-Which columns are encrypted is read from the models: every :class:`~bot.crypto.EncryptedTextField`
-and :class:`~bot.crypto.BlindIndexField` of the app.
+Which columns are encrypted is read from the models: every :class:`~bot.core.crypto.EncryptedTextField`
+and :class:`~bot.core.crypto.BlindIndexField` of the app.
+
+**Forgetting** (:func:`forget_customer`, /forgetme): a customer's personal data and messages deleted,
+their anonymous counts kept.
+
+What goes: their names, Telegram username, phone, birthday, time zone and tags; the texts and
+media of every message of their tickets (theirs, the agents' replies and the agents' notes) and
+the tickets' subjects; their survey comments; the texts of the questions they asked the bot; the
+phone of the orders of their phone, and which orders they proved theirs; their queued messages
+(cancelled); their conversation state; the updates of theirs that the inbox holds, once handled.
+
+What stays, so that reports count the same: the customer row itself as an anonymous shell
+(``forgotten_at`` set, opted out of everything, their language and segment), their tickets
+(number, category, priority, status and every time), survey scores, question counts, orders
+(amounts and dates, for RFM) and the outbox rows already settled. The Telegram user id stays too:
+kefu knows them again if they write, and keeps them opted out. Their open tickets are closed.
+
+Failed order verifications stay: forgetting must not reset the limit on guessing phone digits.
 """
 
 from __future__ import annotations
@@ -19,14 +39,23 @@ import os
 import sqlite3
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tortoise import Tortoise
+from tortoise.expressions import Q
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
-from bot import crypto
-from bot.config import ConfigError, Settings
+from bot.core import crypto
+from bot.core.config import ConfigError, Settings
+from bot.intake.models import ConversationState, InboxUpdate
+from knowledge_base.models import Question
+from orders.models import Order, OrderGrant
+from scheduler.models import OutboxMessage, SurveyResponse
+from ticketing.business_hours import BusinessCalendar
+from ticketing.models import Customer, Ticket, TicketMessage
+from ticketing.service import close
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -139,7 +168,7 @@ def _unreadable(database: Path, error: sqlite3.Error) -> ConfigError:
 def _encrypted_columns() -> list[tuple[str, tuple[str, ...]]]:
     """Each table with encrypted columns, and their column names, read from the model classes
     (no database, no ``Tortoise.init`` needed)."""
-    from bot.db import MODEL_MODULES
+    from bot.core.db import MODEL_MODULES
 
     found = []
     for name in MODEL_MODULES:
@@ -178,7 +207,7 @@ class _Table:
 
 
 def _tables() -> list[_Table]:
-    from bot.db import APP
+    from bot.core.db import APP
 
     tables = []
     for model in Tortoise.apps[APP].values():
@@ -228,7 +257,10 @@ def _wrong_key_message(wrong: crypto.WrongKey) -> str:
 
 
 async def prepare() -> int:
-    """At start: check the keys, then encrypt the rows still in plain text; how many were."""
+    """At start, once connected (``db.connect(url, ready=prepare)``): with keys installed, check
+    them, then encrypt the rows still in plain text; how many were."""
+    if crypto.installed() is None:
+        return 0
     await check_keys()
     done = 0
     for table in _tables():
@@ -267,3 +299,59 @@ async def _rewrite(table: _Table, ids: list[int]) -> int:
             await table.model.bulk_update(rows, fields=fields, batch_size=BATCH)
     return len(rows)
 
+
+# -- forgetting a customer (/forgetme) ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    """What forgetting did: the agent group is told in the topics of ``tickets``."""
+
+    tickets: list[Ticket]
+    closed: list[int]
+    """Numbers of the tickets that were still active and are closed now."""
+    messages: int
+    orders: int
+    cancelled: int
+
+
+async def forget_customer(customer: Customer, now: datetime, calendar: BusinessCalendar | None = None) -> Forgotten:
+    """Delete the customer's personal data and messages (see the module's docstring), in one transaction."""
+    now = now.astimezone(UTC)
+    async with in_transaction():
+        tickets = await Ticket.filter(customer=customer).order_by("id")
+        closed = [t.id for t in tickets if t.status != "closed" and await close(t, "customer", now, calendar)]
+        ticket_ids = [t.id for t in tickets]
+        messages = await TicketMessage.filter(ticket_id__in=ticket_ids).update(text="", media=None)
+        await Ticket.filter(customer=customer).update(subject="")
+        await SurveyResponse.filter(customer=customer).update(comment=None)
+        await Question.filter(customer=customer).update(text="", normalized="")
+        orders = 0
+        if customer.phone:
+            orders = await Order.filter(phone_hash__in=crypto.blind_indexes("phone", customer.phone)).update(
+                phone=None, phone_hash=None
+            )
+        await OrderGrant.filter(customer=customer).delete()
+        cancelled = await OutboxMessage.filter(customer=customer, status="queued").update(
+            status="cancelled", settled_at=now
+        )
+        await ConversationState.filter(owner_id=customer.telegram_id, scope__in=("user", "chat")).delete()
+        await _erase_inbox(customer.telegram_id)
+        customer.first_name, customer.last_name, customer.username = "", None, None
+        customer.phone, customer.birthday, customer.timezone, customer.tags = None, None, None, []
+        customer.opted_out, customer.forgotten_at = True, now
+        await customer.save(update_fields=[
+            "first_name", "last_name", "username", "phone", "birthday", "timezone", "tags", "opted_out", "forgotten_at",
+        ])
+    return Forgotten(tickets, closed, messages, orders, cancelled)
+
+
+_HANDLED = ("done", "throttled", "unknown", "failed")
+"""The inbox's finished states (bot/intake/models.py, InboxUpdate.status): what ``bot.intake.inbox.purge`` deletes too."""
+
+
+async def _erase_inbox(telegram_id: int) -> None:
+    """The customer's handled updates (from them, or in their private chat) are deleted. Those
+    still ``new`` or ``processing`` stay, to be handled — the /forgetme update itself is one —
+    and go when the inbox is purged, like every row."""
+    await InboxUpdate.filter(Q(user_id=telegram_id) | Q(chat_id=telegram_id), status__in=_HANDLED).delete()

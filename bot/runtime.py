@@ -1,7 +1,7 @@
 """Running kefu for real: open the database, run the bot, stop cleanly on SIGINT/SIGTERM.
 
 Start-up problems a person can fix (no token, a token Telegram refuses, an unreachable Bot API
-server or database) become :class:`~bot.config.ConfigError` with one sentence saying what to do.
+server or database) become :class:`~bot.core.config.ConfigError` with one sentence saying what to do.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from telegram.error import InvalidToken, NetworkError
 from telegram.ext import Application
 from tortoise.exceptions import DBConnectionError, OperationalError
 
-from bot import db
+from bot import privacy
 from bot.app import build_application, receiving
-from bot.config import ConfigError, Settings
+from bot.core import db
+from bot.core.config import ConfigError, Settings
 from bot.http import serving_http
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ def redact_url(url: str) -> str:
 async def open_database(settings: Settings) -> AsyncIterator[None]:
     url = settings.database.url
     try:
-        await db.connect(url)
+        await db.connect(url, ready=privacy.prepare)
     except (DBConnectionError, OperationalError, OSError, asyncpg.PostgresError) as exc:
         raise ConfigError(
             f"Cannot open the database {redact_url(url)} ({_first_line(exc)}): check KEFU_DATABASE__URL "

@@ -22,15 +22,15 @@ from pydantic import SecretStr
 from telegram.ext import Application
 
 from bot.app import build_application
-from bot.config import Settings
+from bot.core.config import Settings
 from bot.emulator import BotAPIEmulator
 from bot.http import serving_http
 from bot.privacy import install_throwaway_key
-from knowledge_base.orders.importer import load_samples
-from reports.sample import load_sample_history
 from bot.runtime import open_database, running_bot
-from bot.updates import ChatOrderedProcessor
+from bot.telegram.updates import ChatOrderedProcessor
 from handlers.desk import check_life_cycle, check_sla
+from orders.importer import load_samples
+from reports.sample import load_sample_history
 from scheduler.jobs import run_sweep
 from scheduler.models import OutboxMessage
 

@@ -3,21 +3,42 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, TypeHandler, filters
-
-from bot import monitoring
-from bot.config import Settings
-from handlers import (
-    agents, answers, campaigns, chat, desk, errors, flood, language, orders, preferences, reports, start, surveys, tickets,
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
 )
 
-from handlers import common, privacy
+from bot.core import metrics
+from bot.core.config import Settings
+from handlers import (
+    answers,
+    campaigns,
+    chat,
+    common,
+    desk,
+    errors,
+    flood,
+    kb_teach,
+    language,
+    orders,
+    preferences,
+    privacy,
+    reports,
+    start,
+    surveys,
+    tickets,
+)
 
 PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 
 
 async def _count_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    monitoring.MESSAGES_IN.labels(update.effective_chat.type if update.effective_chat else "none").inc()
+    metrics.MESSAGES_IN.labels(update.effective_chat.type if update.effective_chat else "none").inc()
 
 
 def register(app: Application, settings: Settings) -> None:
@@ -79,8 +100,8 @@ def register(app: Application, settings: Settings) -> None:
     app.add_handler(MessageHandler(agent_text, campaigns.draft_text), group=-1)
     agent_says = agent_group & ~filters.COMMAND & filters.UpdateType.MESSAGE & ~filters.StatusUpdate.ALL
     app.add_handler(MessageHandler(agent_says, desk.relay_from_agent))
-    app.add_handler(CommandHandler("kb_missed", agents.kb_missed, filters=agent_group))
-    app.add_handler(CommandHandler("kb_add", agents.kb_add, filters=agent_group))
+    app.add_handler(CommandHandler("kb_missed", kb_teach.kb_missed, filters=agent_group))
+    app.add_handler(CommandHandler("kb_add", kb_teach.kb_add, filters=agent_group))
 
     app.add_handler(MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, chat.message))
     app.add_handler(MessageHandler(PRIVATE & filters.COMMAND, chat.unknown_command))

@@ -11,9 +11,9 @@ import re
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
-from bot.i18n import text
-from handlers.chat import FEEDBACK_DOWN, FEEDBACK_UP, FOLLOW_UP, HANDOFF, PICK, person_button, send_answer
+from bot.core.i18n import text
 from handlers import tickets
+from handlers.chat import FEEDBACK_DOWN, FEEDBACK_UP, FOLLOW_UP, HANDOFF, PICK, person_button, send_answer
 from handlers.common import customer_of, knowledge, number
 from knowledge_base.questions import answered_with, give_feedback, question_of
 

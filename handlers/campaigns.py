@@ -18,14 +18,24 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from bot.fleet import instance_name
-from bot.i18n import text
-from bot.longtext import MAX_TEXT, reply_long
+from bot.core.i18n import text
+from bot.intake.fleet import instance_name
+from bot.telegram.longtext import MAX_TEXT, reply_long
 from handlers import desk
 from handlers.common import number
 from scheduler.campaigns import (
-    ACTIVE, NAME_LIMIT, SEGMENTS, TEMPLATES, TooLong, audience, cancel_campaign, longest_message, progress, queue_rows,
-    start_campaign, valid_segment,
+    ACTIVE,
+    NAME_LIMIT,
+    SEGMENTS,
+    TEMPLATES,
+    TooLong,
+    audience,
+    cancel_campaign,
+    longest_message,
+    progress,
+    queue_rows,
+    start_campaign,
+    valid_segment,
 )
 from scheduler.models import Campaign
 

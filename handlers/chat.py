@@ -9,12 +9,12 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
-from bot.i18n import text
-from bot.longtext import reply_long
+from bot.core.i18n import text
+from bot.core.language import to_traditional
+from bot.telegram.longtext import reply_long
 from handlers import orders, tickets
 from handlers.common import customer_and_language, customer_of, knowledge
 from knowledge_base.entries import Entry
-from knowledge_base.language import to_traditional
 from knowledge_base.live import LiveKnowledgeBase
 from knowledge_base.models import Question
 from knowledge_base.questions import record_question

@@ -22,8 +22,8 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
-from bot.i18n import text
-from knowledge_base.language import Language, language_from_telegram
+from bot.core.i18n import text
+from bot.core.language import Language, language_from_telegram
 from knowledge_base.live import LiveKnowledgeBase
 from ticketing.customers import known_customer, record_customer, reply_language
 from ticketing.models import Customer

@@ -20,16 +20,16 @@ from telegram.constants import ChatMemberStatus, ParseMode
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import Application, ContextTypes
 
-from bot.config import Settings
-from bot.crypto import blind_indexes
-from bot.fit import cut
-from bot.i18n import LANGUAGE_NAMES, Markup, html_text, text
-from bot.longtext import copy_long, reply_long, send_long
-from bot.models import InboxUpdate
-from bot.telegram_http import NotSent, watch
+from bot.core.config import Settings
+from bot.core.crypto import blind_indexes
+from bot.core.fit import cut
+from bot.core.i18n import LANGUAGE_NAMES, Markup, html_text, text
+from bot.intake.models import InboxUpdate
+from bot.telegram.longtext import copy_long, reply_long, send_long
+from bot.telegram.request import NotSent, watch
 from handlers.common import ECHO_LIMIT, TELEGRAM_ID_MAX, number
-from knowledge_base.orders.service import orders_for
-from knowledge_base.orders.sources import OrderSourceUnavailable
+from orders.service import orders_for
+from orders.sources import OrderSourceUnavailable
 from scheduler.models import SurveyResponse
 from ticketing.business_hours import BusinessCalendar
 from ticketing.customers import mark_blocked
@@ -113,7 +113,7 @@ async def post_ticket(
     """A topic for the ticket (if the group is a forum) with the customer card as its first post.
 
     Each is asked of Telegram once, crash or not, whoever asks: the intent is claimed on the
-    ticket as the request is written (bot/telegram_http.py; a conditional UPDATE, so of two
+    ticket as the request is written (bot/telegram/request.py; a conditional UPDATE, so of two
     posters — the customer's update and the watch that posts tickets left without a card — one
     goes on, the other leaves it), the result recorded as soon as it comes. An update handled
     again after a crash finds both; one whose process died while the request was on the wire

@@ -9,8 +9,8 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot.i18n import text
-from knowledge_base.language import language_from_telegram
+from bot.core.i18n import text
+from bot.core.language import language_from_telegram
 
 log = logging.getLogger(__name__)
 

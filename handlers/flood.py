@@ -8,7 +8,7 @@ Presses have the same allowance of their own, and a press over it is answered wi
 "please wait" toast — a press left unanswered spins on the customer's screen until Telegram
 gives up — and not handled.
 
-The inbox counts the sender's updates of both kinds together (bot/inbox.py: one batched query
+The inbox counts the sender's updates of both kinds together (bot/intake/inbox.py: one batched query
 serves every update). Only past that count are the two kinds told apart, from the stored updates
 themselves: their payload is encrypted, so they are read newest first, at most
 :data:`READ_AT_MOST` times the allowance (a customer past that is flooding either way).
@@ -24,11 +24,12 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from bot import crypto, inbox, sql
-from bot.config import Settings
-from bot.i18n import text
+from bot.core import crypto, sql
+from bot.core.config import Settings
+from bot.core.i18n import text
+from bot.core.language import language_from_telegram
+from bot.intake import inbox
 from handlers.common import customer_and_language
-from knowledge_base.language import language_from_telegram
 from ticketing.customers import known_customer
 
 log = logging.getLogger(__name__)

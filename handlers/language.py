@@ -5,9 +5,9 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
-from bot.i18n import LANGUAGE_NAMES, text
+from bot.core.i18n import LANGUAGE_NAMES, text
+from bot.core.language import Language, parse_language
 from handlers.common import customer_of
-from knowledge_base.language import Language, parse_language
 from ticketing.customers import choose_language
 
 CALLBACK_PREFIX = "lang:"

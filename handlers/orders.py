@@ -21,19 +21,19 @@ from telegram import (
 from telegram.error import Forbidden
 from telegram.ext import Application, ApplicationHandlerStop, ContextTypes
 
-from bot.config import Settings
-from bot.crypto import blind_indexes
-from bot.fit import storable
-from bot.i18n import text
-from bot.longtext import reply_long
+from bot.core.config import Settings
+from bot.core.crypto import blind_indexes
+from bot.core.fit import storable
+from bot.core.i18n import text
+from bot.telegram.longtext import reply_long
 from handlers import tickets
 from handlers.common import customer_and_language, customer_of
-from knowledge_base.orders.models import Order, OrderStatus
-from knowledge_base.orders.phones import InvalidPhone
-from knowledge_base.orders.service import Lookup, orders_for
-from knowledge_base.orders.sources import OrderSource, OrderSourceUnavailable
-from knowledge_base.orders.verification import Verification, link_phone, verify_by_last4
-from knowledge_base.orders.views import OrderView
+from orders.models import Order, OrderStatus
+from orders.phones import InvalidPhone
+from orders.service import Lookup, orders_for
+from orders.sources import OrderSource, OrderSourceUnavailable
+from orders.verification import Verification, link_phone, verify_by_last4
+from orders.views import OrderView
 from ticketing.customers import mark_blocked
 from ticketing.models import Customer
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.i18n import text
+from bot.core.i18n import text
 from handlers.common import customer_and_language
 from scheduler.outbox import cancel_for_customer
 from ticketing.customers import set_birthday, set_opted_out, set_timezone

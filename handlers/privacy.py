@@ -1,5 +1,5 @@
 """/forgetme: the customer confirms with a button, kefu deletes their personal data
-(:func:`ticketing.privacy.forget_customer`) and tells the agent group in each of their tickets.
+(:func:`bot.privacy.forget_customer`) and tells the agent group in each of their tickets.
 
 Telegram keeps what was posted in the agent group: a bot may delete messages only within 48
 hours, so kefu leaves the topics' history alone and says so in each topic. It does remove the
@@ -20,12 +20,12 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from bot.i18n import text
+from bot.core.i18n import text
+from bot.privacy import Forgotten, forget_customer
 from handlers import desk
 from handlers.common import customer_and_language, customer_of, writes_themselves
 from ticketing.customers import known_customer
 from ticketing.models import Customer, Ticket
-from ticketing.privacy import Forgotten, forget_customer
 
 log = logging.getLogger(__name__)
 FORGET, KEEP = "pv:forget", "pv:keep"
@@ -54,7 +54,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.edit_message_text(text(language, "forgetme_kept"))
         return
     forgotten = await forget_customer(customer, desk.now(context), context.bot_data["sla"].calendar)
-    context.user_data.clear()  # else saved again after this update (bot/conversation.py)
+    context.user_data.clear()  # else saved again after this update (bot/intake/conversation.py)
     if context.chat_data is not None:
         context.chat_data.clear()
     await query.edit_message_text(text(language, "forgetme_done"))

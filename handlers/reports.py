@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 from telegram import Update
 from telegram.ext import Application, ContextTypes
 
-from bot.config import Settings
-from bot.fleet import once_across_fleet
-from bot.i18n import text
-from bot.longtext import send_long
+from bot.core.config import Settings
+from bot.core.i18n import text
+from bot.intake.fleet import once_across_fleet
+from bot.telegram.longtext import send_long
 from handlers import desk
 from reports import compute_report
 from reports.metrics import Sql

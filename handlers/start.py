@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.i18n import text
+from bot.core.i18n import text
 from handlers.common import customer_of
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from bot.i18n import text
+from bot.core.i18n import text
 from handlers import desk
 from handlers.common import customer_and_language, number
 from scheduler.messages import SERVQUAL, SURVEY, SURVEY_SKIP, servqual_scale

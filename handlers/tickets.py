@@ -13,12 +13,19 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from bot.i18n import text
+from bot.core.i18n import text
 from handlers import desk
 from handlers.common import customer_and_language, customer_of, number
 from ticketing.models import Customer, Ticket
 from ticketing.service import (
-    Source, active_ticket, add_customer_message, handled_before, open_ticket, reopen, resolve, set_category,
+    Source,
+    active_ticket,
+    add_customer_message,
+    handled_before,
+    open_ticket,
+    reopen,
+    resolve,
+    set_category,
 )
 from ticketing.triage import CATEGORIES
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from knowledge_base.language import Language
+from bot.core.language import Language
 
 Action = Literal["answer", "order_status", "complaint", "handoff"]
 ACTIONS: tuple[Action, ...] = ("answer", "order_status", "complaint", "handoff")

@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
 
-from knowledge_base.language import to_simplified
+from bot.core.language import to_simplified
 
 _HAN_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _HAN = re.compile(f"[{_HAN_CHARS}]")

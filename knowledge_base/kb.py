@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
+from bot.core.language import LANGUAGES, Language, to_traditional
 from knowledge_base.entries import Entry, KBError, Problem
-from knowledge_base.language import LANGUAGES, Language, to_traditional
 from knowledge_base.loader import PathLike, check_references, entry_from_dict, load_entries, upsert_yaml
 from knowledge_base.matcher import Candidate, Matcher
 

@@ -45,6 +45,7 @@ from typing import Any
 import yaml
 import yaml_rs
 
+from bot.core.language import LANGUAGES
 from knowledge_base.entries import (
     ACTIONS,
     LANGUAGE_NAMES,
@@ -54,7 +55,6 @@ from knowledge_base.entries import (
     KBError,
     Problem,
 )
-from knowledge_base.language import LANGUAGES
 
 DEFAULT_KB = Path(__file__).with_name("data") / "default.yaml"
 CSV_HEADER = ("entry_id", "lang", "question", "answer", "action", "category")

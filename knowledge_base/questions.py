@@ -9,7 +9,7 @@ from typing import Literal
 from tortoise.expressions import Q
 from tortoise.functions import Count, Max
 
-from bot.fit import cut, storable
+from bot.core.fit import cut, storable
 from knowledge_base.features import normalize
 from knowledge_base.models import Question
 from knowledge_base.router import Route

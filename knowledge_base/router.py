@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Literal
 
+from bot.core.language import Language, detect_language
 from knowledge_base.kb import KnowledgeBase
-from knowledge_base.language import Language, detect_language
 from knowledge_base.matcher import Candidate
 from knowledge_base.smalltalk import SmallTalk, match_smalltalk
 

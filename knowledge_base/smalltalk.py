@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from knowledge_base.language import to_simplified
+from bot.core.language import to_simplified
 
 SmallTalk = Literal["greeting", "thanks", "goodbye"]
 

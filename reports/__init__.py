@@ -17,7 +17,16 @@ from zoneinfo import ZoneInfo
 
 from reports import metrics
 from reports.metrics import (
-    Backlog, Csat, Durations, MissedQuestion, Ratio, ServqualGap, Sql, by_key, per_period, ratio,
+    Backlog,
+    Csat,
+    Durations,
+    MissedQuestion,
+    Ratio,
+    ServqualGap,
+    Sql,
+    by_key,
+    per_period,
+    ratio,
 )
 from reports.rfm import RfmReport, rfm
 from reports.trend import TrendReading, Verdict, read_trend

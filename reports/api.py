@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
-from bot.config import Settings
+from bot.core.config import Settings
 from reports import compute_report
 
 MAX_SPAN = timedelta(days=3660)

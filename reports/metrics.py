@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from bot import crypto
+from bot.core import crypto
 
 Breakdown = Literal["category", "agent", "segment"]
 Key = tuple[int, Any]

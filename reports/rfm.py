@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from knowledge_base.orders.models import OrderStatus
+from orders.models import OrderStatus
 from reports.metrics import Ratio, Sql, ratio
 from ticketing.models import Customer
 

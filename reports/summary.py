@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from bot.i18n import text
+from bot.core.i18n import text
 from reports import Durations, Ratio, Report
 from reports.charts import report_chart
 

@@ -13,7 +13,7 @@ chunks, and 100,000 customers are never in memory at once. When the last chunk i
 campaign is ``running`` and the sender does the rest.
 
 **A crash while queueing** leaves a campaign ``queueing`` with its rows written up to
-``queued_through_id``. Its process is gone (bot/fleet.py: its heartbeat lapsed, or it started
+``queued_through_id``. Its process is gone (bot/intake/fleet.py: its heartbeat lapsed, or it started
 again since it took the campaign), so the scheduler's sweep (:func:`resume_abandoned`) takes the
 campaign over and writes the rest, from the customer after ``queued_through_id``; so does it when
 the queueing stopped on an error (each chunk renews ``claimed_at``: none for a while means none
@@ -49,9 +49,10 @@ from typing import NamedTuple
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
-from bot import fleet, sql
-from bot.longtext import MAX_TEXT, utf16_len
-from knowledge_base.language import LANGUAGES
+from bot.core import sql
+from bot.core.language import LANGUAGES
+from bot.intake import fleet
+from bot.telegram.longtext import MAX_TEXT, utf16_len
 from scheduler import outbox
 from scheduler.messages import render
 from scheduler.models import Campaign, OutboxMessage
@@ -188,7 +189,7 @@ async def _queue_chunk(campaign_id: int, worker: str) -> bool | None:
 
 async def resume_abandoned(worker: str, running: Callable[[], bool] = lambda: True) -> list[int]:
     """Take over the campaigns left ``queueing`` by a process that is gone, or whose queueing
-    stopped (no chunk for :data:`bot.fleet.LAPSE`: an error), and write the rest of their rows;
+    stopped (no chunk for :data:`bot.intake.fleet.LAPSE`: an error), and write the rest of their rows;
     their ids. One conditional UPDATE takes each, so of several processes sweeping one does."""
     now = datetime.now(UTC)
     taken = await sql.rows(

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 
 from telegram.ext import Application, ContextTypes
 
-from bot.config import Settings
-from bot.fleet import instance_name, once_across_fleet
-from bot.i18n import text
+from bot.core.config import Settings
+from bot.core.i18n import text
+from bot.intake.fleet import instance_name, once_across_fleet
 from scheduler import campaigns, producers
 from scheduler.outbox import recover_after_crash
 from scheduler.sender import Sender

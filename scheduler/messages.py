@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.i18n import text
+from bot.core.i18n import text
 from scheduler.models import OutboxMessage
 from ticketing.models import Customer
 

@@ -43,7 +43,8 @@ from tortoise.expressions import F, Q
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
-from bot import fleet, sql
+from bot.core import sql
+from bot.intake import fleet
 from scheduler.models import STATUSES, Campaign, OutboxMessage
 from ticketing.models import Customer
 
@@ -308,7 +309,7 @@ async def _settle(message: OutboxMessage, status: str, now: datetime, **values: 
 
 
 async def recover_after_crash(now: datetime) -> list[OutboxMessage]:
-    """Rows left ``sending`` by a worker that is gone (bot/fleet.py: its heartbeat lapsed, or it
+    """Rows left ``sending`` by a worker that is gone (bot/intake/fleet.py: its heartbeat lapsed, or it
     started again since) become ``unknown``; they are returned to report. A slow send of a live
     worker is left alone, however long it waits for Telegram's rate limits.
 

@@ -11,9 +11,9 @@ import logging
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.config import SchedulerSettings
-from bot.crypto import blind_indexes
-from knowledge_base.orders.models import Order, OrderStatus
+from bot.core.config import SchedulerSettings
+from bot.core.crypto import blind_indexes
+from orders.models import Order, OrderStatus
 from scheduler.festivals import greetings_on, is_birthday
 from scheduler.models import OutboxMessage
 from scheduler.outbox import enqueue

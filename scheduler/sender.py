@@ -24,16 +24,16 @@ import math
 import os
 import socket
 from collections.abc import Callable
-from typing import Any
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiolimiter import AsyncLimiter
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
-from bot.config import SchedulerSettings
-from bot.telegram_http import NotSent, watch
+from bot.core.config import SchedulerSettings
+from bot.telegram.request import NotSent, watch
 from scheduler import outbox
 from scheduler.campaigns import CANCELLED
 from scheduler.messages import render

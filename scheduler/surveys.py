@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from tortoise.exceptions import IntegrityError
 
-from bot.fit import cut, storable
+from bot.core.fit import cut, storable
 from scheduler.models import OutboxMessage, SurveyResponse
 
 KINDS = {"survey": "csat", "delivered_survey": "delivered"}

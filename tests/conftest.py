@@ -19,13 +19,14 @@ import pytest
 from pydantic import SecretStr
 from tortoise import Tortoise
 
-from bot import crypto, db
+from bot import privacy
 from bot.app import build_application
-from bot.config import DatabaseSettings, KnowledgeBaseSettings, SchedulerSettings, Settings, TelegramSettings
+from bot.core import crypto, db
+from bot.core.config import DatabaseSettings, KnowledgeBaseSettings, SchedulerSettings, Settings, TelegramSettings
 from bot.emulator import BotAPIEmulator
 from bot.http import serving_http
 from bot.runtime import running_bot
-from bot.updates import ChatOrderedProcessor
+from bot.telegram.updates import ChatOrderedProcessor
 from tests.harness import Bot, Person
 
 TEST_TOKEN = "987654321:TEST-token-that-must-never-be-logged"
@@ -100,7 +101,7 @@ async def _empty_tables() -> None:
 @pytest.fixture
 async def database(database_url: str) -> AsyncIterator[str]:
     """The migrated database, empty, connected for the services."""
-    await db.connect(database_url)
+    await db.connect(database_url, ready=privacy.prepare)
     if database_url.startswith("postgres"):
         await _empty_tables()
     try:

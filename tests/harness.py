@@ -13,9 +13,9 @@ from pathlib import Path
 
 from telegram.ext import Application
 
-from bot.config import Settings
+from bot.core.config import Settings
 from bot.emulator import BotAPIEmulator
-from bot.updates import ChatOrderedProcessor
+from bot.telegram.updates import ChatOrderedProcessor
 
 
 class Replies(list[dict]):

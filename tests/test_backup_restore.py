@@ -28,7 +28,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from bot import crypto
+from bot.core import crypto
 from bot.emulator import BotAPIEmulator
 from tests.conftest import POSTGRES_ADMIN_URL, REQUIRE_POSTGRES
 from tests.harness import kefu_run
@@ -36,7 +36,7 @@ from tests.harness import kefu_run
 pytestmark = pytest.mark.slow
 
 TOKEN = "555666778:BACKUP-test-token-not-printed"
-SAMPLE_ORDERS = Path(__file__).resolve().parents[1] / "knowledge_base" / "orders" / "sample_orders.jsonl"
+SAMPLE_ORDERS = Path(__file__).resolve().parents[1] / "orders" / "sample_orders.jsonl"
 PHONE = "+8613800000001"
 """The phone of sample orders SO100231 and SO100187."""
 BEFORE, AFTER = 10, 3

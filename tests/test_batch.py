@@ -1,4 +1,4 @@
-"""The per-update queries of many updates at once run as one statement (bot/batch.py)."""
+"""The per-update queries of many updates at once run as one statement (bot/core/batch.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import pytest
 from tortoise.transactions import in_transaction
 
-from bot.batch import Batch
+from bot.core.batch import Batch
 from ticketing.customers import record_customer
 from ticketing.models import Customer
 

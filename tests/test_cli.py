@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import db
+from bot import privacy
+from bot.core import db
 from bot.emulator import BotAPIEmulator
 from tests.harness import kefu_run
 from ticketing.models import Customer
@@ -174,7 +175,7 @@ def _fresh_database(cwd: Path, sqlite_template: Path) -> Path:
 
 async def _a_customer_wrote(url: str) -> None:
     """What kefu stores when a customer writes: their name and phone, encrypted (conftest's key)."""
-    await db.connect(url)
+    await db.connect(url, ready=privacy.prepare)
     try:
         await Customer.update_or_create({"first_name": "Meilin", "phone": "+8613812345678"}, telegram_id=4_000_001)
     finally:

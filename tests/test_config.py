@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, Settings, TelegramSettings, load_settings
+from bot.core.config import ConfigError, Settings, TelegramSettings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

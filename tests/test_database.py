@@ -10,13 +10,16 @@ from tortoise.exceptions import IntegrityError
 from tortoise.migrations.api import migrate
 from tortoise.migrations.autodetector import MigrationAutodetector
 
-from bot import db
-from bot.crypto import looks_encrypted
-from knowledge_base.orders.service import orders_for
-from knowledge_base.orders.sources import LocalOrderSource
+from bot import privacy
+from bot.core import db
+from bot.core.crypto import looks_encrypted
+from orders.models import Order, OrderEvent
+from orders.service import orders_for
+from orders.sources import LocalOrderSource
 from tests.conftest import _admin
 from ticketing.customers import record_customer
-from ticketing.models import Customer
+from scheduler.models import Campaign
+from ticketing.models import Customer, Ticket
 
 
 async def test_the_models_match_the_migrations(database: str) -> None:
@@ -34,13 +37,13 @@ async def test_one_customer_per_telegram_user(database: str) -> None:
 
 
 async def test_an_upgrade_keeps_existing_data(database_url: str) -> None:
-    await db.connect(database_url)
+    await db.connect(database_url, ready=privacy.prepare)
     try:
         await record_customer(7, first_name="Fang", language_code="zh-CN")
     finally:
         await db.disconnect()
     await db.upgrade(database_url)  # applying migrations again is a no-op
-    await db.connect(database_url)
+    await db.connect(database_url, ready=privacy.prepare)
     try:
         customer = await Customer.get(telegram_id=7)
         assert (customer.first_name, customer.language) == ("Fang", "zh-Hans")
@@ -87,7 +90,7 @@ async def test_customers_of_the_first_release_survive_every_later_migration(fres
         " INSERT INTO shop_order (order_no, phone, status, items, amount, currency, created_at, updated_at)"
         " VALUES ('SO1', '+8613800000001', 'shipped', '[]', '45.00', 'CNY', '2026-01-02 00:00:00+00', '2026-01-02 00:00:00+00')",
     )
-    await db.connect(fresh_database_url)
+    await db.connect(fresh_database_url, ready=privacy.prepare)
     try:
         customer = await Customer.get(telegram_id=7)
         assert (customer.first_name, customer.segment, customer.tags, customer.birthday) == ("Fang", "new", [], None)
@@ -108,3 +111,37 @@ async def test_a_customer_is_recorded_once_and_refreshed(database: str) -> None:
     assert first.id == again.id
     assert await Customer.filter(telegram_id=9).count() == 1
     assert again.language == "zh-Hant" and again.last_name == "Zhang"
+
+
+async def test_a_database_of_the_previous_release_upgrades_and_keeps_its_tickets_orders_and_campaigns(
+    fresh_database_url: str,
+) -> None:
+    """The release before the hostile-input work ended at 0010: its tickets, orders with their
+    events and a running campaign are all there, readable, after `kefu db upgrade`."""
+    config = db.tortoise_config(fresh_database_url)
+    at = "'2026-11-01 08:00:00+00'"
+    await _run_sql_at(
+        config, "0010_agents_private",
+        "INSERT INTO customer (telegram_id, first_name, language, language_chosen, blocked, opted_out, first_seen, last_seen,"
+        f" segment, tags) VALUES (8, 'Li', 'zh-Hans', false, false, false, {at}, {at}, 'new', '[]');"
+        " INSERT INTO ticket (source, is_complaint, category, priority, status, subject, reopen_count, waiting_since,"
+        f" created_at, updated_at, customer_id) SELECT 'complaint', true, 'logistics', 'high', 'resolved', 'late', 0, {at},"
+        f" {at}, {at}, id FROM customer WHERE telegram_id = 8;"
+        " INSERT INTO shop_order (order_no, phone, status, items, amount, currency, created_at, shipped_at, updated_at)"
+        f" VALUES ('SO9', NULL, 'shipped', '[]', '45.00', 'CNY', {at}, {at}, {at});"
+        " INSERT INTO order_event (event_id, kind, status, previous_status, happened_at, recorded_at, order_id)"
+        f" SELECT 'evt-9', 'status', 'shipped', 'paid', {at}, {at}, id FROM shop_order WHERE order_no = 'SO9';"
+        " INSERT INTO campaign (segment, template, created_by_telegram_id, status, total, sent, created_at)"
+        f" VALUES ('all', 'hello {{customer_name}}', 111, 'running', 3, 1, {at})",
+    )
+    await db.upgrade(fresh_database_url)  # what `kefu db upgrade` runs
+    await db.connect(fresh_database_url, ready=privacy.prepare)
+    try:
+        ticket = await Ticket.get(subject="late").prefetch_related("customer")
+        assert (ticket.status, ticket.category, ticket.customer.first_name) == ("resolved", "logistics", "Li")
+        order = await Order.get(order_no="SO9")
+        assert order.status == "shipped" and await OrderEvent.filter(order=order, event_id="evt-9").exists()
+        campaign = await Campaign.get(segment="all")
+        assert (campaign.status, campaign.total, campaign.sent, campaign.template) == ("running", 3, 1, "hello {customer_name}")
+    finally:
+        await db.disconnect()

@@ -9,7 +9,7 @@ and agents see it in the Bot API emulator:
   in the agent group, while both processes take a share of the work;
 * when one process is killed (SIGKILL) in the middle of that traffic and started again under the
   same instance name, every update Telegram delivered is answered once, never twice. An update
-  the process was killed *while answering* may or may not have been answered (see bot/inbox.py):
+  the process was killed *while answering* may or may not have been answered (see bot/intake/inbox.py):
   it is not answered again, the agent group is warned naming the customer's chat instead. Only
   the updates it was answering at that instant are in doubt (at most as many as one process
   handles at once); those it held but had not begun are answered once after the restart.
@@ -37,10 +37,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.config import TelegramSettings
+from bot.core.config import TelegramSettings
+from bot.core.i18n import text
 from bot.emulator import BotAPIEmulator
-from bot.i18n import text
-from bot.models import InboxUpdate
+from bot.intake.models import InboxUpdate
 from tests.conftest import TEST_PRIVACY_KEY, TEST_TOKEN, WEBHOOK_SECRET
 from ticketing.models import Ticket
 

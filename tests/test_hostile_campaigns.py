@@ -9,11 +9,12 @@ from datetime import UTC, datetime, timedelta
 from itertools import count
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from bot import fleet
-from bot.config import SchedulerSettings
-from bot.longtext import MAX_TEXT, utf16_len
+from bot.core.config import SchedulerSettings
+from bot.intake import fleet
+from bot.telegram.longtext import MAX_TEXT, utf16_len
 from handlers.campaigns import show_progress
 from scheduler import campaigns, outbox
 from scheduler.campaigns import NAME_LIMIT, longest_message, queue_rows, start_campaign

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import conversation
-from bot.fit import cut
+from bot.core.fit import cut
+from bot.intake import conversation
 from tests.conftest import SUPERVISOR_ID, _agent, _customer
 from tests.harness import Bot, Person
 from ticketing.customers import record_customer

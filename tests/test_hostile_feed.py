@@ -18,7 +18,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -28,11 +27,11 @@ from pydantic import SecretStr
 from tortoise import Tortoise
 from yarl import URL
 
-from bot.config import ApiSettings, OrdersSettings, Settings
-from knowledge_base.orders import feed
-from knowledge_base.orders.events import on_status_change, status_listeners
-from knowledge_base.orders.feed import order_routes, sign
-from knowledge_base.orders.models import FeedSignature, Order, OrderEvent, OrderStatus
+from bot.core.config import ApiSettings, OrdersSettings, Settings
+from orders import feed
+from orders.events import on_status_change, status_listeners
+from orders.feed import order_routes, sign
+from orders.models import FeedSignature, Order, OrderEvent, OrderStatus
 from reports.api import metrics_routes
 from tests.harness import Person
 

@@ -24,7 +24,14 @@ from pydantic import SecretStr
 
 from bot import cli
 from bot.app import build_application
-from bot.config import ApiSettings, ConfigError, DatabaseSettings, KnowledgeBaseSettings, Settings, TelegramSettings
+from bot.core.config import (
+    ApiSettings,
+    ConfigError,
+    DatabaseSettings,
+    KnowledgeBaseSettings,
+    Settings,
+    TelegramSettings,
+)
 from bot.emulator import BotAPIEmulator
 from bot.guard import PROXY_FACTOR, Caller, FailedAttempts, counted_address, usable_connections
 from bot.http import serving_http
@@ -119,7 +126,7 @@ async def test_1100_idle_connections_are_closed_by_the_servers_timeouts_and_heal
 SERVER_WITH_FEW_FILES = """
 import asyncio, resource, sys
 resource.setrlimit(resource.RLIMIT_NOFILE, (200, 200))
-from bot.config import ApiSettings, Settings
+from bot.core.config import ApiSettings, Settings
 from bot.http import serving_http
 
 async def main():

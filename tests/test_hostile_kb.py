@@ -292,7 +292,7 @@ def test_a_file_over_the_size_limit_is_refused_unread() -> None:
 
 
 def test_the_size_limit_defaults_to_20_mb_and_does_not_apply_to_the_shipped_kb(tmp_path: Path) -> None:
-    from bot.config import KnowledgeBaseSettings
+    from bot.core.config import KnowledgeBaseSettings
 
     assert KnowledgeBaseSettings().max_file_bytes == MAX_FILE_BYTES == 20_000_000
     live = LiveKnowledgeBase([], tmp_path / "learned.yaml", max_file_bytes=10)

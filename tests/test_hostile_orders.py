@@ -30,12 +30,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from bot.config import OrdersSettings
-from knowledge_base.orders.http_source import HttpOrderSource
-from knowledge_base.orders.importer import ImportFileError, cli_import, count_rows
-from knowledge_base.orders.models import Order
-from knowledge_base.orders.schema import OrderIn
-from knowledge_base.orders.sources import OrderSourceUnavailable
+from bot.core.config import OrdersSettings
+from orders.http_source import HttpOrderSource
+from orders.importer import ImportFileError, cli_import, count_rows
+from orders.models import Order
+from orders.schema import OrderIn
+from orders.sources import OrderSourceUnavailable
 from tests.conftest import TEST_PRIVACY_KEY
 from tests.harness import Person
 

@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import aiohttp
 
-from bot import fleet, inbox, sql
-from bot.fleet import take_turn
-from bot.i18n import text
-from bot.models import ConversationState, InboxUpdate
+from bot.core import sql
+from bot.core.i18n import text
+from bot.intake import fleet, inbox
+from bot.intake.fleet import take_turn
+from bot.intake.models import ConversationState, InboxUpdate
 from tests.conftest import WEBHOOK_SECRET
 from tests.harness import Bot, Person
 from ticketing.models import Ticket

@@ -79,7 +79,7 @@ def test_answers_fill_in_the_shops_facts(tmp_path: Path) -> None:
 
 
 def test_the_configured_confidence_bands_default_to_the_calibrated_ones() -> None:
-    from bot.config import KnowledgeBaseSettings
+    from bot.core.config import KnowledgeBaseSettings
     from knowledge_base.router import RouterSettings
 
     settings, calibrated = KnowledgeBaseSettings(), RouterSettings()

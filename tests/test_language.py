@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from bot.i18n import catalog, text
-from knowledge_base.language import LANGUAGES, detect_language, language_from_telegram, parse_language
+from bot.core.i18n import catalog, text
+from bot.core.language import LANGUAGES, detect_language, language_from_telegram, parse_language
 from knowledge_base.smalltalk import match_smalltalk
 
 

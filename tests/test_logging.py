@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import logging
 
-from bot.logsetup import configure_logging
+from bot.core.logsetup import configure_logging
 
 TOKEN = "123456:ABCDEFsecretsecretsecret"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from bot.longtext import MAX_TEXT, utf16_len
+from bot.telegram.longtext import MAX_TEXT, utf16_len
 from handlers.desk import check_sla
 from tests.conftest import SUPERVISOR_ID, _agent
 from tests.harness import Bot, Person

@@ -1,4 +1,4 @@
-"""Splitting texts over Telegram's length limits (bot/longtext.py), and the emulator refusing them."""
+"""Splitting texts over Telegram's length limits (bot/telegram/longtext.py), and the emulator refusing them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from telegram import Bot, MessageEntity
 from telegram.error import BadRequest
 
 from bot.emulator import BotAPIEmulator, parse_formatted
-from bot.longtext import MAX_CAPTION, MAX_TEXT, Part, split_message, utf16_len
+from bot.telegram.longtext import MAX_CAPTION, MAX_TEXT, Part, split_message, utf16_len
 
 
 def texts(parts: list[Part]) -> list[str]:

@@ -25,10 +25,12 @@ from aiohttp.test_utils import make_mocked_request
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot import inbox, monitoring
+from bot import monitoring
+from bot.core import metrics
 from bot.emulator import BotAPIEmulator
 from bot.http import serving_http
-from bot.models import InboxUpdate
+from bot.intake import inbox
+from bot.intake.models import InboxUpdate
 from tests.conftest import TEST_PRIVACY_KEY, TEST_TOKEN, WEBHOOK_SECRET
 from tests.harness import Bot, Person, kefu_run
 
@@ -148,8 +150,8 @@ async def test_metrics_count_messages_and_show_open_tickets_and_the_outbox(bot: 
 
 
 async def test_each_update_is_timed_from_its_arrival_to_its_handling_finished(bot: Bot, customer: Person) -> None:
-    """``kefu_reply_seconds``: what a customer waits, measured from the inbox (bot/intake.py
-    calls monitoring.observe_reply when it finishes an update)."""
+    """``kefu_reply_seconds``: what a customer waits, measured from the inbox (bot/intake/intake.py
+    calls metrics.observe_reply when it finishes an update)."""
     count, total = series("kefu_reply_seconds_count"), series("kefu_reply_seconds_sum")
     fast = series("kefu_reply_seconds_bucket", le="30.0")
     async with serving_http(bot.settings, "127.0.0.1:0") as url:
@@ -224,11 +226,11 @@ async def test_the_inbox_gauges_count_updates_by_status_and_age_the_oldest_waiti
 
 
 def test_take_overs_and_updates_set_aside_are_counted() -> None:
-    """What bot/intake.py reports: updates taken over from a process that is gone, updates set aside."""
+    """What bot/intake/intake.py reports: updates taken over from a process that is gone, updates set aside."""
     before = samples(generate_latest().decode())
-    monitoring.count_takeovers(3)
-    monitoring.count_takeovers(0)
-    monitoring.count_failed_updates(1)
+    metrics.count_takeovers(3)
+    metrics.count_takeovers(0)
+    metrics.count_failed_updates(1)
     after = samples(generate_latest().decode())
     takeovers, failed = series("kefu_inbox_takeovers_total"), series("kefu_inbox_failed_total")
     assert (after[takeovers] - before[takeovers], after[failed] - before[failed]) == (3, 1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge_base.orders.importer import load_samples
+from orders.importer import load_samples
 from tests.harness import Person
 
 PHONE_1 = "+8613800000001"  # two sample orders: SO100231 (in transit) and SO100187 (delivered)
@@ -111,7 +111,7 @@ async def test_a_forged_pick_of_someone_elses_order_shows_nothing(make_customer,
 
 
 async def test_when_the_shops_order_api_is_down_the_customer_gets_an_apology_and_a_person(start_bot) -> None:
-    from bot.config import OrdersSettings
+    from bot.core.config import OrdersSettings
 
     down = OrdersSettings(provider="http", url="http://127.0.0.1:9/orders/{order_no}",
                           phone_url="http://127.0.0.1:9/orders?phone={phone}", timeout=1.0, retries=1)
@@ -128,8 +128,8 @@ async def test_when_the_shops_order_api_is_down_the_customer_gets_an_apology_and
 async def test_customers_are_told_when_their_order_ships_and_arrives_unless_opted_out(make_customer, orders: None) -> None:
     from datetime import UTC, datetime
 
-    from knowledge_base.orders.events import apply_event
-    from knowledge_base.orders.models import EventKind, OrderStatus
+    from orders.events import apply_event
+    from orders.models import EventKind, OrderStatus
     from ticketing.models import Customer
 
     customer: Person = make_customer(language_code="zh-CN")

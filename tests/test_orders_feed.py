@@ -15,11 +15,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 from yarl import URL
 
-from bot.config import OrdersSettings
-from knowledge_base.orders import feed
-from knowledge_base.orders.events import on_status_change, status_listeners
-from knowledge_base.orders.feed import order_routes, sign
-from knowledge_base.orders.models import Order, OrderEvent, OrderStatus
+from bot.core.config import OrdersSettings
+from orders import feed
+from orders.events import on_status_change, status_listeners
+from orders.feed import order_routes, sign
+from orders.models import Order, OrderEvent, OrderStatus
 
 SECRET = "s3cret-shared-with-the-shop-0123456789"
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)

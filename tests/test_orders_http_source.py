@@ -12,10 +12,11 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
-from bot.config import OrdersSettings
-from knowledge_base.orders.http_source import HttpOrderSource
-from knowledge_base.orders.models import OrderStatus
-from knowledge_base.orders.sources import LocalOrderSource, OrderSourceUnavailable, make_source
+from bot.core.config import OrdersSettings
+from orders.http_source import HttpOrderSource
+from orders.models import OrderStatus
+from orders.service import make_source
+from orders.sources import LocalOrderSource, OrderSourceUnavailable
 
 ORDER = {
     "order_no": "SO 1", "phone": "13800000001", "status": "in_transit", "carrier": "顺丰速运", "tracking_no": "SF1",

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from knowledge_base.orders.events import on_status_change, status_listeners
-from knowledge_base.orders.importer import ImportFileError, cli_import, import_orders, load_samples
-from knowledge_base.orders.models import EventKind, Order, OrderEvent, OrderStatus
-from knowledge_base.orders.sources import LocalOrderSource
+from orders.events import on_status_change, status_listeners
+from orders.importer import ImportFileError, cli_import, import_orders, load_samples
+from orders.models import EventKind, Order, OrderEvent, OrderStatus
+from orders.sources import LocalOrderSource
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 HEADER = "order_no,phone,status,carrier,tracking_no,items,amount,currency,created_at,shipped_at,delivered_at\n"

@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from knowledge_base.orders.events import OrderNotFound, apply_event, on_status_change, save_order, status_listeners
-from knowledge_base.orders.models import EventKind, Order, OrderEvent, OrderStatus
-from knowledge_base.orders.schema import OrderIn
-from knowledge_base.orders.service import Lookup, LookupResult, orders_for
-from knowledge_base.orders.sources import LocalOrderSource
-from knowledge_base.orders.verification import link_phone, verify_by_last4
+from orders.events import OrderNotFound, apply_event, on_status_change, save_order, status_listeners
+from orders.models import EventKind, Order, OrderEvent, OrderStatus
+from orders.schema import OrderIn
+from orders.service import Lookup, LookupResult, orders_for
+from orders.sources import LocalOrderSource
+from orders.verification import link_phone, verify_by_last4
 from ticketing.models import Customer
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from tortoise.exceptions import IntegrityError
 
-from knowledge_base.orders.models import EventKind, Order, OrderEvent, OrderGrant, OrderStatus
+from orders.models import EventKind, Order, OrderEvent, OrderGrant, OrderStatus
 from ticketing.models import Customer
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -6,14 +6,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot import db
-from knowledge_base.orders.events import save_order
-from knowledge_base.orders.models import OrderGrant, VerificationAttempt
-from knowledge_base.orders.phones import InvalidPhone
-from knowledge_base.orders.schema import OrderIn
-from knowledge_base.orders.sources import LocalOrderSource, OrderSourceUnavailable
-from knowledge_base.orders.verification import Verification, VerifyResult, link_phone, verify_by_last4
-from knowledge_base.orders.views import OrderView
+from bot import privacy
+from bot.core import db
+from orders.events import save_order
+from orders.models import OrderGrant, VerificationAttempt
+from orders.phones import InvalidPhone
+from orders.schema import OrderIn
+from orders.sources import LocalOrderSource, OrderSourceUnavailable
+from orders.verification import Verification, VerifyResult, link_phone, verify_by_last4
+from orders.views import OrderView
 from ticketing.models import Customer
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -87,7 +88,7 @@ async def test_the_limit_holds_across_a_restart_and_for_one_customer_only(
 ) -> None:
     await _fail(customer, 5, NOW)
     await db.disconnect()
-    await db.connect(database)  # another process, or kefu restarted
+    await db.connect(database, ready=privacy.prepare)  # another process, or kefu restarted
     again = await Customer.get(id=customer.id)
     assert (await verify_by_last4(again, order, "4321", NOW, source=source)).outcome is Verification.COOLING_DOWN
     other = await Customer.create(telegram_id=2, first_name="Emma")

@@ -10,7 +10,7 @@ import pytest
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from bot import fleet
+from bot.intake import fleet
 from scheduler import outbox
 from scheduler.models import Campaign, OutboxMessage
 from ticketing.models import Customer

@@ -64,8 +64,10 @@ async def test_a_key_rotation_covers_the_inbox_agents_and_messages(database: str
     values stored in plain text before (an older kefu) are encrypted at the next start."""
     from datetime import UTC, datetime
 
-    from bot import crypto, inbox, privacy
-    from bot.models import InboxUpdate
+    from bot import privacy
+    from bot.core import crypto
+    from bot.intake import inbox
+    from bot.intake.models import InboxUpdate
     from tests.conftest import TEST_PRIVACY_KEY
     from ticketing.models import TicketMessage
     from ticketing.service import SlaPolicy, open_ticket

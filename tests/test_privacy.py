@@ -9,18 +9,18 @@ from zoneinfo import ZoneInfo
 from tortoise import Tortoise
 from tortoise.expressions import Q
 
-from bot.i18n import text
-from bot.models import InboxUpdate
+from bot.core.i18n import text
+from bot.intake.models import InboxUpdate
+from bot.privacy import forget_customer
 from knowledge_base.models import Question
-from knowledge_base.orders.importer import load_samples
-from knowledge_base.orders.models import Order, OrderStatus
+from orders.importer import load_samples
+from orders.models import Order, OrderStatus
 from reports import compute_report
 from scheduler.models import SurveyResponse
 from tests.harness import Person
 from tests.test_tickets_conversation import in_topic
 from ticketing.customers import record_customer
 from ticketing.models import Customer, Ticket, TicketMessage
-from ticketing.privacy import forget_customer
 
 PHONE = "+8613812345678"
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -20,10 +20,10 @@ import pytest
 from telegram.error import BadRequest, Forbidden, InvalidToken
 from telegram.ext import ExtBot
 
-from bot import monitoring
+from bot.core import metrics
 from bot.emulator import BotAPIEmulator
-from bot.ratelimit import ResilientRateLimiter
-from bot.telegram_http import AiohttpRequest
+from bot.telegram.ratelimit import ResilientRateLimiter
+from bot.telegram.request import AiohttpRequest
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
@@ -46,7 +46,7 @@ async def processes(emulator: BotAPIEmulator, database: str, count: int, **limit
 
 
 def errors(kind: str) -> float:
-    return monitoring.SEND_ERRORS.labels(kind)._value.get()
+    return metrics.SEND_ERRORS.labels(kind)._value.get()
 
 
 async def test_a_burst_to_90_customers_from_three_processes_keeps_to_30_a_second_and_all_arrive(
@@ -127,7 +127,7 @@ async def test_a_refusal_is_raised_at_once_and_not_sent_again(
         with pytest.raises(error):
             await bot.send_message(customer, "hello")
     assert emulator.count("sendMessage") == 1
-    assert not [r for r in caplog.records if r.levelno >= logging.WARNING and r.name == "bot.ratelimit"]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING and r.name == "bot.telegram.ratelimit"]
 
 
 async def test_a_server_error_is_sent_again_until_it_goes_through(database: str, emulator: BotAPIEmulator) -> None:

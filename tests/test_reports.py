@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from knowledge_base.models import Question
-from knowledge_base.orders.models import Order, OrderStatus
+from orders.models import Order, OrderStatus
 from reports import Report, compute_report
 from reports.metrics import Durations, Ratio, ratio
 from reports.trend import Verdict, read_trend

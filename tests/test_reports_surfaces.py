@@ -9,7 +9,7 @@ import json
 import aiohttp
 from pydantic import SecretStr
 
-from bot.config import ApiSettings
+from bot.core.config import ApiSettings
 from bot.http import serving_http
 from handlers.reports import weekly_job
 from reports.export import run_report

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.config import SchedulerSettings
-from knowledge_base.orders.importer import load_samples
-from knowledge_base.orders.models import Order, OrderStatus
+from bot.core.config import SchedulerSettings
+from orders.importer import load_samples
+from orders.models import Order, OrderStatus
 from scheduler.festivals import festival_dates
 from scheduler.models import Campaign, OutboxMessage, SurveyResponse
 from tests.harness import Person

@@ -8,7 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot import fleet
+from bot.intake import fleet
 from scheduler.models import OutboxMessage
 from scheduler.outbox import LEASE, claim_due, enqueue, start_sending
 from scheduler.sender import Sender

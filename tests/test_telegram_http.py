@@ -1,15 +1,16 @@
-"""kefu's Bot API requests go through aiohttp (bot/telegram_http.py): everything python-telegram-bot
+"""kefu's Bot API requests go through aiohttp (bot/telegram/request.py): everything python-telegram-bot
 does over it works as over its own httpx client, and failures come out as the same errors."""
 
 from __future__ import annotations
 
 import socket
+
 import pytest
 from telegram import Bot
 from telegram.error import NetworkError, TimedOut
 
 from bot.emulator import BotAPIEmulator
-from bot.telegram_http import AiohttpRequest, NotSent, UpdatesRequest, watch
+from bot.telegram.request import AiohttpRequest, NotSent, UpdatesRequest, watch
 
 TOKEN = "123456:TEST"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -63,7 +64,7 @@ async def test_no_server_is_a_network_error_not_a_timeout() -> None:
     with pytest.raises(NetworkError) as raised:
         async with _bot(f"http://127.0.0.1:{port}/bot"):  # getMe, first of all
             pass
-    assert not isinstance(raised.value, TimedOut)  # refused: safe to send again (bot/ratelimit.py)
+    assert not isinstance(raised.value, TimedOut)  # refused: safe to send again (bot/telegram/ratelimit.py)
 
 
 async def test_a_proxy_from_the_environment_is_used(emulator: BotAPIEmulator, monkeypatch: pytest.MonkeyPatch) -> None:

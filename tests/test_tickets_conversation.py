@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from knowledge_base.orders.importer import load_samples
+from orders.importer import load_samples
 from tests.harness import Person
 from ticketing.models import Ticket, TicketMessage
 

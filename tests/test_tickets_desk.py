@@ -287,7 +287,7 @@ async def test_the_watch_leaves_a_ticket_whose_update_a_live_process_is_handling
     """In a burst the update that opened it waits minutes for the group's turn: it posts it."""
     from datetime import UTC, datetime
 
-    from bot import inbox
+    from bot.intake import inbox
     from handlers.desk import post_unposted
     from ticketing.customers import record_customer
     from ticketing.service import SlaPolicy, open_ticket

@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 
-from bot.batch import Batch
-from bot.fit import cut
-from knowledge_base.language import Language, detect_language, language_from_telegram
+from bot.core.batch import Batch
+from bot.core.fit import cut
+from bot.core.language import Language, detect_language, language_from_telegram
 from ticketing.models import Customer
 
 NAME_LIMIT = 128
@@ -47,7 +47,7 @@ async def record_customer(
     customer again, their names recorded as a new customer's and the ``forgotten_at`` mark
     cleared. They stay opted out of surveys, greetings and offers until they /subscribe.
 
-    Whatever Telegram sends is kept: a name too long is cut (bot/fit.py), a ``language_code``
+    Whatever Telegram sends is kept: a name too long is cut (bot/core/fit.py), a ``language_code``
     that is not one or is too long for its column is unknown, as if Telegram had sent none.
     """
     now = datetime.now(UTC)

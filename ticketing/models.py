@@ -9,10 +9,12 @@ customer's time zone only when shown.
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from tortoise import fields
 from tortoise.models import Model
 
-from bot.crypto import BlindIndexed, BlindIndexField, EncryptedTextField
+from bot.core.crypto import BlindIndexed, BlindIndexField, EncryptedTextField
 
 
 class Customer(BlindIndexed, Model):
@@ -20,7 +22,7 @@ class Customer(BlindIndexed, Model):
 
     id = fields.IntField(primary_key=True)
     telegram_id = fields.BigIntField(unique=True)
-    first_name = EncryptedTextField(default="", description="encrypted (bot/crypto.py), as are the other names")
+    first_name = EncryptedTextField(default="", description="encrypted (bot/core/crypto.py), as are the other names")
     last_name = EncryptedTextField(null=True)
     username = EncryptedTextField(null=True)
     telegram_language = fields.CharField(max_length=16, null=True, description="Telegram's language_code")
@@ -61,7 +63,7 @@ class Agent(BlindIndexed, Model):
 
     id = fields.IntField(primary_key=True)
     telegram_id = fields.BigIntField(unique=True)
-    name = EncryptedTextField(default="", description="encrypted (bot/crypto.py), as is the username")
+    name = EncryptedTextField(default="", description="encrypted (bot/core/crypto.py), as is the username")
     username = EncryptedTextField(null=True)
     username_hash = BlindIndexField(
         of="username", kind="username", null=True, db_index=True, description="blind index of username, what /assign @name compares"
@@ -72,6 +74,27 @@ class Agent(BlindIndexed, Model):
 
     class Meta:
         table = "agent"
+
+
+class TicketStatus(StrEnum):
+    """Where a ticket stands; the stored strings. Its moves go through ticketing/lifecycle.py."""
+
+    NEW = "new"
+    """Waiting for its first person."""
+    OPEN = "open"
+    """Being worked (an agent answered or took it), or reopened."""
+    PENDING = "pending"
+    """Waiting for the customer: the SLA clock is paused."""
+    RESOLVED = "resolved"
+    """Solved as far as we know: the customer reopens it by writing within ``reopen_days``."""
+    CLOSED = "closed"
+    """Done for good: the customer's next problem is a new ticket."""
+
+
+WORKING: frozenset[TicketStatus] = frozenset({TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING})
+"""Someone still has to act on the ticket: the queue, the SLA's backlog."""
+ACTIVE: frozenset[TicketStatus] = WORKING | {TicketStatus.RESOLVED}
+"""Not closed: the customer's messages join it (one active ticket per customer)."""
 
 
 class Ticket(Model):
@@ -88,7 +111,9 @@ class Ticket(Model):
     is_complaint = fields.BooleanField(default=False)
     category = fields.CharField(max_length=24, default="other")
     priority = fields.CharField(max_length=8, default="normal")
-    status = fields.CharField(max_length=8, default="new", db_index=True, description="new, open, pending, resolved, closed")
+    status = fields.CharEnumField(
+        TicketStatus, max_length=8, default=TicketStatus.NEW, db_index=True, description="new, open, pending, resolved, closed"
+    )
     subject = fields.CharField(max_length=255, default="")
     assignee = fields.ForeignKeyField("kefu.Agent", related_name="tickets", null=True, on_delete=fields.SET_NULL)
     order_no = fields.CharField(max_length=64, null=True)
@@ -127,7 +152,7 @@ class TicketMessage(Model):
     ticket = fields.ForeignKeyField("kefu.Ticket", related_name="messages", on_delete=fields.CASCADE)
     direction = fields.CharField(max_length=4, description="in, out or note")
     agent = fields.ForeignKeyField("kefu.Agent", related_name="messages", null=True, on_delete=fields.SET_NULL)
-    text = EncryptedTextField(default="", description="encrypted (bot/crypto.py): what people write holds names and numbers")
+    text = EncryptedTextField(default="", description="encrypted (bot/core/crypto.py): what people write holds names and numbers")
     media = fields.JSONField(null=True, description="kind and Telegram file id of a photo, document or voice")
     customer_message_id = fields.BigIntField(null=True, description="the message id in the customer chat")
     group_message_id = fields.BigIntField(null=True, description="the message id in the agent group")

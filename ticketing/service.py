@@ -16,8 +16,8 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from bot.batch import Batch
-from bot.fit import cut, storable
+from bot.core.batch import Batch
+from bot.core.fit import cut, storable
 from ticketing.business_hours import BusinessCalendar
 from ticketing.models import Agent, Customer, Ticket, TicketEvent, TicketMessage
 from ticketing.triage import Category, Priority, guess_category, guess_priority
@@ -192,7 +192,7 @@ async def add_customer_message(
 
 async def record_agent(telegram_id: int, name: str, username: str | None, *, supervisor: bool) -> Agent:
     """The agent for this Telegram user, created on first contact; names and role kept current
-    (a name too long is cut, see bot/fit.py)."""
+    (a name too long is cut, see bot/core/fit.py)."""
     name, username = cut(name, AGENT_NAME_LIMIT), username and cut(username, USERNAME_LIMIT)
     agent, _ = await Agent.get_or_create(telegram_id=telegram_id, defaults={"name": name, "username": username})
     role = "supervisor" if supervisor else "agent"

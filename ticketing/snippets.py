@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import string
 
-from bot.fit import cut, storable
+from bot.core.fit import cut, storable
 from ticketing.models import Agent, Customer, Snippet, Ticket
 
 PLACEHOLDERS = ("customer_name", "order_no", "ticket_no", "agent_name")

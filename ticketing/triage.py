@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from knowledge_base.language import to_simplified
+from bot.core.language import to_simplified
 
 Category = Literal["product_quality", "logistics", "returns", "payment", "service_attitude", "other"]
 Priority = Literal["low", "normal", "high", "urgent"]

@@ -1,10 +1,12 @@
-from tortoise import migrations
-from tortoise.migrations import operations as ops
 import functools
 from json import dumps, loads
-from knowledge_base.orders.models import EventKind, OrderStatus
+
+from tortoise import fields, migrations
 from tortoise.fields.base import OnDelete
-from tortoise import fields
+from tortoise.migrations import operations as ops
+
+from orders.models import EventKind, OrderStatus
+
 
 class Migration(migrations.Migration):
     dependencies = [('kefu', '0002_kb_questions')]

@@ -1,7 +1,8 @@
-from tortoise import migrations
+from tortoise import fields, migrations
 from tortoise.migrations import operations as ops
-from bot.crypto import BlindIndexField, EncryptedTextField
-from tortoise import fields
+
+from bot.core.crypto import BlindIndexField, EncryptedTextField
+
 
 class Migration(migrations.Migration):
     dependencies = [('kefu', '0007_inbox')]
@@ -15,7 +16,7 @@ class Migration(migrations.Migration):
         ops.AlterField(
             model_name='Customer',
             name='first_name',
-            field=EncryptedTextField(default='', description='encrypted (bot/crypto.py), as are the other names'),
+            field=EncryptedTextField(default='', description='encrypted (bot/core/crypto.py), as are the other names'),
         ),
         ops.AlterField(
             model_name='Customer',

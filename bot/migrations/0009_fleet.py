@@ -1,7 +1,7 @@
-from tortoise import migrations
+from tortoise import fields, migrations
 from tortoise.migrations import operations as ops
-from bot.crypto import EncryptedJSONField
-from tortoise import fields
+
+from bot.core.crypto import EncryptedJSONField
 
 
 class PayloadAsText(ops.AlterField):
@@ -40,7 +40,7 @@ class Migration(migrations.Migration):
                 ('name', fields.CharField(primary_key=True, unique=True, db_index=True, description='global, or chat:ID', max_length=48)),
                 ('next_at', fields.FloatField(description='seconds since the epoch')),
             ],
-            options={'table': 'rate_bucket', 'app': 'kefu', 'pk_attr': 'name', 'table_description': "One of Telegram's rate limits shared by all processes of the bot (bot/ratelimit.py): the earliest"},
+            options={'table': 'rate_bucket', 'app': 'kefu', 'pk_attr': 'name', 'table_description': "One of Telegram's rate limits shared by all processes of the bot (bot/telegram/ratelimit.py): the earliest"},
             bases=['Model'],
         ),
         PayloadAsText(

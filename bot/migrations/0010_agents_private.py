@@ -1,6 +1,8 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
-from bot.crypto import BlindIndexField, EncryptedTextField
+
+from bot.core.crypto import BlindIndexField, EncryptedTextField
+
 
 class Migration(migrations.Migration):
     dependencies = [('kefu', '0009_fleet')]
@@ -11,7 +13,7 @@ class Migration(migrations.Migration):
         ops.AlterField(
             model_name='Agent',
             name='name',
-            field=EncryptedTextField(default='', description='encrypted (bot/crypto.py), as is the username'),
+            field=EncryptedTextField(default='', description='encrypted (bot/core/crypto.py), as is the username'),
         ),
         ops.AlterField(
             model_name='Agent',
@@ -26,7 +28,7 @@ class Migration(migrations.Migration):
         ops.AlterField(
             model_name='TicketMessage',
             name='text',
-            field=EncryptedTextField(default='', description='encrypted (bot/crypto.py): what people write holds names and numbers'),
+            field=EncryptedTextField(default='', description='encrypted (bot/core/crypto.py): what people write holds names and numbers'),
         ),
             # AddField makes no index for db_index (and SQLite's AlterField rebuilds the table): last.
         ops.RunSQL('CREATE INDEX IF NOT EXISTS "idx_agent_username_hash" ON "agent" ("username_hash")'),

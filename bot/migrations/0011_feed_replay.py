@@ -3,9 +3,9 @@
 its latest status event with an id (what held back older events until now), else its own
 timestamp for its status: an event older than that still does not move it."""
 
-from tortoise import migrations
+from tortoise import fields, migrations
 from tortoise.migrations import operations as ops
-from tortoise import fields
+
 
 class Migration(migrations.Migration):
     dependencies = [('kefu', '0010_agents_private')]

@@ -1,7 +1,7 @@
 """Campaigns write their outbox rows in the background, in chunks, and can be cancelled while they
 do: the audience is fixed at the start (``audience_until_id``), the writing resumes after the last
 customer written (``queued_through_id``), the process writing holds it (``claimed_by``,
-``claimed_at``) until it is gone (bot/fleet.py), and ``payload`` is what each row carries. A
+``claimed_at``) until it is gone (bot/intake/fleet.py), and ``payload`` is what each row carries. A
 campaign of an older version was written whole at its start: its new columns stay empty and
 nothing is resumed."""
 

@@ -41,9 +41,9 @@ from typing import Any, TextIO
 from pydantic import ValidationError
 from tortoise.transactions import in_transaction
 
-from knowledge_base.orders.events import order_fields, status_time, tracking_events
-from knowledge_base.orders.models import EventKind, Order, OrderEvent
-from knowledge_base.orders.schema import OrderIn, first_error
+from orders.events import order_fields, status_time, tracking_events
+from orders.models import EventKind, Order, OrderEvent
+from orders.schema import OrderIn, first_error
 
 REQUIRED = ("order_no", "phone", "status", "items", "amount", "currency", "created_at")
 BATCH = 1000

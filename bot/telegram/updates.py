@@ -22,7 +22,7 @@ Hook = Callable[[Update], Awaitable[None]]
 
 
 class ChatOrderedProcessor(BaseUpdateProcessor):
-    """``before`` and ``after`` (set by bot/intake.py) run around each update's handlers, in its
+    """``before`` and ``after`` (set by bot/intake/intake.py) run around each update's handlers, in its
     chat's turn: they load and save the conversation memory and keep the inbox up to date."""
 
     def __init__(self, max_concurrent_updates: int = 64) -> None:

@@ -375,7 +375,7 @@ class PrivacySettings(_Section):
     @field_validator("keys")
     @classmethod
     def _fernet_keys(cls, value: list[SecretStr]) -> list[SecretStr]:
-        from bot.crypto import is_key
+        from bot.core.crypto import is_key
 
         keys = [SecretStr(k.get_secret_value().strip()) for k in value]
         if not all(is_key(k.get_secret_value()) for k in keys):

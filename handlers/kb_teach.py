@@ -11,12 +11,12 @@ import re
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.config import Settings
-from bot.i18n import text
-from bot.longtext import reply_long
+from bot.core.config import Settings
+from bot.core.i18n import text
+from bot.core.language import detect_language
+from bot.telegram.longtext import reply_long
 from handlers.common import knowledge, number
 from knowledge_base.entries import KBError
-from knowledge_base.language import detect_language
 from knowledge_base.questions import mark_learned, missed_questions
 
 
@@ -40,8 +40,8 @@ async def kb_missed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     context.chat_data["kb_missed"] = [m.text for m in missed]
     lines = [text(language, "agent_kb_missed_title")]
-    for number, item in enumerate(missed, 1):
-        lines.append(f"{number}. ({item.times}×) {item.text}")
+    for place, item in enumerate(missed, 1):
+        lines.append(f"{place}. ({item.times}×) {item.text}")
     lines.append(text(language, "agent_kb_missed_hint"))
     await reply_long(update.message, "\n".join(lines))
 

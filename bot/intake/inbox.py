@@ -12,21 +12,21 @@ claimer wins), and a chat's updates are claimed in ``update_id`` order, one at a
 whichever process received them: a customer's second message waits until their first is
 handled, so no conversation is answered out of order and no complaint becomes two tickets.
 One statement claims a whole getUpdates batch; finishing, marking and claiming the next are
-batched across the updates being handled (bot/batch.py).
+batched across the updates being handled (bot/core/batch.py).
 
 Handling an update twice must not answer it twice. A request with an effect marks the row
 ``replying`` and, while it is on the wire (written, its answer not yet read), ``on_wire`` — at
-the last moment, after the rate limits and the wait for a connection (bot/telegram_http.py):
+the last moment, after the rate limits and the wait for a connection (bot/telegram/request.py):
 for an update from the agent group any such request, for a customer's update one into the
 customer's own chat (what it did in the agent group on the way is found, or made once, when it
 is handled again: the ticket opened by that message, its topic and card). A process that is
-gone (bot/fleet.py: its heartbeat lapsed, or it started again) leaves its rows ``processing``:
+gone (bot/intake/fleet.py: its heartbeat lapsed, or it started again) leaves its rows ``processing``:
 one that never replied is handled again; one that had replied (nothing on the wire) is done;
 one with a reply on the wire is of unknown fate — it may or may not have reached Telegram — and
 is marked ``unknown`` and reported rather than risk a second answer (the outbox makes the same
 choice, see scheduler/README.md). With ``[telegram] connections`` requests on the wire at most,
 so many updates of a process can be in doubt when it dies. Rows are stored encrypted (they hold
-names and phones: bot/crypto.py), and an update that cannot be read, or whose handling kills its
+names and phones: bot/core/crypto.py), and an update that cannot be read, or whose handling kills its
 process again and again, is set aside as ``failed``.
 """
 
@@ -39,9 +39,10 @@ from typing import Any
 
 from tortoise.expressions import F
 
-from bot import crypto, fleet, sql
-from bot.batch import Batch
-from bot.models import InboxUpdate
+from bot.core import crypto, sql
+from bot.core.batch import Batch
+from bot.intake import fleet
+from bot.intake.models import InboxUpdate
 
 _CHAT_KEYS = ("message", "edited_message", "channel_post", "edited_channel_post", "business_message",
               "edited_business_message", "message_reaction", "chat_member", "my_chat_member", "chat_join_request",
@@ -215,7 +216,7 @@ _GONE = f"status = 'processing' AND {fleet.holder_gone('inbox_update')}"
 
 
 async def recover(now: datetime) -> Recovered:
-    """Updates whose process is gone (bot/fleet.py): in doubt if a request of theirs was on the
+    """Updates whose process is gone (bot/intake/fleet.py): in doubt if a request of theirs was on the
     wire (``unknown``), done if they had replied, set aside if they keep killing their process,
     else handled again. A slow update whose process is alive is left alone."""
     lapsed = now - fleet.LAPSE

@@ -2,7 +2,7 @@
 
 One set of rules for the importer's rows, the order feed's JSON bodies and the shop API's
 answers, so an order is read the same way whichever way it arrives. Limits match the columns
-in :mod:`knowledge_base.orders.models`: what passes here, the database accepts.
+in :mod:`orders.models`: what passes here, the database accepts.
 
 Times without a UTC offset are read as UTC; write them with one (``2025-03-01T10:00:00+08:00``).
 An order's ``items`` are a JSON list of ``{name, quantity, price}``, that list as JSON text, or
@@ -31,8 +31,8 @@ from pydantic import (
     model_validator,
 )
 
-from knowledge_base.orders.models import EventKind, OrderStatus
-from knowledge_base.orders.phones import InvalidPhone, normalize_phone
+from orders.models import EventKind, OrderStatus
+from orders.phones import InvalidPhone, normalize_phone
 
 
 def normalize_order_no(raw: str) -> str:

@@ -23,14 +23,14 @@ burst is tolerated there). kefu keeps them with one limiter shared by all its pr
   slot may be used at most :data:`LATE` seconds late (a group's interval is stretched by that
   much, plus :data:`SAFETY`); later, the chat is asked again. The global slot is used within
   :data:`SLACK` of its moment, or let go: checked after the request's sleep, and again right
-  before its bytes are written (:class:`_OnTime`, told by bot/telegram_http.py after the wait
+  before its bytes are written (:class:`_OnTime`, told by bot/telegram/request.py after the wait
   for a free connection), since a busy event loop wakes a sleeper late.
 * **Throughput.** Each process reserves global slots for the requests waiting in it, a few at a
   time (:data:`GRANT` seconds' worth per statement) and at most :data:`LOOKAHEAD` seconds ahead,
   so the fleet's queue in the database stays short. Requests that already hold a chat slot go
   first, and so do requests into a group (at most 20 a minute each: a group's few slots are
   not left unused while customers' answers queue). Chat slots of concurrent requests are
-  reserved together (bot/batch.py).
+  reserved together (bot/core/batch.py).
 * **Safety margin.** The slots of one window are spread over the window plus :data:`SAFETY`
   (30 a second: one every 36.7 ms, not 33.3), for :data:`SLACK` and the jitter between the
   moment a request is written and its arrival (the network, the server's own event loop).
@@ -68,9 +68,9 @@ from telegram.ext import BaseRateLimiter
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
 
-from bot import monitoring
-from bot.batch import Batch
-from bot.telegram_http import watch
+from bot.core import metrics
+from bot.core.batch import Batch
+from bot.telegram.request import watch
 
 log = logging.getLogger(__name__)
 
@@ -317,7 +317,7 @@ class _GlobalQueue:
 
 @dataclass
 class _OnTime:
-    """Told by the HTTP client (bot/telegram_http.py) that the request is written next: if its
+    """Told by the HTTP client (bot/telegram/request.py) that the request is written next: if its
     slot has gone by meanwhile (the wait for a connection, a busy event loop), it waits for a
     new one first."""
 
@@ -457,9 +457,9 @@ class ResilientRateLimiter(BaseRateLimiter):
         try:
             result = await self._with_retries(callback, args, kwargs, endpoint, data, rate_limit_args)
         except Exception as error:
-            monitoring.count_error(error)
+            metrics.count_error(error)
             raise
-        monitoring.count_call(endpoint)
+        metrics.count_call(endpoint)
         return result
 
     async def _with_retries(

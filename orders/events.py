@@ -30,9 +30,9 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from bot.crypto import blind_index
-from knowledge_base.orders.models import EventKind, Order, OrderEvent, OrderStatus
-from knowledge_base.orders.schema import OrderIn, TrackingIn, normalize_order_no
+from bot.core.crypto import blind_index
+from orders.models import EventKind, Order, OrderEvent, OrderStatus
+from orders.schema import OrderIn, TrackingIn, normalize_order_no
 
 log = logging.getLogger(__name__)
 

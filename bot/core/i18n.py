@@ -1,6 +1,6 @@
 """Message catalogs: every text a customer sees, in zh-Hans, zh-Hant and English.
 
-Catalogs are TOML files in ``bot/locales`` (``en.toml``, ``zh-Hans.toml``, ``zh-Hant.toml``),
+Catalogs are TOML files in ``bot/core/locales`` (``en.toml``, ``zh-Hans.toml``, ``zh-Hant.toml``),
 one key per text, ``{placeholders}`` filled by :func:`text`. A shop edits them in place.
 """
 
@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from knowledge_base.language import DEFAULT_LANGUAGE, LANGUAGES, Language
+from bot.core.language import DEFAULT_LANGUAGE, LANGUAGES, Language
 
 log = logging.getLogger(__name__)
 LOCALES = Path(__file__).with_name("locales")

@@ -37,10 +37,10 @@ import aiohttp
 from pydantic import ValidationError
 from yarl import URL
 
-from bot.config import OrdersSettings
-from knowledge_base.orders.schema import OrderIn, first_error, normalize_order_no
-from knowledge_base.orders.sources import OrderSourceUnavailable
-from knowledge_base.orders.views import OrderView, view_of_input
+from bot.core.config import OrdersSettings
+from orders.schema import OrderIn, first_error, normalize_order_no
+from orders.sources import OrderSourceUnavailable
+from orders.views import OrderView, view_of_input
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ for its own server, well under half of that. Everything above the HTTP exchange 
 codes, retries, flood limits — stays python-telegram-bot's (:class:`BaseRequest` does it).
 
 It is also the last place before a request's bytes are written, after the flood limits
-(bot/ratelimit.py) and the wait for a free connection: what must be recorded *only* if a request
+(bot/telegram/ratelimit.py) and the wait for a free connection: what must be recorded *only* if a request
 may really have reached Telegram is recorded here (:func:`watch`). The inbox marks an update
 ``replying`` there, and the desk a ticket's topic as requested, so that a process killed while
 it waits for its turn leaves nothing in doubt.

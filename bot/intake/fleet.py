@@ -25,9 +25,9 @@ from datetime import UTC, datetime, timedelta
 from telegram.ext import ContextTypes
 from tortoise.exceptions import IntegrityError
 
-from bot import sql
-from bot.config import Settings
-from bot.models import JobLease
+from bot.core import sql
+from bot.core.config import Settings
+from bot.intake.models import JobLease
 
 log = logging.getLogger(__name__)
 

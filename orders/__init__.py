@@ -5,7 +5,7 @@ source :func:`make_source` builds from ``[orders]``; the bot's HTTP server mount
 :func:`order_routes`; the scheduler listens with :func:`on_status_change`.
 """
 
-from knowledge_base.orders.events import (
+from orders.events import (
     EventIdTaken,
     EventOutcome,
     OrderNotFound,
@@ -14,8 +14,8 @@ from knowledge_base.orders.events import (
     save_order,
     status_listeners,
 )
-from knowledge_base.orders.feed import order_routes, sign
-from knowledge_base.orders.importer import (
+from orders.feed import order_routes, sign
+from orders.importer import (
     ImportFileError,
     ImportReport,
     RowProblem,
@@ -23,12 +23,12 @@ from knowledge_base.orders.importer import (
     import_orders,
     load_samples,
 )
-from knowledge_base.orders.models import EventKind, Order, OrderEvent, OrderGrant, OrderStatus, VerificationAttempt
-from knowledge_base.orders.phones import InvalidPhone, normalize_phone
-from knowledge_base.orders.service import Lookup, LookupResult, orders_for
-from knowledge_base.orders.sources import LocalOrderSource, OrderSource, OrderSourceUnavailable, make_source
-from knowledge_base.orders.verification import Verification, VerifyResult, link_phone, verify_by_last4
-from knowledge_base.orders.views import OrderItem, OrderView, TrackingEvent
+from orders.models import EventKind, Order, OrderEvent, OrderGrant, OrderStatus, VerificationAttempt
+from orders.phones import InvalidPhone, normalize_phone
+from orders.service import Lookup, LookupResult, make_source, orders_for
+from orders.sources import LocalOrderSource, OrderSource, OrderSourceUnavailable
+from orders.verification import Verification, VerifyResult, link_phone, verify_by_last4
+from orders.views import OrderItem, OrderView, TrackingEvent
 
 __all__ = [
     "EventIdTaken", "EventKind", "EventOutcome", "ImportFileError", "ImportReport", "InvalidPhone",

@@ -11,10 +11,12 @@ import asyncio
 from dataclasses import dataclass
 from enum import StrEnum
 
-from knowledge_base.orders.schema import normalize_order_no
-from knowledge_base.orders.sources import OrderSource
-from knowledge_base.orders.verification import granted_order_numbers
-from knowledge_base.orders.views import OrderView
+from bot.core.config import OrdersSettings
+from orders.http_source import HttpOrderSource
+from orders.schema import normalize_order_no
+from orders.sources import LocalOrderSource, OrderSource
+from orders.verification import granted_order_numbers
+from orders.views import OrderView
 from ticketing.models import Customer
 
 RECENT = 5
@@ -57,3 +59,10 @@ async def orders_for(customer: Customer, order_no: str | None = None, *, source:
     orders = {o.order_no: o for o in [*by_phone, *by_grant] if o is not None}
     recent = sorted(orders.values(), key=lambda o: o.created_at, reverse=True)[:RECENT]
     return LookupResult(Lookup.FOUND if recent else Lookup.NOT_FOUND, tuple(recent))
+
+
+def make_source(settings: OrdersSettings) -> OrderSource:
+    """The source ``[orders] provider`` names; ``await source.close()`` when done (the "http" one holds connections)."""
+    if settings.provider == "http":
+        return HttpOrderSource(settings)
+    return LocalOrderSource()

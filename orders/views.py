@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from knowledge_base.orders.models import Order, OrderEvent, OrderStatus
-from knowledge_base.orders.schema import OrderIn
+from orders.models import Order, OrderEvent, OrderStatus
+from orders.schema import OrderIn
 
 CARD_EVENTS = 3
 

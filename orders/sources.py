@@ -11,12 +11,11 @@ from typing import Protocol
 
 from tortoise.exceptions import BaseORMException
 
-from bot.batch import Batch
-from bot.config import OrdersSettings
-from bot.crypto import blind_indexes
-from knowledge_base.orders.models import EventKind, Order, OrderEvent
-from knowledge_base.orders.schema import normalize_order_no
-from knowledge_base.orders.views import OrderView, view_of_order
+from bot.core.batch import Batch
+from bot.core.crypto import blind_indexes
+from orders.models import EventKind, Order, OrderEvent
+from orders.schema import normalize_order_no
+from orders.views import OrderView, view_of_order
 
 
 class OrderSourceUnavailable(Exception):
@@ -58,18 +57,9 @@ class LocalOrderSource:
 
 
 async def _views_by_number(order_nos: Sequence[str]) -> dict[str, OrderView]:
-    """The orders of several customers' messages at once (see bot/batch.py)."""
+    """The orders of several customers' messages at once (see bot/core/batch.py)."""
     orders = await Order.filter(order_no__in=order_nos)
     return {view.order_no: view for view in await LocalOrderSource._views(orders)}
 
 
 _by_number: Batch[str, OrderView] = Batch(_views_by_number)
-
-
-def make_source(settings: OrdersSettings) -> OrderSource:
-    """The source ``[orders] provider`` names; ``await source.close()`` when done (the "http" one holds connections)."""
-    if settings.provider == "http":
-        from knowledge_base.orders.http_source import HttpOrderSource
-
-        return HttpOrderSource(settings)
-    return LocalOrderSource()

@@ -27,7 +27,7 @@ retry is an ordinary new request, signed anew with its own timestamp; a retried 
 answered 200 with ``"duplicate": true`` (its ``event_id`` was seen) and not applied again.
 
 An order or a status event older than the stored order (a lower ``version``, else an earlier
-time for its status: see :mod:`knowledge_base.orders.events`) is answered 200 with
+time for its status: see :mod:`orders.events`) is answered 200 with
 ``"stale": true, "changed": false`` and does not move the order; nobody is told of it. A body
 kefu cannot use is answered 400 with the field at fault: ``{"error": ..., "field": ...,
 "reason": ...}``; so is a time more than a day ahead of kefu's clock (it would hold back every
@@ -69,10 +69,10 @@ from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from tortoise.exceptions import IntegrityError
 
-from bot.config import OrdersSettings
-from knowledge_base.orders.events import EventIdTaken, OrderNotFound, apply_event, save_order
-from knowledge_base.orders.models import FeedSignature
-from knowledge_base.orders.schema import EventIn, OrderIn, OrderNo, first_error
+from bot.core.config import OrdersSettings
+from orders.events import EventIdTaken, OrderNotFound, apply_event, save_order
+from orders.models import FeedSignature
+from orders.schema import EventIn, OrderIn, OrderNo, first_error
 
 log = logging.getLogger(__name__)
 

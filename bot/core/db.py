@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +18,11 @@ from tortoise import Tortoise
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.api import migrate
 
-from bot import crypto
-
 log = logging.getLogger(__name__)
 
 APP = "kefu"
 MODEL_MODULES = [
-    "ticketing.models", "knowledge_base.models", "knowledge_base.orders.models", "scheduler.models", "bot.models",
+    "ticketing.models", "knowledge_base.models", "orders.models", "scheduler.models", "bot.intake.models",
 ]
 
 
@@ -96,19 +94,18 @@ async def _migration_lock(url: str) -> AsyncIterator[None]:
         await connection.close()  # ends the session, and with it the lock
 
 
-async def connect(url: str) -> None:
-    """Migrate, then open the connection the services use; with privacy keys installed, check
-    that they open the stored personal data and encrypt what was stored before in plain text."""
+async def connect(url: str, *, ready: Callable[[], Awaitable[None]] | None = None) -> None:
+    """Migrate, then open the connection the services use, then await ``ready`` (the process
+    passes ``bot.privacy.prepare``: with keys installed, check that they open the stored personal
+    data and encrypt what was stored before in plain text)."""
     # tortoise caches each model's SQL per connection *name*; a process that opens SQLite and
     # later PostgreSQL under the same name (tests, benchmarks) would reuse the wrong dialect.
     EXECUTOR_CACHE.clear()
     await upgrade(url)
     try:
         await Tortoise.init(config=tortoise_config(url))
-        if crypto.installed() is not None:
-            from bot.privacy import prepare
-
-            await prepare()
+        if ready is not None:
+            await ready()
     except BaseException:
         # Nothing may stay open when the start fails (a key that does not open the data, say):
         # aiosqlite's connection is a thread that keeps the process alive after its error.
@@ -121,8 +118,8 @@ async def disconnect() -> None:
 
 
 @contextlib.asynccontextmanager
-async def database(url: str) -> AsyncIterator[None]:
-    await connect(url)
+async def database(url: str, *, ready: Callable[[], Awaitable[None]] | None = None) -> AsyncIterator[None]:
+    await connect(url, ready=ready)
     try:
         yield
     finally:

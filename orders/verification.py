@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from bot.batch import Batch
-from knowledge_base.orders.models import OrderGrant, VerificationAttempt
-from knowledge_base.orders.phones import last4 as last4_of
-from knowledge_base.orders.phones import normalize_phone
-from knowledge_base.orders.schema import normalize_order_no
-from knowledge_base.orders.sources import OrderSource
+from bot.core.batch import Batch
+from orders.models import OrderGrant, VerificationAttempt
+from orders.phones import last4 as last4_of
+from orders.phones import normalize_phone
+from orders.schema import normalize_order_no
+from orders.sources import OrderSource
 from ticketing.models import Customer
 
 MAX_FAILURES = 5

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from tortoise import fields
 from tortoise.models import Model
 
-from bot.crypto import BlindIndexed, BlindIndexField, EncryptedTextField
+from bot.core.crypto import BlindIndexed, BlindIndexField, EncryptedTextField
 
 if TYPE_CHECKING:
     from ticketing.models import Customer

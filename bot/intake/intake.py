@@ -1,11 +1,11 @@
-"""How updates come in: by long polling or by webhook, always through the inbox (bot/inbox.py).
+"""How updates come in: by long polling or by webhook, always through the inbox (bot/intake/inbox.py).
 
 Either way an update is stored before Telegram is told it arrived, then claimed and put on
 python-telegram-bot's update queue. Just before its handlers run, the conversation memory of
-its user and chat is loaded (bot/conversation.py); after, the memory is saved, the update is
+its user and chat is loaded (bot/intake/conversation.py); after, the memory is saved, the update is
 marked done and the chat's next update is claimed. A process that starts takes over what it
 held when it died; every second it also takes updates that a process which is gone left behind
-(bot/fleet.py: its heartbeat lapsed). A process that stops (SIGTERM) takes no more, finishes what
+(bot/intake/fleet.py: its heartbeat lapsed). A process that stops (SIGTERM) takes no more, finishes what
 it holds within ``shutdown_seconds``, and gives back the rest.
 
 An update python-telegram-bot cannot read (a field it requires is missing), or one whose handling
@@ -28,11 +28,12 @@ from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, TimedOut
 from telegram.ext import Application
 
-from bot import conversation, fleet, inbox, monitoring
-from bot.config import Settings
-from bot.i18n import text
-from bot.telegram_http import UpdatesRequest, watch_task
-from bot.updates import ChatOrderedProcessor
+from bot.core import metrics
+from bot.core.config import Settings
+from bot.core.i18n import text
+from bot.intake import conversation, fleet, inbox
+from bot.telegram.request import UpdatesRequest, watch_task
+from bot.telegram.updates import ChatOrderedProcessor
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ PTB_PERSISTENCE_NOTES = (
 
 @dataclass
 class _Handling:
-    """The update this task handles, watching its Bot API requests (bot/telegram_http.py): the
+    """The update this task handles, watching its Bot API requests (bot/telegram/request.py): the
     first one with an effect marks it ``replying``, and while such a request is on the wire it is
     ``on_wire`` — a process that dies then leaves it in doubt, and only then.
 
@@ -157,7 +158,7 @@ class Intake:
         for update_id in failures:
             log.error("update %d set aside: %s", update_id, failures[update_id])
         await self._report("agent_inbox_failed", marked)
-        monitoring.count_failed_updates(len(marked))
+        metrics.count_failed_updates(len(marked))
 
     async def _before(self, update: Update) -> None:
         self._use(update, 1)
@@ -189,7 +190,7 @@ class Intake:
                 await self._save_memory(update)
                 await inbox.finish(update.update_id)
                 if received_at is not None:
-                    monitoring.observe_reply((_utcnow() - received_at).total_seconds())
+                    metrics.observe_reply((_utcnow() - received_at).total_seconds())
         finally:
             self._use(update, -1)
             self._failed.discard(update.update_id)
@@ -249,11 +250,11 @@ class Intake:
         if recovered.failed:
             log.error("%d updates set aside: their process died each time it handled them", len(recovered.failed))
             await self._report("agent_inbox_failed", recovered.failed)
-            monitoring.count_failed_updates(len(recovered.failed))
+            metrics.count_failed_updates(len(recovered.failed))
         if recovered.answered or recovered.taken_over:
             log.info("took over %d updates of a process that is gone (%d had been answered)",
                      recovered.taken_over + recovered.answered, recovered.answered)
-        monitoring.count_takeovers(recovered.taken_over)
+        metrics.count_takeovers(recovered.taken_over)
 
     async def _look_again(self) -> None:
         next_beat = _utcnow() + fleet.BEAT

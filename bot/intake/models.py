@@ -1,7 +1,7 @@
 """What the running bot keeps in the database so that several processes can share the work.
 
 - :class:`InboxUpdate`: every update from Telegram, stored before it is acknowledged (see
-  ``bot/inbox.py``), so none is lost when a process dies and none is handled twice.
+  ``bot/intake/inbox.py``), so none is lost when a process dies and none is handled twice.
 - :class:`ConversationState`: python-telegram-bot's ``user_data``/``chat_data``, loaded before an
   update is handled and saved after, so a conversation can go on in any process.
 - :class:`JobLease`: the last period a fleet-wide job (SLA watch, weekly report) ran for, so that
@@ -17,7 +17,7 @@ from typing import Final
 from tortoise import fields
 from tortoise.models import Model
 
-from bot.crypto import EncryptedJSONField
+from bot.core.crypto import EncryptedJSONField
 
 INBOX_STATUSES: Final = ("new", "processing", "done", "throttled", "unknown", "failed")
 
@@ -80,7 +80,7 @@ class ProcessHeartbeat(Model):
 
 
 class RateBucket(Model):
-    """One of Telegram's rate limits shared by all processes of the bot (bot/ratelimit.py): the earliest
+    """One of Telegram's rate limits shared by all processes of the bot (bot/telegram/ratelimit.py): the earliest
     time the next request under it may go (GCRA's theoretical arrival time)."""
 
     name = fields.CharField(max_length=48, primary_key=True, description="global, or chat:ID")

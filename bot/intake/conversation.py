@@ -5,7 +5,7 @@ digits were asked for, the survey waiting for a comment, a supervisor's campaign
 python-telegram-bot's ``context.user_data`` and ``context.chat_data``. With several processes
 behind one webhook, a customer's next message may reach another process, so those dicts are
 loaded from here before an update is handled and written back after, when they changed. The
-inbox hands a chat's updates out one at a time (bot/inbox.py), so two processes never hold the
+inbox hands a chat's updates out one at a time (bot/intake/inbox.py), so two processes never hold the
 same chat's memory at once. Values must be JSON: strings, numbers, lists and dicts.
 """
 
@@ -16,10 +16,10 @@ from collections.abc import MutableMapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from bot import sql
-from bot.batch import Batch
-from bot.fit import storable
-from bot.models import ConversationState
+from bot.core import sql
+from bot.core.batch import Batch
+from bot.core.fit import storable
+from bot.intake.models import ConversationState
 
 
 async def _memories(owners: Sequence[int]) -> dict[int, dict[str, Any]]:
