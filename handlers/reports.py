@@ -15,7 +15,6 @@ from bot.intake.fleet import once_across_fleet
 from bot.telegram.longtext import send_long
 from handlers import desk
 from reports import compute_report
-from reports.metrics import Sql
 from reports.rfm import refresh_customer_segments
 from reports.summary import chart_png, summary_text
 
@@ -55,7 +54,7 @@ async def weekly_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def segments_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Customers' RFM segments, refreshed nightly from their orders (campaigns target them)."""
-    await refresh_customer_segments(Sql.default(), desk.now(context))
+    await refresh_customer_segments(desk.now(context))
 
 
 def schedule_weekly(app: Application, settings: Settings) -> None:

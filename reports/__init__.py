@@ -23,7 +23,6 @@ from reports.metrics import (
     MissedQuestion,
     Ratio,
     ServqualGap,
-    Sql,
     by_key,
     per_period,
     ratio,
@@ -172,27 +171,26 @@ async def compute_report(start: datetime, end: datetime, *, timezone: str, perio
     if periods < 1:
         raise ValueError("periods must be at least 1")
     ZoneInfo(timezone)  # an unknown zone fails here, not in SQL
-    sql = Sql.default()
     bounds = [end - (end - start) * (periods - i) for i in range(periods + 1)]
     # The headline metrics come for every period at once; the report's own period is the last.
     headlines = _Headlines(
-        active=await metrics.active_customers(sql, bounds),
-        created=await metrics.tickets_created(sql, bounds),
-        csat=per_period(await metrics.csat(sql, bounds)),
-        first_response=per_period(await metrics.durations(sql, bounds, "first_response")),
-        deflection=await metrics.deflection(sql, bounds, timezone),
+        active=await metrics.active_customers(bounds),
+        created=await metrics.tickets_created(bounds),
+        csat=per_period(await metrics.csat(bounds)),
+        first_response=per_period(await metrics.durations(bounds, "first_response")),
+        deflection=await metrics.deflection(bounds, timezone),
         last=periods - 1,
     )
     return Report(
         start=start,
         end=end,
         timezone=timezone,
-        agents=await metrics.agent_names(sql),
-        complaints=await _complaints(sql, start, end, headlines),
-        satisfaction=await _satisfaction(sql, start, end, headlines),
-        service=await _service(sql, start, end, headlines),
-        bot=await _bot(sql, start, end, headlines),
-        customers=await _customers(sql, start, end, headlines),
+        agents=await metrics.agent_names(),
+        complaints=await _complaints(start, end, headlines),
+        satisfaction=await _satisfaction(start, end, headlines),
+        service=await _service(start, end, headlines),
+        bot=await _bot(start, end, headlines),
+        customers=await _customers(start, end, headlines),
         series=_series(bounds, headlines),
     )
 
@@ -238,9 +236,9 @@ _NO_TICKETS: Final = {"created": 0, "escalated": 0, "complaints": 0, "repeats": 
 _NO_DURATIONS: Final = Durations(0, None, None, 0, None, None)
 
 
-async def _complaints(sql: Sql, start: datetime, end: datetime, headlines: _Headlines) -> ComplaintReport:
+async def _complaints(start: datetime, end: datetime, headlines: _Headlines) -> ComplaintReport:
     here = headlines.created.get((headlines.last, None), _NO_TICKETS)
-    by_category = by_key(await metrics.tickets_created(sql, [start, end], "category"), 0)
+    by_category = by_key(await metrics.tickets_created([start, end], "category"), 0)
     in_category = {c: by_category.get(c, _NO_TICKETS) for c in CATEGORIES}
     return ComplaintReport(
         complaints=here["complaints"],
@@ -254,46 +252,46 @@ async def _complaints(sql: Sql, start: datetime, end: datetime, headlines: _Head
     )
 
 
-async def _satisfaction(sql: Sql, start: datetime, end: datetime, headlines: _Headlines) -> SatisfactionReport:
+async def _satisfaction(start: datetime, end: datetime, headlines: _Headlines) -> SatisfactionReport:
     own = [start, end]
     overall = headlines.csat.get(headlines.last, Csat(0, None, ratio(0, 0), None))
-    sent = await metrics.surveys_sent(sql, own)
+    sent = await metrics.surveys_sent(own)
     return SatisfactionReport(
         csat=overall,
-        csat_by_agent=by_key(await metrics.csat(sql, own, "agent"), 0, UNASSIGNED),
-        csat_by_category=by_key(await metrics.csat(sql, own, "category"), 0),
-        csat_by_segment=by_key(await metrics.csat(sql, own, "segment"), 0),
+        csat_by_agent=by_key(await metrics.csat(own, "agent"), 0, UNASSIGNED),
+        csat_by_category=by_key(await metrics.csat(own, "category"), 0),
+        csat_by_segment=by_key(await metrics.csat(own, "segment"), 0),
         response_rate=ratio(overall.responses, sent.get(0)),
-        servqual=await metrics.servqual_gaps(sql, start, end),
+        servqual=await metrics.servqual_gaps(start, end),
     )
 
 
-async def _service(sql: Sql, start: datetime, end: datetime, headlines: _Headlines) -> ServiceReport:
+async def _service(start: datetime, end: datetime, headlines: _Headlines) -> ServiceReport:
     own = [start, end]
     here = headlines.created.get((headlines.last, None), _NO_TICKETS)
-    by_category = by_key(await metrics.tickets_created(sql, own, "category"), 0)
-    by_agent = by_key(await metrics.tickets_created(sql, own, "agent"), 0, UNASSIGNED)
-    resolved = per_period(await metrics.tickets_resolved(sql, own)).get(0, {"resolved": 0, "reopened": 0})
-    resolved_by_agent = by_key(await metrics.tickets_resolved(sql, own, "agent"), 0, UNASSIGNED)
+    by_category = by_key(await metrics.tickets_created(own, "category"), 0)
+    by_agent = by_key(await metrics.tickets_created(own, "agent"), 0, UNASSIGNED)
+    resolved = per_period(await metrics.tickets_resolved(own)).get(0, {"resolved": 0, "reopened": 0})
+    resolved_by_agent = by_key(await metrics.tickets_resolved(own, "agent"), 0, UNASSIGNED)
     return ServiceReport(
         tickets_created=here["created"],
         first_response=headlines.first_response.get(headlines.last, _NO_DURATIONS),
-        first_response_by_category=by_key(await metrics.durations(sql, own, "first_response", "category"), 0),
-        first_response_by_agent=by_key(await metrics.durations(sql, own, "first_response", "agent"), 0, UNASSIGNED),
-        resolution=per_period(await metrics.durations(sql, own, "resolution")).get(0, _NO_DURATIONS),
-        resolution_by_category=by_key(await metrics.durations(sql, own, "resolution", "category"), 0),
-        resolution_by_agent=by_key(await metrics.durations(sql, own, "resolution", "agent"), 0, UNASSIGNED),
+        first_response_by_category=by_key(await metrics.durations(own, "first_response", "category"), 0),
+        first_response_by_agent=by_key(await metrics.durations(own, "first_response", "agent"), 0, UNASSIGNED),
+        resolution=per_period(await metrics.durations(own, "resolution")).get(0, _NO_DURATIONS),
+        resolution_by_category=by_key(await metrics.durations(own, "resolution", "category"), 0),
+        resolution_by_agent=by_key(await metrics.durations(own, "resolution", "agent"), 0, UNASSIGNED),
         sla_breach_rate=ratio(here["escalated"], here["created"]),
         sla_breach_rate_by_category={c: ratio(v["escalated"], v["created"]) for c, v in by_category.items()},
         sla_breach_rate_by_agent={a: ratio(v["escalated"], v["created"]) for a, v in by_agent.items()},
         reopen_rate=ratio(resolved["reopened"], resolved["resolved"]),
         reopen_rate_by_agent={a: ratio(v["reopened"], v["resolved"]) for a, v in resolved_by_agent.items()},
-        backlog=await metrics.backlog(sql, end),
+        backlog=await metrics.backlog(end),
     )
 
 
-async def _bot(sql: Sql, start: datetime, end: datetime, headlines: _Headlines) -> BotReport:
-    counts = await metrics.question_counts(sql, start, end)
+async def _bot(start: datetime, end: datetime, headlines: _Headlines) -> BotReport:
+    counts = await metrics.question_counts(start, end)
     return BotReport(
         deflection_rate=headlines.deflection.get(headlines.last, ratio(0, 0)),
         questions=counts.questions,
@@ -301,17 +299,17 @@ async def _bot(sql: Sql, start: datetime, end: datetime, headlines: _Headlines) 
         thumbs_up=counts.thumbs_up,
         thumbs_down=counts.thumbs_down,
         thumbs_up_share=ratio(counts.thumbs_up, counts.thumbs_up + counts.thumbs_down),
-        top_missed=await metrics.missed_questions(sql, start, end),
+        top_missed=await metrics.missed_questions(start, end),
     )
 
 
-async def _customers(sql: Sql, start: datetime, end: datetime, headlines: _Headlines) -> CustomerReport:
+async def _customers(start: datetime, end: datetime, headlines: _Headlines) -> CustomerReport:
     people = headlines.active_totals.get(headlines.last, {"active": 0, "returning": 0})
     return CustomerReport(
         active=people["active"],
-        new=await metrics.new_customers(sql, start, end),
+        new=await metrics.new_customers(start, end),
         returning=people["returning"],
-        rfm=await rfm(sql, start, end),
+        rfm=await rfm(start, end),
     )
 
 

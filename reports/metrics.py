@@ -5,24 +5,20 @@ them for n periods, oldest first) and results are keyed by the period's index an
 breakdown key (a ticket's category, its assignee, the customer's segment). The report asks for
 its own period, and for the headline metrics the last few periods in the same query.
 
-Definitions are in reports/README.md. SQL is shared by SQLite and PostgreSQL, with small
-dialect branches in ``Sql`` (placeholders, time arithmetic, local dates, percentiles).
+Definitions are in reports/README.md. SQL is shared by SQLite and PostgreSQL: what differs
+between them (parameters, times, time arithmetic, local dates, percentiles, JSON) is written by
+bot/core/sql.py, the one dialect layer.
 """
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final, Literal
-from zoneinfo import ZoneInfo
 
-from tortoise import Tortoise
-from tortoise.backends.base.client import BaseDBAsyncClient
-
-from bot.core import crypto
+from bot.core import crypto, sql
+from bot.core.sql import in_periods, period_of, period_params
 
 Breakdown = Literal["category", "agent", "segment"]
 Key = tuple[int, Any]
@@ -95,139 +91,7 @@ class MissedQuestion:
     count: int
 
 
-# --- the connection -------------------------------------------------------------------------
-
-_NAMED = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
-
-
-@dataclass(frozen=True)
-class Sql:
-    """The default connection and the few places where SQLite and PostgreSQL differ.
-
-    Queries use ``:name`` parameters, turned into ``?`` (SQLite) or ``$n`` (asyncpg).
-    """
-
-    connection: BaseDBAsyncClient
-    dialect: str
-
-    @classmethod
-    def default(cls) -> Sql:
-        connection = Tortoise.get_connection("default")
-        return cls(connection, connection.capabilities.dialect)
-
-    @property
-    def postgres(self) -> bool:
-        return self.dialect == "postgres"
-
-    async def rows(self, query: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        text, values = self.compile(query, params or {})
-        return await self.connection.execute_query_dict(text, values)
-
-    def compile(self, query: str, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
-        values: list[Any] = []
-        numbers: dict[str, int] = {}
-
-        def place(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if self.postgres:
-                if name not in numbers:
-                    values.append(self._value(params[name]))
-                    numbers[name] = len(values)
-                return f"${numbers[name]}"
-            values.append(self._value(params[name]))
-            return "?"
-
-        return _NAMED.sub(place, query), values
-
-    def _value(self, value: Any) -> Any:
-        if isinstance(value, datetime):
-            value = value.astimezone(UTC)
-            # SQLite holds times as text, written by tortoise as isoformat(" "): compare alike.
-            return value if self.postgres else value.isoformat(" ")
-        return value
-
-    def seconds(self, later: str, earlier: str) -> str:
-        """Wall-clock seconds from ``earlier`` to ``later`` (two time columns)."""
-        if self.postgres:
-            return f"CAST(EXTRACT(EPOCH FROM ({later} - {earlier})) AS double precision)"
-        return f"((julianday({later}) - julianday({earlier})) * 86400.0)"
-
-    @property
-    def full_scan(self) -> str:
-        """After a table name: read the table in order rather than through an index.
-
-        SQLite walks the index of a GROUP BY column to save a sort, and then fetches every row
-        at random (kb_question by normalized: 10 times slower than a scan and a sort).
-        """
-        return "" if self.postgres else "NOT INDEXED"
-
-    def number(self, column: str) -> str:
-        """A decimal column as a number (SQLite stores decimals as text)."""
-        return column if self.postgres else f"CAST({column} AS REAL)"
-
-    def local_date(self, column: str, zone_param: str, changes: Sequence[tuple[str, int]], first: int) -> str:
-        """The calendar date of ``column`` in the time zone named by parameter ``zone_param``.
-
-        PostgreSQL knows time zones. SQLite does not: the UTC offset is spelt out, ``first``
-        seconds until the first of ``changes`` (parameter name, offset from then on), and so on
-        (see ``offset_changes``).
-        """
-        if self.postgres:
-            return f"CAST(timezone(CAST(:{zone_param} AS text), {column}) AS date)"
-        if not changes:
-            return f"date({column}, '{first} seconds')"
-        cases = []
-        offset = first
-        for name, following in changes:
-            cases.append(f"WHEN {column} < :{name} THEN {offset}")
-            offset = following
-        return f"date({column}, (CASE {' '.join(cases)} ELSE {offset} END) || ' seconds')"
-
-
-def offset_changes(zone: ZoneInfo, start: datetime, end: datetime) -> tuple[int, list[tuple[datetime, int]]]:
-    """The zone's UTC offset (seconds) at ``start``, and each change until ``end``: (instant, new offset).
-
-    Probed every 6 hours (zones change at most twice a year), each change found to the second.
-    """
-
-    def offset(second: int) -> int:
-        delta = datetime.fromtimestamp(second, zone).utcoffset()
-        return int(delta.total_seconds()) if delta is not None else 0
-
-    low, high = math.floor(start.timestamp()), math.ceil(end.timestamp())
-    step = 6 * 3600
-    changes: list[tuple[datetime, int]] = []
-    at = low
-    while at < high:
-        following = min(at + step, high)
-        if offset(following) != offset(at):
-            before, after = at, following  # offset(before) is the old one, offset(after) the new
-            while after - before > 1:
-                middle = (before + after) // 2
-                before, after = (middle, after) if offset(middle) == offset(before) else (before, middle)
-            changes.append((datetime.fromtimestamp(after, UTC), offset(after)))
-        at = following
-    return offset(low), changes
-
-
 # --- periods --------------------------------------------------------------------------------
-
-
-def period_params(bounds: Sequence[datetime]) -> dict[str, datetime]:
-    return {f"b{i}": bound for i, bound in enumerate(bounds)}
-
-
-def in_periods(column: str, bounds: Sequence[datetime]) -> str:
-    """``column`` falls in one of the periods."""
-    return f"{column} >= :b0 AND {column} < :b{len(bounds) - 1}"
-
-
-def period_of(column: str, bounds: Sequence[datetime]) -> str:
-    """The index of the period ``column`` falls in (for rows that ``in_periods`` kept)."""
-    if len(bounds) == 2:
-        return "0"
-    cases = " ".join(f"WHEN {column} < :b{i + 1} THEN {i}" for i in range(len(bounds) - 2))
-    return f"CASE {cases} ELSE {len(bounds) - 2} END"
 
 
 def _grouped(key: str | None) -> tuple[str, str]:
@@ -252,7 +116,7 @@ def _ticket_key(by: Breakdown | None) -> tuple[str | None, str]:
 # --- complaints and tickets -----------------------------------------------------------------
 
 
-async def active_customers(sql: Sql, bounds: Sequence[datetime]) -> dict[Key, dict[str, int]]:
+async def active_customers(bounds: Sequence[datetime]) -> dict[Key, dict[str, int]]:
     """Per period and customer segment: customers active, those who complained, those returning.
 
     Active: asked the bot a question, opened a ticket, or wrote in a ticket (an incoming
@@ -282,7 +146,7 @@ async def active_customers(sql: Sql, bounds: Sequence[datetime]) -> dict[Key, di
         FROM active a JOIN customer c ON c.id = a.customer_id
         GROUP BY a.b, c.segment
     """
-    rows = await sql.rows(query, period_params(bounds))
+    rows = await sql.rows(query, **period_params(bounds))
     return {
         k: {
             "active": int(r["active"]),
@@ -303,7 +167,7 @@ def totals(results: Mapping[Key, Mapping[str, int]]) -> dict[int, dict[str, int]
     return summed
 
 
-async def tickets_created(sql: Sql, bounds: Sequence[datetime], by: Breakdown | None = None) -> dict[Key, dict[str, int]]:
+async def tickets_created(bounds: Sequence[datetime], by: Breakdown | None = None) -> dict[Key, dict[str, int]]:
     """Per period (and breakdown), tickets created: all, escalated (SLA breached), complaints, repeat complaints."""
     key, join = _ticket_key(by)
     select_key, group = _grouped(key)
@@ -316,12 +180,12 @@ async def tickets_created(sql: Sql, bounds: Sequence[datetime], by: Breakdown | 
         WHERE {in_periods("t.created_at", bounds)}
         {group}
     """
-    rows = await sql.rows(query, period_params(bounds))
+    rows = await sql.rows(query, **period_params(bounds))
     names = ("created", "escalated", "complaints", "repeats")
     return {k: {name: int(r[name] or 0) for name in names} for k, r in _keyed(rows).items()}
 
 
-async def tickets_resolved(sql: Sql, bounds: Sequence[datetime], by: Breakdown | None = None) -> dict[Key, dict[str, int]]:
+async def tickets_resolved(bounds: Sequence[datetime], by: Breakdown | None = None) -> dict[Key, dict[str, int]]:
     """Per period (and breakdown), tickets resolved (resolved_at in the period) and how many of them were reopened."""
     key, join = _ticket_key(by)
     select_key, group = _grouped(key)
@@ -332,58 +196,12 @@ async def tickets_resolved(sql: Sql, bounds: Sequence[datetime], by: Breakdown |
         WHERE {in_periods("t.resolved_at", bounds)}
         {group}
     """
-    rows = await sql.rows(query, period_params(bounds))
+    rows = await sql.rows(query, **period_params(bounds))
     return {k: {"resolved": int(r["resolved"]), "reopened": int(r["reopened"] or 0)} for k, r in _keyed(rows).items()}
 
 
-async def percentiles(sql: Sql, source: str, params: Mapping[str, Any]) -> dict[Key, tuple[int, list[float]]]:
-    """Count and QUANTILES of ``x`` per (b, k), for ``source``: a SELECT of columns b, k, x (x not null).
-
-    PostgreSQL has percentile_cont. On SQLite a window numbers each group's values in order and
-    only the two values around each quantile's position come back, to interpolate as
-    percentile_cont does: position p × (n − 1), between its floor and the next value.
-    """
-    if sql.postgres:
-        columns = ", ".join(
-            f"percentile_cont({p}) WITHIN GROUP (ORDER BY CAST(x AS double precision)) AS q{i}"
-            for i, p in enumerate(QUANTILES)
-        )
-        rows = await sql.rows(f"SELECT b, k, COUNT(*) AS n, {columns} FROM ({source}) s GROUP BY b, k", params)
-        return {
-            (int(r["b"]), r["k"]): (int(r["n"]), [round(float(r[f"q{i}"]), 3) for i in range(len(QUANTILES))])
-            for r in rows
-        }
-    near = " OR ".join(
-        f"(i >= CAST({p} * (n - 1) AS INTEGER) AND i <= CAST({p} * (n - 1) AS INTEGER) + 1)" for p in QUANTILES
-    )
-    rows = await sql.rows(
-        f"""
-        SELECT b, k, n, i, x FROM (
-            SELECT b, k, x, ROW_NUMBER() OVER (PARTITION BY b, k ORDER BY x) - 1 AS i,
-                COUNT(*) OVER (PARTITION BY b, k) AS n
-            FROM ({source}) s
-        ) ranked WHERE {near}
-        """,
-        params,
-    )
-    groups: dict[Key, tuple[int, dict[int, float]]] = {}
-    for r in rows:
-        count, values = groups.setdefault((int(r["b"]), r["k"]), (int(r["n"]), {}))
-        values[int(r["i"])] = float(r["x"])
-    result = {}
-    for key, (count, values) in groups.items():
-        quantiles = []
-        for p in QUANTILES:
-            position = p * (count - 1)
-            low = math.floor(position)
-            below, above = values[low], values.get(low + 1, values[low])
-            quantiles.append(round(below + (position - low) * (above - below), 3))
-        result[key] = (count, quantiles)
-    return result
-
-
 async def durations(
-    sql: Sql, bounds: Sequence[datetime], kind: Literal["first_response", "resolution"], by: Breakdown | None = None
+    bounds: Sequence[datetime], kind: Literal["first_response", "resolution"], by: Breakdown | None = None
 ) -> dict[Key, Durations]:
     """First-response or resolution times of the tickets that got it in the period.
 
@@ -399,10 +217,9 @@ async def durations(
     key, join = _ticket_key(by)
     key = key or "NULL"
     head = f"SELECT {period_of(at, bounds)} AS b, {key} AS k"
-    wall = f"{head}, {sql.seconds(at, start)} AS x FROM ticket t {join} WHERE {in_periods(at, bounds)} AND {at} >= {start}"
+    wall = f"{head}, {sql.seconds_between(at, start)} AS x FROM ticket t {join} WHERE {in_periods(at, bounds)} AND {at} >= {start}"
     paid = f"{head}, {business} AS x FROM ticket t {join} WHERE {in_periods(at, bounds)} AND {business} IS NOT NULL"
-    params = period_params(bounds)
-    walls, businesses = await percentiles(sql, wall, params), await percentiles(sql, paid, params)
+    walls, businesses = await _percentiles(wall, bounds), await _percentiles(paid, bounds)
     result = {}
     for k in walls.keys() | businesses.keys():
         count, (median, p90) = walls.get(k, (0, [None, None]))
@@ -411,7 +228,13 @@ async def durations(
     return result
 
 
-async def backlog(sql: Sql, end: datetime) -> Backlog:
+async def _percentiles(source: str, bounds: Sequence[datetime]) -> dict[Key, tuple[int, list[float | None]]]:
+    """Count and QUANTILES of ``x`` per (b, k) of ``source`` (a SELECT of b, k, x), to the millisecond."""
+    found = await sql.percentiles(source, QUANTILES, ("b", "k"), **period_params(bounds))
+    return {(int(b), k): (n, [round(q, 3) for q in qs]) for (b, k), (n, qs) in found.items()}
+
+
+async def backlog(end: datetime) -> Backlog:
     """Tickets open at ``end``, by age (end − created_at).
 
     Open at ``end``: created before it, and either still new, open or pending, or resolved (or
@@ -427,7 +250,7 @@ async def backlog(sql: Sql, end: datetime) -> Backlog:
         WHERE t.created_at < :end AND (t.status IN ({statuses}) OR COALESCE(t.resolved_at, t.closed_at) >= :end)
         GROUP BY 1
         """,
-        {"end": end, **{f"age{i}": end - age for i, (_, age) in enumerate(BACKLOG_AGES)}},
+        end=end, **{f"age{i}": end - age for i, (_, age) in enumerate(BACKLOG_AGES)},
     )
     counts = {r["age"]: int(r["n"]) for r in rows}
     by_age = {label: counts.get(label, 0) for label in [*(label for label, _ in BACKLOG_AGES), OLDEST_BACKLOG]}
@@ -437,7 +260,7 @@ async def backlog(sql: Sql, end: datetime) -> Backlog:
 # --- satisfaction ---------------------------------------------------------------------------
 
 
-async def csat(sql: Sql, bounds: Sequence[datetime], by: Breakdown | None = None) -> dict[Key, Csat]:
+async def csat(bounds: Sequence[datetime], by: Breakdown | None = None) -> dict[Key, Csat]:
     """CSAT responses answered in the period: the rated ticket's category and assignee, the customer's segment."""
     key = {None: None, "category": "t.category", "agent": "t.assignee_id", "segment": "c.segment"}[by]
     select_key, group = _grouped(key)
@@ -451,14 +274,14 @@ async def csat(sql: Sql, bounds: Sequence[datetime], by: Breakdown | None = None
         {group}
     """
     result = {}
-    for k, r in _keyed(await sql.rows(query, period_params(bounds))).items():
+    for k, r in _keyed(await sql.rows(query, **period_params(bounds))).items():
         n, satisfied = int(r["n"]), ratio(r["satisfied"], r["n"])
         score = satisfied.value * 100 if satisfied.value is not None else None
         result[k] = Csat(n, int(r["total"]) / n, satisfied, score)
     return result
 
 
-async def surveys_sent(sql: Sql, bounds: Sequence[datetime]) -> dict[int, int]:
+async def surveys_sent(bounds: Sequence[datetime]) -> dict[int, int]:
     """CSAT surveys sent per period (outbox rows of kind survey, status sent, by sent_at)."""
     rows = await sql.rows(
         f"""
@@ -466,31 +289,24 @@ async def surveys_sent(sql: Sql, bounds: Sequence[datetime]) -> dict[int, int]:
         WHERE o.kind = 'survey' AND o.status = 'sent' AND {in_periods("o.sent_at", bounds)}
         GROUP BY 1
         """,
-        period_params(bounds),
+        **period_params(bounds),
     )
     return {int(r["b"]): int(r["n"]) for r in rows}
 
 
-async def servqual_gaps(sql: Sql, start: datetime, end: datetime) -> dict[str, ServqualGap]:
+async def servqual_gaps(start: datetime, end: datetime) -> dict[str, ServqualGap]:
     """Per dimension, over SERVQUAL responses answered in the period that rated both its sides."""
-    if sql.postgres:
-        expectation = "CAST(j.value ->> 'expectation' AS double precision)"
-        perception = "CAST(j.value ->> 'perception' AS double precision)"
-        source = "survey_response s CROSS JOIN LATERAL jsonb_each(s.servqual) j"
-        guard = "AND jsonb_typeof(s.servqual) = 'object'"
-    else:
-        expectation, perception = "json_extract(j.value, '$.expectation')", "json_extract(j.value, '$.perception')"
-        source = "survey_response s, json_each(s.servqual) j"
-        guard = "AND json_type(s.servqual) = 'object'"
+    expectation, perception = sql.json_number("j.value", "expectation"), sql.json_number("j.value", "perception")
     rows = await sql.rows(
         f"""
         SELECT j.key AS dimension, COUNT(*) AS n, SUM({expectation}) AS expectation, SUM({perception}) AS perception
-        FROM {source}
-        WHERE s.kind = 'servqual' AND s.answered_at >= :start AND s.answered_at < :end {guard}
+        FROM survey_response s {sql.json_entries("s.servqual", "j")}
+        WHERE s.kind = 'servqual' AND s.answered_at >= :start AND s.answered_at < :end
+            AND {sql.json_kind("s.servqual")} = 'object'
             AND {expectation} IS NOT NULL AND {perception} IS NOT NULL
         GROUP BY j.key ORDER BY j.key
         """,
-        {"start": start, "end": end},
+        start=start, end=end,
     )
     gaps = {}
     for r in rows:
@@ -503,7 +319,7 @@ async def servqual_gaps(sql: Sql, start: datetime, end: datetime) -> dict[str, S
 # --- the bot --------------------------------------------------------------------------------
 
 
-async def deflection(sql: Sql, bounds: Sequence[datetime], zone: str) -> dict[int, Ratio]:
+async def deflection(bounds: Sequence[datetime], zone: str) -> dict[int, Ratio]:
     """Per period, conversations the bot settled without a ticket ÷ conversations.
 
     A conversation is a customer's day (in the shop's time zone) with at least one question; it
@@ -514,16 +330,9 @@ async def deflection(sql: Sql, bounds: Sequence[datetime], zone: str) -> dict[in
     params: dict[str, Any] = {
         **period_params(bounds), "t0": bounds[0] - timedelta(days=1), "t1": bounds[-1] + timedelta(days=1),
     }
-    if sql.postgres:
-        params["zone"] = zone
-        changes: list[tuple[str, int]] = []
-        first = 0
-    else:
-        first, instants = offset_changes(ZoneInfo(zone), params["t0"], params["t1"])
-        changes = [(f"tz{i}", offset) for i, (_, offset) in enumerate(instants)]
-        params.update({f"tz{i}": instant for i, (instant, _) in enumerate(instants)})
-    asked = sql.local_date("q.asked_at", "zone", changes, first)
-    opened = sql.local_date("t.created_at", "zone", changes, first)
+    days = sql.local_dates(zone, params["t0"], params["t1"])
+    params.update(days.params)
+    asked, opened = days.of("q.asked_at"), days.of("t.created_at")
     # Question and ticket days in one list, grouped by (customer, day): no join, so the plan
     # stays a single sort or hash whatever the planner believes of the table sizes.
     rows = await sql.rows(
@@ -540,7 +349,7 @@ async def deflection(sql: Sql, bounds: Sequence[datetime], zone: str) -> dict[in
         SELECT b, COUNT(*) AS conversations, SUM(1 - ticketed) AS deflected
         FROM conversation WHERE b IS NOT NULL GROUP BY b
         """,
-        params,
+        **params,
     )
     return {int(r["b"]): ratio(r["deflected"], r["conversations"]) for r in rows}
 
@@ -554,7 +363,7 @@ class QuestionCounts:
     thumbs_down: int
 
 
-async def question_counts(sql: Sql, start: datetime, end: datetime) -> QuestionCounts:
+async def question_counts(start: datetime, end: datetime) -> QuestionCounts:
     [r] = await sql.rows(
         """
         SELECT COUNT(*) AS questions,
@@ -563,12 +372,12 @@ async def question_counts(sql: Sql, start: datetime, end: datetime) -> QuestionC
             SUM(CASE WHEN q.feedback = 'down' THEN 1 ELSE 0 END) AS down
         FROM kb_question q WHERE q.asked_at >= :start AND q.asked_at < :end
         """,
-        {"start": start, "end": end},
+        start=start, end=end,
     )
     return QuestionCounts(int(r["questions"]), int(r["hits"] or 0), int(r["up"] or 0), int(r["down"] or 0))
 
 
-async def missed_questions(sql: Sql, start: datetime, end: datetime, limit: int = TOP_MISSED) -> list[MissedQuestion]:
+async def missed_questions(start: datetime, end: datetime, limit: int = TOP_MISSED) -> list[MissedQuestion]:
     """Questions the bot could not answer (low band) or answered badly (👎), most frequent first.
 
     Grouped by their normalized text; ties go to the one asked first. The example is the
@@ -577,12 +386,12 @@ async def missed_questions(sql: Sql, start: datetime, end: datetime, limit: int 
     rows = await sql.rows(
         f"""
         SELECT q.normalized AS normalized, MIN(q.text) AS example, COUNT(*) AS n
-        FROM kb_question q {sql.full_scan}
+        FROM kb_question q {sql.full_scan()}
         WHERE q.asked_at >= :start AND q.asked_at < :end AND (q.band = 'low' OR q.feedback = 'down')
             AND q.normalized <> ''
         GROUP BY q.normalized ORDER BY n DESC, MIN(q.asked_at), q.normalized LIMIT {int(limit)}
         """,
-        {"start": start, "end": end},
+        start=start, end=end,
     )
     return [MissedQuestion(r["normalized"], r["example"], int(r["n"])) for r in rows]
 
@@ -590,16 +399,16 @@ async def missed_questions(sql: Sql, start: datetime, end: datetime, limit: int 
 # --- customers ------------------------------------------------------------------------------
 
 
-async def new_customers(sql: Sql, start: datetime, end: datetime) -> int:
+async def new_customers(start: datetime, end: datetime) -> int:
     """Customers first seen in the period."""
     [r] = await sql.rows(
         "SELECT COUNT(*) AS n FROM customer c WHERE c.first_seen >= :start AND c.first_seen < :end",
-        {"start": start, "end": end},
+        start=start, end=end,
     )
     return int(r["n"])
 
 
-async def agent_names(sql: Sql) -> dict[str, str]:
+async def agent_names() -> dict[str, str]:
     """Names are encrypted at rest: without the key (a report run without it) an agent is their number."""
     keyring = crypto.installed()
 

@@ -22,7 +22,8 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from orders.models import OrderStatus
-from reports.metrics import Ratio, Sql, ratio
+from bot.core import sql
+from reports.metrics import Ratio, ratio
 from ticketing.models import Customer
 
 LOST_AFTER: Final = timedelta(days=180)
@@ -49,7 +50,7 @@ class RfmReport:
     """Customers with 2 or more purchases ÷ customers with 1 or more, at the end."""
 
 
-def _segment(sql: Sql, moment: str) -> str:
+def _segment(moment: str) -> str:
     """The CASE giving a customer's segment at ``moment`` (start or end) from their purchases.
 
     Purchases are aggregated per customer over all of them (before the end); those made before
@@ -68,7 +69,7 @@ def _segment(sql: Sql, moment: str) -> str:
             ELSE 'new' END"""
 
 
-async def rfm(sql: Sql, start: datetime, end: datetime) -> RfmReport:
+async def rfm(start: datetime, end: datetime) -> RfmReport:
     """Segments at ``start`` and at ``end``, and how customers moved between them, in one query.
 
     One pass over the purchases before ``end``, grouped by customer, gives both segments (no
@@ -82,18 +83,16 @@ async def rfm(sql: Sql, start: datetime, end: datetime) -> RfmReport:
             FROM customer c JOIN shop_order o ON o.phone_hash = c.phone_hash
             WHERE o.created_at < :end AND o.status NOT IN ({excluded})
         ), customer_segment AS (
-            SELECT {_segment(sql, "start")} AS previous, {_segment(sql, "end")} AS segment, COUNT(*) AS purchases
+            SELECT {_segment("start")} AS previous, {_segment("end")} AS segment, COUNT(*) AS purchases
             FROM p GROUP BY p.customer_id
         )
         SELECT previous, segment, COUNT(*) AS customers, SUM(CASE WHEN purchases >= 2 THEN 1 ELSE 0 END) AS repeaters
         FROM customer_segment GROUP BY previous, segment
         """,
-        {
-            "start": start, "end": end,
-            "lost_end": end - LOST_AFTER, "at_risk_end": end - AT_RISK_AFTER,
-            "lost_start": start - LOST_AFTER, "at_risk_start": start - AT_RISK_AFTER,
-            **{f"not{i}": status.value for i, status in enumerate(NOT_PURCHASES)},
-        },
+        start=start, end=end,
+        lost_end=end - LOST_AFTER, at_risk_end=end - AT_RISK_AFTER,
+        lost_start=start - LOST_AFTER, at_risk_start=start - AT_RISK_AFTER,
+        **{f"not{i}": status.value for i, status in enumerate(NOT_PURCHASES)},
     )
     segments = dict.fromkeys(SEGMENTS, 0)
     previous = dict.fromkeys(SEGMENTS, 0)
@@ -110,7 +109,7 @@ async def rfm(sql: Sql, start: datetime, end: datetime) -> RfmReport:
     return RfmReport(segments, previous, movement, ratio(repeaters, buyers))
 
 
-async def refresh_customer_segments(sql: Sql, end: datetime) -> dict[str, int]:
+async def refresh_customer_segments(end: datetime) -> dict[str, int]:
     """Write each buying customer's RFM segment into ``Customer.segment`` (campaigns and the customer
     card read it there); customers who bought nothing keep theirs. Returns customers per segment."""
     excluded = ", ".join(f":not{i}" for i in range(len(NOT_PURCHASES)))
@@ -121,10 +120,10 @@ async def refresh_customer_segments(sql: Sql, end: datetime) -> dict[str, int]:
             FROM customer c JOIN shop_order o ON o.phone_hash = c.phone_hash
             WHERE o.created_at < :end AND o.status NOT IN ({excluded})
         )
-        SELECT p.customer_id AS customer_id, {_segment(sql, "end")} AS segment FROM p GROUP BY p.customer_id
+        SELECT p.customer_id AS customer_id, {_segment("end")} AS segment FROM p GROUP BY p.customer_id
         """,
-        {"end": end, "lost_end": end - LOST_AFTER, "at_risk_end": end - AT_RISK_AFTER,
-         **{f"not{i}": status.value for i, status in enumerate(NOT_PURCHASES)}},
+        end=end, lost_end=end - LOST_AFTER, at_risk_end=end - AT_RISK_AFTER,
+        **{f"not{i}": status.value for i, status in enumerate(NOT_PURCHASES)},
     )
     by_segment: dict[str, list[int]] = {}
     for row in rows:

@@ -50,9 +50,10 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from bot.core import sql
+from bot.core.fit import utf16_len
 from bot.core.language import LANGUAGES
 from bot.intake import fleet
-from bot.telegram.longtext import MAX_TEXT, utf16_len
+from bot.telegram.longtext import MAX_TEXT
 from scheduler import outbox
 from scheduler.messages import render
 from scheduler.models import Campaign, OutboxMessage

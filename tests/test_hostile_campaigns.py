@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.core.config import SchedulerSettings
+from bot.core.fit import utf16_len
 from bot.intake import fleet
-from bot.telegram.longtext import MAX_TEXT, utf16_len
+from bot.telegram.longtext import MAX_TEXT
 from handlers.campaigns import show_progress
 from scheduler import campaigns, outbox
 from scheduler.campaigns import NAME_LIMIT, longest_message, queue_rows, start_campaign

@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from bot.telegram.longtext import MAX_TEXT, utf16_len
+from bot.core.fit import utf16_len
+from bot.telegram.longtext import MAX_TEXT
 from handlers.desk import check_sla
 from tests.conftest import SUPERVISOR_ID, _agent
 from tests.harness import Bot, Person

@@ -8,8 +8,9 @@ import pytest
 from telegram import Bot, MessageEntity
 from telegram.error import BadRequest
 
+from bot.core.fit import utf16_len
 from bot.emulator import BotAPIEmulator, parse_formatted
-from bot.telegram.longtext import MAX_CAPTION, MAX_TEXT, Part, split_message, utf16_len
+from bot.telegram.longtext import MAX_CAPTION, MAX_TEXT, Part, split_message
 
 
 def texts(parts: list[Part]) -> list[str]:

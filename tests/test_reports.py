@@ -520,11 +520,10 @@ def test_periods_without_data_are_skipped_and_few_points_say_nothing() -> None:
 
 
 async def test_the_nightly_refresh_writes_each_buyers_segment_on_the_customer(database: str) -> None:
-    from reports.metrics import Sql
     from reports.rfm import refresh_customer_segments
     from ticketing.models import Customer
 
     await seed()
-    assert await refresh_customer_segments(Sql.default(), END) == {"vip": 1, "loyal": 2, "new": 1, "at_risk": 2, "lost": 2}
+    assert await refresh_customer_segments(END) == {"vip": 1, "loyal": 2, "new": 1, "at_risk": 2, "lost": 2}
     segments = dict(await Customer.filter(segment__in=("vip", "loyal", "at_risk", "lost")).values_list("first_name", "segment"))
     assert segments == {"C1": "vip", "C2": "at_risk", "C4": "lost", "C5": "loyal", "C6": "loyal", "C7": "at_risk", "C10": "lost"}

@@ -15,6 +15,11 @@ treats it as unknown.
 
 PostgreSQL's text cannot hold U+0000 (SQLite's can): :func:`storable` drops it from text kept in
 plain columns (encrypted columns hold a Fernet token, never a NUL).
+
+Telegram counts the other way: a message's length and its entities' offsets are in UTF-16 code
+units (:func:`utf16_len`, an emoji outside the BMP counts 2). It lives here, in the kernel, because
+the bot's sending side (bot/telegram/longtext.py), the emulator that checks what it receives and
+a domain that sizes a message before it is sent (scheduler/campaigns.py) all count alike.
 """
 
 from __future__ import annotations
@@ -42,3 +47,8 @@ def cut(text: str, limit: int) -> str:
 def storable(text: str) -> str:
     """``text`` without NUL characters, which PostgreSQL refuses in text."""
     return text.replace("\x00", "") if "\x00" in text else text
+
+
+def utf16_len(text: str) -> int:
+    """Length in UTF-16 code units: how Telegram counts message length and entity offsets."""
+    return len(text.encode("utf-16-le")) // 2

@@ -51,7 +51,9 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 from aiohttp import web
 
-__all__ = ["ApiError", "BotAPIEmulator", "EntityParseError", "parse_formatted", "serve", "utf16_len"]
+from bot.core.fit import utf16_len
+
+__all__ = ["ApiError", "BotAPIEmulator", "EntityParseError", "parse_formatted", "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -174,11 +176,6 @@ def _update_type(update: JSON) -> str | None:
 
 
 # --------------------------------------------------------------------------- formatting
-
-
-def utf16_len(text: str) -> int:
-    """Length in UTF-16 code units, the unit of Telegram entity offsets and lengths."""
-    return len(text.encode("utf-16-le")) // 2
 
 
 class EntityParseError(Exception):

@@ -30,6 +30,8 @@ from typing import Any, NamedTuple
 from telegram import Bot, InlineKeyboardMarkup, Message, MessageEntity
 from telegram.constants import MessageLimit
 
+from bot.core.fit import utf16_len
+
 MAX_TEXT: int = MessageLimit.MAX_TEXT_LENGTH  # 4096
 MAX_CAPTION: int = MessageLimit.CAPTION_LENGTH  # 1024
 
@@ -52,11 +54,6 @@ class Part(NamedTuple):
 
     text: str
     entities: tuple[MessageEntity, ...] = ()
-
-
-def utf16_len(text: str) -> int:
-    """Length in UTF-16 code units: how Telegram counts message length and entity offsets."""
-    return len(text.encode("utf-16-le")) // 2
 
 
 def fits(text: str, limit: int = MAX_TEXT, *, parse_mode: str | None = None) -> bool:
