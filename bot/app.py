@@ -23,13 +23,14 @@ from bot.telegram.longtext import send_long
 from bot.telegram.ratelimit import ResilientRateLimiter
 from bot.telegram.request import AiohttpRequest, UpdatesRequest
 from bot.telegram.updates import ChatOrderedProcessor
-from handlers import desk, orders, reports
+from handlers import desk, reports
 from knowledge_base.entries import KBError
 from knowledge_base.live import KBNews, LiveKnowledgeBase
 from knowledge_base.router import RouterSettings
 from orders.events import on_status_change, status_listeners
 from orders.service import make_source
 from scheduler import jobs as scheduler_jobs
+from scheduler.producers import queue_order_notices
 
 log = logging.getLogger(__name__)
 KEEP_HANDLED_UPDATES = timedelta(days=7)
@@ -204,7 +205,8 @@ async def receiving(app: Application, settings: Settings) -> AsyncIterator[Appli
         me = app.bot.bot
         log.info("connected to the Bot API as @%s", me.username)
         await announce_commands(app)
-        notify = functools.partial(orders.notify_status_change, app)
+        # Status notices are outbox rows, sent by the scheduler's sender at its clock.
+        notify = functools.partial(queue_order_notices, settings.orders.notify_statuses, clock=app.bot_data["sender"].clock)
         on_status_change(notify)
         try:
             await app.start()

@@ -18,23 +18,18 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.error import Forbidden
-from telegram.ext import Application, ApplicationHandlerStop, ContextTypes
+from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from bot.core.config import Settings
-from bot.core.crypto import blind_indexes
 from bot.core.fit import storable
 from bot.core.i18n import text
 from bot.telegram.longtext import reply_long
 from handlers import tickets
 from handlers.common import customer_and_language, customer_of
-from orders.models import Order, OrderStatus
 from orders.phones import InvalidPhone
 from orders.service import Lookup, orders_for
 from orders.sources import OrderSource, OrderSourceUnavailable
 from orders.verification import Verification, link_phone, verify_by_last4
 from orders.views import OrderView
-from ticketing.customers import mark_blocked
 from ticketing.models import Customer
 
 PICK, PROBLEM, PERSON = "ord", "ordp", "ordh"
@@ -194,22 +189,3 @@ def _person(language: str) -> InlineKeyboardMarkup:
 async def _unavailable(update: Update, language: str) -> None:
     await update.effective_message.reply_text(text(language, "order_unavailable"), reply_markup=_person(language))
 
-
-async def notify_status_change(
-    app: Application, order: Order, old: OrderStatus | None, new: OrderStatus, at: datetime
-) -> None:
-    """Tell the order's customers (those who verified its phone) that it shipped or arrived."""
-    settings: Settings = app.bot_data["settings"]
-    if old is None or old == new or new.value not in settings.orders.notify_statuses:
-        return
-    for customer in await Customer.filter(phone_hash__in=blind_indexes("phone", order.phone), opted_out=False, blocked=False):
-        language = customer.language
-        button = InlineKeyboardButton(text(language, "button_order_details"), callback_data=f"{PICK}:{order.order_no}")
-        try:
-            await app.bot.send_message(
-                customer.telegram_id,
-                text(language, f"order_notice_{new.value}", order_no=order.order_no),
-                reply_markup=InlineKeyboardMarkup([[button]]),
-            )
-        except Forbidden:
-            await mark_blocked(customer)

@@ -1,8 +1,10 @@
 """What each kind of outbox row says, in the customer's language, with its buttons.
 
-The texts live in the message catalogs (``survey_*``, ``revisit_*``, ``greeting_*``), so a shop
-edits them like every other text. Buttons carry the outbox row's id: the press is checked against
-the row's customer on the server, so a forged or someone else's button does nothing.
+The texts live in the message catalogs (``survey_*``, ``revisit_*``, ``greeting_*``,
+``order_notice_*``), so a shop edits them like every other text. Survey buttons carry the outbox
+row's id: the press is checked against the row's customer on the server, so a forged or someone
+else's button does nothing; order buttons carry the order number, and the orders handler shows an
+order only to a customer who proved it is theirs.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ SURVEY = "sv"  # sv:<outbox id>:<score>
 SURVEY_SKIP = "svskip"  # svskip:<outbox id>: no comment
 SERVQUAL = "sq"  # sq:<outbox id>:start, then sq:<outbox id>:<step>:<score>
 ORDER_PROBLEM = "ordp"  # the orders handler's "problem with this order" button
+ORDER_DETAILS = "ord"  # the orders handler's order card: ord:<order_no>, ownership checked on the press
 
 
 def render(message: OutboxMessage, customer: Customer) -> tuple[str, InlineKeyboardMarkup | None]:
@@ -31,6 +34,10 @@ def render(message: OutboxMessage, customer: Customer) -> tuple[str, InlineKeybo
         order_no = payload.get("order_no", "")
         button = InlineKeyboardButton(text(language, "revisit_button_problem"), callback_data=f"{ORDER_PROBLEM}:{order_no}")
         return text(language, "revisit", name=name, order_no=order_no), InlineKeyboardMarkup([[button]])
+    if message.kind == "order_status":
+        order_no = payload["order_no"]
+        button = InlineKeyboardButton(text(language, "button_order_details"), callback_data=f"{ORDER_DETAILS}:{order_no}")
+        return text(language, f"order_notice_{payload['status']}", order_no=order_no), InlineKeyboardMarkup([[button]])
     if message.kind == "greeting":
         return text(language, "greeting_" + payload.get("name", "generic"), name=name), None
     if message.kind == "servqual":

@@ -1,13 +1,19 @@
-"""What goes into the outbox, and when: surveys, order follow-ups, greetings.
+"""What goes into the outbox, and when: surveys, order follow-ups, greetings, order status notices.
 
 Producers *sweep* the database (resolved tickets, delivered orders, today's festivals) rather than
 react to events: a row is keyed (``survey:ticket:123``), so sweeping again is a no-op, and nothing
 is lost if the bot was down when the ticket was resolved or the order delivered.
+
+Order status notices ("your order has shipped") are the exception: they are news only as it
+happens, so :func:`queue_order_notices` listens to the order's status events (orders/events.py)
+and queues them at once. They are outbox rows like every other proactive message, so quiet hours,
+the rate limit, opt-out and the never-twice key apply to them too.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Collection
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -103,3 +109,31 @@ async def _greet(customers: list[Customer], name: str, day: date, at: datetime) 
     if made:
         log.info("greeting %s queued for %d customers", name, made)
     return made
+
+
+async def queue_order_notices(
+    statuses: Collection[str],
+    order: Order,
+    old: OrderStatus | None,
+    new: OrderStatus,
+    at: datetime,
+    *,
+    clock: Callable[[], datetime],
+) -> None:
+    """A status listener (bound to ``[orders] notify_statuses`` and the bot's clock): queue, due
+    now, a notice of ``new`` for each customer who verified the order's phone and has neither
+    opted out nor blocked the bot. A new order, or one whose status is not in ``statuses``, tells
+    nobody.
+
+    The key names the order, the status and the customer, so a customer hears of each status of
+    an order once, however often the order reaches it (an event delivered twice, a shop that
+    corrects a status back and forth). Opt-out is checked again when the row is sent.
+    """
+    if old is None or old == new or new.value not in statuses:
+        return
+    due = clock()
+    payload = {"order_no": order.order_no, "status": new.value}
+    customers = Customer.filter(phone_hash__in=blind_indexes("phone", order.phone), opted_out=False, blocked=False)
+    for customer in await customers:
+        key = f"order_status:{order.order_no}:{new.value}:customer:{customer.id}"
+        await enqueue(customer, "order_status", key, due, payload)

@@ -190,12 +190,15 @@ async def test_an_older_event_after_a_newer_one_leaves_the_order_and_tells_the_c
     """Acceptance 1, with the bot running: the customer hears of "shipped" and "delivered" once
     each, and of nothing when a late "shipped" event and an old copy of the order arrive."""
     shop = await fleet()
-    emulator = customer.bot.emulator
+    bot, emulator = customer.bot, customer.bot.emulator
+    bot.travel(NOW)  # 20:00 in Shanghai: no quiet hours
     await customer._exchange(emulator.send_contact(customer.id, "+8613800000001"))
     before = emulator.seq
     assert (await shop.post("/api/orders", ORDER | {"status": "paid", "paid_at": "2026-03-08T10:05:00+08:00"}))[0] == 200
     assert (await shop.post("/api/orders", ORDER))[1]["changed"] is True
     assert (await shop.post(EVENTS, DELIVERED))[1]["changed"] is True
+    await bot.run_scheduler(NOW)  # the notices are outbox rows
+    await bot.run_scheduler(NOW + timedelta(seconds=1))  # one message a second per chat
     told = [m["text"] for m in emulator.bot_messages(customer.chat_id, since=before)]
     assert told == ["🚚 Good news: your order SO1 has shipped!", "✅ Your order SO1 has been delivered. We hope you enjoy it!"]
 
@@ -205,6 +208,7 @@ async def test_an_older_event_after_a_newer_one_leaves_the_order_and_tells_the_c
     assert (status, body["stale"], body["changed"], body["status"]) == (200, True, False, "delivered")
     status, body = await shop.post("/api/orders", ORDER | {"tracking_no": "SF-OLD"})
     assert (status, body["stale"], body["status"]) == (200, True, "delivered")
+    await bot.run_scheduler(NOW + timedelta(minutes=1))
     assert emulator.bot_messages(customer.chat_id, since=before) == []
     stored = await Order.get(order_no="SO1")
     assert (stored.status, stored.tracking_no) == (OrderStatus.DELIVERED, "SF1")

@@ -126,7 +126,7 @@ async def test_when_the_shops_order_api_is_down_the_customer_gets_an_apology_and
 
 
 async def test_customers_are_told_when_their_order_ships_and_arrives_unless_opted_out(make_customer, orders: None) -> None:
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, time, timedelta
 
     from orders.events import apply_event
     from orders.models import EventKind, OrderStatus
@@ -136,8 +136,11 @@ async def test_customers_are_told_when_their_order_ships_and_arrives_unless_opte
     await share_contact(customer, PHONE_2)
     emulator = customer.bot.emulator
     before = emulator.seq
-    now = datetime.now(UTC)
+    # After the sample orders' times (moved to just before today), in the afternoon: no quiet hours.
+    now = datetime.combine(datetime.now(UTC).date() + timedelta(days=1), time(6, 0), UTC)  # 14:00 in Shanghai
+    customer.bot.travel(now)
     await apply_event("SO100245", kind=EventKind.STATUS, status=OrderStatus.DELIVERED, at=now, now=now, event_id="e-1")
+    await customer.bot.run_scheduler(now)  # the notice is an outbox row: the scheduler sends it
     notice = emulator.bot_messages(customer.chat_id, since=before)
     assert [m["text"] for m in notice] == ["✅ 您的订单 SO100245 已签收，祝您使用愉快！"]
 
@@ -145,4 +148,5 @@ async def test_customers_are_told_when_their_order_ships_and_arrives_unless_opte
     before = emulator.seq
     await apply_event("SO100245", kind=EventKind.STATUS, status=OrderStatus.RETURNED, at=now, now=now, event_id="e-2")
     await apply_event("SO100245", kind=EventKind.STATUS, status=OrderStatus.SHIPPED, at=now, now=now, event_id="e-3")
+    await customer.bot.run_scheduler(now + timedelta(minutes=1))
     assert emulator.bot_messages(customer.chat_id, since=before) == []
