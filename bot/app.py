@@ -31,6 +31,8 @@ from orders.events import on_status_change, status_listeners
 from orders.service import make_source
 from scheduler import jobs as scheduler_jobs
 from scheduler.producers import queue_order_notices
+from ticketing import lifecycle
+from ticketing.sla import SlaPolicy
 
 log = logging.getLogger(__name__)
 KEEP_HANDLED_UPDATES = timedelta(days=7)
@@ -92,7 +94,7 @@ def build_application(
     app.bot_data["settings"] = settings
     app.bot_data["knowledge_base"] = knowledge_base or load_knowledge_base(settings)
     app.bot_data["orders"] = make_source(settings.orders)
-    app.bot_data["sla"] = desk.sla_policy(settings)
+    app.bot_data["sla"] = SlaPolicy.from_settings(settings)
     handlers.register(app, settings)
     app.job_queue.run_repeating(
         _reload_knowledge_base, interval=settings.knowledge_base.reload_seconds, name="kb-reload"
@@ -208,6 +210,8 @@ async def receiving(app: Application, settings: Settings) -> AsyncIterator[Appli
         # Status notices are outbox rows, sent by the scheduler's sender at its clock.
         notify = functools.partial(queue_order_notices, settings.orders.notify_statuses, clock=app.bot_data["sender"].clock)
         on_status_change(notify)
+        # Who hears of a ticket's move (the customer, its topic), whoever moved it.
+        tell = lifecycle.on_status_change(functools.partial(desk.ticket_moved, app))
         try:
             await app.start()
             await intake.start()
@@ -222,6 +226,7 @@ async def receiving(app: Application, settings: Settings) -> AsyncIterator[Appli
             if app.running:
                 await app.stop()
             status_listeners.remove(notify)
+            lifecycle.status_listeners.remove(tell)
             await app.bot_data["orders"].close()
 
 

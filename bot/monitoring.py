@@ -20,10 +20,10 @@ from tortoise.functions import Count
 
 from bot.core import sql
 from scheduler.models import OutboxMessage
-from ticketing.models import Ticket
+from ticketing.models import WORKING, Ticket
 
 FLEET_WIDE: Final = " (fleet-wide, from the shared database: aggregate with max, not sum)"
-TICKET_STATUSES: Final = ("new", "open", "pending")
+TICKET_STATUSES: Final = WORKING
 OUTBOX_STATUSES: Final = ("queued", "sending")
 INBOX_STATUSES: Final = ("new", "processing", "unknown", "failed")
 

@@ -54,7 +54,7 @@ from knowledge_base.models import Question
 from orders.models import Order, OrderGrant
 from scheduler.models import OutboxMessage, SurveyResponse
 from ticketing.business_hours import BusinessCalendar
-from ticketing.models import Customer, Ticket, TicketMessage
+from ticketing.models import Customer, Ticket, TicketMessage, TicketStatus
 from ticketing.service import close
 
 log = logging.getLogger(__name__)
@@ -320,7 +320,10 @@ async def forget_customer(customer: Customer, now: datetime, calendar: BusinessC
     now = now.astimezone(UTC)
     async with in_transaction():
         tickets = await Ticket.filter(customer=customer).order_by("id")
-        closed = [t.id for t in tickets if t.status != "closed" and await close(t, "customer", now, calendar)]
+        closed = [
+            t.id for t in tickets
+            if t.status != TicketStatus.CLOSED and await close(t, "customer", now, calendar, reason="forgotten")
+        ]
         ticket_ids = [t.id for t in tickets]
         messages = await TicketMessage.filter(ticket_id__in=ticket_ids).update(text="", media=None)
         await Ticket.filter(customer=customer).update(subject="")

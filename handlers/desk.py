@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,20 +30,19 @@ from bot.telegram.request import NotSent, watch
 from handlers.common import ECHO_LIMIT, TELEGRAM_ID_MAX, number
 from orders.service import orders_for
 from orders.sources import OrderSourceUnavailable
-from scheduler.models import SurveyResponse
-from ticketing.business_hours import BusinessCalendar
+from scheduler.surveys import recent_ratings
 from ticketing.customers import mark_blocked
+from ticketing.lifecycle import CLOSED, DONE, RESOLVED, StatusChange, log_event
 from ticketing.models import Agent, Customer, Ticket, TicketMessage
 from ticketing.service import (
-    SlaPolicy,
     add_agent_reply,
     add_note,
     assign,
     claim,
     close,
     close_resolved,
+    earlier_tickets,
     list_tickets,
-    log_event,
     record_agent,
     reopen,
     resolve,
@@ -52,7 +51,7 @@ from ticketing.service import (
     set_priority,
     unposted_tickets,
 )
-from ticketing.sla import due_escalations, due_reminders
+from ticketing.sla import SlaPolicy, due_escalations, due_reminders
 from ticketing.snippets import SnippetError, delete_snippet, list_snippets, render_snippet, save_snippet
 from ticketing.triage import PRIORITIES
 
@@ -69,18 +68,6 @@ FORMATTING = frozenset({
     "bold", "italic", "underline", "strikethrough", "spoiler", "code", "pre", "text_link", "blockquote",
     "expandable_blockquote",
 })
-
-
-def sla_policy(settings: Settings) -> SlaPolicy:
-    opens, closes = settings.tickets.business_hours.split("-")
-    calendar = BusinessCalendar(
-        timezone=ZoneInfo(settings.scheduler.timezone),
-        opens=time.fromisoformat(opens),
-        closes=time.fromisoformat(closes),
-        workdays=frozenset(d - 1 for d in settings.tickets.workdays),
-        country=settings.tickets.holidays or None,
-    )
-    return SlaPolicy(calendar=calendar)
 
 
 def settings_of(context: ContextTypes.DEFAULT_TYPE | Application) -> Settings:
@@ -227,8 +214,8 @@ async def customer_card(context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, cust
         orders = (await orders_for(customer, source=context.bot_data["orders"])).orders
     except OrderSourceUnavailable:
         orders = ()
-    earlier = await Ticket.filter(customer=customer).exclude(id=ticket.id).order_by("-id").limit(5)
-    rated = await SurveyResponse.filter(customer=customer, score__isnull=False).order_by("-answered_at").limit(5)
+    earlier = await earlier_tickets(ticket)
+    rated = await recent_ratings(customer)
     username = f" @{customer.username}" if customer.username else ""
     return text(
         language, "agent_ticket_card",
@@ -308,7 +295,7 @@ async def relay_from_agent(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     ticket = await ticket_here(message)
     if ticket is None or await _forgotten_explained(context, ticket, message):
         return
-    if ticket.status == "closed":
+    if ticket.status == CLOSED:
         await message.reply_text(text(agent_language(context), "agent_ticket_is_closed", number=ticket.id))
         return
     await _send_to_customer(update, context, ticket, message, message.text, formatting(message.entities))
@@ -344,9 +331,7 @@ async def _send_to_customer(
         await mark_blocked(customer)
         await message.reply_text(text(agent_language(context), "agent_customer_blocked"))
         return False
-    if ticket.status == "resolved":  # an agent writing again means it was not solved after all
-        await reopen(ticket, f"agent:{agent.telegram_id}", now(context))
-    await add_agent_reply(
+    await add_agent_reply(  # an answer to a resolved ticket reopens it
         ticket, agent, text=said or message.caption or "", now=now(context), policy=context.bot_data["sla"],
         media=media_of(message), group_message_id=message.message_id,
     )
@@ -450,9 +435,6 @@ async def resolve_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     if not await resolve(ticket, f"agent:{agent.telegram_id}", now(context), context.bot_data["sla"].calendar):
         await update.effective_message.reply_text(text(agent_language(context), "agent_not_open", status=ticket.status))
         return
-    customer = await ticket.customer
-    days = settings_of(context).tickets.reopen_days
-    await _tell_customer(context, customer, text(customer.language, "ticket_resolved", number=ticket.id, days=days))
     await update.effective_message.reply_text(text(agent_language(context), "agent_resolved", number=ticket.id, agent=agent.name))
 
 
@@ -467,18 +449,9 @@ async def reopen_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     if ticket is None or await _forgotten_explained(context, ticket, update.effective_message):
         return
     agent = await _agent(update, context)
-    language = agent_language(context)
-    was_closed = ticket.status == "closed"
-    if not await reopen(ticket, f"agent:{agent.telegram_id}", now(context)):
-        key = "agent_reopen_other_active" if ticket.status in ("resolved", "closed") else "agent_not_closed"
-        await update.effective_message.reply_text(text(language, key, number=ticket.id))
-        return
-    if was_closed and ticket.topic_id is not None:
-        try:
-            await context.bot.reopen_forum_topic(_group(context), ticket.topic_id)
-        except BadRequest:
-            log.info("topic of ticket %s could not be reopened", ticket.id)
-    await post_in_topic(context, ticket, text(language, "agent_reopened", number=ticket.id, agent=agent.name))
+    if not await reopen(ticket, f"agent:{agent.telegram_id}", now(context)):  # the topic hears of it (ticket_moved)
+        key = "agent_reopen_other_active" if ticket.status in DONE else "agent_not_closed"
+        await update.effective_message.reply_text(text(agent_language(context), key, number=ticket.id))
 
 
 async def customer_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -512,7 +485,7 @@ async def snippet_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     if rendered is None:
         await update.effective_message.reply_text(text(language, "agent_snippet_unknown", name=cut(name, ECHO_LIMIT)))
         return
-    if ticket.status == "closed":
+    if ticket.status == CLOSED:
         await update.effective_message.reply_text(text(language, "agent_ticket_is_closed", number=ticket.id))
         return
     if await _send_to_customer(update, context, ticket, update.effective_message, rendered):
@@ -636,23 +609,69 @@ async def card_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
 
 async def _close(update: Update, context: ContextTypes.DEFAULT_TYPE, ticket: Ticket) -> None:
+    """The customer and the topic are told, the topic closed (ticket_moved), as when the job closes it."""
     agent = await _agent(update, context)
-    language = agent_language(context)
     if not await close(ticket, f"agent:{agent.telegram_id}", now(context), context.bot_data["sla"].calendar):
-        await post_in_topic(context, ticket, text(language, "agent_ticket_is_closed", number=ticket.id))
+        await post_in_topic(context, ticket, text(agent_language(context), "agent_ticket_is_closed", number=ticket.id))
+
+
+async def ticket_moved(app: Application, change: StatusChange) -> None:
+    """What a ticket's move means for the people around it, whoever made it (a status listener,
+    see ticketing/lifecycle.py; bot/app.py registers it while the bot runs).
+
+    Resolved by an agent: the customer is told; by the customer's button: the topic is; by the
+    life-cycle job (no reply while pending): both. Closed by an agent: the customer and the topic
+    are told and the topic is closed; by the job: the topic is told and closed; when the customer
+    is forgotten: nothing (handlers/privacy.py tells the topic once the data is gone). Reopened:
+    a closed topic opens again, and the topic is told who reopened it — unless an agent did by
+    writing to the customer. Whoever moved it gets their own answer from their handler.
+    """
+    ticket, by, tickets = change.ticket, change.by, settings_of(app).tickets
+    language = agent_language(app)
+    if change.after is RESOLVED:
+        if by == "system":
+            await _tell(app, ticket, "ticket_auto_resolved", days=tickets.reopen_days)
+            await post_in_topic(app, ticket, text(language, "agent_auto_resolved", number=ticket.id, days=tickets.pending_days))
+        elif by == "customer":
+            await post_in_topic(app, ticket, text(language, "agent_customer_solved", number=ticket.id))
+        else:
+            await _tell(app, ticket, "ticket_resolved", days=tickets.reopen_days)
+    elif change.after is CLOSED and change.reason != "forgotten":
+        if change.agent_telegram_id is not None:
+            await _tell(app, ticket, "ticket_closed")
+            agent = await _name_of(change.agent_telegram_id)
+            await post_in_topic(app, ticket, text(language, "agent_ticket_closed", number=ticket.id, agent=agent))
+        elif by == "system":
+            await post_in_topic(app, ticket, text(language, "agent_auto_closed", number=ticket.id))
+        await _topic_open(app, ticket, False)
+    elif change.reopened:
+        if change.before is CLOSED:
+            await _topic_open(app, ticket, True)
+        if by == "customer":
+            await post_in_topic(app, ticket, text(language, "agent_customer_reopened", number=ticket.id))
+        elif change.agent_telegram_id is not None and change.reason != "replied":
+            agent = await _name_of(change.agent_telegram_id)
+            await post_in_topic(app, ticket, text(language, "agent_reopened", number=ticket.id, agent=agent))
+
+
+async def _topic_open(app: Application, ticket: Ticket, open_: bool) -> None:
+    """Close the ticket's topic, or reopen it (a topic deleted by hand stays as it is)."""
+    group = _group(app)
+    if ticket.topic_id is None or group is None:
         return
-    customer = await ticket.customer
-    await _tell_customer(context, customer, text(customer.language, "ticket_closed", number=ticket.id))
-    await post_in_topic(context, ticket, text(language, "agent_ticket_closed", number=ticket.id, agent=agent.name))
-    await _close_topic(context, ticket)
+    try:
+        if open_:
+            await app.bot.reopen_forum_topic(group, ticket.topic_id)
+        else:
+            await app.bot.close_forum_topic(group, ticket.topic_id)
+    except BadRequest:
+        log.info("topic of ticket %s could not be %s (deleted by hand?)", ticket.id, "reopened" if open_ else "closed")
 
 
-async def _close_topic(context: ContextTypes.DEFAULT_TYPE | Application, ticket: Ticket) -> None:
-    if ticket.topic_id is not None and _group(context) is not None:
-        try:
-            await context.bot.close_forum_topic(_group(context), ticket.topic_id)
-        except BadRequest:
-            log.info("topic of ticket %s could not be closed (deleted by hand?)", ticket.id)
+async def _tell(app: Application, ticket: Ticket, key: str, **values: object) -> None:
+    """The ticket's customer gets the message ``key`` in their language."""
+    customer = await Customer.get(id=ticket.customer_id)
+    await _tell_customer(app, customer, text(customer.language, key, number=ticket.id, **values))
 
 
 async def _tell_customer(context: ContextTypes.DEFAULT_TYPE | Application, customer: Customer, message: str) -> bool:
@@ -748,7 +767,7 @@ async def check_sla(app: Application) -> None:
     if not breached:
         return
     mentions = " ".join([
-        f'<a href="tg://user?id={user_id}">{html.escape(await _supervisor_name(user_id))}</a>'
+        f'<a href="tg://user?id={user_id}">{html.escape(await _name_of(user_id))}</a>'
         for user_id in settings.telegram.supervisors
     ])
     for ticket in breached:
@@ -756,26 +775,18 @@ async def check_sla(app: Application) -> None:
         await post_in_topic(app, ticket, f"{notice} {mentions}".strip(), parse_mode=ParseMode.HTML)
 
 
-async def _supervisor_name(user_id: int) -> str:
+async def _name_of(user_id: int) -> str:
+    """The agent's name, for posts that mention them (their Telegram id if none is known)."""
     agent = await Agent.get_or_none(telegram_id=user_id)
     return agent.name if agent and agent.name else str(user_id)
 
 
 async def check_life_cycle(app: Application) -> None:
-    """Pending without a reply for ``pending_days`` → resolved (customer told); resolved for
-    ``reopen_days`` → closed for good."""
-    settings = settings_of(app)
-    language = settings.telegram.agent_language
-    moment = now(app)
-    for ticket in await resolve_stale_pending(moment, timedelta(days=settings.tickets.pending_days)):
-        customer = await Customer.get(id=ticket.customer_id)
-        await _tell_customer(app, customer, text(
-            customer.language, "ticket_auto_resolved", number=ticket.id, days=settings.tickets.reopen_days
-        ))
-        await post_in_topic(app, ticket, text(language, "agent_auto_resolved", number=ticket.id, days=settings.tickets.pending_days))
-    for ticket in await close_resolved(moment, timedelta(days=settings.tickets.reopen_days)):
-        await post_in_topic(app, ticket, text(language, "agent_auto_closed", number=ticket.id))
-        await _close_topic(app, ticket)
+    """Pending without a reply for ``pending_days`` → resolved; resolved for ``reopen_days`` →
+    closed for good. Who is told is :func:`ticket_moved`'s business, as for an agent's move."""
+    tickets, moment = settings_of(app).tickets, now(app)
+    await resolve_stale_pending(moment, timedelta(days=tickets.pending_days))
+    await close_resolved(moment, timedelta(days=tickets.reopen_days))
 
 
 async def watch_job(context: ContextTypes.DEFAULT_TYPE) -> None:

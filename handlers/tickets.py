@@ -16,6 +16,7 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 from bot.core.i18n import text
 from handlers import desk
 from handlers.common import customer_and_language, customer_of, number
+from ticketing.lifecycle import CLOSED, RESOLVED, can_move
 from ticketing.models import Customer, Ticket
 from ticketing.service import (
     Source,
@@ -32,7 +33,6 @@ from ticketing.triage import CATEGORIES
 log = logging.getLogger(__name__)
 CATEGORY = "tc:cat"
 CALLBACK_PATTERN = rf"^({CATEGORY}:\d+:({'|'.join(CATEGORIES)})|{desk.SOLVED}:\d+)$"
-WORKING = ("new", "open", "pending")
 
 
 async def open_for(
@@ -123,9 +123,8 @@ async def relay_from_customer(update: Update, context: ContextTypes.DEFAULT_TYPE
     if update.edited_message is not None:
         await desk.post_in_topic(context, ticket, text(desk.agent_language(context), "agent_customer_edited", text=message.text or ""))
         raise ApplicationHandlerStop
-    if ticket.status == "resolved":  # writing again within the reopen window: not solved after all
+    if ticket.status == RESOLVED:  # writing again within the reopen window: not solved after all (the topic is told)
         await reopen(ticket, "customer", desk.now(context))
-        await desk.post_in_topic(context, ticket, text(desk.agent_language(context), "agent_customer_reopened", number=ticket.id))
     if (earlier := await handled_before(customer, message.message_id)) is not None:  # again, after a crash
         if earlier.created:  # it opened the ticket: the topic, the card and the answer may be missing
             await open_for(update, context, customer, customer.language, message.text or "", ticket.source)
@@ -149,7 +148,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     parts = query.data.split(":")
     ticket_id = number(parts[2])
     ticket = await Ticket.get_or_none(id=ticket_id, customer=customer) if ticket_id else None
-    if ticket is None or ticket.status == "closed":
+    if ticket is None or ticket.status == CLOSED:
         await query.answer(text(language, "button_invalid"), show_alert=True)
         return
     if parts[1] == "cat":
@@ -159,13 +158,15 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.edit_message_text(f"{query.message.text}\n\n{chosen}")
         await _rename_topic(context, ticket, customer)
         return
-    if not await resolve(ticket, "customer", desk.now(context), context.bot_data["sla"].calendar):
+    if not can_move(ticket, RESOLVED):
         await query.answer(text(language, "ticket_already_resolved"))
         return
+    # The customer is answered first, the topic told after (desk.ticket_moved): the group's posts
+    # may wait for Telegram's 20 a minute, a pressed button should not.
     await query.answer()
     await query.edit_message_reply_markup(None)
     await query.message.reply_text(text(language, "ticket_solved_thanks", number=ticket.id, days=desk.settings_of(context).tickets.reopen_days))
-    await desk.post_in_topic(context, ticket, text(desk.agent_language(context), "agent_customer_solved", number=ticket.id))
+    await resolve(ticket, "customer", desk.now(context), context.bot_data["sla"].calendar)
 
 
 async def _rename_topic(context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, customer: Customer) -> None:

@@ -19,6 +19,7 @@ from typing import Any, Final, Literal
 
 from bot.core import crypto, sql
 from bot.core.sql import in_periods, period_of, period_params
+from ticketing.models import WORKING
 
 Breakdown = Literal["category", "agent", "segment"]
 Key = tuple[int, Any]
@@ -27,7 +28,7 @@ Key = tuple[int, Any]
 QUANTILES: Final = (0.5, 0.9)
 BACKLOG_AGES: Final = (("<1d", timedelta(days=1)), ("1-3d", timedelta(days=3)), ("3-7d", timedelta(days=7)))
 OLDEST_BACKLOG: Final = ">7d"
-OPEN_STATUSES: Final = ("new", "open", "pending")
+OPEN_STATUSES: Final = WORKING
 TOP_MISSED: Final = 10
 
 

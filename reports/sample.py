@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from knowledge_base.models import Question
 from scheduler.models import OutboxMessage, SurveyResponse
-from ticketing.models import Customer, Ticket
+from ticketing.models import Customer, Ticket, TicketStatus
 
 FIRST_ID = 7_000_000_000  # Telegram ids no sandbox persona gets
 QUESTIONS = ("能开发票吗", "do you ship to Macau", "运费怎么算", "can I pay with PayPal", "退货要多久", "where is my order")
@@ -52,7 +52,7 @@ async def load_sample_history(now: datetime | None = None, weeks: int = 12, seed
             done = resolved < now
             ticket = await Ticket.create(
                 customer=customer, source="complaint", is_complaint=True, category=category, priority="normal",
-                status="closed" if done else "open", subject="sample", waiting_since=created,
+                status=TicketStatus.CLOSED if done else TicketStatus.OPEN, subject="sample", waiting_since=created,
                 first_response_due=created + timedelta(hours=4), resolution_due=created + timedelta(hours=27),
                 first_response_at=answered, first_response_business_seconds=int((answered - created).total_seconds() * 0.6),
                 resolved_at=resolved if done else None, closed_at=resolved if done else None,

@@ -9,6 +9,7 @@ from tortoise.exceptions import IntegrityError
 
 from bot.core.fit import cut, storable
 from scheduler.models import OutboxMessage, SurveyResponse
+from ticketing.models import Customer
 
 KINDS = {"survey": "csat", "delivered_survey": "delivered"}
 
@@ -51,6 +52,11 @@ async def add_comment(response_id: int, customer_id: int, comment: str, now: dat
         comment=cut(storable(comment.strip()), 2000), updated_at=now.astimezone(UTC)
     )
     return bool(updated)
+
+
+async def recent_ratings(customer: Customer, limit: int = 5) -> list[SurveyResponse]:
+    """The customer's latest scores, newest first (the customer card shows them)."""
+    return await SurveyResponse.filter(customer=customer, score__isnull=False).order_by("-answered_at").limit(limit)
 
 
 DIMENSIONS = ("reliability", "responsiveness", "assurance", "empathy", "tangibles")

@@ -91,9 +91,9 @@ class TicketStatus(StrEnum):
     """Done for good: the customer's next problem is a new ticket."""
 
 
-WORKING: frozenset[TicketStatus] = frozenset({TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING})
-"""Someone still has to act on the ticket: the queue, the SLA's backlog."""
-ACTIVE: frozenset[TicketStatus] = WORKING | {TicketStatus.RESOLVED}
+WORKING: tuple[TicketStatus, ...] = (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING)
+"""Someone still has to act on the ticket: the queue, the backlog."""
+ACTIVE: tuple[TicketStatus, ...] = (*WORKING, TicketStatus.RESOLVED)
 """Not closed: the customer's messages join it (one active ticket per customer)."""
 
 
@@ -111,9 +111,10 @@ class Ticket(Model):
     is_complaint = fields.BooleanField(default=False)
     category = fields.CharField(max_length=24, default="other")
     priority = fields.CharField(max_length=8, default="normal")
-    status = fields.CharEnumField(
-        TicketStatus, max_length=8, default=TicketStatus.NEW, db_index=True, description="new, open, pending, resolved, closed"
+    status = fields.CharField(
+        max_length=8, default=TicketStatus.NEW, db_index=True, description="new, open, pending, resolved, closed"
     )
+    """A :class:`TicketStatus` value (a plain column: no migration for the enum, the strings are the same)."""
     subject = fields.CharField(max_length=255, default="")
     assignee = fields.ForeignKeyField("kefu.Agent", related_name="tickets", null=True, on_delete=fields.SET_NULL)
     order_no = fields.CharField(max_length=64, null=True)

@@ -1,14 +1,15 @@
 """The ticket service: what happens to a customer's problem, step by step, with its audit trail.
 
 receive (open_ticket) → classify (category, priority, repeat) → work (messages, claim, notes)
-→ resolve → close, or reopen. Every change writes a TicketEvent. Functions take ``now`` so that
-tests can travel in time; they know nothing of Telegram.
+→ resolve → close, or reopen. Every change writes a TicketEvent; every change of status goes
+through ticketing/lifecycle.py, whose listeners hear of it. Functions take ``now`` so that tests
+can travel in time; they know nothing of Telegram.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -19,12 +20,13 @@ from tortoise.transactions import in_transaction
 from bot.core.batch import Batch
 from bot.core.fit import cut, storable
 from ticketing.business_hours import BusinessCalendar
-from ticketing.models import Agent, Customer, Ticket, TicketEvent, TicketMessage
+from ticketing.lifecycle import CLOSED, DONE, NEW, OPEN, PENDING, RESOLVED, can_move, change_status, log_event
+from ticketing.models import ACTIVE, WORKING, Agent, Customer, Ticket, TicketMessage
+from ticketing.sla import SlaPolicy
 from ticketing.triage import Category, Priority, guess_category, guess_priority
 
 Source = Literal["complaint", "handoff", "feedback", "command", "order"]
 REPEAT_WINDOW = timedelta(days=30)
-ACTIVE = ("new", "open", "pending", "resolved")
 SUBJECT_LIMIT: int = Ticket._meta.fields_map["subject"].max_length  # type: ignore[attr-defined]
 AGENT_NAME_LIMIT = 256
 """Characters kept of an agent's name (Telegram's first and last names joined are 129 at most;
@@ -33,35 +35,10 @@ USERNAME_LIMIT = 64
 
 
 @dataclass(frozen=True)
-class SlaPolicy:
-    """Targets per priority, in business time (the calendar's opening hours)."""
-
-    calendar: BusinessCalendar = field(default_factory=BusinessCalendar)
-    first_response: dict[str, timedelta] = field(
-        default_factory=lambda: {"urgent": timedelta(minutes=30), "high": timedelta(hours=1),
-                                 "normal": timedelta(hours=4), "low": timedelta(hours=8)}
-    )
-    resolution: dict[str, timedelta] = field(
-        default_factory=lambda: {"urgent": timedelta(hours=4), "high": timedelta(hours=9),
-                                 "normal": timedelta(hours=27), "low": timedelta(hours=45)}
-    )
-
-    def dues(self, priority: str, start: datetime) -> tuple[datetime, datetime]:
-        return (
-            self.calendar.add(start, self.first_response[priority]),
-            self.calendar.add(start, self.resolution[priority]),
-        )
-
-
-@dataclass(frozen=True)
 class Opened:
     ticket: Ticket
     created: bool
     """False when the customer already had an active ticket: the message joined it."""
-
-
-async def log_event(ticket: Ticket, kind: str, actor: str, now: datetime, **data: Any) -> None:
-    await TicketEvent.create(ticket=ticket, kind=kind, actor=actor, data=data, at=now)
 
 
 async def _active_tickets(customer_ids: Sequence[int]) -> dict[int, Ticket]:
@@ -121,7 +98,7 @@ async def open_ticket(
                 is_complaint=is_complaint,
                 category=category,
                 priority=priority,
-                status="new",
+                status=NEW,
                 subject=cut(storable(" ".join(text.split())), SUBJECT_LIMIT),
                 order_no=order_no,
                 repeat_of=repeat_of,
@@ -149,7 +126,7 @@ async def unposted_tickets(opened_before: datetime) -> list[Ticket]:
     """Working tickets opened before ``opened_before`` whose card was never asked for, whatever
     became of their topic (a customer who was forgotten has no working ticket)."""
     return await Ticket.filter(
-        status__in=("new", "open", "pending"), created_at__lt=opened_before.astimezone(UTC),
+        status__in=WORKING, created_at__lt=opened_before.astimezone(UTC),
         card_message_id__isnull=True, card_requested_at__isnull=True,
     ).order_by("id")
 
@@ -179,11 +156,8 @@ async def add_customer_message(
 ) -> TicketMessage:
     """The customer wrote: a pending ticket is open again, and its SLA clock runs on."""
     now = now.astimezone(UTC)
-    if ticket.status == "pending":
-        _resume_clock(ticket, now, policy.calendar)
-        ticket.status = "open"
-        await ticket.save(update_fields=["status", "first_response_due", "resolution_due", "paused_at", "updated_at"])
-        await log_event(ticket, "status", "customer", now, status="open")
+    if ticket.status == PENDING:
+        await change_status(ticket, OPEN, "customer", now, columns=_resumed_clock(ticket, now, policy.calendar))
     return await TicketMessage.create(
         ticket=ticket, direction="in", text=text, media=media, customer_message_id=customer_message_id,
         group_message_id=group_message_id, created_at=now,
@@ -206,21 +180,24 @@ async def add_agent_reply(
     ticket: Ticket, agent: Agent, *, text: str = "", now: datetime, policy: SlaPolicy,
     media: dict[str, Any] | None = None, group_message_id: int | None = None,
 ) -> TicketMessage:
-    """An agent answered the customer: the first answer stops the first-response clock."""
+    """An agent answered the customer: the first answer stops the first-response clock, and
+    claims the ticket; answering a resolved ticket reopens it (it was not solved after all)."""
     fields = ["updated_at"]
     now = now.astimezone(UTC)
+    actor = f"agent:{agent.telegram_id}"
+    if ticket.status == RESOLVED:
+        await reopen(ticket, actor, now, reason="replied")
     ticket.updated_at = now
     if ticket.first_response_at is None:
         ticket.first_response_at = now
         ticket.first_response_business_seconds = int(policy.calendar.between(ticket.waiting_since, now).total_seconds())
         fields += ["first_response_at", "first_response_business_seconds"]
-    if ticket.status == "new":
-        ticket.status = "open"
-        fields.append("status")
     if ticket.assignee_id is None:  # answering is claiming
         ticket.assignee_id = agent.id
         fields.append("assignee_id")
     await ticket.save(update_fields=fields)
+    if ticket.status == NEW:
+        await change_status(ticket, OPEN, actor, now)
     return await TicketMessage.create(
         ticket=ticket, direction="out", agent=agent, text=text, media=media, group_message_id=group_message_id,
         created_at=now,
@@ -241,8 +218,8 @@ async def claim(ticket_id: int, agent: Agent, now: datetime) -> bool:
     )
     if won:
         ticket = await Ticket.get(id=ticket_id)
-        if ticket.status == "new":
-            await Ticket.filter(id=ticket_id, status="new").update(status="open")
+        if ticket.status == NEW:
+            await change_status(ticket, OPEN, f"agent:{agent.telegram_id}", now)
         await log_event(ticket, "claimed", f"agent:{agent.telegram_id}", now)
     return bool(won)
 
@@ -250,91 +227,78 @@ async def claim(ticket_id: int, agent: Agent, now: datetime) -> bool:
 async def set_pending(ticket: Ticket, actor: str, now: datetime) -> None:
     """Waiting for the customer: the SLA clock pauses."""
     now = now.astimezone(UTC)
-    if ticket.status in ("new", "open"):
-        ticket.status, ticket.paused_at, ticket.updated_at = "pending", now, now
-        await ticket.save(update_fields=["status", "paused_at", "updated_at"])
-        await log_event(ticket, "status", actor, now, status="pending")
+    await change_status(ticket, PENDING, actor, now, columns={"paused_at": now})
 
 
-def _resume_clock(ticket: Ticket, now: datetime, calendar: BusinessCalendar) -> None:
+def _resumed_clock(ticket: Ticket, now: datetime, calendar: BusinessCalendar) -> dict[str, Any]:
     """After a pause, the SLA due times move later by the business time the ticket waited."""
-    if ticket.paused_at is not None:
-        paused = calendar.between(ticket.paused_at, now)
-        if ticket.first_response_at is None and ticket.first_response_due:
-            ticket.first_response_due = calendar.add(ticket.first_response_due, paused)
-        if ticket.resolution_due:
-            ticket.resolution_due = calendar.add(ticket.resolution_due, paused)
-        ticket.paused_at = None
-    ticket.updated_at = now
+    if ticket.paused_at is None:
+        return {}
+    paused = calendar.between(ticket.paused_at, now)
+    columns: dict[str, Any] = {"paused_at": None}
+    if ticket.first_response_at is None and ticket.first_response_due:
+        columns["first_response_due"] = calendar.add(ticket.first_response_due, paused)
+    if ticket.resolution_due:
+        columns["resolution_due"] = calendar.add(ticket.resolution_due, paused)
+    return columns
 
 
-def _record_resolution(ticket: Ticket, now: datetime, calendar: BusinessCalendar | None) -> None:
-    ticket.resolved_at = now
+def _resolution(ticket: Ticket, now: datetime, calendar: BusinessCalendar | None) -> dict[str, Any]:
+    """The columns a resolution sets: when, and how long it took in business time (with a calendar)."""
+    columns: dict[str, Any] = {"resolved_at": now}
     if calendar is not None:
-        ticket.resolution_business_seconds = int(calendar.between(ticket.created_at, now).total_seconds())
+        columns["resolution_business_seconds"] = int(calendar.between(ticket.created_at, now).total_seconds())
+    return columns
 
 
 async def resolve(ticket: Ticket, actor: str, now: datetime, calendar: BusinessCalendar | None = None) -> bool:
     """Solved, as far as we know: the customer can still reopen it by writing (``reopen_days``)."""
     now = now.astimezone(UTC)
-    if ticket.status not in ("new", "open", "pending"):
+    if not can_move(ticket, RESOLVED):
         return False
-    _record_resolution(ticket, now, calendar)
-    ticket.status, ticket.paused_at, ticket.updated_at = "resolved", None, now
-    await ticket.save(update_fields=["status", "resolved_at", "resolution_business_seconds", "paused_at", "updated_at"])
-    await log_event(ticket, "status", actor, now, status="resolved")
-    return True
+    moved = await change_status(ticket, RESOLVED, actor, now, columns={**_resolution(ticket, now, calendar), "paused_at": None})
+    return moved is not None
 
 
-async def close(ticket: Ticket, actor: str, now: datetime, calendar: BusinessCalendar | None = None) -> bool:
+async def close(
+    ticket: Ticket, actor: str, now: datetime, calendar: BusinessCalendar | None = None, *, reason: str | None = None
+) -> bool:
     """Closed for good: the customer's next problem opens a new ticket."""
     now = now.astimezone(UTC)
-    if ticket.status == "closed":
+    if not can_move(ticket, CLOSED):
         return False
+    columns: dict[str, Any] = {"closed_at": now, "active_customer_id": None}
     if ticket.resolved_at is None:
-        _record_resolution(ticket, now, calendar)
-    ticket.status, ticket.closed_at, ticket.active_customer_id, ticket.updated_at = "closed", now, None, now
-    await ticket.save(update_fields=[
-        "status", "resolved_at", "resolution_business_seconds", "closed_at", "active_customer_id", "updated_at"
-    ])
-    await log_event(ticket, "status", actor, now, status="closed")
-    return True
+        columns |= _resolution(ticket, now, calendar)
+    return await change_status(ticket, CLOSED, actor, now, reason=reason, columns=columns) is not None
 
 
-async def reopen(ticket: Ticket, actor: str, now: datetime) -> bool:
+async def reopen(ticket: Ticket, actor: str, now: datetime, *, reason: str | None = None) -> bool:
     """Back to open, waiting for a person again; False if the customer has another active ticket,
     or was forgotten (/forgetme: only their own next message makes them a customer again)."""
     now = now.astimezone(UTC)
-    if ticket.status not in ("resolved", "closed"):
+    if ticket.status not in DONE:
         return False
     customer = await ticket.customer
     if customer.forgotten_at is not None or await active_ticket(customer) not in (None, ticket):
         return False
-    ticket.status, ticket.resolved_at, ticket.closed_at = "open", None, None
-    ticket.resolution_business_seconds = None
-    ticket.active_customer_id = ticket.customer_id
-    ticket.reopen_count += 1
-    ticket.waiting_since, ticket.updated_at = now, now
+    columns = {
+        "resolved_at": None, "closed_at": None, "resolution_business_seconds": None,
+        "active_customer_id": ticket.customer_id, "reopen_count": ticket.reopen_count + 1, "waiting_since": now,
+    }
     try:
-        await ticket.save(update_fields=[
-            "status", "resolved_at", "resolution_business_seconds", "closed_at", "active_customer_id", "reopen_count",
-            "waiting_since", "updated_at",
-        ])
-    except IntegrityError:
+        return await change_status(ticket, OPEN, actor, now, reason=reason, columns=columns) is not None
+    except IntegrityError:  # the customer's other ticket became active a moment ago
         return False
-    await log_event(ticket, "status", actor, now, status="open", reopened=True)
-    return True
 
 
 async def assign(ticket: Ticket, agent: Agent, actor: str, now: datetime) -> None:
     """A supervisor hands the ticket to an agent (also when someone else had claimed it)."""
     now = now.astimezone(UTC)
     ticket.assignee_id, ticket.updated_at = agent.id, now
-    fields = ["assignee_id", "updated_at"]
-    if ticket.status == "new":
-        ticket.status = "open"
-        fields.append("status")
-    await ticket.save(update_fields=fields)
+    await ticket.save(update_fields=["assignee_id", "updated_at"])
+    if ticket.status == NEW:
+        await change_status(ticket, OPEN, actor, now)
     await log_event(ticket, "assigned", actor, now, agent=agent.telegram_id)
 
 
@@ -372,32 +336,22 @@ async def set_category(ticket: Ticket, category: Category, actor: str, now: date
 async def resolve_stale_pending(now: datetime, after: timedelta) -> list[Ticket]:
     """Pending tickets whose customer has not answered for ``after``: resolved, once each."""
     now = now.astimezone(UTC)
-    stale = await Ticket.filter(status="pending", paused_at__lte=now - after)
-    resolved = []
-    for ticket in stale:
-        won = await Ticket.filter(id=ticket.id, status="pending").update(
-            status="resolved", resolved_at=now, paused_at=None, updated_at=now
-        )
-        if won:
-            ticket.status, ticket.resolved_at, ticket.paused_at = "resolved", now, None
-            await log_event(ticket, "status", "system", now, status="resolved", reason="no reply")
-            resolved.append(ticket)
-    return resolved
+    stale = await Ticket.filter(status=PENDING, paused_at__lte=now - after)
+    columns = {"resolved_at": now, "paused_at": None}
+    return [t for t in stale if await change_status(t, RESOLVED, "system", now, reason="no reply", columns=columns)]
 
 
 async def close_resolved(now: datetime, after: timedelta) -> list[Ticket]:
     """Resolved tickets nobody reopened within ``after``: closed for good."""
     now = now.astimezone(UTC)
-    closed = []
-    for ticket in await Ticket.filter(status="resolved", resolved_at__lte=now - after):
-        won = await Ticket.filter(id=ticket.id, status="resolved").update(
-            status="closed", closed_at=now, active_customer_id=None, updated_at=now
-        )
-        if won:
-            ticket.status, ticket.closed_at, ticket.active_customer_id = "closed", now, None
-            await log_event(ticket, "status", "system", now, status="closed", reason="reopen window over")
-            closed.append(ticket)
-    return closed
+    done = await Ticket.filter(status=RESOLVED, resolved_at__lte=now - after)
+    columns = {"closed_at": now, "active_customer_id": None}
+    return [t for t in done if await change_status(t, CLOSED, "system", now, reason="reopen window over", columns=columns)]
+
+
+async def earlier_tickets(ticket: Ticket, limit: int = 5) -> list[Ticket]:
+    """The customer's other tickets, newest first (the customer card shows them)."""
+    return await Ticket.filter(customer_id=ticket.customer_id).exclude(id=ticket.id).order_by("-id").limit(limit)
 
 
 TicketView = Literal["open", "mine", "unassigned", "breaching"]
@@ -406,13 +360,13 @@ TicketView = Literal["open", "mine", "unassigned", "breaching"]
 async def list_tickets(view: TicketView, agent: Agent | None, now: datetime, limit: int = 20) -> list[Ticket]:
     """The agent group's queue: what is open, what is mine, what nobody took, what breaches its SLA."""
     now = now.astimezone(UTC)
-    query = Ticket.filter(status__in=("new", "open", "pending"))
+    query = Ticket.filter(status__in=WORKING)
     if view == "mine":
         query = query.filter(assignee_id=agent.id if agent else -1)
     elif view == "unassigned":
         query = query.filter(assignee_id__isnull=True)
     elif view == "breaching":
-        query = query.filter(status__in=("new", "open")).filter(
+        query = query.filter(status__in=(NEW, OPEN)).filter(
             Q(first_response_at__isnull=True, first_response_due__lte=now) | Q(resolution_due__lte=now)
         )
     return await query.order_by("first_response_due", "id").limit(limit).prefetch_related("customer", "assignee")
