@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot import privacy  # noqa: E402
-from bot.core import db  # noqa: E402
+from bot.core import crypto, db  # noqa: E402
 from knowledge_base.models import Question  # noqa: E402
 from orders.models import Order, OrderStatus  # noqa: E402
 from reports import compute_report  # noqa: E402
@@ -169,6 +169,7 @@ async def seed(tickets: int) -> None:
 
 
 async def measure(url: str, tickets: int) -> None:
+    crypto.install([crypto.new_key()])  # customers' names are stored encrypted, as kefu stores them
     async with db.database(url, ready=privacy.prepare):
         await seed(tickets)
         for days in (30, 90):
