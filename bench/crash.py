@@ -39,7 +39,7 @@ bench/common.py), killed with SIGKILL and started again under the same instance 
    emulator takes that request (it has made the topic or posted the card, its answer is lost: the
    worst case), in even runs a random fraction of the mean gap between requests later (whatever
    is then being written or awaited). Restarted 2 s later. Counted, from what the emulator holds:
-   topics per ticket (a topic's name starts ``#<ticket id> ·``, handlers/desk.py ``topic_name``),
+   topics per ticket (a topic's name starts ``#<ticket id> ·``, handlers/agent_group.py ``topic_name``),
    cards per ticket (group messages whose buttons carry ``tk:claim:<ticket id>``, ``card_buttons``);
    tickets with more than one of either (must be none), with none, cards outside a topic (a ticket
    whose topic was in doubt gets its card in the group itself), and what the database holds in
@@ -105,7 +105,7 @@ RESTART_AFTER = 2.0
 
 CARD = re.compile(r"^tk:claim:(\d+)$")  # the Claim button under a ticket's card
 CONFIRMATION = re.compile(r"^tc:cat:(\d+):")  # the category buttons under the customer's confirmation
-TOPIC = re.compile(r"^#(\d+) ·")  # handlers/desk.py topic_name
+TOPIC = re.compile(r"^#(\d+) ·")  # handlers/agent_group.py topic_name
 
 
 def _warning_patterns() -> list[re.Pattern[str]]:

@@ -23,7 +23,7 @@ from bot.telegram.longtext import send_long
 from bot.telegram.ratelimit import ResilientRateLimiter
 from bot.telegram.request import AiohttpRequest, UpdatesRequest
 from bot.telegram.updates import ChatOrderedProcessor
-from handlers import desk, reports
+from handlers import agent_group, desk, reports
 from knowledge_base.entries import KBError
 from knowledge_base.live import KBNews, LiveKnowledgeBase
 from knowledge_base.router import RouterSettings
@@ -211,7 +211,7 @@ async def receiving(app: Application, settings: Settings) -> AsyncIterator[Appli
         notify = functools.partial(queue_order_notices, settings.orders.notify_statuses, clock=app.bot_data["sender"].clock)
         on_status_change(notify)
         # Who hears of a ticket's move (the customer, its topic), whoever moved it.
-        tell = lifecycle.on_status_change(functools.partial(desk.ticket_moved, app))
+        tell = lifecycle.on_status_change(functools.partial(agent_group.ticket_moved, app))
         try:
             await app.start()
             await intake.start()

@@ -33,6 +33,7 @@ from handlers import (
     surveys,
     tickets,
 )
+from handlers.agent_group import record_member, relay_from_agent
 
 PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 
@@ -83,7 +84,7 @@ def register(app: Application, settings: Settings) -> None:
     app.add_handler(MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, surveys.comment), group=-3)
 
     # The agent group. Whoever writes there is recorded as an agent first (for /assign @name).
-    app.add_handler(MessageHandler(agent_group & filters.UpdateType.MESSAGE, desk.record_member), group=-3)
+    app.add_handler(MessageHandler(agent_group & filters.UpdateType.MESSAGE, record_member), group=-3)
     for command, callback in {
         "note": desk.note_command, "close": desk.close_command, "claim": desk.claim_command,
         "assign": desk.assign_command, "priority": desk.priority_command, "pending": desk.pending_command,
@@ -99,7 +100,7 @@ def register(app: Application, settings: Settings) -> None:
     agent_text = agent_group & filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE
     app.add_handler(MessageHandler(agent_text, campaigns.draft_text), group=-1)
     agent_says = agent_group & ~filters.COMMAND & filters.UpdateType.MESSAGE & ~filters.StatusUpdate.ALL
-    app.add_handler(MessageHandler(agent_says, desk.relay_from_agent))
+    app.add_handler(MessageHandler(agent_says, relay_from_agent))
     app.add_handler(CommandHandler("kb_missed", kb_teach.kb_missed, filters=agent_group))
     app.add_handler(CommandHandler("kb_add", kb_teach.kb_add, filters=agent_group))
 

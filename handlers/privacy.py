@@ -7,7 +7,7 @@ customer's name from the topic's title and replaces the customer card, which it 
 
 Afterwards the customer stays forgotten until they write again themselves (what counts:
 ``handlers/common.py``): :func:`refuse_forgotten` turns away every other update of theirs, and
-the desk refuses to reopen their tickets or write into them (``handlers/desk.py``).
+the desk refuses to reopen their tickets or write into them (``handlers/desk.py``, ``handlers/agent_group.py``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.core.i18n import text
 from bot.privacy import Forgotten, forget_customer
-from handlers import desk
+from handlers import agent_group
 from handlers.common import customer_and_language, customer_of, writes_themselves
 from ticketing.customers import known_customer
 from ticketing.models import Customer, Ticket
@@ -53,7 +53,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if query.data == KEEP:
         await query.edit_message_text(text(language, "forgetme_kept"))
         return
-    forgotten = await forget_customer(customer, desk.now(context), context.bot_data["sla"].calendar)
+    forgotten = await forget_customer(customer, agent_group.now(context), context.bot_data["sla"].calendar)
     context.user_data.clear()  # else saved again after this update (bot/intake/conversation.py)
     if context.chat_data is not None:
         context.chat_data.clear()
@@ -82,8 +82,8 @@ async def refuse_forgotten(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 async def _tell_agents(context: ContextTypes.DEFAULT_TYPE, customer: Customer, forgotten: Forgotten) -> None:
     """In each ticket's topic (or under its card in a plain group): the notice, a title without
     the name, the card replaced, the topic closed. A topic deleted by hand is left deleted."""
-    group = desk.settings_of(context).telegram.agent_chat_id
-    language = desk.agent_language(context)
+    group = agent_group.settings_of(context).telegram.agent_chat_id
+    language = agent_group.agent_language(context)
     if group is None:
         return
     for ticket in forgotten.tickets:
@@ -109,7 +109,7 @@ async def _anonymise_topic(
         notice = text(language, "agent_card_forgotten", number=ticket.id)
         steps.append(lambda: bot.edit_message_text(notice, chat_id=group, message_id=card))
     if topic is not None:
-        name = desk.topic_name(context, ticket, customer)
+        name = agent_group.topic_name(context, ticket, customer)
         steps += [lambda: bot.edit_forum_topic(group, topic, name=name), lambda: bot.close_forum_topic(group, topic)]
     for step in steps:
         try:

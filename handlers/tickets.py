@@ -2,7 +2,7 @@
 solved, and /mytickets.
 
 While a ticket is active, everything the customer sends is copied into its topic in the agent
-group (see :mod:`handlers.desk`); writing to a resolved ticket reopens it.
+group (see :mod:`handlers.agent_group`); writing to a resolved ticket reopens it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.core.i18n import text
-from handlers import desk
+from handlers import agent_group
 from handlers.common import customer_and_language, customer_of, number
 from ticketing.lifecycle import CLOSED, RESOLVED, can_move
 from ticketing.models import Customer, Ticket
@@ -32,7 +32,7 @@ from ticketing.triage import CATEGORIES
 
 log = logging.getLogger(__name__)
 CATEGORY = "tc:cat"
-CALLBACK_PATTERN = rf"^({CATEGORY}:\d+:({'|'.join(CATEGORIES)})|{desk.SOLVED}:\d+)$"
+CALLBACK_PATTERN = rf"^({CATEGORY}:\d+:({'|'.join(CATEGORIES)})|{agent_group.SOLVED}:\d+)$"
 
 
 async def open_for(
@@ -43,14 +43,14 @@ async def open_for(
     # Keyed by the customer's message, so that handling it again after a crash finds its ticket.
     message_id = update.message.message_id if update.message is not None else None
     opened = await open_ticket(
-        customer, text=said, source=source, now=desk.now(context), policy=context.bot_data["sla"], order_no=order_no,
+        customer, text=said, source=source, now=agent_group.now(context), policy=context.bot_data["sla"], order_no=order_no,
         valuable_customer=customer.segment == "vip", customer_message_id=message_id,
     )
     ticket = opened.ticket
     if not opened.created:
-        await desk.post_in_topic(context, ticket, f"💬 {said}")
+        await agent_group.post_in_topic(context, ticket, f"💬 {said}")
         return ticket
-    told = text(language, "ticket_opened", number=ticket.id, due=desk.local_time(context, ticket.first_response_due))
+    told = text(language, "ticket_opened", number=ticket.id, due=agent_group.local_time(context, ticket.first_response_due))
     if ticket.is_complaint:  # the customer confirms what the complaint is about
         told += "\n\n" + text(language, "ticket_category_question", category=text(language, "category_" + ticket.category))
         await update.effective_message.reply_text(told, reply_markup=_category_buttons(language, ticket))
@@ -58,7 +58,7 @@ async def open_for(
         await update.effective_message.reply_text(told)
     # After the customer's answer: in a burst the group's posts wait for Telegram's 20 a minute.
     # A crash between the two leaves the ticket without them, and the watch posts it.
-    await desk.post_ticket(context, ticket, customer, said)
+    await agent_group.post_ticket(context, ticket, customer, said)
     return ticket
 
 
@@ -121,18 +121,18 @@ async def relay_from_customer(update: Update, context: ContextTypes.DEFAULT_TYPE
             raise ApplicationHandlerStop
         return
     if update.edited_message is not None:
-        await desk.post_in_topic(context, ticket, text(desk.agent_language(context), "agent_customer_edited", text=message.text or ""))
+        await agent_group.post_in_topic(context, ticket, text(agent_group.agent_language(context), "agent_customer_edited", text=message.text or ""))
         raise ApplicationHandlerStop
     if ticket.status == RESOLVED:  # writing again within the reopen window: not solved after all (the topic is told)
-        await reopen(ticket, "customer", desk.now(context))
+        await reopen(ticket, "customer", agent_group.now(context))
     if (earlier := await handled_before(customer, message.message_id)) is not None:  # again, after a crash
         if earlier.created:  # it opened the ticket: the topic, the card and the answer may be missing
             await open_for(update, context, customer, customer.language, message.text or "", ticket.source)
         raise ApplicationHandlerStop
-    copied = await desk.copy_into_topic(context, ticket, message)
+    copied = await agent_group.copy_into_topic(context, ticket, message)
     await add_customer_message(
-        ticket, text=message.text or message.caption or "", now=desk.now(context), policy=context.bot_data["sla"],
-        media=desk.media_of(message), customer_message_id=message.message_id, group_message_id=copied,
+        ticket, text=message.text or message.caption or "", now=agent_group.now(context), policy=context.bot_data["sla"],
+        media=agent_group.media_of(message), customer_message_id=message.message_id, group_message_id=copied,
     )
     log.debug("customer message %s → ticket %s group message %s", message.message_id, ticket.id, copied)
     raise ApplicationHandlerStop
@@ -152,7 +152,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.answer(text(language, "button_invalid"), show_alert=True)
         return
     if parts[1] == "cat":
-        await set_category(ticket, parts[3], "customer", desk.now(context))
+        await set_category(ticket, parts[3], "customer", agent_group.now(context))
         await query.answer()
         chosen = text(language, "ticket_category_chosen", category=text(language, "category_" + ticket.category))
         await query.edit_message_text(f"{query.message.text}\n\n{chosen}")
@@ -161,21 +161,21 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not can_move(ticket, RESOLVED):
         await query.answer(text(language, "ticket_already_resolved"))
         return
-    # The customer is answered first, the topic told after (desk.ticket_moved): the group's posts
+    # The customer is answered first, the topic told after (agent_group.ticket_moved): the group's posts
     # may wait for Telegram's 20 a minute, a pressed button should not.
     await query.answer()
     await query.edit_message_reply_markup(None)
-    await query.message.reply_text(text(language, "ticket_solved_thanks", number=ticket.id, days=desk.settings_of(context).tickets.reopen_days))
-    await resolve(ticket, "customer", desk.now(context), context.bot_data["sla"].calendar)
+    await query.message.reply_text(text(language, "ticket_solved_thanks", number=ticket.id, days=agent_group.settings_of(context).tickets.reopen_days))
+    await resolve(ticket, "customer", agent_group.now(context), context.bot_data["sla"].calendar)
 
 
 async def _rename_topic(context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, customer: Customer) -> None:
-    group = desk.settings_of(context).telegram.agent_chat_id
+    group = agent_group.settings_of(context).telegram.agent_chat_id
     if ticket.topic_id is None or group is None:
         return
     try:
-        await context.bot.edit_forum_topic(group, ticket.topic_id, name=desk.topic_name(context, ticket, customer))
+        await context.bot.edit_forum_topic(group, ticket.topic_id, name=agent_group.topic_name(context, ticket, customer))
     except BadRequest as exc:  # unchanged name, or the topic was deleted by hand
         log.info("topic of ticket %s not renamed: %s", ticket.id, exc.message)
-    category = text(desk.agent_language(context), "category_" + ticket.category)
-    await desk.post_in_topic(context, ticket, text(desk.agent_language(context), "agent_category_confirmed", category=category))
+    category = text(agent_group.agent_language(context), "category_" + ticket.category)
+    await agent_group.post_in_topic(context, ticket, text(agent_group.agent_language(context), "agent_category_confirmed", category=category))
