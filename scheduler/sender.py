@@ -39,7 +39,7 @@ from scheduler.campaigns import CANCELLED
 from scheduler.messages import render
 from scheduler.models import Campaign, OutboxMessage
 from scheduler.quiet_hours import customer_zone, next_allowed
-from ticketing.models import Ticket
+from ticketing.models import Ticket, TicketStatus
 
 log = logging.getLogger(__name__)
 PER_CHAT_GAP = timedelta(seconds=1)
@@ -178,7 +178,7 @@ class Sender:
             return CANCELLED
         if message.kind == "survey" and "ticket_id" in payload:
             status = await Ticket.filter(id=payload["ticket_id"]).values_list("status", flat=True)
-            return None if status and status[0] in ("resolved", "closed") else "later"
+            return None if status and status[0] in (TicketStatus.RESOLVED, TicketStatus.CLOSED) else "later"
         if message.kind == "greeting" and "day" in payload:
             today = now.astimezone(ZoneInfo(self.settings.timezone)).date()
             if date.fromisoformat(payload["day"]) < today:
