@@ -11,9 +11,10 @@ from urllib.parse import urlsplit
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
-from telegram.ext import Application, ApplicationBuilder, ContextTypes
+from telegram.ext import ApplicationBuilder, ContextTypes
 
 import handlers
+from bot.context import BotData, KefuApp, KefuContext
 from bot.core.config import ConfigError, Settings, TelegramSettings
 from bot.core.i18n import text
 from bot.intake import inbox
@@ -55,7 +56,7 @@ def build_application(
     settings: Settings,
     processor: ChatOrderedProcessor | None = None,
     knowledge_base: LiveKnowledgeBase | None = None,
-) -> Application:
+) -> KefuApp:
     tg = settings.telegram
     if tg.token is None:
         raise ConfigError(
@@ -88,13 +89,14 @@ def build_application(
         .request(AiohttpRequest(tg.connections, pool_timeout=POOL_TIMEOUT))
         .get_updates_request(updates_request)
         .updater(None)
+        .context_types(ContextTypes(context=KefuContext, bot_data=BotData))
         .build()
     )
-    app.bot_data["intake"] = Intake(app, processor, settings, updates_request)
-    app.bot_data["settings"] = settings
-    app.bot_data["knowledge_base"] = knowledge_base or load_knowledge_base(settings)
-    app.bot_data["orders"] = make_source(settings.orders)
-    app.bot_data["sla"] = SlaPolicy.from_settings(settings)
+    app.bot_data.intake = Intake(app, processor, settings, updates_request)
+    app.bot_data.settings = settings
+    app.bot_data.kb = knowledge_base or load_knowledge_base(settings)
+    app.bot_data.orders = make_source(settings.orders)
+    app.bot_data.sla = SlaPolicy.from_settings(settings)
     handlers.register(app, settings)
     app.job_queue.run_repeating(
         _reload_knowledge_base, interval=settings.knowledge_base.reload_seconds, name="kb-reload"
@@ -143,15 +145,15 @@ def load_knowledge_base(settings: Settings) -> LiveKnowledgeBase:
         raise ConfigError(f"The knowledge base does not load ({problems}): fix the file named, then start again.") from None
 
 
-async def _purge_inbox(_context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _purge_inbox(_context: KefuContext) -> None:
     """Handled updates hold customers' words: they are kept a week (to answer "did it arrive?")."""
     await inbox.purge(datetime.now(UTC) - KEEP_HANDLED_UPDATES)
 
 
-async def _reload_knowledge_base(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _reload_knowledge_base(context: KefuContext) -> None:
     """Reload changed KB files; the agent group hears when they stop loading and when they load
     again, once (by the process of a fleet that takes the turn for that state of the files)."""
-    news = context.bot_data["knowledge_base"].poll()
+    news = context.kb.poll()
     if news is not None:
         await tell_agents_of_knowledge_base(context.application, news)
 
@@ -159,8 +161,8 @@ async def _reload_knowledge_base(context: ContextTypes.DEFAULT_TYPE) -> None:
 KB_PROBLEMS_SHOWN = 5
 
 
-async def tell_agents_of_knowledge_base(app: Application, news: KBNews) -> None:
-    settings: Settings = app.bot_data["settings"]
+async def tell_agents_of_knowledge_base(app: KefuApp, news: KBNews) -> None:
+    settings = app.bot_data.settings
     group = settings.telegram.agent_chat_id
     lease = "kb-broken" if news.error is not None else "kb-mended"
     if group is None or not await take_turn(lease, news.version, process_name()):
@@ -180,13 +182,13 @@ async def tell_agents_of_knowledge_base(app: Application, news: KBNews) -> None:
                     "does not load" if news.error else "loads again", exc)
 
 
-async def announce_commands(app: Application) -> None:
+async def announce_commands(app: KefuApp) -> None:
     """The command menu customers see, in English and (for Chinese clients) in Chinese."""
     scope = BotCommandScopeAllPrivateChats()
     for language, code in (("en", None), ("zh-Hans", "zh")):
         commands = [BotCommand(c, text(language, f"command_{c}")) for c in CUSTOMER_COMMANDS]
         await app.bot.set_my_commands(commands, scope=scope, language_code=code)
-    settings: Settings = app.bot_data["settings"]
+    settings = app.bot_data.settings
     group = settings.telegram.agent_chat_id
     if group is not None:
         language = settings.telegram.agent_language
@@ -198,17 +200,17 @@ async def announce_commands(app: Application) -> None:
 
 
 @contextlib.asynccontextmanager
-async def receiving(app: Application, settings: Settings) -> AsyncIterator[Application]:
+async def receiving(app: KefuApp, settings: Settings) -> AsyncIterator[KefuApp]:
     """Run the bot until the block exits, taking updates by long polling or by webhook
     (``[telegram] mode``); the database must already be open. On exit nothing more is taken and
     what is being handled is finished (within ``shutdown_seconds``)."""
-    intake: Intake = app.bot_data["intake"]
+    intake = app.bot_data.intake
     async with app:
         me = app.bot.bot
         log.info("connected to the Bot API as @%s", me.username)
         await announce_commands(app)
         # Status notices are outbox rows, sent by the scheduler's sender at its clock.
-        notify = functools.partial(queue_order_notices, settings.orders.notify_statuses, clock=app.bot_data["sender"].clock)
+        notify = functools.partial(queue_order_notices, settings.orders.notify_statuses, clock=app.bot_data.sender.clock)
         on_status_change(notify)
         # Who hears of a ticket's move (the customer, its topic), whoever moved it.
         tell = lifecycle.on_status_change(functools.partial(agent_group.ticket_moved, app))
@@ -227,10 +229,10 @@ async def receiving(app: Application, settings: Settings) -> AsyncIterator[Appli
                 await app.stop()
             status_listeners.remove(notify)
             lifecycle.status_listeners.remove(tell)
-            await app.bot_data["orders"].close()
+            await app.bot_data.orders.close()
 
 
-async def _set_webhook(app: Application, settings: Settings) -> None:
+async def _set_webhook(app: KefuApp, settings: Settings) -> None:
     tg = settings.telegram
     try:
         await app.bot.set_webhook(

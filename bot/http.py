@@ -15,10 +15,10 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
-from telegram.ext import Application
 from tortoise import Tortoise
 
 from bot import monitoring
+from bot.context import KefuApp
 from bot.core import metrics
 from bot.core.config import ConfigError, Settings
 from bot.guard import (
@@ -31,20 +31,19 @@ from bot.guard import (
     too_many,
     usable_connections,
 )
-from bot.intake.intake import Intake
 from bot.intake.models import InboxUpdate
 from orders.feed import order_routes
 from reports.api import metrics_routes
 
 log = logging.getLogger(__name__)
-BOT = web.AppKey("bot", Application)
+BOT = web.AppKey("bot", KefuApp)
 ATTEMPTS = web.AppKey("attempts", FailedAttempts)
 BACKLOG = 1024
 """Connections the kernel keeps waiting to be accepted (they cost kefu no open file): room for a
 burst while kefu accepts a few dozen at a time (the kernel may cap it: net.core.somaxconn)."""
 
 
-def build_http_app(settings: Settings, bot: Application | None = None) -> web.Application:
+def build_http_app(settings: Settings, bot: KefuApp | None = None) -> web.Application:
     api = settings.api
     attempts = FailedAttempts(
         api.failed_attempts, api.failed_window_seconds, api.trusted_proxies, capacity=api.failed_clients_max
@@ -77,7 +76,7 @@ async def _ready(request: web.Request) -> web.Response:
     The details also say how many updates were set aside (``failed_updates``, fleet-wide): they
     want a person's look but do not make the process unready."""
     bot = request.app[BOT]
-    checks = {"database": False, "knowledge_base": "knowledge_base" in bot.bot_data, "bot": bot.running}
+    checks = {"database": False, "knowledge_base": hasattr(bot.bot_data, "kb"), "bot": bot.running}
     details: dict[str, int] = {}
     with contextlib.suppress(Exception):
         await Tortoise.get_connection("default").execute_query("SELECT 1")
@@ -117,7 +116,7 @@ async def _take_update(request: web.Request) -> web.Response:
     than ``[api] failed_attempts`` times in the window gets 429 for its wrong secrets (and its
     refusals are no longer logged one by one)."""
     bot = request.app[BOT]
-    settings: Settings = bot.bot_data["settings"]
+    settings = bot.bot_data.settings
     expected = settings.telegram.webhook_secret.get_secret_value().encode()  # type: ignore[union-attr]
     given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "").encode()
     if not hmac.compare_digest(given, expected):
@@ -128,7 +127,7 @@ async def _take_update(request: web.Request) -> web.Response:
         attempts.refused(caller)
         log.warning("webhook call without the right secret from %s refused", caller.address)
         return web.Response(status=403, text="forbidden")
-    intake: Intake = bot.bot_data["intake"]
+    intake = bot.bot_data.intake
     if not intake.accepting:
         return web.Response(status=503, text="not taking updates now", headers={"Retry-After": "1"})
     try:
@@ -147,7 +146,7 @@ async def _take_update(request: web.Request) -> web.Response:
 
 @contextlib.asynccontextmanager
 async def serving_http(
-    settings: Settings, listen: str | None = None, app: Application | None = None
+    settings: Settings, listen: str | None = None, app: KefuApp | None = None
 ) -> AsyncIterator[str]:
     """Serve until the block exits; yields the base URL (``listen`` may use port 0). With the
     bot's ``app``: also /readyz and, in webhook mode, the webhook.

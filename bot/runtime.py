@@ -15,11 +15,11 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 from telegram.error import InvalidToken, NetworkError
-from telegram.ext import Application
 from tortoise.exceptions import DBConnectionError, OperationalError
 
 from bot import privacy
 from bot.app import build_application, receiving
+from bot.context import KefuApp
 from bot.core import db
 from bot.core.config import ConfigError, Settings
 from bot.http import serving_http
@@ -49,7 +49,7 @@ async def open_database(settings: Settings) -> AsyncIterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def running_bot(app: Application, settings: Settings) -> AsyncIterator[Application]:
+async def running_bot(app: KefuApp, settings: Settings) -> AsyncIterator[KefuApp]:
     """The bot, connected and taking updates, for as long as the block runs."""
     try:
         async with receiving(app, settings) as running:
@@ -69,11 +69,10 @@ async def running_bot(app: Application, settings: Settings) -> AsyncIterator[App
         ) from None
 
 
-async def _close_connections(app: Application) -> None:
+async def _close_connections(app: KefuApp) -> None:
     """A start that failed leaves the Bot API connections open: python-telegram-bot shuts down
     only what it finished initialising."""
-    intake = app.bot_data.get("intake")
-    for request in (app.bot.request, getattr(intake, "updates_request", None)):
+    for request in (app.bot.request, app.bot_data.intake.updates_request):
         if request is not None:
             await request.shutdown()
 

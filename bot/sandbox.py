@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import TextIO
 
 from pydantic import SecretStr
-from telegram.ext import Application
 
 from bot.app import build_application
+from bot.context import KefuApp
 from bot.core.config import Settings
 from bot.emulator import BotAPIEmulator
 from bot.http import serving_http
@@ -75,7 +75,7 @@ class Sandbox:
     customers: list[dict] = field(default_factory=list)
     me: Persona | None = None
     buttons: dict[int, tuple[int, list[str]]] = field(default_factory=dict)  # chat → (message_id, data)
-    app: Application | None = None
+    app: KefuApp | None = None
     ahead: timedelta = timedelta(0)  # how far :later moved the bot's clock
 
     # what the bot does, printed as it happens
@@ -182,17 +182,17 @@ class Sandbox:
         """Time travel for trying the scheduler: everything that reads the bot's clock moves on."""
         self.ahead += step
         ahead = self.ahead
-        self.app.bot_data["clock"] = lambda: datetime.now(UTC) + ahead
+        self.app.bot_data.clock = lambda: datetime.now(UTC) + ahead
         self._print(f"— the bot's clock is now {datetime.now(UTC) + ahead:%Y-%m-%d %H:%M} UTC")
         await check_sla(self.app)
         await check_life_cycle(self.app)
         await run_sweep(self.app)
-        while await self.app.bot_data["sender"].tick():
+        while await self.app.bot_data.sender.tick():
             pass
         now = datetime.now(UTC) + ahead
         waiting = await OutboxMessage.filter(status="queued", not_before__gt=now).count()
         if waiting:
-            quiet = self.app.bot_data["settings"].scheduler.quiet_hours
+            quiet = self.app.bot_data.settings.scheduler.quiet_hours
             self._print(f"— {waiting} message(s) wait for the end of quiet hours ({quiet}) or a retry; :later moves on")
         await asyncio.sleep(0.1)
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from telegram import Update
 from telegram.ext import (
-    Application,
     CallbackQueryHandler,
     CommandHandler,
-    ContextTypes,
     MessageHandler,
     TypeHandler,
     filters,
 )
 
+from bot.context import KefuApp, KefuContext
 from bot.core import metrics
 from bot.core.config import Settings
 from handlers import (
@@ -38,11 +37,11 @@ from handlers.agent_group import record_member, relay_from_agent
 PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 
 
-async def _count_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _count_update(update: Update, context: KefuContext) -> None:
     metrics.MESSAGES_IN.labels(update.effective_chat.type if update.effective_chat else "none").inc()
 
 
-def register(app: Application, settings: Settings) -> None:
+def register(app: KefuApp, settings: Settings) -> None:
     app.add_handler(TypeHandler(Update, _count_update), group=-100)
     app.add_handler(TypeHandler(Update, flood.slow_down), group=-99)
     # A customer who asked to be forgotten: only a message of their own is handled (handlers/common.py).

@@ -19,9 +19,8 @@ from zoneinfo import ZoneInfo
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, Update
 from telegram.constants import ChatMemberStatus
 from telegram.error import BadRequest, Forbidden
-from telegram.ext import Application, ContextTypes
 
-from bot.core.config import Settings
+from bot.context import KefuApp, KefuContext
 from bot.core.fit import cut
 from bot.core.i18n import LANGUAGE_NAMES, text
 from bot.telegram.longtext import copy_long, send_long
@@ -45,33 +44,16 @@ FORMATTING = frozenset({
 _FORUM_CHECKED = timedelta(minutes=10)
 
 
-def settings_of(context: ContextTypes.DEFAULT_TYPE | Application) -> Settings:
-    return context.bot_data["settings"]
-
-
-def now(context: ContextTypes.DEFAULT_TYPE | Application) -> datetime:
-    """The bot's clock: tests put their own into ``bot_data["clock"]``."""
-    return context.bot_data.get("clock", lambda: datetime.now(UTC))()
-
-
-def local_time(context: ContextTypes.DEFAULT_TYPE | Application, moment: datetime) -> str:
-    return f"{moment.astimezone(ZoneInfo(settings_of(context).scheduler.timezone)):%Y-%m-%d %H:%M}"
-
-
-def agent_language(context: ContextTypes.DEFAULT_TYPE | Application) -> str:
-    return settings_of(context).telegram.agent_language
-
-
-def group_id(context: ContextTypes.DEFAULT_TYPE | Application) -> int | None:
-    """The agent group's chat id (None: none is configured)."""
-    return settings_of(context).telegram.agent_chat_id
+def local_time(context: KefuContext | KefuApp, moment: datetime) -> str:
+    """``moment`` in the shop's time, as agents read it."""
+    return f"{moment.astimezone(ZoneInfo(context.bot_data.settings.scheduler.timezone)):%Y-%m-%d %H:%M}"
 
 
 # -- posting into a ticket's topic ------------------------------------------------------------
 
 
 async def post_ticket(
-    context: ContextTypes.DEFAULT_TYPE | Application, ticket: Ticket, customer: Customer, said: str
+    context: KefuContext | KefuApp, ticket: Ticket, customer: Customer, said: str
 ) -> None:
     """A topic for the ticket (if the group is a forum) with the customer card as its first post.
 
@@ -83,7 +65,7 @@ async def post_ticket(
     finds the intent alone — the topic or card may exist — and makes no second one: the card then
     goes to the group itself (agents reply to it), and a card in doubt is not posted again.
     """
-    group = group_id(context)
+    group = context.bot_data.agent_chat_id
     if group is None:
         log.warning("ticket %s opened but no agent group is configured (KEFU_TELEGRAM__AGENT_CHAT_ID)", ticket.id)
         return
@@ -94,7 +76,7 @@ async def post_ticket(
     try:
         if ticket.topic_id is None and ticket.topic_requested_at is not None:
             log.warning("the topic of ticket %s may have been made when a process died: its card goes to the group", ticket.id)
-            said = f"{said}\n\n{text(agent_language(context), 'agent_topic_in_doubt', number=ticket.id)}"
+            said = f"{said}\n\n{text(context.bot_data.agent_language, 'agent_topic_in_doubt', number=ticket.id)}"
         elif ticket.topic_id is None and await _is_forum(context, group):
             try:
                 with watch(_Intent(ticket, "topic_requested_at")):
@@ -137,10 +119,10 @@ class _Intent:
         """Nothing: the caller records the result."""
 
 
-async def _is_forum(context: ContextTypes.DEFAULT_TYPE | Application, group: int) -> bool:
+async def _is_forum(context: KefuContext | KefuApp, group: int) -> bool:
     """Whether the agent group has topics (asked of Telegram at most every 10 minutes, kept with
     the application): a plain group is never asked for a topic."""
-    forums: dict[int, tuple[bool, datetime]] = context.bot_data.setdefault("agent_group_is_forum", {})
+    forums = context.bot_data.agent_group_is_forum
     known = forums.get(group)
     if known is None or datetime.now(UTC) - known[1] > _FORUM_CHECKED:
         try:
@@ -152,13 +134,13 @@ async def _is_forum(context: ContextTypes.DEFAULT_TYPE | Application, group: int
     return known[0]
 
 
-def topic_name(context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, customer: Customer) -> str:
-    category = text(agent_language(context), "category_" + ticket.category)
+def topic_name(context: KefuContext | KefuApp, ticket: Ticket, customer: Customer) -> str:
+    category = text(context.bot_data.agent_language, "category_" + ticket.category)
     return cut(f"#{ticket.id} · {category} · {customer.display_name}", TOPIC_NAME_LIMIT)
 
 
-def card_buttons(context: ContextTypes.DEFAULT_TYPE, ticket: Ticket) -> InlineKeyboardMarkup:
-    language = agent_language(context)
+def card_buttons(context: KefuContext | KefuApp, ticket: Ticket) -> InlineKeyboardMarkup:
+    language = context.bot_data.agent_language
     return InlineKeyboardMarkup([[
         InlineKeyboardButton(text(language, "agent_button_claim"), callback_data=f"{CLAIM}:{ticket.id}"),
         InlineKeyboardButton(text(language, "agent_button_priority"), callback_data=f"{PRIORITY}:{ticket.id}"),
@@ -166,11 +148,11 @@ def card_buttons(context: ContextTypes.DEFAULT_TYPE, ticket: Ticket) -> InlineKe
     ]])
 
 
-async def customer_card(context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, customer: Customer, said: str) -> str:
-    language = agent_language(context)
+async def customer_card(context: KefuContext | KefuApp, ticket: Ticket, customer: Customer, said: str) -> str:
+    language = context.bot_data.agent_language
     none = text(language, "agent_none")
     try:
-        orders = (await orders_for(customer, source=context.bot_data["orders"])).orders
+        orders = (await orders_for(customer, source=context.bot_data.orders)).orders
     except OrderSourceUnavailable:
         orders = ()
     earlier = await earlier_tickets(ticket)
@@ -190,12 +172,12 @@ async def customer_card(context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, cust
 
 
 async def to_topic(
-    context: ContextTypes.DEFAULT_TYPE | Application, ticket: Ticket,
+    context: KefuContext | KefuApp, ticket: Ticket,
     send: Callable[[int | None, int | None], Awaitable[Message]],
 ) -> Message | None:
     """``send(thread_id, reply_to)`` into the ticket's topic: made first if the ticket was never
     posted (a crash after the customer was answered), made again if it was deleted by hand."""
-    if group_id(context) is None:
+    if context.bot_data.agent_chat_id is None:
         return None
     if ticket.card_message_id is None and ticket.card_requested_at is None:  # a crash came before its card
         await post_ticket(context, ticket, await Customer.get(id=ticket.customer_id), ticket.subject)
@@ -210,16 +192,16 @@ async def to_topic(
     ticket.topic_id = ticket.card_message_id = None  # both gone with the topic
     ticket.topic_requested_at = ticket.card_requested_at = None
     await ticket.save(update_fields=["topic_id", "card_message_id", "topic_requested_at", "card_requested_at"])
-    await post_ticket(context, ticket, customer, text(agent_language(context), "agent_topic_recreated"))
-    await log_event(ticket, "topic_recreated", "system", now(context), topic=ticket.topic_id)
+    await post_ticket(context, ticket, customer, text(context.bot_data.agent_language, "agent_topic_recreated"))
+    await log_event(ticket, "topic_recreated", "system", context.bot_data.now(), topic=ticket.topic_id)
     return await send(ticket.topic_id, None)
 
 
 async def post_in_topic(
-    context: ContextTypes.DEFAULT_TYPE | Application, ticket: Ticket, message: str, **options: object
+    context: KefuContext | KefuApp, ticket: Ticket, message: str, **options: object
 ) -> Message | None:
     """``message`` (of any length: a long one goes as several posts) in the ticket's topic; the first post."""
-    group = group_id(context)
+    group = context.bot_data.agent_chat_id
 
     async def send(thread: int | None, reply_to: int | None) -> Message:
         sent = await send_long(context.bot, group, message, message_thread_id=thread, reply_to_message_id=reply_to, **options)
@@ -228,9 +210,9 @@ async def post_in_topic(
     return await to_topic(context, ticket, send)
 
 
-async def copy_into_topic(context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, message: Message) -> int | None:
+async def copy_into_topic(context: KefuContext, ticket: Ticket, message: Message) -> int | None:
     """The customer's message, copied into the ticket's topic; the id of the (first) post."""
-    group = group_id(context)
+    group = context.agent_chat_id
 
     async def send(thread: int | None, reply_to: int | None) -> Message:
         return await copy_long(context.bot, message, group, message_thread_id=thread, reply_to_message_id=reply_to)
@@ -242,13 +224,13 @@ async def copy_into_topic(context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, me
 # -- agents in the group, and what they write to the customer ---------------------------------
 
 
-async def agent_of(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Agent:
+async def agent_of(update: Update, context: KefuContext) -> Agent:
     user = update.effective_user
     name = " ".join(p for p in (user.first_name, user.last_name) if p)
-    return await record_agent(user.id, name, user.username, supervisor=user.id in settings_of(context).telegram.supervisors)
+    return await record_agent(user.id, name, user.username, supervisor=user.id in context.settings.telegram.supervisors)
 
 
-async def is_member(context: ContextTypes.DEFAULT_TYPE, group: int | None, user_id: int) -> bool:
+async def is_member(context: KefuContext, group: int | None, user_id: int) -> bool:
     if group is None:
         return False
     try:
@@ -258,7 +240,7 @@ async def is_member(context: ContextTypes.DEFAULT_TYPE, group: int | None, user_
     return member.status in (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.MEMBER)
 
 
-async def record_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def record_member(update: Update, context: KefuContext) -> None:
     """Everyone who writes in the agent group is known as an agent, so that /assign @name finds them."""
     if update.effective_user and not update.effective_user.is_bot:
         await agent_of(update, context)
@@ -278,23 +260,23 @@ async def ticket_here(message: Message) -> Ticket | None:
     return ticket
 
 
-async def forgotten_explained(context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, message: Message) -> bool:
+async def forgotten_explained(context: KefuContext, ticket: Ticket, message: Message) -> bool:
     """The ticket's customer was forgotten (/forgetme): the agent is told that nothing goes to them
     and nothing is kept here (notes included) until the customer writes to the bot again."""
     if (await Customer.get(id=ticket.customer_id)).forgotten_at is None:
         return False
-    await message.reply_text(text(agent_language(context), "agent_customer_is_forgotten", number=ticket.id))
+    await message.reply_text(text(context.agent_language, "agent_customer_is_forgotten", number=ticket.id))
     return True
 
 
-async def relay_from_agent(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def relay_from_agent(update: Update, context: KefuContext) -> None:
     """An agent's message in a ticket topic goes to the customer, signed if the shop wants."""
     message = update.effective_message
     ticket = await ticket_here(message)
     if ticket is None or await forgotten_explained(context, ticket, message):
         return
     if ticket.status == CLOSED:
-        await message.reply_text(text(agent_language(context), "agent_ticket_is_closed", number=ticket.id))
+        await message.reply_text(text(context.agent_language, "agent_ticket_is_closed", number=ticket.id))
         return
     await send_to_customer(update, context, ticket, message, message.text, formatting(message.entities))
 
@@ -305,14 +287,14 @@ def formatting(entities: tuple[MessageEntity, ...]) -> tuple[MessageEntity, ...]
 
 
 async def send_to_customer(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, message: Message, said: str | None,
+    update: Update, context: KefuContext, ticket: Ticket, message: Message, said: str | None,
     entities: tuple[MessageEntity, ...] = (),
 ) -> bool:
     """Text (``said``, with its ``entities``) or the agent's media message, with a "problem solved"
     button under it (under the last part of a long one)."""
     agent = await agent_of(update, context)
     customer = await ticket.customer
-    signature = text(customer.language, "ticket_signature", agent=agent.name) if settings_of(context).tickets.sign_replies else ""
+    signature = text(customer.language, "ticket_signature", agent=agent.name) if context.settings.tickets.sign_replies else ""
     solved = InlineKeyboardMarkup([[
         InlineKeyboardButton(text(customer.language, "ticket_button_solved"), callback_data=f"{SOLVED}:{ticket.id}")
     ]])
@@ -327,10 +309,10 @@ async def send_to_customer(
             sent = await copy_long(context.bot, message, customer.telegram_id, caption=caption, reply_markup=solved)
     except Forbidden:
         await mark_blocked(customer)
-        await message.reply_text(text(agent_language(context), "agent_customer_blocked"))
+        await message.reply_text(text(context.agent_language, "agent_customer_blocked"))
         return False
     await add_agent_reply(  # an answer to a resolved ticket reopens it
-        ticket, agent, text=said or message.caption or "", now=now(context), policy=context.bot_data["sla"],
+        ticket, agent, text=said or message.caption or "", now=context.now(), policy=context.sla,
         media=media_of(message), group_message_id=message.message_id,
     )
     log.debug("agent message %s → customer message %s", message.message_id, sent.message_id)
@@ -350,7 +332,7 @@ def media_of(message: Message) -> dict | None:
 # -- who hears of a ticket's moves ------------------------------------------------------------
 
 
-async def ticket_moved(app: Application, change: StatusChange) -> None:
+async def ticket_moved(app: KefuApp, change: StatusChange) -> None:
     """What a ticket's move means for the people around it, whoever made it (a status listener,
     see ticketing/lifecycle.py; bot/app.py registers it while the bot runs).
 
@@ -361,8 +343,8 @@ async def ticket_moved(app: Application, change: StatusChange) -> None:
     a closed topic opens again, and the topic is told who reopened it — unless an agent did by
     writing to the customer. Whoever moved it gets their own answer from their handler.
     """
-    ticket, by, tickets = change.ticket, change.by, settings_of(app).tickets
-    language = agent_language(app)
+    ticket, by, tickets = change.ticket, change.by, app.bot_data.settings.tickets
+    language = app.bot_data.agent_language
     if change.after is RESOLVED:
         if by == "system":
             await _tell(app, ticket, "ticket_auto_resolved", days=tickets.reopen_days)
@@ -389,9 +371,9 @@ async def ticket_moved(app: Application, change: StatusChange) -> None:
             await post_in_topic(app, ticket, text(language, "agent_reopened", number=ticket.id, agent=agent))
 
 
-async def _topic_open(app: Application, ticket: Ticket, open_: bool) -> None:
+async def _topic_open(app: KefuApp, ticket: Ticket, open_: bool) -> None:
     """Close the ticket's topic, or reopen it (a topic deleted by hand stays as it is)."""
-    group = group_id(app)
+    group = app.bot_data.agent_chat_id
     if ticket.topic_id is None or group is None:
         return
     try:
@@ -403,7 +385,7 @@ async def _topic_open(app: Application, ticket: Ticket, open_: bool) -> None:
         log.info("topic of ticket %s could not be %s (deleted by hand?)", ticket.id, "reopened" if open_ else "closed")
 
 
-async def _tell(app: Application, ticket: Ticket, key: str, **values: object) -> None:
+async def _tell(app: KefuApp, ticket: Ticket, key: str, **values: object) -> None:
     """The ticket's customer gets the message ``key`` in their language (one who blocked the bot is marked so)."""
     customer = await Customer.get(id=ticket.customer_id)
     try:

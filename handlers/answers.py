@@ -9,18 +9,18 @@ from __future__ import annotations
 import re
 
 from telegram import InlineKeyboardMarkup, Update
-from telegram.ext import ContextTypes
 
+from bot.context import KefuContext
 from bot.core.i18n import text
 from handlers import tickets
 from handlers.chat import FEEDBACK_DOWN, FEEDBACK_UP, FOLLOW_UP, HANDOFF, PICK, person_button, send_answer
-from handlers.common import customer_of, knowledge, number
+from handlers.common import customer_of, number
 from knowledge_base.questions import answered_with, give_feedback, question_of
 
 PATTERN = "^(" + "|".join(re.escape(p) for p in (FEEDBACK_UP, FEEDBACK_DOWN, PICK, FOLLOW_UP, HANDOFF)) + r"):\d+:"
 
 
-async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def button(update: Update, context: KefuContext) -> None:
     query = update.callback_query
     prefix, question_id, entry_id = query.data.split(":", 2)
     customer = await customer_of(update)
@@ -30,7 +30,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.answer(text(customer.language, "button_invalid"), show_alert=True)
         return
     language = question.language
-    kb = knowledge(context)
+    kb = context.kb
 
     if prefix in (FEEDBACK_UP, FEEDBACK_DOWN):
         first_time = await give_feedback(question, "up" if prefix == FEEDBACK_UP else "down")

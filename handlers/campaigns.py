@@ -10,14 +10,14 @@ written by a background task (scheduler/campaigns.py), so the group is answered 
 
 from __future__ import annotations
 
-import asyncio
 import html
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
-from telegram.ext import ApplicationHandlerStop, ContextTypes
+from telegram.ext import ApplicationHandlerStop
 
+from bot.context import KefuApp, KefuContext
 from bot.core.i18n import text
 from bot.intake.fleet import instance_name
 from bot.telegram.longtext import MAX_TEXT, reply_long
@@ -42,17 +42,15 @@ from scheduler.models import Campaign
 PATTERN = r"^cp:(seg:[a-z_0-9]+|tpl:[a-z_]+|send|cancel|stop:[0-9]{1,9}(:yes)?|keep)$"
 DRAFT = "campaign_draft"  # user_data of the supervisor: segment, then text or template
 PROGRESS_EVERY = 5  # seconds between two edits of the progress message (20 edits a minute per group)
-QUEUEING = "campaigns_queueing"
-"""bot_data: the background tasks writing campaigns' outbox rows, by campaign id."""
 STOP_WORDS = ("stop", "cancel")
 
 
-async def campaign_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def campaign_command(update: Update, context: KefuContext) -> None:
     """/campaign, or /campaign SEGMENT (e.g. /campaign inactive 45) to skip the first step, or
     /campaign stop N to cancel campaign N."""
     if not await desk.supervisor_or_explain(update, context):
         return
-    language = desk.agent_language(context)
+    language = context.agent_language
     if context.args and context.args[0].lower() in STOP_WORDS:
         campaign_id = number(context.args[1].removeprefix("#")) if len(context.args) == 2 else None
         if campaign_id is None:
@@ -71,8 +69,8 @@ async def campaign_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     )
 
 
-async def _ask_for_text(update: Update, context: ContextTypes.DEFAULT_TYPE, segment: str) -> None:
-    language = desk.agent_language(context)
+async def _ask_for_text(update: Update, context: KefuContext, segment: str) -> None:
+    language = context.agent_language
     context.user_data[DRAFT] = {"segment": segment}
     templates = [InlineKeyboardButton(text(language, f"campaign_template_name_{t}"), callback_data=f"cp:tpl:{t}") for t in TEMPLATES]
     await update.effective_message.reply_text(
@@ -80,22 +78,22 @@ async def _ask_for_text(update: Update, context: ContextTypes.DEFAULT_TYPE, segm
     )
 
 
-async def draft_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def draft_text(update: Update, context: KefuContext) -> None:
     """The supervisor's next message in the group is the campaign text (group -1, before the relay)."""
     draft = context.user_data.get(DRAFT)
     if not draft or "segment" not in draft or "text" in draft or "template" in draft:
         return
-    if update.effective_user.id not in desk.settings_of(context).telegram.supervisors:
+    if update.effective_user.id not in context.settings.telegram.supervisors:
         return
     draft["text"] = update.effective_message.text
     await _preview(update, context, draft)
     raise ApplicationHandlerStop
 
 
-async def _preview(update: Update, context: ContextTypes.DEFAULT_TYPE, draft: dict) -> None:
+async def _preview(update: Update, context: KefuContext, draft: dict) -> None:
     """The text, the count, and the longest message's length; Send only when that fits."""
-    language = desk.agent_language(context)
-    count = await audience(draft["segment"], desk.now(context)).count()
+    language = context.agent_language
+    count = await audience(draft["segment"], context.now()).count()
     sample = draft.get("text") or text(language, f"campaign_template_{draft['template']}", name="…")
     longest = longest_message(draft.get("text"), draft.get("template"))
     cancel = InlineKeyboardButton(text(language, "campaign_button_cancel"), callback_data="cp:cancel")
@@ -112,10 +110,10 @@ async def _preview(update: Update, context: ContextTypes.DEFAULT_TYPE, draft: di
     await reply_long(update.effective_message, f"{preview}\n\n{note}", reply_markup=buttons)
 
 
-async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def button(update: Update, context: KefuContext) -> None:
     query = update.callback_query
-    language = desk.agent_language(context)
-    settings = desk.settings_of(context)
+    language = context.agent_language
+    settings = context.settings
     if query.message is None or query.message.chat_id != settings.telegram.agent_chat_id:
         await query.answer(text(language, "button_invalid"), show_alert=True)
         return
@@ -162,18 +160,18 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.answer(text(language, "button_invalid"), show_alert=True)
 
 
-async def _send(update: Update, context: ContextTypes.DEFAULT_TYPE, draft: dict) -> None:
+async def _send(update: Update, context: KefuContext, draft: dict) -> None:
     """Start the campaign: written at once, its rows queued in the background."""
     query = update.callback_query
-    language = desk.agent_language(context)
+    language = context.agent_language
     context.user_data.pop(DRAFT, None)
     await query.edit_message_reply_markup(None)
     shown = await query.message.reply_text(text(language, "campaign_starting"))
-    worker = instance_name(desk.settings_of(context))
+    worker = instance_name(context.settings)
     try:
         campaign = await start_campaign(
             draft["segment"], text=draft.get("text"), template=draft.get("template"),
-            author_telegram_id=query.from_user.id, now=desk.now(context), worker=worker,
+            author_telegram_id=query.from_user.id, now=context.now(), worker=worker,
             progress_chat_id=shown.chat_id, progress_message_id=shown.message_id,
         )
     except TooLong as exc:  # the catalog template was edited since the preview
@@ -182,7 +180,7 @@ async def _send(update: Update, context: ContextTypes.DEFAULT_TYPE, draft: dict)
         return
     app = context.application
     task = app.create_task(queue_rows(campaign.id, worker, running=lambda: app.running), name=f"campaign-{campaign.id}-queue")
-    tasks: dict[int, asyncio.Task] = context.bot_data.setdefault(QUEUEING, {})
+    tasks = context.bot_data.queueing
     tasks[campaign.id] = task
     task.add_done_callback(lambda _: tasks.pop(campaign.id, None))
     await show_progress(context, campaign)
@@ -190,10 +188,10 @@ async def _send(update: Update, context: ContextTypes.DEFAULT_TYPE, draft: dict)
                                     data=campaign.id, name=f"campaign-{campaign.id}")
 
 
-async def _stop(context: ContextTypes.DEFAULT_TYPE, campaign_id: int) -> tuple[bool, str]:
+async def _stop(context: KefuContext, campaign_id: int) -> tuple[bool, str]:
     """Cancel the campaign: whether it was, and what to tell the supervisor."""
-    language = desk.agent_language(context)
-    cancelled = await cancel_campaign(campaign_id, desk.now(context))
+    language = context.agent_language
+    cancelled = await cancel_campaign(campaign_id, context.now())
     if cancelled is None:
         return False, text(language, "campaign_not_running", number=campaign_id)
     campaign = await Campaign.get(id=campaign_id)
@@ -202,11 +200,11 @@ async def _stop(context: ContextTypes.DEFAULT_TYPE, campaign_id: int) -> tuple[b
     return True, text(language, "campaign_stopped", number=campaign_id, stopped=cancelled.stopped, gone=cancelled.gone)
 
 
-async def show_progress(context: ContextTypes.DEFAULT_TYPE, campaign: Campaign) -> dict[str, int]:
+async def show_progress(context: KefuContext | KefuApp, campaign: Campaign) -> dict[str, int]:
     """Edit the campaign's progress message with the counts as they are now (and the stop button
     while it is queued or sent)."""
-    counts = await progress(campaign, desk.now(context))
-    language = desk.agent_language(context)
+    counts = await progress(campaign, context.bot_data.now())
+    language = context.bot_data.agent_language
     key = {"done": "campaign_done", "cancelled": "campaign_stopped_progress"}.get(campaign.status, "campaign_progress")
     failed = counts["failed"] + counts["unknown"] + (counts["cancelled"] if campaign.status != "cancelled" else 0)
     settled = counts["sent"] + counts["blocked"] + counts["failed"] + counts["unknown"] + counts["cancelled"]
@@ -226,7 +224,7 @@ async def show_progress(context: ContextTypes.DEFAULT_TYPE, campaign: Campaign) 
     return counts
 
 
-async def _progress_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _progress_job(context: KefuContext) -> None:
     """Until the campaign is over and none of its messages is still on the wire (a stopped
     campaign's last ones settle after the stop)."""
     campaign = await Campaign.get_or_none(id=context.job.data)

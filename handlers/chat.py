@@ -7,13 +7,13 @@ unanswered question offers a person.
 from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import ContextTypes
 
+from bot.context import KefuContext
 from bot.core.i18n import text
 from bot.core.language import to_traditional
 from bot.telegram.longtext import reply_long
 from handlers import orders, tickets
-from handlers.common import customer_and_language, customer_of, knowledge
+from handlers.common import customer_and_language, customer_of
 from knowledge_base.entries import Entry
 from knowledge_base.live import LiveKnowledgeBase
 from knowledge_base.models import Question
@@ -57,9 +57,9 @@ async def send_answer(update: Update, kb: LiveKnowledgeBase, entry_id: str, lang
     await reply_long(update.effective_message, kb.answer(entry_id, language), reply_markup=answer_markup(kb, entry, language, question))
 
 
-async def message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def message(update: Update, context: KefuContext) -> None:
     customer, language = await customer_and_language(update)
-    kb = knowledge(context)
+    kb = context.kb
     said = update.message.text
     route = kb.route(said)
     if route.action == "smalltalk":
@@ -96,12 +96,12 @@ def _title(kb: LiveKnowledgeBase, entry_id: str, language: str) -> str:
     return label[:60]
 
 
-async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def unknown_command(update: Update, context: KefuContext) -> None:
     customer = await customer_of(update)
     command = update.message.text.split()[0].split("@")[0]
     await update.message.reply_text(text(customer.language, "unknown_command", command=command))
 
 
-async def unsupported(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def unsupported(update: Update, context: KefuContext) -> None:
     customer = await customer_of(update)
     await update.message.reply_text(text(customer.language, "unsupported_message"))

@@ -20,11 +20,10 @@ from contextvars import ContextVar
 
 from telegram import Update
 from telegram.constants import ChatType
-from telegram.ext import ContextTypes
 
+from bot.context import KefuContext
 from bot.core.i18n import text
 from bot.core.language import Language, language_from_telegram
-from knowledge_base.live import LiveKnowledgeBase
 from ticketing.customers import known_customer, record_customer, reply_language
 from ticketing.models import Customer
 
@@ -72,10 +71,6 @@ async def customer_and_language(update: Update) -> tuple[Customer, Language]:
     return customer, await reply_language(customer, message.text if message else None)
 
 
-def knowledge(context: ContextTypes.DEFAULT_TYPE) -> LiveKnowledgeBase:
-    return context.bot_data["knowledge_base"]
-
-
 def number(given: str, largest: int = ROW_ID_MAX) -> int | None:
     """``given`` (a command's argument, a part of a button's data) as an id from 1 to ``largest``;
     None for anything else — other characters, ``0``, a number no column holds — which names
@@ -87,13 +82,13 @@ def number(given: str, largest: int = ROW_ID_MAX) -> int | None:
     return value if 1 <= value <= largest else None
 
 
-async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def unknown_button(update: Update, context: KefuContext) -> None:
     """A press no other handler takes (forged data, a button of an older kefu): answered, so that
     the button does not spin, in the agent language in the group, else the presser's."""
     query = update.callback_query
     chat = update.effective_chat
     if chat is not None and chat.type != ChatType.PRIVATE:
-        language = context.bot_data["settings"].telegram.agent_language
+        language = context.agent_language
     else:
         customer = await known_customer(query.from_user.id)
         language = customer.language if customer else language_from_telegram(query.from_user.language_code)

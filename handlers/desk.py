@@ -15,8 +15,8 @@ from datetime import timedelta
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.ext import Application, ContextTypes
 
+from bot.context import KefuApp, KefuContext
 from bot.core.crypto import blind_indexes
 from bot.core.fit import cut
 from bot.core.i18n import Markup, html_text, text
@@ -26,19 +26,15 @@ from handlers.agent_group import (
     CLAIM,
     CLOSE,
     PRIORITY,
-    agent_language,
     agent_name,
     agent_of,
     customer_card,
     forgotten_explained,
-    group_id,
     is_member,
     local_time,
-    now,
     post_in_topic,
     post_ticket,
     send_to_customer,
-    settings_of,
     ticket_here,
 )
 from handlers.common import ECHO_LIMIT, TELEGRAM_ID_MAX, number
@@ -58,7 +54,7 @@ from ticketing.service import (
     set_priority,
     unposted_tickets,
 )
-from ticketing.sla import SlaPolicy, due_escalations, due_reminders
+from ticketing.sla import due_escalations, due_reminders
 from ticketing.snippets import SnippetError, delete_snippet, list_snippets, render_snippet, save_snippet
 from ticketing.triage import PRIORITIES
 
@@ -73,29 +69,29 @@ VIEWS = ("open", "mine", "unassigned", "breaching")
 # -- commands in a ticket's topic -------------------------------------------------------------
 
 
-async def note_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def note_command(update: Update, context: KefuContext) -> None:
     ticket = await _ticket_or_explain(update, context)
     if ticket is None or await forgotten_explained(context, ticket, update.effective_message):
         return
-    await add_note(ticket, await agent_of(update, context), " ".join(context.args), now(context))
-    await update.effective_message.reply_text(text(agent_language(context), "agent_note_saved"))
+    await add_note(ticket, await agent_of(update, context), " ".join(context.args), context.now())
+    await update.effective_message.reply_text(text(context.agent_language, "agent_note_saved"))
 
 
-async def claim_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def claim_command(update: Update, context: KefuContext) -> None:
     ticket = await _ticket_or_explain(update, context)
     if ticket is None:
         return
     agent = await agent_of(update, context)
-    won = await claim(ticket.id, agent, now(context))
-    language = agent_language(context)
+    won = await claim(ticket.id, agent, context.now())
+    language = context.agent_language
     await update.effective_message.reply_text(
         text(language, "agent_claimed", agent=agent.name) if won else text(language, "agent_already_claimed")
     )
 
 
-async def assign_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def assign_command(update: Update, context: KefuContext) -> None:
     """/assign @username (or in reply to the agent's message): supervisors only."""
-    language = agent_language(context)
+    language = context.agent_language
     ticket = await _ticket_or_explain(update, context)
     if ticket is None or not await supervisor_or_explain(update, context):
         return
@@ -113,22 +109,22 @@ async def assign_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     if target is None:
         await message.reply_text(text(language, "agent_assign_unknown" if context.args else "agent_assign_usage"))
         return
-    if not await is_member(context, group_id(context), target.telegram_id):
+    if not await is_member(context, context.agent_chat_id, target.telegram_id):
         await message.reply_text(text(language, "agent_assign_not_member", agent=target.name))
         return
     supervisor = await agent_of(update, context)
-    await assign(ticket, target, f"agent:{supervisor.telegram_id}", now(context))
+    await assign(ticket, target, f"agent:{supervisor.telegram_id}", context.now())
     await message.reply_text(text(language, "agent_assigned", agent=target.name, supervisor=supervisor.name))
 
 
-async def priority_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def priority_command(update: Update, context: KefuContext) -> None:
     ticket = await _ticket_or_explain(update, context)
     if ticket is None:
         return
     level = context.args[0].lower() if context.args else ""
     if level not in PRIORITIES:
         await update.effective_message.reply_text(
-            text(agent_language(context), "agent_priority_pick", number=ticket.id, priority=ticket.priority),
+            text(context.agent_language, "agent_priority_pick", number=ticket.id, priority=ticket.priority),
             reply_markup=_priority_buttons(ticket),
         )
         return
@@ -142,53 +138,53 @@ def _priority_buttons(ticket: Ticket) -> InlineKeyboardMarkup:
     ]])
 
 
-async def _set_priority(update: Update, context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, level: str) -> None:
+async def _set_priority(update: Update, context: KefuContext, ticket: Ticket, level: str) -> None:
     agent = await agent_of(update, context)
-    await set_priority(ticket, level, f"agent:{agent.telegram_id}", now(context), context.bot_data["sla"])
+    await set_priority(ticket, level, f"agent:{agent.telegram_id}", context.now(), context.sla)
     due = local_time(context, ticket.first_response_due if ticket.first_response_at is None else ticket.resolution_due)
-    await post_in_topic(context, ticket, text(agent_language(context), "agent_priority_set", agent=agent.name, priority=level, due=due))
+    await post_in_topic(context, ticket, text(context.agent_language, "agent_priority_set", agent=agent.name, priority=level, due=due))
 
 
-async def pending_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def pending_command(update: Update, context: KefuContext) -> None:
     """Waiting for the customer: the SLA clock pauses until they write."""
     ticket = await _ticket_or_explain(update, context)
     if ticket is None:
         return
     agent = await agent_of(update, context)
-    await set_pending(ticket, f"agent:{agent.telegram_id}", now(context))
-    days = settings_of(context).tickets.pending_days
-    await update.effective_message.reply_text(text(agent_language(context), "agent_pending", days=days))
+    await set_pending(ticket, f"agent:{agent.telegram_id}", context.now())
+    days = context.settings.tickets.pending_days
+    await update.effective_message.reply_text(text(context.agent_language, "agent_pending", days=days))
 
 
-async def resolve_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def resolve_command(update: Update, context: KefuContext) -> None:
     """Solved: the customer is told and can reopen by writing within ``reopen_days``."""
     ticket = await _ticket_or_explain(update, context)
     if ticket is None:
         return
     agent = await agent_of(update, context)
-    if not await resolve(ticket, f"agent:{agent.telegram_id}", now(context), context.bot_data["sla"].calendar):
-        await update.effective_message.reply_text(text(agent_language(context), "agent_not_open", status=ticket.status))
+    if not await resolve(ticket, f"agent:{agent.telegram_id}", context.now(), context.sla.calendar):
+        await update.effective_message.reply_text(text(context.agent_language, "agent_not_open", status=ticket.status))
         return
-    await update.effective_message.reply_text(text(agent_language(context), "agent_resolved", number=ticket.id, agent=agent.name))
+    await update.effective_message.reply_text(text(context.agent_language, "agent_resolved", number=ticket.id, agent=agent.name))
 
 
-async def close_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def close_command(update: Update, context: KefuContext) -> None:
     ticket = await _ticket_or_explain(update, context)
     if ticket is not None:
         await _close(update, context, ticket)
 
 
-async def reopen_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def reopen_command(update: Update, context: KefuContext) -> None:
     ticket = await _ticket_or_explain(update, context)
     if ticket is None or await forgotten_explained(context, ticket, update.effective_message):
         return
     agent = await agent_of(update, context)
-    if not await reopen(ticket, f"agent:{agent.telegram_id}", now(context)):  # the topic hears of it (agent_group.ticket_moved)
+    if not await reopen(ticket, f"agent:{agent.telegram_id}", context.now()):  # the topic hears of it (agent_group.ticket_moved)
         key = "agent_reopen_other_active" if ticket.status in DONE else "agent_not_closed"
-        await update.effective_message.reply_text(text(agent_language(context), key, number=ticket.id))
+        await update.effective_message.reply_text(text(context.agent_language, key, number=ticket.id))
 
 
-async def customer_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def customer_command(update: Update, context: KefuContext) -> None:
     """The customer card again, as it stands now."""
     ticket = await _ticket_or_explain(update, context)
     if ticket is None:
@@ -197,12 +193,12 @@ async def customer_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     await reply_long(update.effective_message, await customer_card(context, ticket, customer, ticket.subject))
 
 
-async def snippet_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def snippet_command(update: Update, context: KefuContext) -> None:
     """/snippet NAME: send the canned reply, filled in for this ticket, to the customer."""
     ticket = await _ticket_or_explain(update, context)
     if ticket is None:
         return
-    language = agent_language(context)
+    language = context.agent_language
     if not context.args:
         await _list_snippets(update, language)
         return
@@ -226,9 +222,9 @@ async def snippet_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         await reply_long(update.effective_message, text(language, "agent_snippet_sent", text=rendered))
 
 
-async def snippets_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def snippets_command(update: Update, context: KefuContext) -> None:
     """/snippets · /snippets add NAME TEXT · /snippets delete NAME (adding and deleting: supervisors)."""
-    language = agent_language(context)
+    language = context.agent_language
     message = update.effective_message
     args = context.args
     if not args:
@@ -262,15 +258,15 @@ async def _list_snippets(update: Update, language: str) -> None:
     await reply_long(update.effective_message, "\n".join([text(language, "agent_snippets_title"), *lines]))
 
 
-async def tickets_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def tickets_command(update: Update, context: KefuContext) -> None:
     """/tickets [open|mine|unassigned|breaching]: the queue, most urgent first."""
-    language = agent_language(context)
+    language = context.agent_language
     view = context.args[0].lower() if context.args else "open"
     if view not in VIEWS:
         await update.effective_message.reply_text(text(language, "agent_tickets_usage"))
         return
     agent = await agent_of(update, context)
-    found = await list_tickets(view, agent, now(context))  # type: ignore[arg-type]
+    found = await list_tickets(view, agent, context.now())  # type: ignore[arg-type]
     if not found:
         await update.effective_message.reply_text(text(language, "agent_tickets_none", view=view))
         return
@@ -279,9 +275,9 @@ async def tickets_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     await reply_long(update.effective_message, "\n".join(lines), parse_mode=ParseMode.HTML, disable_web_page_preview=True)
 
 
-async def ticket_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def ticket_command(update: Update, context: KefuContext) -> None:
     """/ticket N: one ticket's state and a link to its topic."""
-    language = agent_language(context)
+    language = context.agent_language
     given = context.args[0].lstrip("#") if context.args else ""
     ticket_id = number(given)
     ticket = await Ticket.get_or_none(id=ticket_id).prefetch_related("customer", "assignee") if ticket_id else None
@@ -302,8 +298,8 @@ async def ticket_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     )
 
 
-def _ticket_line(context: ContextTypes.DEFAULT_TYPE, ticket: Ticket) -> str:
-    group = str(group_id(context) or "")
+def _ticket_line(context: KefuContext, ticket: Ticket) -> str:
+    group = str(context.agent_chat_id or "")
     name = html.escape(f"#{ticket.id} · {ticket.customer.display_name}")
     if ticket.topic_id and group.startswith("-100"):
         name = f'<a href="https://t.me/c/{group[4:]}/{ticket.topic_id}">{name}</a>'
@@ -312,13 +308,13 @@ def _ticket_line(context: ContextTypes.DEFAULT_TYPE, ticket: Ticket) -> str:
     return f"{name} · {html.escape(ticket.status)} · {html.escape(ticket.priority)} · {who} · ⏱ {local_time(context, due) if due else '—'}"
 
 
-async def card_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def card_button(update: Update, context: KefuContext) -> None:
     """Claim / Priority / Close under a card: only members of the agent group, only for a real ticket."""
     query = update.callback_query
-    language = agent_language(context)
+    language = context.agent_language
     parts = query.data.split(":")
     action, given, level = ":".join(parts[:2]), parts[2], parts[3] if len(parts) > 3 else None
-    group = group_id(context)
+    group = context.agent_chat_id
     ticket_id = number(given)
     ticket = await Ticket.get_or_none(id=ticket_id) if ticket_id else None
     if ticket is None or query.message is None or query.message.chat_id != group or not await is_member(context, group, query.from_user.id):
@@ -326,7 +322,7 @@ async def card_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     if action == CLAIM:
         agent = await agent_of(update, context)
-        won = await claim(ticket.id, agent, now(context))
+        won = await claim(ticket.id, agent, context.now())
         await query.answer(text(language, "agent_claimed" if won else "agent_already_claimed", agent=agent.name))
         if won:
             await post_in_topic(context, ticket, text(language, "agent_claimed", agent=agent.name))
@@ -342,36 +338,36 @@ async def card_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         await _close(update, context, ticket)
 
 
-async def _close(update: Update, context: ContextTypes.DEFAULT_TYPE, ticket: Ticket) -> None:
+async def _close(update: Update, context: KefuContext, ticket: Ticket) -> None:
     """The customer and the topic are told, the topic closed (agent_group.ticket_moved), as when the job closes it."""
     agent = await agent_of(update, context)
-    if not await close(ticket, f"agent:{agent.telegram_id}", now(context), context.bot_data["sla"].calendar):
-        await post_in_topic(context, ticket, text(agent_language(context), "agent_ticket_is_closed", number=ticket.id))
+    if not await close(ticket, f"agent:{agent.telegram_id}", context.now(), context.sla.calendar):
+        await post_in_topic(context, ticket, text(context.agent_language, "agent_ticket_is_closed", number=ticket.id))
 
 
-async def supervisor_or_explain(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    if update.effective_user.id in settings_of(context).telegram.supervisors:
+async def supervisor_or_explain(update: Update, context: KefuContext) -> bool:
+    if update.effective_user.id in context.settings.telegram.supervisors:
         return True
-    await update.effective_message.reply_text(text(agent_language(context), "agent_supervisors_only"))
+    await update.effective_message.reply_text(text(context.agent_language, "agent_supervisors_only"))
     return False
 
 
-async def _ticket_or_explain(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Ticket | None:
+async def _ticket_or_explain(update: Update, context: KefuContext) -> Ticket | None:
     ticket = await ticket_here(update.effective_message)
     if ticket is None:
-        await update.effective_message.reply_text(text(agent_language(context), "agent_not_a_ticket"))
+        await update.effective_message.reply_text(text(context.agent_language, "agent_not_a_ticket"))
     return ticket
 
 
 # -- the watch: tickets left unposted, SLA reminders and escalations, pending and resolved running out
 
 
-async def post_unposted(app: Application) -> int:
+async def post_unposted(app: KefuApp) -> int:
     """Post the tickets left without a card (and maybe a topic): their customer was answered, and
     then the process died before it posted them (a customer is told first, so that a burst of complaints,
     whose posts wait for Telegram's 20 a minute into the group, is not kept waiting for them)."""
     posted = 0
-    for ticket in await unposted_tickets(now(app) - UNPOSTED_AFTER):
+    for ticket in await unposted_tickets(app.bot_data.now() - UNPOSTED_AFTER):
         customer = await Customer.get(id=ticket.customer_id)
         if await InboxUpdate.filter(chat_id=customer.telegram_id, status="processing").exists():
             continue  # a live process handles the customer's update: it posts the ticket (a burst waits its turn)
@@ -380,13 +376,13 @@ async def post_unposted(app: Application) -> int:
     return posted
 
 
-async def check_sla(app: Application) -> None:
+async def check_sla(app: KefuApp) -> None:
     """Remind in the topic before a first response is due; at a breach, mention the supervisors."""
-    settings = settings_of(app)
+    settings = app.bot_data.settings
     if settings.telegram.agent_chat_id is None:
         return
-    moment = now(app)
-    policy: SlaPolicy = app.bot_data["sla"]
+    moment = app.bot_data.now()
+    policy = app.bot_data.sla
     language = settings.telegram.agent_language
     for ticket in await due_reminders(moment, policy.calendar, REMINDER_LEAD):
         due = local_time(app, ticket.first_response_due)
@@ -403,15 +399,15 @@ async def check_sla(app: Application) -> None:
         await post_in_topic(app, ticket, f"{notice} {mentions}".strip(), parse_mode=ParseMode.HTML)
 
 
-async def check_life_cycle(app: Application) -> None:
+async def check_life_cycle(app: KefuApp) -> None:
     """Pending without a reply for ``pending_days`` → resolved; resolved for ``reopen_days`` →
     closed for good. Who is told is handlers/agent_group.py's ``ticket_moved``, as for an agent's move."""
-    tickets, moment = settings_of(app).tickets, now(app)
+    tickets, moment = app.bot_data.settings.tickets, app.bot_data.now()
     await resolve_stale_pending(moment, timedelta(days=tickets.pending_days))
     await close_resolved(moment, timedelta(days=tickets.reopen_days))
 
 
-async def watch_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def watch_job(context: KefuContext) -> None:
     await post_unposted(context.application)
     await check_sla(context.application)
     await check_life_cycle(context.application)

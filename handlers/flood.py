@@ -22,10 +22,10 @@ from datetime import timedelta
 from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest
-from telegram.ext import ApplicationHandlerStop, ContextTypes
+from telegram.ext import ApplicationHandlerStop
 
+from bot.context import KefuContext
 from bot.core import crypto, sql
-from bot.core.config import Settings
 from bot.core.i18n import text
 from bot.core.language import language_from_telegram
 from bot.intake import inbox
@@ -41,8 +41,8 @@ _RECENT = """SELECT earlier.payload FROM inbox_update AS earlier, inbox_update A
     ORDER BY earlier.update_id DESC LIMIT ?"""
 
 
-async def slow_down(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    settings: Settings = context.bot_data["settings"]
+async def slow_down(update: Update, context: KefuContext) -> None:
+    settings = context.settings
     limit = settings.telegram.flood_messages
     chat = update.effective_chat
     if limit == 0 or chat is None or chat.type != ChatType.PRIVATE:

@@ -9,31 +9,22 @@ from __future__ import annotations
 import re
 
 from telegram import Update
-from telegram.ext import ContextTypes
 
-from bot.core.config import Settings
+from bot.context import KefuContext
 from bot.core.i18n import text
 from bot.core.language import detect_language
 from bot.telegram.longtext import reply_long
-from handlers.common import knowledge, number
+from handlers.common import number
 from knowledge_base.entries import KBError
 from knowledge_base.questions import mark_learned, missed_questions
 
 
-def settings_of(context: ContextTypes.DEFAULT_TYPE) -> Settings:
-    return context.bot_data["settings"]
+def is_supervisor(update: Update, context: KefuContext) -> bool:
+    return update.effective_user is not None and update.effective_user.id in context.settings.telegram.supervisors
 
 
-def agent_language(context: ContextTypes.DEFAULT_TYPE) -> str:
-    return settings_of(context).telegram.agent_language
-
-
-def is_supervisor(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    return update.effective_user is not None and update.effective_user.id in settings_of(context).telegram.supervisors
-
-
-async def kb_missed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    language = agent_language(context)
+async def kb_missed(update: Update, context: KefuContext) -> None:
+    language = context.agent_language
     missed = await missed_questions(limit=10)
     if not missed:
         await update.message.reply_text(text(language, "agent_kb_missed_none"))
@@ -49,13 +40,13 @@ async def kb_missed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 _NEW = re.compile(r"^new\s+(?P<id>[a-z0-9_\-]+)\s+(?P<question>.+?)\s*\|\s*(?P<answer>.+)$", re.S)
 
 
-async def kb_add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def kb_add(update: Update, context: KefuContext) -> None:
     """/kb_add ENTRY QUESTION · /kb_add N ENTRY (N from /kb_missed) · /kb_add new ID QUESTION | ANSWER"""
-    language = agent_language(context)
+    language = context.agent_language
     if not is_supervisor(update, context):
         await update.message.reply_text(text(language, "agent_supervisors_only"))
         return
-    kb = knowledge(context)
+    kb = context.kb
     args = (update.message.text or "").split(maxsplit=1)[1:] or [""]
     rest = args[0].strip()
     missed: list[str] = context.chat_data.get("kb_missed", [])

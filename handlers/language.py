@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import ContextTypes
 
+from bot.context import KefuContext
 from bot.core.i18n import LANGUAGE_NAMES, text
 from bot.core.language import Language, parse_language
 from handlers.common import customer_of
@@ -19,7 +19,7 @@ def language_keyboard() -> InlineKeyboardMarkup:
     )
 
 
-async def lang_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def lang_command(update: Update, context: KefuContext) -> None:
     customer = await customer_of(update)
     if context.args:
         language = parse_language(" ".join(context.args))
@@ -33,7 +33,7 @@ async def lang_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     await update.message.reply_text(prompt, reply_markup=language_keyboard())
 
 
-async def lang_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def lang_button(update: Update, context: KefuContext) -> None:
     query = update.callback_query
     language: Language | None = parse_language(query.data.removeprefix(CALLBACK_PREFIX))
     if language is None:  # a forged or outdated button

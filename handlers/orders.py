@@ -18,8 +18,9 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.ext import ApplicationHandlerStop, ContextTypes
+from telegram.ext import ApplicationHandlerStop
 
+from bot.context import KefuContext
 from bot.core.fit import storable
 from bot.core.i18n import text
 from bot.telegram.longtext import reply_long
@@ -27,7 +28,7 @@ from handlers import tickets
 from handlers.common import customer_and_language, customer_of
 from orders.phones import InvalidPhone
 from orders.service import Lookup, orders_for
-from orders.sources import OrderSource, OrderSourceUnavailable
+from orders.sources import OrderSourceUnavailable
 from orders.verification import Verification, link_phone, verify_by_last4
 from orders.views import OrderView
 from ticketing.models import Customer
@@ -36,15 +37,11 @@ PICK, PROBLEM, PERSON = "ord", "ordp", "ordh"
 AWAITING = "order_awaiting_last4"  # user_data key: the order number whose last 4 digits we asked for
 
 
-def source_of(context: ContextTypes.DEFAULT_TYPE) -> OrderSource:
-    return context.bot_data["orders"]
+def shop_zone(context: KefuContext) -> ZoneInfo:
+    return ZoneInfo(context.settings.scheduler.timezone)
 
 
-def shop_zone(context: ContextTypes.DEFAULT_TYPE) -> ZoneInfo:
-    return ZoneInfo(context.bot_data["settings"].scheduler.timezone)
-
-
-async def order_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def order_command(update: Update, context: KefuContext) -> None:
     customer, language = await customer_and_language(update)
     # Without NULs: the number is kept in the customer's memory (JSON) while kefu asks for the last
     # digits, and PostgreSQL refuses a NUL there.
@@ -52,12 +49,12 @@ async def order_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 
 async def show_orders(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, customer: Customer, language: str, order_no: str | None
+    update: Update, context: KefuContext, customer: Customer, language: str, order_no: str | None
 ) -> None:
     """The answer to "where is my order": a card, a choice, or how to prove the orders are theirs."""
     message = update.effective_message
     try:
-        result = await orders_for(customer, order_no, source=source_of(context))
+        result = await orders_for(customer, order_no, source=context.orders)
     except OrderSourceUnavailable:
         await _unavailable(update, language)
         return
@@ -83,7 +80,7 @@ async def show_orders(
         await message.reply_text(text(language, "order_pick"), reply_markup=InlineKeyboardMarkup(rows))
 
 
-async def send_card(update: Update, context: ContextTypes.DEFAULT_TYPE, order: OrderView, language: str) -> None:
+async def send_card(update: Update, context: KefuContext, order: OrderView, language: str) -> None:
     buttons = InlineKeyboardMarkup(
         [
             [InlineKeyboardButton(text(language, "button_order_problem"), callback_data=f"{PROBLEM}:{order.order_no}")],
@@ -113,7 +110,7 @@ def status_card(order: OrderView, language: str, zone: ZoneInfo) -> str:
     return "\n".join(lines)
 
 
-async def contact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def contact(update: Update, context: KefuContext) -> None:
     """A shared contact verifies the customer only if it is their own (Telegram fills user_id)."""
     customer = await customer_of(update)
     language = customer.language
@@ -122,7 +119,7 @@ async def contact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await update.message.reply_text(text(language, "order_contact_not_own"), reply_markup=_share_phone(language))
         return
     try:
-        await link_phone(customer, shared.phone_number, region=context.bot_data["settings"].orders.default_region)
+        await link_phone(customer, shared.phone_number, region=context.settings.orders.default_region)
     except InvalidPhone:
         await update.message.reply_text(text(language, "order_contact_bad"), reply_markup=ReplyKeyboardRemove())
         return
@@ -130,7 +127,7 @@ async def contact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await show_orders(update, context, customer, language, context.user_data.pop(AWAITING, None))
 
 
-async def last4(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def last4(update: Update, context: KefuContext) -> None:
     """Four digits, while we wait for them, verify the order asked about (group -1: stops routing)."""
     order_no = context.user_data.get(AWAITING)
     if order_no is None:
@@ -138,7 +135,7 @@ async def last4(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     customer, language = await customer_and_language(update)
     try:
         result = await verify_by_last4(
-            customer, order_no, update.message.text, datetime.now(UTC), source=source_of(context)
+            customer, order_no, update.message.text, datetime.now(UTC), source=context.orders
         )
     except OrderSourceUnavailable:
         await _unavailable(update, language)
@@ -158,7 +155,7 @@ async def last4(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     raise ApplicationHandlerStop
 
 
-async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def button(update: Update, context: KefuContext) -> None:
     query = update.callback_query
     prefix, _, order_no = query.data.partition(":")
     customer = await customer_of(update)
@@ -167,7 +164,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if prefix == PICK:
         await show_orders(update, context, customer, language, order_no)
     elif prefix == PROBLEM and order_no:
-        mine = await orders_for(customer, order_no, source=source_of(context))
+        mine = await orders_for(customer, order_no, source=context.orders)
         linked = order_no if mine.outcome is Lookup.FOUND else None  # a forged button links nothing
         await tickets.open_for(update, context, customer, language, f"⚠️ {order_no}", "order", order_no=linked)
     else:

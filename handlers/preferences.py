@@ -7,8 +7,8 @@ from datetime import date
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from telegram import Update
-from telegram.ext import ContextTypes
 
+from bot.context import KefuContext
 from bot.core.i18n import text
 from handlers.common import customer_and_language
 from scheduler.outbox import cancel_for_customer
@@ -19,7 +19,7 @@ TIMEZONE_LIMIT: int = Customer._meta.fields_map["timezone"].max_length  # type: 
 CARE_KINDS = ["survey", "delivered_survey", "revisit", "greeting", "campaign", "servqual"]
 
 
-async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def unsubscribe(update: Update, context: KefuContext) -> None:
     """No more care and marketing messages (replies to the customer's own tickets still come)."""
     customer, language = await customer_and_language(update)
     await set_opted_out(customer, True)
@@ -27,13 +27,13 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     await update.message.reply_text(text(language, "unsubscribed"))
 
 
-async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def subscribe(update: Update, context: KefuContext) -> None:
     customer, language = await customer_and_language(update)
     await set_opted_out(customer, False)
     await update.message.reply_text(text(language, "subscribed"))
 
 
-async def birthday(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def birthday(update: Update, context: KefuContext) -> None:
     """/birthday MM-DD (or YYYY-MM-DD): greeted on the day; /birthday off forgets it."""
     customer, language = await customer_and_language(update)
     given = context.args[0] if context.args else ""
@@ -53,7 +53,7 @@ async def birthday(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await update.message.reply_text(text(language, "birthday_saved", day=f"{day:%m-%d}"))
 
 
-async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def timezone(update: Update, context: KefuContext) -> None:
     """/timezone Europe/Berlin: quiet hours follow the customer's own clock."""
     customer, language = await customer_and_language(update)
     name = context.args[0] if context.args else ""

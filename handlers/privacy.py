@@ -18,8 +18,9 @@ from collections.abc import Awaitable, Callable
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyKeyboardRemove, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden
-from telegram.ext import ApplicationHandlerStop, ContextTypes
+from telegram.ext import ApplicationHandlerStop
 
+from bot.context import KefuContext
 from bot.core.i18n import text
 from bot.privacy import Forgotten, forget_customer
 from handlers import agent_group
@@ -32,7 +33,7 @@ FORGET, KEEP = "pv:forget", "pv:keep"
 PATTERN = rf"^({FORGET}|{KEEP})$"
 
 
-async def forgetme(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def forgetme(update: Update, context: KefuContext) -> None:
     """What is deleted and what stays, and two buttons: nothing happens without the first."""
     _, language = await customer_and_language(update)
     buttons = InlineKeyboardMarkup([
@@ -42,7 +43,7 @@ async def forgetme(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await update.message.reply_text(text(language, "forgetme_confirm"), reply_markup=buttons)
 
 
-async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def button(update: Update, context: KefuContext) -> None:
     query = update.callback_query
     customer = await customer_of(update)
     language = customer.language
@@ -53,7 +54,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if query.data == KEEP:
         await query.edit_message_text(text(language, "forgetme_kept"))
         return
-    forgotten = await forget_customer(customer, agent_group.now(context), context.bot_data["sla"].calendar)
+    forgotten = await forget_customer(customer, context.now(), context.sla.calendar)
     context.user_data.clear()  # else saved again after this update (bot/intake/conversation.py)
     if context.chat_data is not None:
         context.chat_data.clear()
@@ -61,7 +62,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await _tell_agents(context, customer, forgotten)
 
 
-async def refuse_forgotten(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def refuse_forgotten(update: Update, context: KefuContext) -> None:
     """Before every handler (group -98): a forgotten customer's update that is not a message of
     their own gets a polite word at most — a pressed button an answer, a shared contact a reply —
     and nothing is handled, so nothing is stored."""
@@ -79,11 +80,11 @@ async def refuse_forgotten(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     raise ApplicationHandlerStop
 
 
-async def _tell_agents(context: ContextTypes.DEFAULT_TYPE, customer: Customer, forgotten: Forgotten) -> None:
+async def _tell_agents(context: KefuContext, customer: Customer, forgotten: Forgotten) -> None:
     """In each ticket's topic (or under its card in a plain group): the notice, a title without
     the name, the card replaced, the topic closed. A topic deleted by hand is left deleted."""
-    group = agent_group.settings_of(context).telegram.agent_chat_id
-    language = agent_group.agent_language(context)
+    group = context.agent_chat_id
+    language = context.agent_language
     if group is None:
         return
     for ticket in forgotten.tickets:
@@ -101,7 +102,7 @@ async def _tell_agents(context: ContextTypes.DEFAULT_TYPE, customer: Customer, f
 
 
 async def _anonymise_topic(
-    context: ContextTypes.DEFAULT_TYPE, group: int, ticket: Ticket, customer: Customer, language: str
+    context: KefuContext, group: int, ticket: Ticket, customer: Customer, language: str
 ) -> None:
     bot, topic, card = context.bot, ticket.topic_id, ticket.card_message_id
     steps: list[Callable[[], Awaitable[object]]] = []

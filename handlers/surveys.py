@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import ApplicationHandlerStop, ContextTypes
+from telegram.ext import ApplicationHandlerStop
 
+from bot.context import KefuContext
 from bot.core.i18n import text
-from handlers import desk
 from handlers.common import customer_and_language, number
 from scheduler.messages import SERVQUAL, SURVEY, SURVEY_SKIP, servqual_scale
 from scheduler.models import OutboxMessage
@@ -17,7 +17,7 @@ SERVQUAL_PATTERN = rf"^{SERVQUAL}:\d+:(start|\d:[1-7])$"
 COMMENT = "survey_comment"  # user_data: the response id waiting for the customer's comment
 
 
-async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def button(update: Update, context: KefuContext) -> None:
     """A star pressed under a survey: stored once; then an optional comment."""
     query = update.callback_query
     customer, language = await customer_and_language(update)
@@ -33,7 +33,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.edit_message_reply_markup(None)
         await query.message.reply_text(text(language, "survey_thanks"))
         return
-    rated = await rate(message, int(parts[2]), desk.now(context))
+    rated = await rate(message, int(parts[2]), context.now())
     if not rated.first:
         await query.answer(text(language, "survey_already", stars="⭐" * rated.response.score))
         return
@@ -45,7 +45,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
-async def servqual_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def servqual_button(update: Update, context: KefuContext) -> None:
     """The SERVQUAL survey, one question at a time in the same message: expectation, then perception,
     for each of the five dimensions."""
     query = update.callback_query
@@ -59,7 +59,7 @@ async def servqual_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     if parts[2] == "start":
         step: int | None = 0
     else:
-        answered = await answer_servqual(message, int(parts[2]), int(parts[3]), desk.now(context))
+        answered = await answer_servqual(message, int(parts[2]), int(parts[3]), context.now())
         step = answered.next_step
         if not answered.counted:
             await query.answer(text(language, "survey_already", stars=parts[3]))
@@ -76,12 +76,12 @@ async def servqual_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     )
 
 
-async def comment(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def comment(update: Update, context: KefuContext) -> None:
     """Right after the stars, the customer's next text is their comment (group -3, before the relay)."""
     response_id = context.user_data.pop(COMMENT, None)
     if response_id is None:
         return
     customer, language = await customer_and_language(update)
-    if await add_comment(response_id, customer.id, update.message.text, desk.now(context)):
+    if await add_comment(response_id, customer.id, update.message.text, context.now()):
         await update.message.reply_text(text(language, "survey_comment_thanks"))
         raise ApplicationHandlerStop

@@ -11,8 +11,9 @@ import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
-from telegram.ext import ApplicationHandlerStop, ContextTypes
+from telegram.ext import ApplicationHandlerStop
 
+from bot.context import KefuContext
 from bot.core.i18n import text
 from handlers import agent_group
 from handlers.common import customer_and_language, customer_of, number
@@ -36,14 +37,14 @@ CALLBACK_PATTERN = rf"^({CATEGORY}:\d+:({'|'.join(CATEGORIES)})|{agent_group.SOL
 
 
 async def open_for(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, customer: Customer, language: str, said: str,
+    update: Update, context: KefuContext, customer: Customer, language: str, said: str,
     source: Source, order_no: str | None = None,
 ) -> Ticket:
     """Open (or join) the customer's ticket with what they said, and tell them what happens next."""
     # Keyed by the customer's message, so that handling it again after a crash finds its ticket.
     message_id = update.message.message_id if update.message is not None else None
     opened = await open_ticket(
-        customer, text=said, source=source, now=agent_group.now(context), policy=context.bot_data["sla"], order_no=order_no,
+        customer, text=said, source=source, now=context.now(), policy=context.sla, order_no=order_no,
         valuable_customer=customer.segment == "vip", customer_message_id=message_id,
     )
     ticket = opened.ticket
@@ -73,7 +74,7 @@ def _category_buttons(language: str, ticket: Ticket) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[right], *(others[i:i + 2] for i in range(0, len(others), 2))])
 
 
-async def complaint_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def complaint_command(update: Update, context: KefuContext) -> None:
     customer, language = await customer_and_language(update)
     said = after_command(update.message)
     if not said:
@@ -83,7 +84,7 @@ async def complaint_command(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     await open_for(update, context, customer, language, said, "complaint")
 
 
-async def human_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def human_command(update: Update, context: KefuContext) -> None:
     customer, language = await customer_and_language(update)
     await open_for(update, context, customer, language, after_command(update.message) or "/human", "handoff")
 
@@ -94,7 +95,7 @@ def after_command(message: Message) -> str:
     return parts[1].strip() if len(parts) == 2 else ""
 
 
-async def my_tickets(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def my_tickets(update: Update, context: KefuContext) -> None:
     """The customer's own tickets, newest first: never anyone else's."""
     customer, language = await customer_and_language(update)
     tickets = await Ticket.filter(customer=customer).order_by("-id").limit(10)
@@ -110,7 +111,7 @@ async def my_tickets(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     await update.message.reply_text("\n".join(lines))
 
 
-async def relay_from_customer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def relay_from_customer(update: Update, context: KefuContext) -> None:
     """While a ticket is active, everything the customer sends goes to its topic (group -2)."""
     customer = await customer_of(update)
     ticket = await active_ticket(customer)
@@ -121,24 +122,24 @@ async def relay_from_customer(update: Update, context: ContextTypes.DEFAULT_TYPE
             raise ApplicationHandlerStop
         return
     if update.edited_message is not None:
-        await agent_group.post_in_topic(context, ticket, text(agent_group.agent_language(context), "agent_customer_edited", text=message.text or ""))
+        await agent_group.post_in_topic(context, ticket, text(context.agent_language, "agent_customer_edited", text=message.text or ""))
         raise ApplicationHandlerStop
     if ticket.status == RESOLVED:  # writing again within the reopen window: not solved after all (the topic is told)
-        await reopen(ticket, "customer", agent_group.now(context))
+        await reopen(ticket, "customer", context.now())
     if (earlier := await handled_before(customer, message.message_id)) is not None:  # again, after a crash
         if earlier.created:  # it opened the ticket: the topic, the card and the answer may be missing
             await open_for(update, context, customer, customer.language, message.text or "", ticket.source)
         raise ApplicationHandlerStop
     copied = await agent_group.copy_into_topic(context, ticket, message)
     await add_customer_message(
-        ticket, text=message.text or message.caption or "", now=agent_group.now(context), policy=context.bot_data["sla"],
+        ticket, text=message.text or message.caption or "", now=context.now(), policy=context.sla,
         media=agent_group.media_of(message), customer_message_id=message.message_id, group_message_id=copied,
     )
     log.debug("customer message %s → ticket %s group message %s", message.message_id, ticket.id, copied)
     raise ApplicationHandlerStop
 
 
-async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def button(update: Update, context: KefuContext) -> None:
     """The customer's ticket buttons: confirm the category, or mark the problem solved.
 
     The ticket must be the presser's own and still active; anything else is refused.
@@ -152,7 +153,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.answer(text(language, "button_invalid"), show_alert=True)
         return
     if parts[1] == "cat":
-        await set_category(ticket, parts[3], "customer", agent_group.now(context))
+        await set_category(ticket, parts[3], "customer", context.now())
         await query.answer()
         chosen = text(language, "ticket_category_chosen", category=text(language, "category_" + ticket.category))
         await query.edit_message_text(f"{query.message.text}\n\n{chosen}")
@@ -165,17 +166,17 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     # may wait for Telegram's 20 a minute, a pressed button should not.
     await query.answer()
     await query.edit_message_reply_markup(None)
-    await query.message.reply_text(text(language, "ticket_solved_thanks", number=ticket.id, days=agent_group.settings_of(context).tickets.reopen_days))
-    await resolve(ticket, "customer", agent_group.now(context), context.bot_data["sla"].calendar)
+    await query.message.reply_text(text(language, "ticket_solved_thanks", number=ticket.id, days=context.settings.tickets.reopen_days))
+    await resolve(ticket, "customer", context.now(), context.sla.calendar)
 
 
-async def _rename_topic(context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, customer: Customer) -> None:
-    group = agent_group.settings_of(context).telegram.agent_chat_id
+async def _rename_topic(context: KefuContext, ticket: Ticket, customer: Customer) -> None:
+    group = context.settings.telegram.agent_chat_id
     if ticket.topic_id is None or group is None:
         return
     try:
         await context.bot.edit_forum_topic(group, ticket.topic_id, name=agent_group.topic_name(context, ticket, customer))
     except BadRequest as exc:  # unchanged name, or the topic was deleted by hand
         log.info("topic of ticket %s not renamed: %s", ticket.id, exc.message)
-    category = text(agent_group.agent_language(context), "category_" + ticket.category)
-    await agent_group.post_in_topic(context, ticket, text(agent_group.agent_language(context), "agent_category_confirmed", category=category))
+    category = text(context.agent_language, "category_" + ticket.category)
+    await agent_group.post_in_topic(context, ticket, text(context.agent_language, "agent_category_confirmed", category=category))

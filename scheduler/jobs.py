@@ -9,8 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from telegram.ext import Application, ContextTypes
-
+from bot.context import KefuApp, KefuContext
 from bot.core.config import Settings
 from bot.core.i18n import text
 from bot.intake.fleet import instance_name, once_across_fleet
@@ -21,18 +20,10 @@ from scheduler.sender import Sender
 log = logging.getLogger(__name__)
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def install(app: Application, settings: Settings) -> None:
-    """The sender, and its two jobs unless ``[scheduler] enabled`` is false. The clock is
-    ``bot_data["clock"]`` when a test sets one."""
-    sender = Sender(
-        app.bot, settings.scheduler, clock=lambda: app.bot_data.get("clock", _utcnow)(), worker=instance_name(settings)
-    )
-    app.bot_data["sender"] = sender
-    app.bot_data["greeted"] = set()
+def install(app: KefuApp, settings: Settings) -> None:
+    """The sender, and its two jobs unless ``[scheduler] enabled`` is false. The sender reads
+    the bot's clock (``bot_data.now``: a test's or the sandbox's when one is set)."""
+    app.bot_data.sender = Sender(app.bot, settings.scheduler, clock=app.bot_data.now, worker=instance_name(settings))
     if not settings.scheduler.enabled:
         return
     app.job_queue.run_repeating(
@@ -45,30 +36,30 @@ def install(app: Application, settings: Settings) -> None:
     )
 
 
-async def tick(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def tick(context: KefuContext) -> None:
     """Start the sender unless it is sending already: a tick goes on until nothing is due, so the
     job itself returns at once (a job still running at its next interval would be skipped, with a
     warning, and leave a gap). ``Application.stop`` waits for the task; the sender stops claiming
     as soon as the application stops running."""
-    sender: Sender = context.bot_data["sender"]
+    sender = context.sender
     if not sender.busy:
         app = context.application
         app.create_task(sender.tick(running=lambda: app.running), name="outbox-sender")
 
 
-async def sweep(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def sweep(context: KefuContext) -> None:
     await run_sweep(context.application)
 
 
-async def run_sweep(app: Application) -> None:
+async def run_sweep(app: KefuApp) -> None:
     """Queue what became due (surveys, follow-ups, greetings) and the rest of a campaign whose
     queueing stopped (a crash), and report rows lost in a crash."""
-    settings: Settings = app.bot_data["settings"]
-    now = app.bot_data["sender"].clock()
-    await campaigns.resume_abandoned(app.bot_data["sender"].worker, running=lambda: app.running)
+    settings, sender = app.bot_data.settings, app.bot_data.sender
+    now = sender.clock()
+    await campaigns.resume_abandoned(sender.worker, running=lambda: app.running)
     await producers.sweep_surveys(now, settings.scheduler)
     await producers.sweep_deliveries(now, settings.scheduler)
-    await producers.sweep_greetings(now, settings.scheduler, done=app.bot_data["greeted"])
+    await producers.sweep_greetings(now, settings.scheduler, done=app.bot_data.greeted)
     unknown = await recover_after_crash(datetime.now(UTC))  # heartbeats are real time, not the bot's clock
     if unknown:
         keys = ", ".join(m.key for m in unknown[:10])

@@ -56,13 +56,11 @@ class Bot:
 
     def travel(self, moment: datetime) -> None:
         """Set the bot's clock (tickets, SLA, scheduler) to ``moment``."""
-        self.app.bot_data["clock"] = lambda: moment
+        self.app.bot_data.clock = lambda: moment
 
     async def campaigns_queued(self) -> None:
         """Wait until the campaigns started have their outbox rows written (a background task)."""
-        from handlers.campaigns import QUEUEING
-
-        await asyncio.gather(*self.app.bot_data.get(QUEUEING, {}).values())
+        await asyncio.gather(*self.app.bot_data.queueing.values())
 
     async def run_scheduler(self, moment: datetime | None = None) -> int:
         """What the scheduler's jobs do at ``moment``: sweep, then send until nothing more is due."""
@@ -72,7 +70,7 @@ class Bot:
             self.travel(moment)
         await run_sweep(self.app)
         sent = 0
-        while (batch := await self.app.bot_data["sender"].tick()) > 0:
+        while (batch := await self.app.bot_data.sender.tick()) > 0:
             sent += batch
         return sent
 

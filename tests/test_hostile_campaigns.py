@@ -73,7 +73,7 @@ async def test_a_campaign_to_5000_stopped_half_way_sends_nothing_more_and_leaves
         progress_id = await start_from_the_group(boss, "{name}, the winter sale is on!")
         await bot.campaigns_queued()
         before = bot.emulator.seq
-        sending = asyncio.create_task(bot.app.bot_data["sender"].tick())
+        sending = asyncio.create_task(bot.app.bot_data.sender.tick())
         while bot.emulator.seq - before < 2500:  # about half of them sent
             await asyncio.sleep(0.05)
         sure = await boss.press("⏹ Stop sending", [boss.message(progress_id)])

@@ -19,9 +19,9 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from telegram.ext import CallbackContext
 
 from bot.app import load_knowledge_base
+from bot.context import KefuContext
 from knowledge_base.entries import Entry, KBError, Problem
 from knowledge_base.live import LiveKnowledgeBase
 from knowledge_base.loader import MAX_FILE_BYTES, entry_from_dict, load_file, write_yaml
@@ -400,7 +400,7 @@ def _reload_job(bot: Bot) -> Callable[[], Awaitable[None]]:
     """The bot's reload job, paused: the test runs it (as every few seconds it would run)."""
     [job] = bot.app.job_queue.get_jobs_by_name("kb-reload")
     job.enabled = False
-    return lambda: job.callback(CallbackContext.from_job(job, bot.app))
+    return lambda: job.callback(KefuContext.from_job(job, bot.app))
 
 
 def _notices(bot: Bot, prefix: str) -> list[str]:
@@ -416,7 +416,7 @@ async def test_a_broken_hot_reload_keeps_answering_from_the_last_good_kb_and_tel
 ) -> None:
     shop = tmp_path / "shop.yaml"
     shop.write_text(VALID[".yaml"], encoding="utf-8")
-    bot.app.bot_data["knowledge_base"] = _process_serving(bot, shop)
+    bot.app.bot_data.kb = _process_serving(bot, shop)
     reload = _reload_job(bot)
     assert "Gift wrapping is free." in (await customer.say("do you offer gift wrapping")).text
 
@@ -449,7 +449,7 @@ async def test_processes_reading_the_same_files_tell_the_group_once(bot: Bot, tm
 
     _rewrite(shop, "entries:\n- id: gift_wrap\n  answer: [unclosed\n")
     for live in processes * 2:
-        bot.app.bot_data["knowledge_base"] = live
+        bot.app.bot_data.kb = live
         await reload()
     assert all(live.last_error is not None for live in processes)
     [notice] = _notices(bot, BROKEN)

@@ -27,13 +27,13 @@ async def test_faq_questions_get_the_right_answer_in_the_customers_language(
 
 async def test_traditional_chinese_questions_get_traditional_answers(customer: Person) -> None:
     replies = await customer.say("我想退貨")
-    kb = customer.bot.app.bot_data["knowledge_base"]
+    kb = customer.bot.app.bot_data.kb
     assert replies.text == kb.answer("returns", "zh-Hant")
     assert replies.text != kb.answer("returns", "zh-Hans")
 
 
 async def test_where_is_my_order_with_typos_goes_to_the_order_flow(customer: Person) -> None:
-    kb = customer.bot.app.bot_data["knowledge_base"]
+    kb = customer.bot.app.bot_data.kb
     assert kb.route("wher is my ordr").action == "order_status"
     replies = await customer.say("wher is my ordr")
     assert replies.text.startswith("To keep your orders private, please show me they are yours")
@@ -57,7 +57,7 @@ async def test_thumbs_up_is_thanked_once_and_the_rating_buttons_go(customer: Per
 
 
 async def test_thumbs_down_offers_a_person_and_lists_the_question_for_agents(customer: Person, supervisor: Person) -> None:
-    kb = customer.bot.app.bot_data["knowledge_base"]
+    kb = customer.bot.app.bot_data.kb
     question = kb.kb.entry("shipping_fee").questions["en"][0]
     first = await customer.say(question)
     assert first.text == kb.answer("shipping_fee", "en")
@@ -77,7 +77,7 @@ async def test_unanswered_questions_are_listed_most_frequent_first(make_customer
     assert lines[1] == "1. (3×) Do you deliver on Sundays?"
     assert lines[2] == "2. (1×) can I pay with my grandmother's voucher"
     await supervisor.say("/kb_add delivery_options do you deliver on sundays")
-    kb = supervisor.bot.app.bot_data["knowledge_base"]
+    kb = supervisor.bot.app.bot_data.kb
     assert (await make_customer().say("Do you deliver on Sundays?")).text == kb.answer("delivery_options", "en")
 
 
@@ -111,7 +111,7 @@ async def test_a_button_of_another_customers_answer_is_refused(make_customer) ->
 
 
 async def test_did_you_mean_offers_suggestions_and_a_pick_answers(customer: Person) -> None:
-    kb = customer.bot.app.bot_data["knowledge_base"]
+    kb = customer.bot.app.bot_data.kb
     middle = next(
         q for q in ("refund?", "account", "delivery problem", "order", "payment", "change") if kb.route(q).band == "middle"
     )

@@ -168,7 +168,7 @@ async def test_webhook_answers_are_counted_by_status_503_while_not_taking_update
     async with start_bot(webhook=True) as bot:
         webhook = bot.settings.telegram.webhook_url
         base = webhook.rsplit("/telegram", 1)[0]
-        intake = bot.app.bot_data["intake"]
+        intake = bot.app.bot_data.intake
         ana = emulator.add_user(first_name="Ana", language_code="en")
         before = samples(await scrape(base))
         update = {"update_id": 990_001, "message": {

@@ -9,6 +9,7 @@ import json
 import aiohttp
 from pydantic import SecretStr
 
+from bot.context import KefuContext
 from bot.core.config import ApiSettings
 from bot.http import serving_http
 from handlers.reports import weekly_job
@@ -43,15 +44,10 @@ async def test_a_supervisor_gets_the_summary_and_the_chart(customer: Person, age
 
 
 async def test_the_weekly_report_is_posted_to_the_agent_group(bot: Bot, agent: Person) -> None:
-    job = bot.app.job_queue.get_jobs_by_name("weekly-report")
-    assert len(job) == 1  # [reports] weekly = "mon 09:00" by default
+    [job] = bot.app.job_queue.get_jobs_by_name("weekly-report")  # [reports] weekly = "mon 09:00" by default
     before = bot.emulator.seq
 
-    class Context:  # what the JobQueue hands the callback
-        application = bot.app
-        bot_data = bot.app.bot_data
-
-    await weekly_job(Context())  # type: ignore[arg-type]
+    await weekly_job(KefuContext.from_job(job, bot.app))  # what the JobQueue hands the callback
     posted = bot.emulator.bot_messages(agent.chat_id, since=before)
     assert posted[0]["text"].startswith("🗓 每周报告\n📊 服务报告") and posted[1]["photo"]
 

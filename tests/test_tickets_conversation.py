@@ -144,7 +144,7 @@ async def test_the_sla_reminder_and_the_escalation_appear_in_the_topic(customer:
     before = bot.emulator.seq
     due = ticket.first_response_due
     for moment in (due - timedelta(minutes=1), due - timedelta(seconds=30), due, due + timedelta(minutes=1)):
-        bot.app.bot_data["clock"] = lambda moment=moment: moment
+        bot.app.bot_data.clock = lambda moment=moment: moment
         await check_sla(bot.app)
     posted = bot.emulator.bot_messages(agent.chat_id, since=before)
     assert [m["text"][0] for m in posted] == ["⏰", "🚨"]  # each once

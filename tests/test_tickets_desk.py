@@ -119,14 +119,14 @@ async def test_pending_without_reply_is_resolved_then_closed_automatically(custo
     paused = await in_topic(agent, ticket).say("/pending")
     assert paused.text.startswith("⏸ 等待客户回复")
     start = (await Ticket.get(id=ticket.id)).paused_at
-    bot.app.bot_data["clock"] = lambda: start + timedelta(days=3, minutes=1)
+    bot.app.bot_data.clock = lambda: start + timedelta(days=3, minutes=1)
     before = bot.emulator.seq
     await check_life_cycle(bot.app)
     told = bot.emulator.bot_messages(customer.chat_id, since=before)
     assert [m["text"] for m in told] == [
         f"We haven't heard back from you, so ticket #{ticket.id} is now marked as solved. If you still need help, just write here within 7 days."
     ]
-    bot.app.bot_data["clock"] = lambda: start + timedelta(days=10, minutes=2)
+    bot.app.bot_data.clock = lambda: start + timedelta(days=10, minutes=2)
     await check_life_cycle(bot.app)
     ticket = await Ticket.get(id=ticket.id)
     assert ticket.status == "closed" and bot.emulator.topics[agent.chat_id][ticket.topic_id]["closed"]
