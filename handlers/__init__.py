@@ -16,6 +16,7 @@ from bot.core import metrics
 from bot.core.config import Settings
 from handlers import (
     answers,
+    callbacks,
     campaigns,
     chat,
     common,
@@ -33,6 +34,7 @@ from handlers import (
     tickets,
 )
 from handlers.agent_group import record_member, relay_from_agent
+from handlers.callbacks import on_press
 
 PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 
@@ -52,18 +54,21 @@ def register(app: KefuApp, settings: Settings) -> None:
     app.add_handler(CommandHandler("start", start.start, filters=PRIVATE))
     app.add_handler(CommandHandler("help", start.help_command, filters=PRIVATE))
     app.add_handler(CommandHandler("lang", language.lang_command, filters=PRIVATE))
-    app.add_handler(CallbackQueryHandler(language.lang_button, pattern=f"^{language.CALLBACK_PREFIX}"))
-    app.add_handler(CallbackQueryHandler(answers.button, pattern=answers.PATTERN))
+    app.add_handler(on_press(language.lang_button, callbacks.PickLanguage))
+    app.add_handler(on_press(
+        answers.button, callbacks.FeedbackUp, callbacks.FeedbackDown, callbacks.PickEntry, callbacks.FollowUp,
+        callbacks.AskPerson,
+    ))
     app.add_handler(CommandHandler("order", orders.order_command, filters=PRIVATE))
     app.add_handler(MessageHandler(PRIVATE & filters.CONTACT, orders.contact))
-    app.add_handler(CallbackQueryHandler(orders.button, pattern=rf"^({orders.PICK}|{orders.PROBLEM}|{orders.PERSON}):"))
+    app.add_handler(on_press(orders.button, callbacks.OrderDetails, callbacks.OrderProblem, callbacks.OrderPerson))
     # Four digits answer "the last 4 digits of the order's phone?" before anything else reads them.
     app.add_handler(MessageHandler(PRIVATE & filters.Regex(r"^\s*[0-9０-９]{4}\s*$"), orders.last4), group=-1)
 
     app.add_handler(CommandHandler("complaint", tickets.complaint_command, filters=PRIVATE))
     app.add_handler(CommandHandler("human", tickets.human_command, filters=PRIVATE))
     app.add_handler(CommandHandler("mytickets", tickets.my_tickets, filters=PRIVATE))
-    app.add_handler(CallbackQueryHandler(tickets.button, pattern=tickets.CALLBACK_PATTERN))
+    app.add_handler(on_press(tickets.button, callbacks.TicketCategory, callbacks.TicketSolved))
     # While a ticket is worked, whatever the customer sends goes to its topic, before anything else.
     customer_says = filters.ChatType.PRIVATE & ~filters.COMMAND & ~filters.CONTACT & (
         filters.UpdateType.MESSAGE | filters.UpdateType.EDITED_MESSAGE
@@ -76,9 +81,9 @@ def register(app: KefuApp, settings: Settings) -> None:
     }.items():
         app.add_handler(CommandHandler(command, callback, filters=PRIVATE))
     app.add_handler(CommandHandler("forgetme", privacy.forgetme, filters=PRIVATE))
-    app.add_handler(CallbackQueryHandler(privacy.button, pattern=privacy.PATTERN))
-    app.add_handler(CallbackQueryHandler(surveys.button, pattern=surveys.PATTERN))
-    app.add_handler(CallbackQueryHandler(surveys.servqual_button, pattern=surveys.SERVQUAL_PATTERN))
+    app.add_handler(on_press(privacy.button, callbacks.ForgetMe, callbacks.KeepMyData))
+    app.add_handler(on_press(surveys.button, callbacks.Stars, callbacks.SkipComment))
+    app.add_handler(on_press(surveys.servqual_button, callbacks.Servqual))
     # Right after rating a survey, the customer's next text is the comment, not a ticket message.
     app.add_handler(MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, surveys.comment), group=-3)
 
@@ -92,10 +97,13 @@ def register(app: KefuApp, settings: Settings) -> None:
         "ticket": desk.ticket_command,
     }.items():
         app.add_handler(CommandHandler(command, callback, filters=agent_group))
-    app.add_handler(CallbackQueryHandler(desk.card_button, pattern=desk.CALLBACK_PATTERN))
+    app.add_handler(on_press(desk.card_button, callbacks.ClaimTicket, callbacks.SetPriority, callbacks.CloseTicket))
     app.add_handler(CommandHandler("campaign", campaigns.campaign_command, filters=agent_group))
     app.add_handler(CommandHandler("report", reports.report_command, filters=agent_group))
-    app.add_handler(CallbackQueryHandler(campaigns.button, pattern=campaigns.PATTERN))
+    app.add_handler(on_press(
+        campaigns.button, callbacks.CampaignSegment, callbacks.CampaignTemplate, callbacks.SendCampaign,
+        callbacks.CancelCampaign, callbacks.StopCampaign, callbacks.KeepCampaign,
+    ))
     agent_text = agent_group & filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE
     app.add_handler(MessageHandler(agent_text, campaigns.draft_text), group=-1)
     agent_says = agent_group & ~filters.COMMAND & filters.UpdateType.MESSAGE & ~filters.StatusUpdate.ALL
@@ -106,6 +114,6 @@ def register(app: KefuApp, settings: Settings) -> None:
     app.add_handler(MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, chat.message))
     app.add_handler(MessageHandler(PRIVATE & filters.COMMAND, chat.unknown_command))
     app.add_handler(MessageHandler(PRIVATE & ~filters.TEXT, chat.unsupported))
-    # Last: a press no handler above took (forged data, a button of an older kefu) is still answered.
+    # Last: a press that is none of kefu's buttons (handlers/callbacks.py) is still answered.
     app.add_handler(CallbackQueryHandler(common.unknown_button))
     app.add_error_handler(errors.error_handler)

@@ -25,6 +25,7 @@ from bot.core.fit import cut
 from bot.core.i18n import LANGUAGE_NAMES, text
 from bot.telegram.longtext import copy_long, send_long
 from bot.telegram.request import NotSent, watch
+from handlers.callbacks import ClaimTicket, CloseTicket, SetPriority, TicketSolved
 from orders.service import orders_for
 from orders.sources import OrderSourceUnavailable
 from scheduler.surveys import recent_ratings
@@ -34,8 +35,6 @@ from ticketing.models import Agent, Customer, Ticket, TicketMessage
 from ticketing.service import add_agent_reply, earlier_tickets, record_agent
 
 log = logging.getLogger(__name__)
-CLAIM, CLOSE, PRIORITY = "tk:claim", "tk:close", "tk:prio"  # the card's buttons (handlers/desk.py takes them)
-SOLVED = "tc:solved"  # the customer's "problem solved" button under an agent's reply (handlers/tickets.py takes it)
 TOPIC_NAME_LIMIT = 128  # Telegram's
 FORMATTING = frozenset({
     "bold", "italic", "underline", "strikethrough", "spoiler", "code", "pre", "text_link", "blockquote",
@@ -142,9 +141,9 @@ def topic_name(context: KefuContext | KefuApp, ticket: Ticket, customer: Custome
 def card_buttons(context: KefuContext | KefuApp, ticket: Ticket) -> InlineKeyboardMarkup:
     language = context.bot_data.agent_language
     return InlineKeyboardMarkup([[
-        InlineKeyboardButton(text(language, "agent_button_claim"), callback_data=f"{CLAIM}:{ticket.id}"),
-        InlineKeyboardButton(text(language, "agent_button_priority"), callback_data=f"{PRIORITY}:{ticket.id}"),
-        InlineKeyboardButton(text(language, "agent_button_close"), callback_data=f"{CLOSE}:{ticket.id}"),
+        InlineKeyboardButton(text(language, "agent_button_claim"), callback_data=ClaimTicket(ticket.id).pack()),
+        InlineKeyboardButton(text(language, "agent_button_priority"), callback_data=SetPriority(ticket.id).pack()),
+        InlineKeyboardButton(text(language, "agent_button_close"), callback_data=CloseTicket(ticket.id).pack()),
     ]])
 
 
@@ -296,7 +295,7 @@ async def send_to_customer(
     customer = await ticket.customer
     signature = text(customer.language, "ticket_signature", agent=agent.name) if context.settings.tickets.sign_replies else ""
     solved = InlineKeyboardMarkup([[
-        InlineKeyboardButton(text(customer.language, "ticket_button_solved"), callback_data=f"{SOLVED}:{ticket.id}")
+        InlineKeyboardButton(text(customer.language, "ticket_button_solved"), callback_data=TicketSolved(ticket.id).pack())
     ]])
     try:
         if said:

@@ -1,56 +1,54 @@
 """The buttons under the bot's answers: 👍/👎, "did you mean" picks, follow-ups, "talk to a person".
 
 Callback data can be forged by a modified client, so every press is checked on the server: the
-question must exist and belong to the customer who pressed.
+question must exist and belong to the customer who pressed (handlers/callbacks.py has checked
+that it names a question at all).
 """
 
 from __future__ import annotations
-
-import re
 
 from telegram import InlineKeyboardMarkup, Update
 
 from bot.context import KefuContext
 from bot.core.i18n import text
 from handlers import tickets
-from handlers.chat import FEEDBACK_DOWN, FEEDBACK_UP, FOLLOW_UP, HANDOFF, PICK, person_button, send_answer
-from handlers.common import customer_of, number
+from handlers.callbacks import AskPerson, FeedbackDown, FeedbackUp, FollowUp, PickEntry
+from handlers.chat import person_button, send_answer
+from handlers.common import customer_of
 from knowledge_base.questions import answered_with, give_feedback, question_of
 
-PATTERN = "^(" + "|".join(re.escape(p) for p in (FEEDBACK_UP, FEEDBACK_DOWN, PICK, FOLLOW_UP, HANDOFF)) + r"):\d+:"
 
-
-async def button(update: Update, context: KefuContext) -> None:
+async def button(
+    update: Update, context: KefuContext, pressed: FeedbackUp | FeedbackDown | PickEntry | FollowUp | AskPerson
+) -> None:
     query = update.callback_query
-    prefix, question_id, entry_id = query.data.split(":", 2)
     customer = await customer_of(update)
-    asked = number(question_id)
-    question = await question_of(customer, asked) if asked else None
+    question = await question_of(customer, pressed.question_id)
     if question is None:
         await query.answer(text(customer.language, "button_invalid"), show_alert=True)
         return
     language = question.language
     kb = context.kb
 
-    if prefix in (FEEDBACK_UP, FEEDBACK_DOWN):
-        first_time = await give_feedback(question, "up" if prefix == FEEDBACK_UP else "down")
+    if isinstance(pressed, FeedbackUp | FeedbackDown):
+        first_time = await give_feedback(question, "up" if isinstance(pressed, FeedbackUp) else "down")
         await query.answer(text(language, "feedback_thanks" if first_time else "feedback_already"))
         if first_time:
             await _drop_feedback_row(update)
-            if prefix == FEEDBACK_DOWN:
+            if isinstance(pressed, FeedbackDown):
                 await query.message.reply_text(
                     text(language, "feedback_sorry"), reply_markup=InlineKeyboardMarkup([[person_button(language, question)]])
                 )
-    elif prefix in (PICK, FOLLOW_UP):
-        entry = kb.kb.entry(entry_id)
+    elif isinstance(pressed, PickEntry | FollowUp):
+        entry = kb.kb.entry(pressed.entry_id)
         if entry is None:
             await query.answer(text(language, "button_invalid"), show_alert=True)
             return
         await query.answer()
-        if prefix == PICK:
+        if isinstance(pressed, PickEntry):
             await answered_with(question, entry.id, entry.action)
         await send_answer(update, kb, entry.id, language, question)
-    elif prefix == HANDOFF:
+    else:
         await query.answer()
         await tickets.open_for(update, context, customer, language, question.text, "handoff")
 

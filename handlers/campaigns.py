@@ -22,6 +22,14 @@ from bot.core.i18n import text
 from bot.intake.fleet import instance_name
 from bot.telegram.longtext import MAX_TEXT, reply_long
 from handlers import desk
+from handlers.callbacks import (
+    CampaignSegment,
+    CampaignTemplate,
+    CancelCampaign,
+    KeepCampaign,
+    SendCampaign,
+    StopCampaign,
+)
 from handlers.common import number
 from scheduler.campaigns import (
     ACTIVE,
@@ -39,7 +47,6 @@ from scheduler.campaigns import (
 )
 from scheduler.models import Campaign
 
-PATTERN = r"^cp:(seg:[a-z_0-9]+|tpl:[a-z_]+|send|cancel|stop:[0-9]{1,9}(:yes)?|keep)$"
 DRAFT = "campaign_draft"  # user_data of the supervisor: segment, then text or template
 PROGRESS_EVERY = 5  # seconds between two edits of the progress message (20 edits a minute per group)
 STOP_WORDS = ("stop", "cancel")
@@ -62,7 +69,7 @@ async def campaign_command(update: Update, context: KefuContext) -> None:
     if segment and valid_segment(segment):
         await _ask_for_text(update, context, segment)
         return
-    buttons = [InlineKeyboardButton(text(language, f"campaign_segment_{s}"), callback_data=f"cp:seg:{s}") for s in SEGMENTS]
+    buttons = [InlineKeyboardButton(text(language, f"campaign_segment_{s}"), callback_data=CampaignSegment(s).pack()) for s in SEGMENTS]
     await update.effective_message.reply_text(
         text(language, "campaign_pick_segment"),
         reply_markup=InlineKeyboardMarkup([buttons[i:i + 2] for i in range(0, len(buttons), 2)]),
@@ -72,7 +79,7 @@ async def campaign_command(update: Update, context: KefuContext) -> None:
 async def _ask_for_text(update: Update, context: KefuContext, segment: str) -> None:
     language = context.agent_language
     context.user_data[DRAFT] = {"segment": segment}
-    templates = [InlineKeyboardButton(text(language, f"campaign_template_name_{t}"), callback_data=f"cp:tpl:{t}") for t in TEMPLATES]
+    templates = [InlineKeyboardButton(text(language, f"campaign_template_name_{t}"), callback_data=CampaignTemplate(t).pack()) for t in TEMPLATES]
     await update.effective_message.reply_text(
         text(language, "campaign_write", segment=segment), reply_markup=InlineKeyboardMarkup([templates])
     )
@@ -96,7 +103,7 @@ async def _preview(update: Update, context: KefuContext, draft: dict) -> None:
     count = await audience(draft["segment"], context.now()).count()
     sample = draft.get("text") or text(language, f"campaign_template_{draft['template']}", name="…")
     longest = longest_message(draft.get("text"), draft.get("template"))
-    cancel = InlineKeyboardButton(text(language, "campaign_button_cancel"), callback_data="cp:cancel")
+    cancel = InlineKeyboardButton(text(language, "campaign_button_cancel"), callback_data=CancelCampaign().pack())
     if longest > MAX_TEXT:
         draft.pop("text", None)  # the supervisor's next message is the new text
         draft.pop("template", None)
@@ -104,13 +111,16 @@ async def _preview(update: Update, context: KefuContext, draft: dict) -> None:
         buttons = InlineKeyboardMarkup([[cancel]])
     else:
         note = text(language, "campaign_longest", length=longest, limit=MAX_TEXT, name_limit=NAME_LIMIT)
-        send = InlineKeyboardButton(text(language, "campaign_button_send", count=count), callback_data="cp:send")
+        send = InlineKeyboardButton(text(language, "campaign_button_send", count=count), callback_data=SendCampaign().pack())
         buttons = InlineKeyboardMarkup([[send, cancel]])
     preview = text(language, "campaign_preview", segment=draft["segment"], count=count, text=sample)
     await reply_long(update.effective_message, f"{preview}\n\n{note}", reply_markup=buttons)
 
 
-async def button(update: Update, context: KefuContext) -> None:
+async def button(
+    update: Update, context: KefuContext,
+    pressed: CampaignSegment | CampaignTemplate | SendCampaign | CancelCampaign | StopCampaign | KeepCampaign,
+) -> None:
     query = update.callback_query
     language = context.agent_language
     settings = context.settings
@@ -120,40 +130,39 @@ async def button(update: Update, context: KefuContext) -> None:
     if query.from_user.id not in settings.telegram.supervisors:
         await query.answer(text(language, "agent_supervisors_only"), show_alert=True)
         return
-    step = query.data.removeprefix("cp:")
     draft = context.user_data.get(DRAFT)
-    if step.startswith("seg:") and valid_segment(step[4:]):
+    if isinstance(pressed, CampaignSegment):
         await query.answer()
-        await _ask_for_text(update, context, step[4:])
-    elif step.startswith("tpl:") and draft and "segment" in draft and step[4:] in TEMPLATES:
+        await _ask_for_text(update, context, pressed.segment)
+    elif isinstance(pressed, CampaignTemplate) and draft and "segment" in draft:
         await query.answer()
         draft.pop("text", None)
-        draft["template"] = step[4:]
+        draft["template"] = pressed.template
         await _preview(update, context, draft)
-    elif step == "cancel":
+    elif isinstance(pressed, CancelCampaign):
         context.user_data.pop(DRAFT, None)
         await query.answer()
         await query.edit_message_text(text(language, "campaign_cancelled"))
-    elif step == "send" and draft and ("text" in draft or "template" in draft):
+    elif isinstance(pressed, SendCampaign) and draft and ("text" in draft or "template" in draft):
         await query.answer()
         await _send(update, context, draft)
-    elif step.startswith("stop:") and step.endswith(":yes"):
-        stopped, told = await _stop(context, int(step.split(":")[1]))
+    elif isinstance(pressed, StopCampaign) and pressed.sure:
+        stopped, told = await _stop(context, pressed.campaign_id)
         await query.answer(None if stopped else told, show_alert=not stopped)
         if stopped:
             await query.edit_message_text(told)
-    elif step.startswith("stop:"):
-        campaign_id = int(step.removeprefix("stop:"))
+    elif isinstance(pressed, StopCampaign):
+        campaign_id = pressed.campaign_id
         if not await Campaign.exists(id=campaign_id, status__in=ACTIVE):
             await query.answer(text(language, "campaign_not_running", number=campaign_id), show_alert=True)
             return
         await query.answer()
         sure = InlineKeyboardMarkup([[
-            InlineKeyboardButton(text(language, "campaign_button_stop_yes", number=campaign_id), callback_data=f"cp:stop:{campaign_id}:yes"),
-            InlineKeyboardButton(text(language, "campaign_button_keep"), callback_data="cp:keep"),
+            InlineKeyboardButton(text(language, "campaign_button_stop_yes", number=campaign_id), callback_data=StopCampaign(campaign_id, sure=True).pack()),
+            InlineKeyboardButton(text(language, "campaign_button_keep"), callback_data=KeepCampaign().pack()),
         ]])
         await query.message.reply_text(text(language, "campaign_stop_sure", number=campaign_id), reply_markup=sure)
-    elif step == "keep":
+    elif isinstance(pressed, KeepCampaign):
         await query.answer()
         await query.edit_message_text(text(language, "campaign_kept"))
     else:  # a stale button: the draft is gone
@@ -214,7 +223,7 @@ async def show_progress(context: KefuContext | KefuApp, campaign: Campaign) -> d
                    failed=failed, waiting=waiting, stopped=not_sent)
     stop = None
     if campaign.status in ACTIVE:
-        stop = InlineKeyboardMarkup([[InlineKeyboardButton(text(language, "campaign_button_stop"), callback_data=f"cp:stop:{campaign.id}")]])
+        stop = InlineKeyboardMarkup([[InlineKeyboardButton(text(language, "campaign_button_stop"), callback_data=StopCampaign(campaign.id).pack())]])
     try:
         await context.bot.edit_message_text(html.escape(message), campaign.progress_chat_id, campaign.progress_message_id,
                                             parse_mode=ParseMode.HTML, reply_markup=stop)

@@ -13,23 +13,16 @@ from bot.core.i18n import text
 from bot.core.language import to_traditional
 from bot.telegram.longtext import reply_long
 from handlers import orders, tickets
+from handlers.callbacks import AskPerson, FeedbackDown, FeedbackUp, FollowUp, PickEntry
 from handlers.common import customer_and_language, customer_of
 from knowledge_base.entries import Entry
 from knowledge_base.live import LiveKnowledgeBase
 from knowledge_base.models import Question
 from knowledge_base.questions import record_question
 
-# Callback data (Telegram allows 64 bytes): prefix, then the question id, then an entry id.
-FEEDBACK_UP, FEEDBACK_DOWN, PICK, FOLLOW_UP, HANDOFF = "fb+", "fb-", "kbp", "kbf", "human"
-
-
-def callback(prefix: str, question: Question, entry_id: str = "") -> str:
-    data = f"{prefix}:{question.id}:{entry_id}"
-    return data if len(data.encode()) <= 64 else f"{prefix}:{question.id}:"
-
 
 def person_button(language: str, question: Question) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text(language, "button_person"), callback_data=callback(HANDOFF, question))
+    return InlineKeyboardButton(text(language, "button_person"), callback_data=AskPerson(question.id).pack())
 
 
 def answer_markup(kb: LiveKnowledgeBase, entry: Entry, language: str, question: Question) -> InlineKeyboardMarkup:
@@ -39,11 +32,11 @@ def answer_markup(kb: LiveKnowledgeBase, entry: Entry, language: str, question: 
         if button.url:
             rows.append([InlineKeyboardButton(label, url=button.url)])
         elif button.entry:
-            rows.append([InlineKeyboardButton(label, callback_data=callback(FOLLOW_UP, question, button.entry))])
+            rows.append([InlineKeyboardButton(label, callback_data=FollowUp(question.id, button.entry).pack())])
     rows.append(
         [
-            InlineKeyboardButton("👍", callback_data=callback(FEEDBACK_UP, question)),
-            InlineKeyboardButton("👎", callback_data=callback(FEEDBACK_DOWN, question)),
+            InlineKeyboardButton("👍", callback_data=FeedbackUp(question.id).pack()),
+            InlineKeyboardButton("👎", callback_data=FeedbackDown(question.id).pack()),
         ]
     )
     return InlineKeyboardMarkup(rows)
@@ -74,7 +67,7 @@ async def message(update: Update, context: KefuContext) -> None:
         await send_answer(update, kb, route.entry_id, language, question)
     elif route.band == "middle":
         rows = [
-            [InlineKeyboardButton(_title(kb, c.entry_id, language), callback_data=callback(PICK, question, c.entry_id))]
+            [InlineKeyboardButton(_title(kb, c.entry_id, language), callback_data=PickEntry(question.id, c.entry_id).pack())]
             for c in route.suggestions
         ]
         rows.append([person_button(language, question)])

@@ -10,8 +10,9 @@ comes from the "share my phone" keyboard kefu showed before, and would link thei
 :func:`customer_of` records nothing of a forgotten customer for those updates either (flood
 control may ask for the customer before the refusal runs).
 
-Numbers people type or buttons carry are read by :func:`number`, so that a number no row can have
-never reaches the database, and a press no handler takes is answered by :func:`unknown_button`.
+Numbers people type are read by :func:`number`, so that a number no row can have never reaches
+the database; buttons' data is read by handlers/callbacks.py, and a press that is none of kefu's
+is answered by :func:`unknown_button`.
 """
 
 from __future__ import annotations
@@ -22,14 +23,12 @@ from telegram import Update
 from telegram.constants import ChatType
 
 from bot.context import KefuContext
+from bot.core.db import ROW_ID_MAX
 from bot.core.i18n import text
 from bot.core.language import Language, language_from_telegram
 from ticketing.customers import known_customer, record_customer, reply_language
 from ticketing.models import Customer
 
-ROW_ID_MAX = 2**31 - 1
-"""The largest id of a row: tickets, surveys and questions are numbered in INTEGER columns
-(PostgreSQL's int4)."""
 TELEGRAM_ID_MAX = 2**63 - 1
 """The largest Telegram id (BIGINT columns)."""
 ECHO_LIMIT = 40
@@ -72,7 +71,7 @@ async def customer_and_language(update: Update) -> tuple[Customer, Language]:
 
 
 def number(given: str, largest: int = ROW_ID_MAX) -> int | None:
-    """``given`` (a command's argument, a part of a button's data) as an id from 1 to ``largest``;
+    """``given`` (a command's argument) as an id from 1 to ``largest``;
     None for anything else — other characters, ``0``, a number no column holds — which names
     nothing. Asked of the database, a number past the column's range fails the update (SQLite
     stores int64, PostgreSQL's INTEGER int4), and Python reads "²" as a digit but not as a number."""

@@ -23,9 +23,6 @@ from bot.core.i18n import Markup, html_text, text
 from bot.intake.models import InboxUpdate
 from bot.telegram.longtext import reply_long
 from handlers.agent_group import (
-    CLAIM,
-    CLOSE,
-    PRIORITY,
     agent_name,
     agent_of,
     customer_card,
@@ -37,6 +34,7 @@ from handlers.agent_group import (
     send_to_customer,
     ticket_here,
 )
+from handlers.callbacks import ClaimTicket, CloseTicket, SetPriority
 from handlers.common import ECHO_LIMIT, TELEGRAM_ID_MAX, number
 from ticketing.lifecycle import CLOSED, DONE
 from ticketing.models import Agent, Customer, Ticket, TicketMessage
@@ -59,7 +57,6 @@ from ticketing.snippets import SnippetError, delete_snippet, list_snippets, rend
 from ticketing.triage import PRIORITIES
 
 log = logging.getLogger(__name__)
-CALLBACK_PATTERN = rf"^(({CLAIM}|{CLOSE}|{PRIORITY}):\d+|{PRIORITY}:\d+:(low|normal|high|urgent))$"
 REMINDER_LEAD = timedelta(minutes=15)
 UNPOSTED_AFTER = timedelta(minutes=1)
 """A ticket still without topic and card this long after it was opened is posted by the watch."""
@@ -133,7 +130,7 @@ async def priority_command(update: Update, context: KefuContext) -> None:
 
 def _priority_buttons(ticket: Ticket) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[
-        InlineKeyboardButton(("• " if p == ticket.priority else "") + p, callback_data=f"{PRIORITY}:{ticket.id}:{p}")
+        InlineKeyboardButton(("• " if p == ticket.priority else "") + p, callback_data=SetPriority(ticket.id, p).pack())
         for p in PRIORITIES
     ]])
 
@@ -308,31 +305,28 @@ def _ticket_line(context: KefuContext, ticket: Ticket) -> str:
     return f"{name} · {html.escape(ticket.status)} · {html.escape(ticket.priority)} · {who} · ⏱ {local_time(context, due) if due else '—'}"
 
 
-async def card_button(update: Update, context: KefuContext) -> None:
+async def card_button(update: Update, context: KefuContext, pressed: ClaimTicket | SetPriority | CloseTicket) -> None:
     """Claim / Priority / Close under a card: only members of the agent group, only for a real ticket."""
     query = update.callback_query
     language = context.agent_language
-    parts = query.data.split(":")
-    action, given, level = ":".join(parts[:2]), parts[2], parts[3] if len(parts) > 3 else None
     group = context.agent_chat_id
-    ticket_id = number(given)
-    ticket = await Ticket.get_or_none(id=ticket_id) if ticket_id else None
+    ticket = await Ticket.get_or_none(id=pressed.ticket_id)
     if ticket is None or query.message is None or query.message.chat_id != group or not await is_member(context, group, query.from_user.id):
         await query.answer(text(language, "button_invalid"), show_alert=True)
         return
-    if action == CLAIM:
+    if isinstance(pressed, ClaimTicket):
         agent = await agent_of(update, context)
         won = await claim(ticket.id, agent, context.now())
         await query.answer(text(language, "agent_claimed" if won else "agent_already_claimed", agent=agent.name))
         if won:
             await post_in_topic(context, ticket, text(language, "agent_claimed", agent=agent.name))
-    elif action == PRIORITY and level is None:
+    elif isinstance(pressed, SetPriority) and pressed.level is None:
         await query.answer()
         await post_in_topic(context, ticket, text(language, "agent_priority_pick", number=ticket.id, priority=ticket.priority),
                             reply_markup=_priority_buttons(ticket))
-    elif action == PRIORITY:
+    elif isinstance(pressed, SetPriority):
         await query.answer()
-        await _set_priority(update, context, ticket, level)
+        await _set_priority(update, context, ticket, pressed.level)
     else:
         await query.answer()
         await _close(update, context, ticket)

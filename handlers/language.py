@@ -6,16 +6,15 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.context import KefuContext
 from bot.core.i18n import LANGUAGE_NAMES, text
-from bot.core.language import Language, parse_language
+from bot.core.language import parse_language
+from handlers.callbacks import PickLanguage
 from handlers.common import customer_of
 from ticketing.customers import choose_language
-
-CALLBACK_PREFIX = "lang:"
 
 
 def language_keyboard() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(name, callback_data=CALLBACK_PREFIX + code)] for code, name in LANGUAGE_NAMES.items()]
+        [[InlineKeyboardButton(name, callback_data=PickLanguage(code).pack())] for code, name in LANGUAGE_NAMES.items()]
     )
 
 
@@ -33,13 +32,9 @@ async def lang_command(update: Update, context: KefuContext) -> None:
     await update.message.reply_text(prompt, reply_markup=language_keyboard())
 
 
-async def lang_button(update: Update, context: KefuContext) -> None:
+async def lang_button(update: Update, context: KefuContext, pressed: PickLanguage) -> None:
     query = update.callback_query
-    language: Language | None = parse_language(query.data.removeprefix(CALLBACK_PREFIX))
-    if language is None:  # a forged or outdated button
-        await query.answer()
-        return
     customer = await customer_of(update)
-    await choose_language(customer, language)
+    await choose_language(customer, pressed.language)
     await query.answer()
-    await query.edit_message_text(text(language, "lang_set"))
+    await query.edit_message_text(text(pressed.language, "lang_set"))

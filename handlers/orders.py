@@ -25,6 +25,7 @@ from bot.core.fit import storable
 from bot.core.i18n import text
 from bot.telegram.longtext import reply_long
 from handlers import tickets
+from handlers.callbacks import OrderDetails, OrderPerson, OrderProblem
 from handlers.common import customer_and_language, customer_of
 from orders.phones import InvalidPhone
 from orders.service import Lookup, orders_for
@@ -33,7 +34,6 @@ from orders.verification import Verification, link_phone, verify_by_last4
 from orders.views import OrderView
 from ticketing.models import Customer
 
-PICK, PROBLEM, PERSON = "ord", "ordp", "ordh"
 AWAITING = "order_awaiting_last4"  # user_data key: the order number whose last 4 digits we asked for
 
 
@@ -73,7 +73,7 @@ async def show_orders(
         rows = [
             [InlineKeyboardButton(
                 f"{o.order_no} · {text(language, 'status_' + o.status.value)} · {o.created_at.astimezone(zone):%m-%d}",
-                callback_data=f"{PICK}:{o.order_no}",
+                callback_data=OrderDetails(o.order_no).pack(),
             )]
             for o in result.orders
         ]
@@ -83,8 +83,8 @@ async def show_orders(
 async def send_card(update: Update, context: KefuContext, order: OrderView, language: str) -> None:
     buttons = InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton(text(language, "button_order_problem"), callback_data=f"{PROBLEM}:{order.order_no}")],
-            [InlineKeyboardButton(text(language, "button_person"), callback_data=f"{PERSON}:{order.order_no}")],
+            [InlineKeyboardButton(text(language, "button_order_problem"), callback_data=OrderProblem(order.order_no).pack())],
+            [InlineKeyboardButton(text(language, "button_person"), callback_data=OrderPerson(order.order_no).pack())],
         ]
     )
     await reply_long(update.effective_message, status_card(order, language, shop_zone(context)), reply_markup=buttons)
@@ -155,19 +155,18 @@ async def last4(update: Update, context: KefuContext) -> None:
     raise ApplicationHandlerStop
 
 
-async def button(update: Update, context: KefuContext) -> None:
+async def button(update: Update, context: KefuContext, pressed: OrderDetails | OrderProblem | OrderPerson) -> None:
     query = update.callback_query
-    prefix, _, order_no = query.data.partition(":")
     customer = await customer_of(update)
     language = customer.language
     await query.answer()
-    if prefix == PICK:
-        await show_orders(update, context, customer, language, order_no)
-    elif prefix == PROBLEM and order_no:
+    if isinstance(pressed, OrderDetails):
+        await show_orders(update, context, customer, language, pressed.order_no)
+    elif isinstance(pressed, OrderProblem) and (order_no := pressed.order_no):
         mine = await orders_for(customer, order_no, source=context.orders)
         linked = order_no if mine.outcome is Lookup.FOUND else None  # a forged button links nothing
         await tickets.open_for(update, context, customer, language, f"⚠️ {order_no}", "order", order_no=linked)
-    else:
+    else:  # a person: under a card, or a problem button without its order
         await tickets.open_for(update, context, customer, language, "/human", "handoff", order_no=None)
 
 
@@ -180,7 +179,7 @@ def _share_phone(language: str) -> ReplyKeyboardMarkup:
 
 
 def _person(language: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[InlineKeyboardButton(text(language, "button_person"), callback_data=f"{PERSON}:")]])
+    return InlineKeyboardMarkup([[InlineKeyboardButton(text(language, "button_person"), callback_data=OrderPerson().pack())]])
 
 
 async def _unavailable(update: Update, language: str) -> None:

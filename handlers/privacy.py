@@ -24,26 +24,25 @@ from bot.context import KefuContext
 from bot.core.i18n import text
 from bot.privacy import Forgotten, forget_customer
 from handlers import agent_group
+from handlers.callbacks import ForgetMe, KeepMyData
 from handlers.common import customer_and_language, customer_of, writes_themselves
 from ticketing.customers import known_customer
 from ticketing.models import Customer, Ticket
 
 log = logging.getLogger(__name__)
-FORGET, KEEP = "pv:forget", "pv:keep"
-PATTERN = rf"^({FORGET}|{KEEP})$"
 
 
 async def forgetme(update: Update, context: KefuContext) -> None:
     """What is deleted and what stays, and two buttons: nothing happens without the first."""
     _, language = await customer_and_language(update)
     buttons = InlineKeyboardMarkup([
-        [InlineKeyboardButton(text(language, "forgetme_button_yes"), callback_data=FORGET)],
-        [InlineKeyboardButton(text(language, "forgetme_button_no"), callback_data=KEEP)],
+        [InlineKeyboardButton(text(language, "forgetme_button_yes"), callback_data=ForgetMe().pack())],
+        [InlineKeyboardButton(text(language, "forgetme_button_no"), callback_data=KeepMyData().pack())],
     ])
     await update.message.reply_text(text(language, "forgetme_confirm"), reply_markup=buttons)
 
 
-async def button(update: Update, context: KefuContext) -> None:
+async def button(update: Update, context: KefuContext, pressed: ForgetMe | KeepMyData) -> None:
     query = update.callback_query
     customer = await customer_of(update)
     language = customer.language
@@ -51,7 +50,7 @@ async def button(update: Update, context: KefuContext) -> None:
         await query.answer(text(language, "button_invalid"), show_alert=True)
         return
     await query.answer()
-    if query.data == KEEP:
+    if isinstance(pressed, KeepMyData):
         await query.edit_message_text(text(language, "forgetme_kept"))
         return
     forgotten = await forget_customer(customer, context.now(), context.sla.calendar)

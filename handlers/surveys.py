@@ -7,62 +7,58 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot.context import KefuContext
 from bot.core.i18n import text
-from handlers.common import customer_and_language, number
-from scheduler.messages import SERVQUAL, SURVEY, SURVEY_SKIP, servqual_scale
+from handlers.common import customer_and_language
+from scheduler.buttons import Servqual, SkipComment, Stars
+from scheduler.messages import servqual_scale
 from scheduler.models import OutboxMessage
 from scheduler.surveys import STEPS, add_comment, answer_servqual, rate
 
-PATTERN = rf"^({SURVEY}:\d+:[1-5]|{SURVEY_SKIP}:\d+)$"
-SERVQUAL_PATTERN = rf"^{SERVQUAL}:\d+:(start|\d:[1-7])$"
 COMMENT = "survey_comment"  # user_data: the response id waiting for the customer's comment
 
 
-async def button(update: Update, context: KefuContext) -> None:
+async def button(update: Update, context: KefuContext, pressed: Stars | SkipComment) -> None:
     """A star pressed under a survey: stored once; then an optional comment."""
     query = update.callback_query
     customer, language = await customer_and_language(update)
-    parts = query.data.split(":")
-    message_id = number(parts[1])
-    message = await OutboxMessage.get_or_none(id=message_id, customer=customer) if message_id else None
+    message = await OutboxMessage.get_or_none(id=pressed.outbox_id, customer=customer)
     if message is None:  # someone else's survey, or a forged button
         await query.answer(text(language, "button_invalid"), show_alert=True)
         return
-    if parts[0] == SURVEY_SKIP:
+    if isinstance(pressed, SkipComment):
         context.user_data.pop(COMMENT, None)
         await query.answer()
         await query.edit_message_reply_markup(None)
         await query.message.reply_text(text(language, "survey_thanks"))
         return
-    rated = await rate(message, int(parts[2]), context.now())
+    rated = await rate(message, pressed.score, context.now())
     if not rated.first:
         await query.answer(text(language, "survey_already", stars="⭐" * rated.response.score))
         return
     await query.answer()
     context.user_data[COMMENT] = rated.response.id
-    skip = InlineKeyboardMarkup([[InlineKeyboardButton(text(language, "survey_button_skip"), callback_data=f"{SURVEY_SKIP}:{message.id}")]])
+    skip = InlineKeyboardMarkup([[InlineKeyboardButton(text(language, "survey_button_skip"), callback_data=SkipComment(message.id).pack())]])
     await query.edit_message_text(
         f"{query.message.text}\n\n{text(language, 'survey_rated', stars='⭐' * rated.response.score)}", reply_markup=skip
     )
 
 
-async def servqual_button(update: Update, context: KefuContext) -> None:
+async def servqual_button(update: Update, context: KefuContext, pressed: Servqual) -> None:
     """The SERVQUAL survey, one question at a time in the same message: expectation, then perception,
     for each of the five dimensions."""
     query = update.callback_query
     customer, language = await customer_and_language(update)
-    parts = query.data.split(":")
-    message_id = number(parts[1])
-    message = await OutboxMessage.get_or_none(id=message_id, customer=customer, kind="servqual") if message_id else None
+    message = await OutboxMessage.get_or_none(id=pressed.outbox_id, customer=customer, kind="servqual")
     if message is None:
         await query.answer(text(language, "button_invalid"), show_alert=True)
         return
-    if parts[2] == "start":
+    if pressed.answer is None:  # the start button
         step: int | None = 0
     else:
-        answered = await answer_servqual(message, int(parts[2]), int(parts[3]), context.now())
+        answered_step, score = pressed.answer
+        answered = await answer_servqual(message, answered_step, score, context.now())
         step = answered.next_step
         if not answered.counted:
-            await query.answer(text(language, "survey_already", stars=parts[3]))
+            await query.answer(text(language, "survey_already", stars=score))
             return
     await query.answer()
     if step is None:

@@ -16,7 +16,8 @@ from telegram.ext import ApplicationHandlerStop
 from bot.context import KefuContext
 from bot.core.i18n import text
 from handlers import agent_group
-from handlers.common import customer_and_language, customer_of, number
+from handlers.callbacks import TicketCategory, TicketSolved
+from handlers.common import customer_and_language, customer_of
 from ticketing.lifecycle import CLOSED, RESOLVED, can_move
 from ticketing.models import Customer, Ticket
 from ticketing.service import (
@@ -32,8 +33,6 @@ from ticketing.service import (
 from ticketing.triage import CATEGORIES
 
 log = logging.getLogger(__name__)
-CATEGORY = "tc:cat"
-CALLBACK_PATTERN = rf"^({CATEGORY}:\d+:({'|'.join(CATEGORIES)})|{agent_group.SOLVED}:\d+)$"
 
 
 async def open_for(
@@ -65,10 +64,10 @@ async def open_for(
 
 def _category_buttons(language: str, ticket: Ticket) -> InlineKeyboardMarkup:
     right = InlineKeyboardButton(
-        text(language, "ticket_category_right"), callback_data=f"{CATEGORY}:{ticket.id}:{ticket.category}"
+        text(language, "ticket_category_right"), callback_data=TicketCategory(ticket.id, ticket.category).pack()
     )
     others = [
-        InlineKeyboardButton(text(language, "category_" + c), callback_data=f"{CATEGORY}:{ticket.id}:{c}")
+        InlineKeyboardButton(text(language, "category_" + c), callback_data=TicketCategory(ticket.id, c).pack())
         for c in CATEGORIES if c != ticket.category
     ]
     return InlineKeyboardMarkup([[right], *(others[i:i + 2] for i in range(0, len(others), 2))])
@@ -139,21 +138,19 @@ async def relay_from_customer(update: Update, context: KefuContext) -> None:
     raise ApplicationHandlerStop
 
 
-async def button(update: Update, context: KefuContext) -> None:
+async def button(update: Update, context: KefuContext, pressed: TicketCategory | TicketSolved) -> None:
     """The customer's ticket buttons: confirm the category, or mark the problem solved.
 
     The ticket must be the presser's own and still active; anything else is refused.
     """
     query = update.callback_query
     customer, language = await customer_and_language(update)
-    parts = query.data.split(":")
-    ticket_id = number(parts[2])
-    ticket = await Ticket.get_or_none(id=ticket_id, customer=customer) if ticket_id else None
+    ticket = await Ticket.get_or_none(id=pressed.ticket_id, customer=customer)
     if ticket is None or ticket.status == CLOSED:
         await query.answer(text(language, "button_invalid"), show_alert=True)
         return
-    if parts[1] == "cat":
-        await set_category(ticket, parts[3], "customer", context.now())
+    if isinstance(pressed, TicketCategory):
+        await set_category(ticket, pressed.category, "customer", context.now())
         await query.answer()
         chosen = text(language, "ticket_category_chosen", category=text(language, "category_" + ticket.category))
         await query.edit_message_text(f"{query.message.text}\n\n{chosen}")

@@ -1,10 +1,8 @@
 """What each kind of outbox row says, in the customer's language, with its buttons.
 
 The texts live in the message catalogs (``survey_*``, ``revisit_*``, ``greeting_*``,
-``order_notice_*``), so a shop edits them like every other text. Survey buttons carry the outbox
-row's id: the press is checked against the row's customer on the server, so a forged or someone
-else's button does nothing; order buttons carry the order number, and the orders handler shows an
-order only to a customer who proved it is theirs.
+``order_notice_*``), so a shop edits them like every other text. The buttons' callback data is
+scheduler/buttons.py's.
 """
 
 from __future__ import annotations
@@ -12,14 +10,9 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.core.i18n import text
+from scheduler.buttons import OrderDetails, OrderProblem, Servqual, Stars
 from scheduler.models import OutboxMessage
 from ticketing.models import Customer
-
-SURVEY = "sv"  # sv:<outbox id>:<score>
-SURVEY_SKIP = "svskip"  # svskip:<outbox id>: no comment
-SERVQUAL = "sq"  # sq:<outbox id>:start, then sq:<outbox id>:<step>:<score>
-ORDER_PROBLEM = "ordp"  # the orders handler's "problem with this order" button
-ORDER_DETAILS = "ord"  # the orders handler's order card: ord:<order_no>, ownership checked on the press
 
 
 def render(message: OutboxMessage, customer: Customer) -> tuple[str, InlineKeyboardMarkup | None]:
@@ -32,16 +25,16 @@ def render(message: OutboxMessage, customer: Customer) -> tuple[str, InlineKeybo
         return text(language, "survey_delivered", name=name, order_no=payload.get("order_no", "")), stars(message.id)
     if message.kind == "revisit":
         order_no = payload.get("order_no", "")
-        button = InlineKeyboardButton(text(language, "revisit_button_problem"), callback_data=f"{ORDER_PROBLEM}:{order_no}")
+        button = InlineKeyboardButton(text(language, "revisit_button_problem"), callback_data=OrderProblem(order_no).pack())
         return text(language, "revisit", name=name, order_no=order_no), InlineKeyboardMarkup([[button]])
     if message.kind == "order_status":
         order_no = payload["order_no"]
-        button = InlineKeyboardButton(text(language, "button_order_details"), callback_data=f"{ORDER_DETAILS}:{order_no}")
+        button = InlineKeyboardButton(text(language, "button_order_details"), callback_data=OrderDetails(order_no).pack())
         return text(language, f"order_notice_{payload['status']}", order_no=order_no), InlineKeyboardMarkup([[button]])
     if message.kind == "greeting":
         return text(language, "greeting_" + payload.get("name", "generic"), name=name), None
     if message.kind == "servqual":
-        start = InlineKeyboardButton(text(language, "servqual_button_start"), callback_data=f"{SERVQUAL}:{message.id}:start")
+        start = InlineKeyboardButton(text(language, "servqual_button_start"), callback_data=Servqual(message.id).pack())
         return text(language, "servqual_intro", name=name, number=payload.get("ticket_id", "")), InlineKeyboardMarkup([[start]])
     if payload.get("template"):  # a catalog template, in the customer's own language
         return text(language, "campaign_template_" + payload["template"], name=name), None
@@ -51,12 +44,12 @@ def render(message: OutboxMessage, customer: Customer) -> tuple[str, InlineKeybo
 
 def stars(outbox_id: int) -> InlineKeyboardMarkup:
     """1–5 stars, in two rows so that they stay readable on a phone."""
-    button = lambda score: InlineKeyboardButton("⭐" * score, callback_data=f"{SURVEY}:{outbox_id}:{score}")  # noqa: E731
+    button = lambda score: InlineKeyboardButton("⭐" * score, callback_data=Stars(outbox_id, score).pack())  # noqa: E731
     return InlineKeyboardMarkup([[button(s) for s in (1, 2, 3)], [button(s) for s in (4, 5)]])
 
 
 def servqual_scale(outbox_id: int, step: int) -> InlineKeyboardMarkup:
     """1 (not at all) … 7 (absolutely), one row."""
     return InlineKeyboardMarkup([[
-        InlineKeyboardButton(str(score), callback_data=f"{SERVQUAL}:{outbox_id}:{step}:{score}") for score in range(1, 8)
+        InlineKeyboardButton(str(score), callback_data=Servqual(outbox_id, (step, score)).pack()) for score in range(1, 8)
     ]])

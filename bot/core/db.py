@@ -25,6 +25,10 @@ MODEL_MODULES = [
     "ticketing.models", "knowledge_base.models", "orders.models", "scheduler.models", "bot.intake.models",
 ]
 
+ROW_ID_MAX = 2**31 - 1
+"""The largest id of a row: tickets, surveys, questions and campaigns are numbered in INTEGER
+columns (PostgreSQL's int4), so a larger number names nothing (and asked of PostgreSQL, fails)."""
+
 
 SQLITE_DEFAULTS = {"synchronous": "NORMAL"}
 """In WAL mode (tortoise's default) a commit then waits for no fsync: what is committed survives
