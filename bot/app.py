@@ -6,7 +6,6 @@ import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat, Update
@@ -18,25 +17,33 @@ from bot.context import BotData, KefuApp, KefuContext
 from bot.core.config import ConfigError, Settings, TelegramSettings
 from bot.core.i18n import text
 from bot.intake import inbox
-from bot.intake.fleet import once_across_fleet, process_name, take_turn
+from bot.intake.fleet import instance_name, process_name, take_turn
 from bot.intake.intake import Intake
-from bot.telegram.longtext import send_long
 from bot.telegram.ratelimit import ResilientRateLimiter
 from bot.telegram.request import AiohttpRequest, UpdatesRequest
 from bot.telegram.updates import ChatOrderedProcessor
-from handlers import agent_group, desk, reports
+from handlers import agent_group, campaigns, reports, watch
 from knowledge_base.entries import KBError
-from knowledge_base.live import KBNews, LiveKnowledgeBase
+from knowledge_base.live import LiveKnowledgeBase
 from knowledge_base.router import RouterSettings
 from orders.events import on_status_change, status_listeners
 from orders.service import make_source
-from scheduler import jobs as scheduler_jobs
+from scheduler.events import (
+    CampaignProgress,
+    KnowledgeBaseNews,
+    OutboxUnknown,
+    SlaBreached,
+    SlaReminder,
+    TicketUnposted,
+    WeeklyReport,
+)
+from scheduler.jobs import Schedule, register
 from scheduler.producers import queue_order_notices
+from scheduler.sender import Sender
 from ticketing import lifecycle
 from ticketing.sla import SlaPolicy
 
 log = logging.getLogger(__name__)
-KEEP_HANDLED_UPDATES = timedelta(days=7)
 TELEGRAM_API_HOST = "api.telegram.org"
 TELEGRAM_WEBHOOK_PORTS = (443, 80, 88, 8443)
 POOL_TIMEOUT = 60.0
@@ -98,17 +105,29 @@ def build_application(
     app.bot_data.orders = make_source(settings.orders)
     app.bot_data.sla = SlaPolicy.from_settings(settings)
     handlers.register(app, settings)
-    app.job_queue.run_repeating(
-        _reload_knowledge_base, interval=settings.knowledge_base.reload_seconds, name="kb-reload"
-    )
-    every_minute = once_across_fleet("ticket-watch", "%Y-%m-%dT%H:%M")
-    app.job_queue.run_repeating(every_minute(desk.watch_job), interval=60, first=5, name="ticket-watch")
-    app.job_queue.run_repeating(
-        once_across_fleet("inbox-purge", "%Y-%m-%d")(_purge_inbox), interval=3600, first=60, name="inbox-purge"
-    )
-    scheduler_jobs.install(app, settings)
-    reports.schedule_weekly(app, settings)
+    schedule_jobs(app, settings)
     return app
+
+
+def schedule_jobs(app: KefuApp, settings: Settings) -> None:
+    """Every timed job (scheduler/jobs.py), with what it needs of the process; what the jobs
+    have to tell people, handlers say in Telegram."""
+    sender = Sender(app.bot, settings.scheduler, clock=app.bot_data.now, worker=instance_name(settings))
+    schedule = Schedule(
+        settings=settings, sender=sender, sla=app.bot_data.sla, knowledge_base=lambda: app.bot_data.kb,
+        lease=lambda job, period: take_turn(job, period, process_name()), purge_inbox_before=inbox.purge,
+        running=lambda: app.running, start=lambda work, name: app.create_task(work, name=name),
+    )
+    app.bot_data.sender, app.bot_data.schedule = sender, schedule
+    listen = schedule.events.on
+    listen(TicketUnposted, functools.partial(watch.post_unposted, app))
+    listen(SlaReminder, functools.partial(watch.remind, app))
+    listen(SlaBreached, functools.partial(watch.escalate, app))
+    listen(KnowledgeBaseNews, functools.partial(watch.tell_knowledge_base, app))
+    listen(OutboxUnknown, functools.partial(watch.tell_unknown_rows, app))
+    listen(WeeklyReport, functools.partial(reports.post_weekly, app))
+    listen(CampaignProgress, functools.partial(campaigns.progress_moved, app))
+    register(app.job_queue, schedule)
 
 
 def _check_webhook_url(tg: TelegramSettings) -> None:
@@ -143,43 +162,6 @@ def load_knowledge_base(settings: Settings) -> LiveKnowledgeBase:
     except KBError as error:
         problems = "; ".join(str(p) for p in error.problems[:3])
         raise ConfigError(f"The knowledge base does not load ({problems}): fix the file named, then start again.") from None
-
-
-async def _purge_inbox(_context: KefuContext) -> None:
-    """Handled updates hold customers' words: they are kept a week (to answer "did it arrive?")."""
-    await inbox.purge(datetime.now(UTC) - KEEP_HANDLED_UPDATES)
-
-
-async def _reload_knowledge_base(context: KefuContext) -> None:
-    """Reload changed KB files; the agent group hears when they stop loading and when they load
-    again, once (by the process of a fleet that takes the turn for that state of the files)."""
-    news = context.kb.poll()
-    if news is not None:
-        await tell_agents_of_knowledge_base(context.application, news)
-
-
-KB_PROBLEMS_SHOWN = 5
-
-
-async def tell_agents_of_knowledge_base(app: KefuApp, news: KBNews) -> None:
-    settings = app.bot_data.settings
-    group = settings.telegram.agent_chat_id
-    lease = "kb-broken" if news.error is not None else "kb-mended"
-    if group is None or not await take_turn(lease, news.version, process_name()):
-        return
-    language = settings.telegram.agent_language
-    if news.error is None:
-        message = text(language, "agent_kb_mended", entries=news.entries)
-    else:
-        problems = [str(problem) for problem in news.error.problems[:KB_PROBLEMS_SHOWN]]
-        if len(news.error.problems) > KB_PROBLEMS_SHOWN:
-            problems.append(text(language, "agent_kb_more", count=len(news.error.problems) - KB_PROBLEMS_SHOWN))
-        message = text(language, "agent_kb_broken", entries=news.entries, problems="\n".join(problems))
-    try:
-        await send_long(app.bot, group, message)
-    except TelegramError as exc:  # logged with the problems already (knowledge_base.live)
-        log.warning("the agent group was not told that the knowledge base %s: %s",
-                    "does not load" if news.error else "loads again", exc)
 
 
 async def announce_commands(app: KefuApp) -> None:

@@ -27,13 +27,14 @@ from bot.core.config import Settings
 from bot.intake.intake import Intake
 from knowledge_base.live import LiveKnowledgeBase
 from orders.sources import OrderSource
+from scheduler.jobs import Schedule
 from scheduler.sender import Sender
 from ticketing.sla import SlaPolicy
 
 
 class BotData:
     """The application's own state. The services are set by :func:`bot.app.build_application`
-    (``sender`` by :func:`scheduler.jobs.install`) before any update or job runs; reading one
+    (``sender`` and ``schedule`` by :func:`bot.app.schedule_jobs`) before any update or job runs; reading one
     earlier raises AttributeError."""
 
     settings: Settings
@@ -42,12 +43,12 @@ class BotData:
     sla: SlaPolicy
     intake: Intake
     sender: Sender
+    schedule: Schedule
+    """Every timed job, and the listeners of what they tell (scheduler/jobs.py)."""
 
     def __init__(self) -> None:
         self.clock: Callable[[], datetime] | None = None
         """The bot's clock when a test or the sandbox moves time; None: the real time."""
-        self.greeted: set[str] = set()
-        """The days whose greetings were swept already (scheduler/producers.py)."""
         self.agent_group_is_forum: dict[int, tuple[bool, datetime]] = {}
         """Whether the agent group has topics, and when Telegram was last asked (handlers/agent_group.py)."""
         self.queueing: dict[int, asyncio.Task[Any]] = {}

@@ -28,10 +28,8 @@ from bot.http import serving_http
 from bot.privacy import install_throwaway_key
 from bot.runtime import open_database, running_bot
 from bot.telegram.updates import ChatOrderedProcessor
-from handlers.desk import check_life_cycle, check_sla
 from orders.importer import load_samples
 from reports.sample import load_sample_history
-from scheduler.jobs import run_sweep
 from scheduler.models import OutboxMessage
 
 SANDBOX_TOKEN = "123456789:SANDBOX-token-for-the-local-emulator"
@@ -184,9 +182,10 @@ class Sandbox:
         ahead = self.ahead
         self.app.bot_data.clock = lambda: datetime.now(UTC) + ahead
         self._print(f"— the bot's clock is now {datetime.now(UTC) + ahead:%Y-%m-%d %H:%M} UTC")
-        await check_sla(self.app)
-        await check_life_cycle(self.app)
-        await run_sweep(self.app)
+        schedule = self.app.bot_data.schedule  # what fell due: the scheduler's jobs, run now
+        await schedule.check_sla()
+        await schedule.check_life_cycle()
+        await schedule.sweep()
         while await self.app.bot_data.sender.tick():
             pass
         now = datetime.now(UTC) + ahead

@@ -1,6 +1,6 @@
 """/campaign in the agent group (supervisors): segment → text or template → preview and count →
-confirm; then one message shows the progress, edited as the outbox sends, with a button to stop
-the campaign (also ``/campaign stop N``).
+confirm; then one message shows the progress, edited as the outbox sends (the scheduler's
+campaign-progress job), with a button to stop the campaign (also ``/campaign stop N``).
 
 The preview shows how long the longest message can get (the text with the longest name a customer
 can have) and offers no Send button when that is more than Telegram takes: a campaign is never
@@ -11,8 +11,9 @@ written by a background task (scheduler/campaigns.py), so the group is answered 
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop
@@ -45,10 +46,10 @@ from scheduler.campaigns import (
     start_campaign,
     valid_segment,
 )
+from scheduler.events import CampaignProgress
 from scheduler.models import Campaign
 
 DRAFT = "campaign_draft"  # user_data of the supervisor: segment, then text or template
-PROGRESS_EVERY = 5  # seconds between two edits of the progress message (20 edits a minute per group)
 STOP_WORDS = ("stop", "cancel")
 
 
@@ -193,8 +194,7 @@ async def _send(update: Update, context: KefuContext, draft: dict) -> None:
     tasks[campaign.id] = task
     task.add_done_callback(lambda _: tasks.pop(campaign.id, None))
     await show_progress(context, campaign)
-    context.job_queue.run_repeating(_progress_job, interval=PROGRESS_EVERY, first=PROGRESS_EVERY,
-                                    data=campaign.id, name=f"campaign-{campaign.id}")
+    context.bot_data.schedule.follow_campaign(campaign.id)  # edited as it goes: progress_moved
 
 
 async def _stop(context: KefuContext, campaign_id: int) -> tuple[bool, str]:
@@ -213,7 +213,16 @@ async def show_progress(context: KefuContext | KefuApp, campaign: Campaign) -> d
     """Edit the campaign's progress message with the counts as they are now (and the stop button
     while it is queued or sent)."""
     counts = await progress(campaign, context.bot_data.now())
-    language = context.bot_data.agent_language
+    await _edit_progress(context.bot, context.bot_data.agent_language, campaign, counts)
+    return counts
+
+
+async def progress_moved(app: KefuApp, event: CampaignProgress) -> None:
+    """The scheduler's campaign-progress job (every few seconds while the campaign goes on)."""
+    await _edit_progress(app.bot, app.bot_data.agent_language, event.campaign, event.counts)
+
+
+async def _edit_progress(bot: Bot, language: str, campaign: Campaign, counts: Mapping[str, int]) -> None:
     key = {"done": "campaign_done", "cancelled": "campaign_stopped_progress"}.get(campaign.status, "campaign_progress")
     failed = counts["failed"] + counts["unknown"] + (counts["cancelled"] if campaign.status != "cancelled" else 0)
     settled = counts["sent"] + counts["blocked"] + counts["failed"] + counts["unknown"] + counts["cancelled"]
@@ -225,21 +234,8 @@ async def show_progress(context: KefuContext | KefuApp, campaign: Campaign) -> d
     if campaign.status in ACTIVE:
         stop = InlineKeyboardMarkup([[InlineKeyboardButton(text(language, "campaign_button_stop"), callback_data=StopCampaign(campaign.id).pack())]])
     try:
-        await context.bot.edit_message_text(html.escape(message), campaign.progress_chat_id, campaign.progress_message_id,
-                                            parse_mode=ParseMode.HTML, reply_markup=stop)
+        await bot.edit_message_text(html.escape(message), campaign.progress_chat_id, campaign.progress_message_id,
+                                    parse_mode=ParseMode.HTML, reply_markup=stop)
     except BadRequest as exc:  # "message is not modified": nothing moved since the last edit
         if "not modified" not in exc.message:
             raise
-    return counts
-
-
-async def _progress_job(context: KefuContext) -> None:
-    """Until the campaign is over and none of its messages is still on the wire (a stopped
-    campaign's last ones settle after the stop)."""
-    campaign = await Campaign.get_or_none(id=context.job.data)
-    if campaign is None or campaign.status == "done":
-        context.job.schedule_removal()
-        return
-    counts = await show_progress(context, campaign)
-    if campaign.status not in ACTIVE and counts["sending"] == 0:
-        context.job.schedule_removal()

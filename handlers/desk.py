@@ -1,65 +1,54 @@
-"""The commands agents give in a ticket's topic (or replying to its card in a plain group), the
-card's buttons, and the watch: SLA reminders and escalations, tickets left unposted, pending and
-resolved tickets running out.
+"""The commands agents give in a ticket's topic (or replying to its card in a plain group), and
+the card's buttons.
 
 Commands call ticketing and answer whoever gave them; what a move means for the others (the
 customer told, the topic closed) is handlers/agent_group.py's listener, so a command and the
-watch move a ticket alike.
+scheduler's life-cycle job move a ticket alike. The watch (SLA reminders, tickets left unposted)
+is scheduler/jobs.py, and what it tells the topic handlers/watch.py.
 """
 
 from __future__ import annotations
 
 import html
 import logging
-from datetime import timedelta
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 
-from bot.context import KefuApp, KefuContext
+from bot.context import KefuContext
 from bot.core.crypto import blind_indexes
 from bot.core.fit import cut
 from bot.core.i18n import Markup, html_text, text
-from bot.intake.models import InboxUpdate
 from bot.telegram.longtext import reply_long
 from handlers.agent_group import (
-    agent_name,
     agent_of,
     customer_card,
     forgotten_explained,
     is_member,
     local_time,
     post_in_topic,
-    post_ticket,
     send_to_customer,
     ticket_here,
 )
 from handlers.callbacks import ClaimTicket, CloseTicket, SetPriority
 from handlers.common import ECHO_LIMIT, TELEGRAM_ID_MAX, number
 from ticketing.lifecycle import CLOSED, DONE
-from ticketing.models import Agent, Customer, Ticket, TicketMessage
+from ticketing.models import Agent, Ticket, TicketMessage
 from ticketing.service import (
     add_note,
     assign,
     claim,
     close,
-    close_resolved,
     list_tickets,
     reopen,
     resolve,
-    resolve_stale_pending,
     set_pending,
     set_priority,
-    unposted_tickets,
 )
-from ticketing.sla import due_escalations, due_reminders
 from ticketing.snippets import SnippetError, delete_snippet, list_snippets, render_snippet, save_snippet
 from ticketing.triage import PRIORITIES
 
 log = logging.getLogger(__name__)
-REMINDER_LEAD = timedelta(minutes=15)
-UNPOSTED_AFTER = timedelta(minutes=1)
-"""A ticket still without topic and card this long after it was opened is posted by the watch."""
 VIEWS = ("open", "mine", "unassigned", "breaching")
 
 
@@ -351,58 +340,3 @@ async def _ticket_or_explain(update: Update, context: KefuContext) -> Ticket | N
     if ticket is None:
         await update.effective_message.reply_text(text(context.agent_language, "agent_not_a_ticket"))
     return ticket
-
-
-# -- the watch: tickets left unposted, SLA reminders and escalations, pending and resolved running out
-
-
-async def post_unposted(app: KefuApp) -> int:
-    """Post the tickets left without a card (and maybe a topic): their customer was answered, and
-    then the process died before it posted them (a customer is told first, so that a burst of complaints,
-    whose posts wait for Telegram's 20 a minute into the group, is not kept waiting for them)."""
-    posted = 0
-    for ticket in await unposted_tickets(app.bot_data.now() - UNPOSTED_AFTER):
-        customer = await Customer.get(id=ticket.customer_id)
-        if await InboxUpdate.filter(chat_id=customer.telegram_id, status="processing").exists():
-            continue  # a live process handles the customer's update: it posts the ticket (a burst waits its turn)
-        await post_ticket(app, ticket, customer, ticket.subject)
-        posted += 1
-    return posted
-
-
-async def check_sla(app: KefuApp) -> None:
-    """Remind in the topic before a first response is due; at a breach, mention the supervisors."""
-    settings = app.bot_data.settings
-    if settings.telegram.agent_chat_id is None:
-        return
-    moment = app.bot_data.now()
-    policy = app.bot_data.sla
-    language = settings.telegram.agent_language
-    for ticket in await due_reminders(moment, policy.calendar, REMINDER_LEAD):
-        due = local_time(app, ticket.first_response_due)
-        await post_in_topic(app, ticket, text(language, "agent_sla_reminder", number=ticket.id, due=due))
-    breached = await due_escalations(moment)
-    if not breached:
-        return
-    mentions = " ".join([
-        f'<a href="tg://user?id={user_id}">{html.escape(await agent_name(user_id))}</a>'
-        for user_id in settings.telegram.supervisors
-    ])
-    for ticket in breached:
-        notice = html.escape(text(language, "agent_sla_breached", number=ticket.id))
-        await post_in_topic(app, ticket, f"{notice} {mentions}".strip(), parse_mode=ParseMode.HTML)
-
-
-async def check_life_cycle(app: KefuApp) -> None:
-    """Pending without a reply for ``pending_days`` → resolved; resolved for ``reopen_days`` →
-    closed for good. Who is told is handlers/agent_group.py's ``ticket_moved``, as for an agent's move."""
-    tickets, moment = app.bot_data.settings.tickets, app.bot_data.now()
-    await resolve_stale_pending(moment, timedelta(days=tickets.pending_days))
-    await close_resolved(moment, timedelta(days=tickets.reopen_days))
-
-
-async def watch_job(context: KefuContext) -> None:
-    await post_unposted(context.application)
-    await check_sla(context.application)
-    await check_life_cycle(context.application)
-

@@ -10,12 +10,16 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from telegram.ext import Application
 
 from bot.core.config import Settings
 from bot.emulator import BotAPIEmulator
 from bot.telegram.updates import ChatOrderedProcessor
+
+if TYPE_CHECKING:
+    from scheduler.jobs import Schedule
 
 
 class Replies(list[dict]):
@@ -54,6 +58,11 @@ class Bot:
     async def handled(self, update: dict) -> None:
         await self.processor.wait_finished(update["update_id"], timeout=10)
 
+    @property
+    def schedule(self) -> Schedule:
+        """The bot's timed jobs (scheduler/jobs.py): a test runs one as its time would."""
+        return self.app.bot_data.schedule
+
     def travel(self, moment: datetime) -> None:
         """Set the bot's clock (tickets, SLA, scheduler) to ``moment``."""
         self.app.bot_data.clock = lambda: moment
@@ -64,11 +73,9 @@ class Bot:
 
     async def run_scheduler(self, moment: datetime | None = None) -> int:
         """What the scheduler's jobs do at ``moment``: sweep, then send until nothing more is due."""
-        from scheduler.jobs import run_sweep
-
         if moment is not None:
             self.travel(moment)
-        await run_sweep(self.app)
+        await self.schedule.sweep()
         sent = 0
         while (batch := await self.app.bot_data.sender.tick()) > 0:
             sent += batch

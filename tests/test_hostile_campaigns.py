@@ -16,7 +16,6 @@ from bot.core.config import SchedulerSettings
 from bot.core.fit import utf16_len
 from bot.intake import fleet
 from bot.telegram.longtext import MAX_TEXT
-from handlers.campaigns import show_progress
 from scheduler import campaigns, outbox
 from scheduler.campaigns import NAME_LIMIT, longest_message, queue_rows, start_campaign
 from scheduler.messages import render
@@ -91,7 +90,7 @@ async def test_a_campaign_to_5000_stopped_half_way_sends_nothing_more_and_leaves
         assert (statuses.count("sent"), statuses.count("cancelled")) == (gone, stopped)
         sent_to = set(await OutboxMessage.filter(campaign_id=2, status="sent").values_list("customer__telegram_id", flat=True))
         assert {m["chat"]["id"] for m in received} == sent_to
-        await show_progress(bot.app, await Campaign.get(id=2))  # the progress job's next edit
+        await bot.schedule.show_campaigns_progress()  # the progress job's next edit
         assert boss.message(progress_id)["text"] == f"⏹ Campaign #2 stopped: {gone} of 5000 sent · 0 blocked · 0 failed · {stopped} not sent"
         assert "reply_markup" not in boss.message(progress_id)
 

@@ -8,7 +8,6 @@ from datetime import timedelta
 
 from bot.core.fit import utf16_len
 from bot.telegram.longtext import MAX_TEXT
-from handlers.desk import check_sla
 from tests.conftest import SUPERVISOR_ID, _agent
 from tests.harness import Bot, Person
 from ticketing.models import Ticket, TicketMessage
@@ -142,6 +141,6 @@ async def test_a_supervisor_with_markup_in_the_name_is_mentioned_at_a_breach(cus
     before = bot.emulator.seq
     moment = ticket.first_response_due + timedelta(minutes=1)
     bot.travel(moment)
-    await check_sla(bot.app)
+    await bot.schedule.check_sla()
     [breach] = [m for m in posted_after(bot, agent.chat_id, before, ticket.topic_id) if m["text"].startswith("🚨")]
     assert breach["text"].endswith("<Boss> & </a>")

@@ -9,10 +9,8 @@ import json
 import aiohttp
 from pydantic import SecretStr
 
-from bot.context import KefuContext
 from bot.core.config import ApiSettings
 from bot.http import serving_http
-from handlers.reports import weekly_job
 from reports.export import run_report
 from tests.harness import Bot, Person
 from ticketing.models import Ticket
@@ -47,7 +45,7 @@ async def test_the_weekly_report_is_posted_to_the_agent_group(bot: Bot, agent: P
     [job] = bot.app.job_queue.get_jobs_by_name("weekly-report")  # [reports] weekly = "mon 09:00" by default
     before = bot.emulator.seq
 
-    await weekly_job(KefuContext.from_job(job, bot.app))  # what the JobQueue hands the callback
+    await bot.schedule.weekly_report()  # what the job does on Monday at 09:00
     posted = bot.emulator.bot_messages(agent.chat_id, since=before)
     assert posted[0]["text"].startswith("🗓 每周报告\n📊 服务报告") and posted[1]["photo"]
 

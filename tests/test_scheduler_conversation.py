@@ -9,7 +9,7 @@ from bot.core.config import SchedulerSettings
 from orders.importer import load_samples
 from orders.models import Order, OrderStatus
 from scheduler.festivals import festival_dates
-from scheduler.models import Campaign, OutboxMessage, SurveyResponse
+from scheduler.models import OutboxMessage, SurveyResponse
 from tests.harness import Person
 from ticketing.models import Customer, Ticket
 
@@ -148,10 +148,7 @@ async def test_a_campaign_to_2000_customers_shows_its_progress_live(start_bot) -
         before = bot.emulator.seq
         sent = await bot.run_scheduler(MONDAY_10 + timedelta(seconds=1))
         assert sent == 2000
-        from handlers.campaigns import show_progress
-
-        campaign = await Campaign.get(id=1)
-        await show_progress(bot.app, campaign)
+        await bot.schedule.show_campaigns_progress()  # the progress job's next edit
         assert boss.message(progress_id)["text"] == "✅ 营销活动 #1 已完成：已发送 2000/2000 · 已屏蔽 0 · 失败 0"
         texts = [m["text"] for m in bot.emulator.bot_messages(since=before) if m["chat"]["type"] == "private"]
         assert sorted(texts) == sorted(f"C{n}，双十二特惠今晚开始！" for n in range(2000))

@@ -136,8 +136,6 @@ async def test_a_second_logistics_complaint_within_30_days_is_flagged_repeat(mak
 async def test_the_sla_reminder_and_the_escalation_appear_in_the_topic(customer: Person, agent: Person, supervisor: Person) -> None:
     from datetime import timedelta
 
-    from handlers.desk import check_sla
-
     bot = customer.bot
     await customer.say("/human")
     ticket = await Ticket.get(customer__telegram_id=customer.id)
@@ -145,7 +143,7 @@ async def test_the_sla_reminder_and_the_escalation_appear_in_the_topic(customer:
     due = ticket.first_response_due
     for moment in (due - timedelta(minutes=1), due - timedelta(seconds=30), due, due + timedelta(minutes=1)):
         bot.app.bot_data.clock = lambda moment=moment: moment
-        await check_sla(bot.app)
+        await bot.schedule.check_sla()
     posted = bot.emulator.bot_messages(agent.chat_id, since=before)
     assert [m["text"][0] for m in posted] == ["⏰", "🚨"]  # each once
     assert all(m["message_thread_id"] == ticket.topic_id for m in posted)

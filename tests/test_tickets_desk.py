@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from handlers.desk import check_life_cycle
 from tests.conftest import _agent
 from tests.harness import Person
 from ticketing.models import Ticket, TicketEvent
@@ -121,13 +120,13 @@ async def test_pending_without_reply_is_resolved_then_closed_automatically(custo
     start = (await Ticket.get(id=ticket.id)).paused_at
     bot.app.bot_data.clock = lambda: start + timedelta(days=3, minutes=1)
     before = bot.emulator.seq
-    await check_life_cycle(bot.app)
+    await bot.schedule.check_life_cycle()
     told = bot.emulator.bot_messages(customer.chat_id, since=before)
     assert [m["text"] for m in told] == [
         f"We haven't heard back from you, so ticket #{ticket.id} is now marked as solved. If you still need help, just write here within 7 days."
     ]
     bot.app.bot_data.clock = lambda: start + timedelta(days=10, minutes=2)
-    await check_life_cycle(bot.app)
+    await bot.schedule.check_life_cycle()
     ticket = await Ticket.get(id=ticket.id)
     assert ticket.status == "closed" and bot.emulator.topics[agent.chat_id][ticket.topic_id]["closed"]
     assert await TicketEvent.filter(ticket=ticket, kind="status", actor="system").count() == 2
@@ -229,7 +228,6 @@ async def test_a_ticket_left_unposted_by_a_crash_is_posted_by_the_watch_once(cus
     """The process answered the customer and died before it posted the ticket in the group."""
     from datetime import UTC, datetime
 
-    from handlers.desk import post_unposted
     from ticketing.customers import record_customer
     from ticketing.service import SlaPolicy, open_ticket
 
@@ -238,14 +236,17 @@ async def test_a_ticket_left_unposted_by_a_crash_is_posted_by_the_watch_once(cus
     stored = await record_customer(customer.id, first_name="Emma", language_code="en")
     ticket = (await open_ticket(stored, text="the parcel is broken", source="complaint", now=opened_at, policy=SlaPolicy())).ticket
     bot.travel(opened_at + timedelta(seconds=30))
-    assert await post_unposted(bot.app) == 0  # a live process may still be posting it
+    await bot.schedule.post_unposted()
+    assert (await Ticket.get(id=ticket.id)).card_requested_at is None  # a live process may still be posting it
     bot.travel(opened_at + timedelta(minutes=3))
-    assert await post_unposted(bot.app) == 1
-    assert await post_unposted(bot.app) == 0
+    await bot.schedule.post_unposted()
+    await bot.schedule.post_unposted()
     posted = await Ticket.get(id=ticket.id)
     assert posted.topic_id is not None and posted.card_message_id is not None
     names = [t["name"] for t in bot.emulator.topics[agent.chat_id].values()]
     assert sum(name.startswith(f"#{ticket.id} ") for name in names) == 1
+    cards = [m for m in bot.emulator.bot_messages(agent.chat_id) if m.get("reply_markup")]
+    assert [m["message_id"] for m in cards] == [posted.card_message_id]
 
 
 async def test_a_customer_writing_to_an_unposted_ticket_brings_its_card_first(customer: Person, agent: Person) -> None:
@@ -268,7 +269,7 @@ async def test_two_posters_of_one_ticket_make_one_topic_and_one_card(customer: P
     import asyncio
     from datetime import UTC, datetime
 
-    from handlers.desk import post_ticket
+    from handlers.agent_group import post_ticket
     from ticketing.customers import record_customer
     from ticketing.service import SlaPolicy, open_ticket
 
@@ -288,7 +289,6 @@ async def test_the_watch_leaves_a_ticket_whose_update_a_live_process_is_handling
     from datetime import UTC, datetime
 
     from bot.intake import inbox
-    from handlers.desk import post_unposted
     from ticketing.customers import record_customer
     from ticketing.service import SlaPolicy, open_ticket
 
@@ -300,13 +300,13 @@ async def test_the_watch_leaves_a_ticket_whose_update_a_live_process_is_handling
     await inbox.store([update], opened_at)
     await inbox.claim([5_000_001], "a-live-process", opened_at)
     bot.travel(opened_at + timedelta(minutes=5))
-    assert await post_unposted(bot.app) == 0
+    await bot.schedule.post_unposted()
+    assert bot.emulator.count("createForumTopic") == 0 and not bot.emulator.bot_messages(agent.chat_id)
 
 
 async def test_a_ticket_whose_topic_was_made_but_not_its_card_gets_its_card_in_that_topic(customer: Person, agent: Person) -> None:
     from datetime import UTC, datetime
 
-    from handlers.desk import post_unposted
     from ticketing.customers import record_customer
     from ticketing.service import SlaPolicy, open_ticket
 
@@ -317,7 +317,7 @@ async def test_a_ticket_whose_topic_was_made_but_not_its_card_gets_its_card_in_t
     topic = await bot.app.bot.create_forum_topic(agent.chat_id, f"#{ticket.id} · made before the crash")
     await Ticket.filter(id=ticket.id).update(topic_id=topic.message_thread_id, topic_requested_at=opened_at)
     bot.travel(opened_at + timedelta(minutes=3))
-    assert await post_unposted(bot.app) == 1
+    await bot.schedule.post_unposted()
     posted = await Ticket.get(id=ticket.id)
     card = next(m for m in bot.emulator.bot_messages(agent.chat_id) if m["message_id"] == posted.card_message_id)
     assert card.get("message_thread_id") == topic.message_thread_id and bot.emulator.count("createForumTopic") == 1
