@@ -15,14 +15,11 @@ process that moves the job's lease to that period runs it, the others skip it.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from telegram.ext import ContextTypes
 from tortoise.exceptions import IntegrityError
 
 from bot.core import sql
@@ -30,9 +27,6 @@ from bot.core.config import Settings
 from bot.intake.models import JobLease
 
 log = logging.getLogger(__name__)
-
-Job = Callable[[ContextTypes.DEFAULT_TYPE], Awaitable[None]]
-
 
 BEAT = timedelta(seconds=5)
 LAPSE = timedelta(seconds=30)
@@ -86,21 +80,3 @@ async def take_turn(name: str, period: str, holder: str) -> bool:
     except IntegrityError:
         return False
     return True
-
-
-def once_across_fleet(name: str, period_format: str) -> Callable[[Job], Job]:
-    """Wrap a job so one process runs it per period (``period_format`` of the UTC time, e.g.
-    ``%Y-%m-%dT%H:%M`` for once a minute, ``%Y-%m-%d`` for once a day)."""
-
-    def wrap(job: Job) -> Job:
-        @functools.wraps(job)
-        async def run_once(context: ContextTypes.DEFAULT_TYPE) -> None:
-            period = datetime.now(UTC).strftime(period_format)
-            if await take_turn(name, period, process_name()):
-                await job(context)
-            else:
-                log.debug("%s for %s already run by another process", name, period)
-
-        return run_once
-
-    return wrap
