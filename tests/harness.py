@@ -1,10 +1,19 @@
-"""Talking to the real bot through the Bot API emulator, as a customer or an agent would."""
+"""Talking to the real bot through the Bot API emulator, as a customer or an agent would.
+
+Everything test modules share lives here, public and documented, or in tests/conftest.py as a
+fixture: the test settings (token, secrets, the privacy key, the supervisor), the people
+(`Bot.add_customer`, `Bot.add_agent`, `Person.in_topic`), the database administrator's
+connection, and real ``kefu`` processes. A test module never imports another test module, nor a
+private name, so each one reads on its own as a specification.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -12,6 +21,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import asyncpg
+import pytest
 from telegram.ext import Application
 
 from bot.core.config import Settings
@@ -20,6 +31,47 @@ from bot.telegram.updates import ChatOrderedProcessor
 
 if TYPE_CHECKING:
     from scheduler.jobs import Schedule
+    from ticketing.models import Ticket
+
+TEST_TOKEN = "987654321:TEST-token-that-must-never-be-logged"
+WEBHOOK_SECRET = "TEST-webhook-secret-never-logged"
+SUPERVISOR_ID = 900_001
+"""The one supervisor of the bot the fixtures start (listed in its [telegram] supervisors)."""
+TEST_PRIVACY_KEY = "PYedMfiVeWyEuJa0UkCSBnjCpbOryWZh2ZIUXepp26E="
+"""The key personal data is encrypted with in the tests (a `kefu run` they start gets it as
+KEFU_PRIVACY__KEYS, since it shares their database)."""
+POSTGRES_ADMIN_URL = os.environ.get("KEFU_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+REQUIRE_POSTGRES = os.environ.get("KEFU_TEST_REQUIRE_POSTGRES") == "1"
+"""Set in CI: a PostgreSQL that does not answer fails the tests instead of skipping them."""
+BOTH_DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+"""The parameters of a fixture that gives a database: each test using it runs on both (the
+PostgreSQL runs are marked ``postgres``: ``-m "not postgres"`` leaves them out)."""
+
+
+async def postgres_admin(*statements: str) -> None:
+    """Run ``statements`` as PostgreSQL's administrator (creating and dropping databases, roles)."""
+    connection = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=3)
+    try:
+        for statement in statements:
+            await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nobody listens on (for a server to take, or for a refusal)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def kefu_env(**settings: str) -> dict[str, str]:
+    """The environment of a ``kefu`` the tests start: this one's, without its KEFU_* variables,
+    with the tests' privacy key (the process shares their database) and ``settings`` on top."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
+    env["KEFU_PRIVACY__KEYS"] = f'["{TEST_PRIVACY_KEY}"]'
+    env.update(settings)
+    return env
 
 
 class Replies(list[dict]):
@@ -71,6 +123,21 @@ class Bot:
         """Wait until the campaigns started have their outbox rows written (a background task)."""
         await asyncio.gather(*self.app.bot_data.queueing.values())
 
+    def add_customer(self, user_id: int | None = None, **user: str | None) -> Person:
+        """A new Telegram user (``user``: the emulator's add_user fields) in their private chat."""
+        created = self.emulator.add_user(user_id, **user)
+        return Person(self, created, created["id"])
+
+    def add_agent(self, user_id: int | None = None, **user: str | None) -> Person:
+        """A new member of the agent group, writing in its General topic."""
+        created = self.emulator.add_user(user_id, **user)
+        self.emulator.set_member(self.group["id"], created["id"], "member")
+        return Person(self, created, self.group["id"])
+
+    def add_supervisor(self, **user: str | None) -> Person:
+        """The supervisor (the first of [telegram] supervisors), a member of the agent group."""
+        return self.add_agent(self.settings.telegram.supervisors[0], **user)
+
     async def run_scheduler(self, moment: datetime | None = None) -> int:
         """What the scheduler's jobs do at ``moment``: sweep, then send until nothing more is due."""
         if moment is not None:
@@ -96,7 +163,12 @@ class Person:
     def id(self) -> int:
         return self.user["id"]
 
-    async def _exchange(self, update: dict) -> Replies:
+    def in_topic(self, ticket: Ticket) -> Person:
+        """The same agent, writing in the ticket's topic of the agent group."""
+        return Person(self.bot, self.user, self.chat_id, thread_id=ticket.topic_id)
+
+    async def exchange(self, update: dict) -> Replies:
+        """Hand the bot ``update`` (made by the emulator as this person) and collect its replies."""
         before = self.bot.emulator.seq
         await self.bot.handled(update)
         replies = Replies(self.bot.emulator.bot_messages(self.chat_id, since=before))
@@ -104,13 +176,13 @@ class Person:
         return replies
 
     async def say(self, text: str) -> Replies:
-        return await self._exchange(
+        return await self.exchange(
             self.bot.emulator.send_text(self.id, text, chat_id=self.chat_id, message_thread_id=self.thread_id)
         )
 
     async def reply(self, message_id: int, text: str) -> Replies:
         """Write ``text`` as a reply to a message of this chat (how agents answer in a plain group)."""
-        return await self._exchange(self.bot.emulator.send_text(
+        return await self.exchange(self.bot.emulator.send_text(
             self.id, text, chat_id=self.chat_id, message_thread_id=self.thread_id, reply_to_message_id=message_id
         ))
 
@@ -123,11 +195,15 @@ class Person:
                         update = self.bot.emulator.press_button(
                             self.id, message["message_id"], button["callback_data"], chat_id=self.chat_id
                         )
-                        return await self._exchange(update)
+                        return await self.exchange(update)
         raise AssertionError(f"no button {label!r} in this chat")
 
+    async def share_contact(self, phone: str) -> Replies:
+        """Share one's own phone number, as the bot's "share my phone number" button does."""
+        return await self.exchange(self.bot.emulator.send_contact(self.id, phone))
+
     async def send_photo(self, data: bytes, caption: str | None = None) -> Replies:
-        return await self._exchange(
+        return await self.exchange(
             self.bot.emulator.send_photo(self.id, data, caption=caption, chat_id=self.chat_id, message_thread_id=self.thread_id)
         )
 

@@ -30,8 +30,7 @@ import pytest
 
 from bot.core import crypto
 from bot.emulator import BotAPIEmulator
-from tests.conftest import POSTGRES_ADMIN_URL, REQUIRE_POSTGRES
-from tests.harness import kefu_run
+from tests.harness import POSTGRES_ADMIN_URL, REQUIRE_POSTGRES, kefu_run, postgres_admin
 
 pytestmark = pytest.mark.slow
 
@@ -236,15 +235,6 @@ async def test_sqlite_backup_while_kefu_runs_restores_with_its_key_file(tmp_path
 # -- PostgreSQL --------------------------------------------------------------------------------
 
 
-async def _admin(*statements: str) -> None:
-    connection = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=3)
-    try:
-        for statement in statements:
-            await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
 @pytest.fixture
 async def kefu_database() -> AsyncIterator[tuple[str, str]]:
     """A role and a database of its own, as the page's "PostgreSQL" section makes them: (role, url)."""
@@ -252,7 +242,7 @@ async def kefu_database() -> AsyncIterator[tuple[str, str]]:
     clean = (f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"DROP DATABASE IF EXISTS {name}_broken WITH (FORCE)",
              f"DROP ROLE IF EXISTS {name}")
     try:
-        await _admin(*clean, f"CREATE ROLE {name} LOGIN",
+        await postgres_admin(*clean, f"CREATE ROLE {name} LOGIN",
                      f"CREATE DATABASE {name} OWNER {name} ENCODING 'UTF8' TEMPLATE template0")
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         if REQUIRE_POSTGRES:
@@ -260,7 +250,7 @@ async def kefu_database() -> AsyncIterator[tuple[str, str]]:
         pytest.skip(f"no PostgreSQL at {POSTGRES_ADMIN_URL} ({exc}); set KEFU_TEST_POSTGRES_URL")
     missing = [tool for tool in ("pg_dump", "pg_restore", "psql") if shutil.which(tool) is None]
     if missing:
-        await _admin(*clean)
+        await postgres_admin(*clean)
         if REQUIRE_POSTGRES:
             pytest.fail(f"PostgreSQL required, but {', '.join(missing)} not installed")
         pytest.skip(f"{', '.join(missing)} not installed")
@@ -268,7 +258,7 @@ async def kefu_database() -> AsyncIterator[tuple[str, str]]:
     try:
         yield name, f"postgres://{name}@{base}/{name}"
     finally:
-        await _admin(*clean)
+        await postgres_admin(*clean)
 
 
 async def pg_first_names(url: str) -> list[str]:

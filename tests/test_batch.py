@@ -57,7 +57,6 @@ async def test_a_failed_statement_fails_its_callers_only(database: str) -> None:
     assert await batch(4) == "row 4"  # the next statement runs as usual
 
 
-@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
 async def test_inside_a_transaction_the_query_runs_on_the_transactions_connection(database: str) -> None:
     async with in_transaction():
         created = await Customer.create(telegram_id=4242, first_name="Ana")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
 import shutil
 import sqlite3
@@ -18,26 +17,17 @@ import pytest
 from bot import privacy
 from bot.core import db
 from bot.emulator import BotAPIEmulator
-from tests.harness import kefu_run
+from tests.harness import kefu_env, kefu_run
 from ticketing.models import Customer
+
+pytestmark = pytest.mark.slow  # each test starts a real `kefu`: a second or more apiece
 
 TOKEN = "555666777:CLI-test-token-must-not-be-printed"
 
 
-PRIVACY_KEYS = '["PYedMfiVeWyEuJa0UkCSBnjCpbOryWZh2ZIUXepp26E="]'
-
-
-def _env(**extra: str) -> dict[str, str]:
-    """A clean environment; ``kefu run`` also needs the key that encrypts personal data."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
-    env["KEFU_PRIVACY__KEYS"] = PRIVACY_KEYS
-    env.update(extra)
-    return env
-
-
 def test_run_without_a_token_says_what_to_do_and_exits_2(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=kefu_env(), capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
@@ -50,7 +40,7 @@ def test_a_bad_setting_exits_2_with_one_sentence(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "bot", "run"],
         cwd=tmp_path,
-        env=_env(KEFU_TELEGRAM__TOKEN=TOKEN, KEFU_TELEGRAM__AGENT_CHAT_ID="my-group"),
+        env=kefu_env(KEFU_TELEGRAM__TOKEN=TOKEN, KEFU_TELEGRAM__AGENT_CHAT_ID="my-group"),
         capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 2
@@ -62,7 +52,7 @@ def test_run_with_an_unreachable_bot_api_exits_2_naming_base_url(tmp_path: Path)
     result = subprocess.run(
         [sys.executable, "-m", "bot", "run"],
         cwd=tmp_path,
-        env=_env(KEFU_TELEGRAM__TOKEN=TOKEN, KEFU_TELEGRAM__BASE_URL="http://127.0.0.1:9/bot"),
+        env=kefu_env(KEFU_TELEGRAM__TOKEN=TOKEN, KEFU_TELEGRAM__BASE_URL="http://127.0.0.1:9/bot"),
         capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 2, result.stderr
@@ -72,7 +62,7 @@ def test_run_with_an_unreachable_bot_api_exits_2_naming_base_url(tmp_path: Path)
 
 async def test_run_works_against_any_bot_api_server_given_by_base_url(tmp_path: Path, emulator: BotAPIEmulator) -> None:
     """As a new user runs it: a token and a Bot API server, nothing else (no privacy key either)."""
-    env = _env(KEFU_TELEGRAM__TOKEN=TOKEN, KEFU_TELEGRAM__BASE_URL=emulator.base_url, KEFU_API__LISTEN="127.0.0.1:0")
+    env = kefu_env(KEFU_TELEGRAM__TOKEN=TOKEN, KEFU_TELEGRAM__BASE_URL=emulator.base_url, KEFU_API__LISTEN="127.0.0.1:0")
     del env["KEFU_PRIVACY__KEYS"]
     async with kefu_run(tmp_path, env, "--verbose") as kefu:
         customer = emulator.add_user(first_name="Fang", language_code="zh-CN")
@@ -88,7 +78,7 @@ async def test_run_works_against_any_bot_api_server_given_by_base_url(tmp_path: 
 
 
 def test_run_on_postgresql_without_a_privacy_key_exits_2_saying_how_to_make_one(tmp_path: Path) -> None:
-    env = _env(KEFU_TELEGRAM__TOKEN=TOKEN, KEFU_DATABASE__URL="postgres://kefu@127.0.0.1:9/kefu")
+    env = kefu_env(KEFU_TELEGRAM__TOKEN=TOKEN, KEFU_DATABASE__URL="postgres://kefu@127.0.0.1:9/kefu")
     del env["KEFU_PRIVACY__KEYS"]
     result = subprocess.run([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
@@ -100,7 +90,7 @@ def test_sandbox_greets_hello_and_nihao_in_their_languages(tmp_path: Path) -> No
     result = subprocess.run(
         [sys.executable, "-m", "bot", "sandbox"],
         input="hello\n你好\n/lang\n:press 3\n:agent\n:quit\n",
-        cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=120,
+        cwd=tmp_path, env=kefu_env(), capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -113,14 +103,14 @@ def test_sandbox_greets_hello_and_nihao_in_their_languages(tmp_path: Path) -> No
 
 def test_db_upgrade_creates_the_default_database(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "bot", "db", "upgrade"], cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "bot", "db", "upgrade"], cwd=tmp_path, env=kefu_env(), capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "data" / "kefu.db").is_file()
 
 
 def test_in_the_sandbox_a_closed_ticket_brings_the_survey_after_later(tmp_path: Path) -> None:
-    env = {**_env(), "KEFU_SCHEDULER__QUIET_HOURS": ""}  # whatever the hour the test runs at
+    env = kefu_env(KEFU_SCHEDULER__QUIET_HOURS="")  # whatever the hour the test runs at
     result = subprocess.run(
         [sys.executable, "-m", "bot", "sandbox"],
         input="/human\n:topic\nWe are on it\n/close\n:customer 1\n:later 11m\n:press 5\n:quit\n",
@@ -137,7 +127,7 @@ async def test_sigterm_lets_the_reply_in_flight_finish_then_exits(tmp_path: Path
     updates, finishes that one within shutdown_seconds, and exits 0 with the update done."""
     import sqlite3
 
-    env = _env(KEFU_TELEGRAM__TOKEN=TOKEN, KEFU_TELEGRAM__BASE_URL=emulator.base_url, KEFU_API__LISTEN="127.0.0.1:0",
+    env = kefu_env(KEFU_TELEGRAM__TOKEN=TOKEN, KEFU_TELEGRAM__BASE_URL=emulator.base_url, KEFU_API__LISTEN="127.0.0.1:0",
                KEFU_TELEGRAM__SHUTDOWN_SECONDS="10")
     async with kefu_run(tmp_path, env) as kefu:
         customer = emulator.add_user(first_name="Fang", language_code="en")
@@ -223,7 +213,7 @@ async def _kefu_stops(cwd: Path, env: dict[str, str], *args: str) -> Stopped:
 
 
 def _run_env(**extra: str) -> dict[str, str]:
-    return _env(KEFU_TELEGRAM__TOKEN=TOKEN, KEFU_TELEGRAM__BASE_URL="http://127.0.0.1:9/bot", KEFU_API__LISTEN="127.0.0.1:0", **extra)
+    return kefu_env(KEFU_TELEGRAM__TOKEN=TOKEN, KEFU_TELEGRAM__BASE_URL="http://127.0.0.1:9/bot", KEFU_API__LISTEN="127.0.0.1:0", **extra)
 
 
 COMMANDS = [["run"], ["db", "upgrade"], ["orders", "import", "orders.csv"], ["privacy", "rotate"], ["report"]]
@@ -297,7 +287,7 @@ async def test_a_database_restored_without_its_key_file_stops_kefu_and_gets_no_n
 def test_a_database_with_no_personal_data_yet_gets_its_key_file(tmp_path: Path, sqlite_template: Path) -> None:
     """Migrated (`kefu db upgrade`) but no customer yet: the first command that needs a key makes it."""
     _fresh_database(tmp_path, sqlite_template)
-    env = _env()
+    env = kefu_env()
     del env["KEFU_PRIVACY__KEYS"]
 
     result = subprocess.run(
@@ -322,7 +312,7 @@ def test_personal_data_written_before_kefu_encrypted_gets_a_key_and_is_encrypted
             "segment, first_seen, last_seen) VALUES (4000002, 'Meilin', 'en', 0, 0, 0, '[]', 'new', "
             "'2025-01-01 00:00:00+00:00', '2025-01-01 00:00:00+00:00')"
         )
-    env = _env()
+    env = kefu_env()
     del env["KEFU_PRIVACY__KEYS"]
 
     result = subprocess.run(

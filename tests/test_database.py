@@ -16,7 +16,7 @@ from bot.core.crypto import looks_encrypted
 from orders.models import Order, OrderEvent
 from orders.service import orders_for
 from orders.sources import LocalOrderSource
-from tests.conftest import _admin
+from tests.harness import BOTH_DATABASES, postgres_admin
 from ticketing.customers import record_customer
 from scheduler.models import Campaign
 from ticketing.models import Customer, Ticket
@@ -52,7 +52,7 @@ async def test_an_upgrade_keeps_existing_data(database_url: str) -> None:
         await db.disconnect()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=BOTH_DATABASES)
 async def fresh_database_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[str]:
     """An empty database of its own, for tests that migrate step by step."""
     if request.param == "sqlite":
@@ -60,10 +60,9 @@ async def fresh_database_url(request: pytest.FixtureRequest, tmp_path) -> AsyncI
         return
     base = request.getfixturevalue("postgres_url")
     name = f"{base.rsplit('/', 1)[1]}_fresh"
-    await _admin(f"DROP DATABASE IF EXISTS {name}")
-    await _admin(f"CREATE DATABASE {name}")
+    await postgres_admin(f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}")
     yield f"{base.rsplit('/', 1)[0]}/{name}"
-    await _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    await postgres_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 async def _run_sql_at(config: dict, target: str, sql: str) -> None:

@@ -22,10 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
-import os
 import re
-import socket
 import sys
 import time
 from collections import Counter, defaultdict
@@ -41,7 +38,7 @@ from bot.core.config import TelegramSettings
 from bot.core.i18n import text
 from bot.emulator import BotAPIEmulator
 from bot.intake.models import InboxUpdate
-from tests.conftest import TEST_PRIVACY_KEY, TEST_TOKEN, WEBHOOK_SECRET
+from tests.harness import TEST_TOKEN, WEBHOOK_SECRET, free_port, kefu_env
 from ticketing.models import Ticket
 
 WEBHOOK_PATH = "/telegram/webhook"
@@ -77,12 +74,6 @@ def warned_chats(message_text: str) -> list[int]:
         if (match := pattern.fullmatch(message_text)) is not None:
             return [int(chat) for chat in match["chats"].split(",") if chat.strip()]
     return []
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 # -- the load balancer -------------------------------------------------------------------------
@@ -227,8 +218,7 @@ class Fleet:
 @contextlib.asynccontextmanager
 async def running_fleet(emulator: BotAPIEmulator, database: str, tmp_path: Path) -> AsyncIterator[Fleet]:
     group = emulator.add_group(title="Agents", is_forum=True)
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("KEFU_")},
+    env = kefu_env(**{
         "KEFU_TELEGRAM__TOKEN": TEST_TOKEN,
         "KEFU_TELEGRAM__BASE_URL": emulator.base_url,
         "KEFU_TELEGRAM__AGENT_CHAT_ID": str(group["id"]),
@@ -240,10 +230,9 @@ async def running_fleet(emulator: BotAPIEmulator, database: str, tmp_path: Path)
         "KEFU_TELEGRAM__CHAT_MESSAGES_PER_SECOND": "10000",
         "KEFU_TELEGRAM__FLOOD_MESSAGES": "10000",
         "KEFU_DATABASE__URL": database,
-        "KEFU_PRIVACY__KEYS": json.dumps([TEST_PRIVACY_KEY]),
         "KEFU_SCHEDULER__ENABLED": "false",
         "KEFU_KNOWLEDGE_BASE__LEARNED_FILE": str(tmp_path / "kb-learned.yaml"),
-    }
+    })
     kefus = {name: Kefu(name, env, tmp_path) for name in ("kefu-a", "kefu-b")}
     balancer = LoadBalancer([kefu.url for kefu in kefus.values()])
     await balancer.start()
@@ -392,6 +381,7 @@ def topic_of_each_ticket(fleet: Fleet, tickets: list[Ticket], *, crashed: bool =
 # -- the tests ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_two_processes_behind_one_load_balancer_answer_500_customers_once_each(
     database: str, emulator: BotAPIEmulator, tmp_path: Path
 ) -> None:
@@ -420,6 +410,7 @@ async def test_two_processes_behind_one_load_balancer_answer_500_customers_once_
         assert sum(shares) >= 2 * len(customers) and min(shares) >= len(customers) // 2, shares
 
 
+@pytest.mark.slow
 async def test_a_process_killed_mid_traffic_and_restarted_answers_nothing_twice(
     database: str, emulator: BotAPIEmulator, tmp_path: Path
 ) -> None:

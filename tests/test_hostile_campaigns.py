@@ -20,8 +20,7 @@ from scheduler import campaigns, outbox
 from scheduler.campaigns import NAME_LIMIT, longest_message, queue_rows, start_campaign
 from scheduler.messages import render
 from scheduler.models import Campaign, OutboxMessage
-from tests.conftest import SUPERVISOR_ID, _agent
-from tests.harness import Bot, Person
+from tests.harness import SUPERVISOR_ID, Bot, Person
 from ticketing.models import Customer
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai: no quiet hours
@@ -40,7 +39,7 @@ async def many_customers(bot: Bot, how_many: int, first_name: str = "C") -> list
 
 
 def boss_of(bot: Bot) -> Person:
-    return _agent(bot, bot.emulator.add_user(SUPERVISOR_ID, first_name="Min", language_code="en"))
+    return bot.add_supervisor(first_name="Min", language_code="en")
 
 
 async def start_from_the_group(boss: Person, text: str) -> int:
@@ -101,6 +100,7 @@ async def test_a_campaign_to_5000_stopped_half_way_sends_nothing_more_and_leaves
         assert {revisit.id, greeting.id} <= set(await OutboxMessage.filter(status="sent").values_list("id", flat=True))
 
 
+@pytest.mark.slow
 async def test_the_agent_group_is_answered_while_a_campaign_is_being_queued(start_bot, monkeypatch) -> None:
     monkeypatch.setattr(campaigns, "CHUNK", 50)  # 100 chunks: the group's turn comes between two
     async with start_bot(telegram=ENGLISH) as bot:

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 from bot.core.fit import cut
 from bot.intake import conversation
-from tests.conftest import SUPERVISOR_ID, _agent, _customer
 from tests.harness import Bot, Person
 from ticketing.customers import record_customer
 from ticketing.models import Agent, Customer, Snippet, Ticket
@@ -30,12 +29,8 @@ async def desk(start_bot) -> AsyncIterator[Bot]:
         yield running
 
 
-def in_topic(person: Person, ticket: Ticket) -> Person:
-    return Person(person.bot, person.user, person.chat_id, thread_id=ticket.topic_id)
-
-
 def supervisor_of(bot: Bot) -> Person:
-    return _agent(bot, bot.emulator.add_user(SUPERVISOR_ID, first_name="Min", last_name="Zhao", username="boss_zhao"))
+    return bot.add_supervisor(first_name="Min", last_name="Zhao", username="boss_zhao")
 
 
 async def opened(customer: Person) -> Ticket:
@@ -48,10 +43,10 @@ async def opened(customer: Person) -> Ticket:
 
 async def test_an_agent_with_64_character_first_and_last_names_claims_replies_and_closes(desk: Bot) -> None:
     first, last = "Ａ" * 63 + "\u0301", "ḃ" * 64  # 129 characters joined, a combining mark at the end of one
-    long_named = _agent(desk, desk.emulator.add_user(first_name=first, last_name=last, username="long_named"))
-    customer = _customer(desk, first_name="Emma")
+    long_named = desk.add_agent(first_name=first, last_name=last, username="long_named")
+    customer = desk.add_customer(first_name="Emma")
     ticket = await opened(customer)
-    topic = in_topic(long_named, ticket)
+    topic = long_named.in_topic(ticket)
 
     claimed = await topic.say("/claim")
     assert claimed.text == f"🙋 {first} {last} took this ticket."
@@ -112,7 +107,7 @@ async def test_whatever_names_and_codes_telegram_sends_are_stored_whole_or_cut_a
 
 async def test_a_nul_character_in_what_people_write_is_dropped_not_a_failure(desk: Bot) -> None:
     """PostgreSQL refuses U+0000 in text and JSON; SQLite takes it. Either way the update goes through."""
-    customer = _customer(desk, first_name="Emma")
+    customer = desk.add_customer(first_name="Emma")
     assert (await customer.say("how long does shipping\x00 take")).text
     assert "order AB" in (await customer.say("/order A\x00B")).text
     assert "order AB with those digits" in (await customer.say("1234")).text
@@ -142,12 +137,12 @@ async def test_a_snippet_with_a_format_spec_is_refused_when_saved(desk: Bot) -> 
 
 
 async def test_a_snippet_an_older_kefu_saved_with_a_format_spec_is_not_sent(desk: Bot) -> None:
-    customer = _customer(desk, first_name="Emma")
+    customer = desk.add_customer(first_name="Emma")
     ticket = await opened(customer)
     await Snippet.create(name="old", text="#{ticket_no:x>20000}")
-    agent = _agent(desk, desk.emulator.add_user(first_name="Lei", last_name="Li"))
+    agent = desk.add_agent(first_name="Lei", last_name="Li")
     before = desk.emulator.seq
-    answered = await in_topic(agent, ticket).say("/snippet old")
+    answered = await agent.in_topic(ticket).say("/snippet old")
     assert answered.text == (
         "Snippet “old” was not sent: its placeholder {ticket_no:x>20000} is no longer allowed (a name in braces "
         "and nothing more, like {ticket_no}). A supervisor can save it again with /snippets add old."
@@ -205,23 +200,23 @@ async def test_a_snippet_is_refused_when_saved_or_says_exactly_its_text_with_nam
 
 @pytest.mark.parametrize("given", ["99999999999999999999999", "2147483648", "9223372036854775808", "²", "١٢", "0", "#-1", "9" * 4000])
 async def test_a_ticket_number_no_ticket_can_have_is_no_such_ticket(desk: Bot, given: str) -> None:
-    agent = _agent(desk, desk.emulator.add_user(first_name="Lei"))
+    agent = desk.add_agent(first_name="Lei")
     shown = cut(given.lstrip("#"), 40)
     assert (await agent.say(f"/ticket {given}")).text == f"There is no ticket #{shown}."
 
 
 @pytest.mark.parametrize("given", ["99999999999999999999999", "9223372036854775808", "²", "0"])
 async def test_assigning_to_an_id_no_agent_can_have_is_an_unknown_agent(desk: Bot, given: str) -> None:
-    ticket = await opened(_customer(desk, first_name="Emma"))
-    answered = await in_topic(supervisor_of(desk), ticket).say(f"/assign {given}")
+    ticket = await opened(desk.add_customer(first_name="Emma"))
+    answered = await supervisor_of(desk).in_topic(ticket).say(f"/assign {given}")
     assert answered.text.startswith("I don't know that agent yet")
 
 
 async def test_forged_buttons_are_answered_and_change_nothing(desk: Bot) -> None:
     emulator = desk.emulator
-    customer = _customer(desk, first_name="Emma")
+    customer = desk.add_customer(first_name="Emma")
     ticket = await opened(customer)
-    agent = _agent(desk, emulator.add_user(first_name="Lei"))
+    agent = desk.add_agent(first_name="Lei")
     card = ticket.card_message_id
     huge = "9" * 40
     for data in (f"tk:claim:{huge}", "tk:close:2147483648", "tk:prio:0", f"tk:prio:{huge}:urgent", "tk:claim:١", "tk:nope:1"):

@@ -192,7 +192,7 @@ async def test_an_older_event_after_a_newer_one_leaves_the_order_and_tells_the_c
     shop = await fleet()
     bot, emulator = customer.bot, customer.bot.emulator
     bot.travel(NOW)  # 20:00 in Shanghai: no quiet hours
-    await customer._exchange(emulator.send_contact(customer.id, "+8613800000001"))
+    await customer.share_contact("+8613800000001")
     before = emulator.seq
     assert (await shop.post("/api/orders", ORDER | {"status": "paid", "paid_at": "2026-03-08T10:05:00+08:00"}))[0] == 200
     assert (await shop.post("/api/orders", ORDER))[1]["changed"] is True

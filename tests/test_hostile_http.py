@@ -36,8 +36,7 @@ from bot.emulator import BotAPIEmulator
 from bot.guard import PROXY_FACTOR, Caller, FailedAttempts, counted_address, usable_connections
 from bot.http import serving_http
 from bot.runtime import running_bot
-from tests.conftest import TEST_PRIVACY_KEY, TEST_TOKEN, WEBHOOK_SECRET
-from tests.harness import Bot
+from tests.harness import TEST_PRIVACY_KEY, TEST_TOKEN, WEBHOOK_SECRET, Bot
 from ticketing.models import Ticket
 
 Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
@@ -138,6 +137,7 @@ asyncio.run(main())
 """
 
 
+@pytest.mark.slow
 async def test_a_process_short_of_open_files_serves_within_them_and_never_logs_too_many_open_files() -> None:
     _enough_open_files(3000)
     server = await asyncio.create_subprocess_exec(

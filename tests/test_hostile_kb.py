@@ -25,7 +25,7 @@ from bot.context import KefuContext
 from knowledge_base.entries import Entry, KBError, Problem
 from knowledge_base.live import LiveKnowledgeBase
 from knowledge_base.loader import MAX_FILE_BYTES, entry_from_dict, load_file, write_yaml
-from tests.harness import Bot, Person
+from tests.harness import Bot, Person, kefu_env
 
 GIFT_WRAP = {
     "id": "gift_wrap",
@@ -66,7 +66,6 @@ ALLOWED_TEXT = st.text(
     min_size=1, max_size=80,
 ).filter(str.strip)
 """Any text an answer may hold (braces are placeholders)."""
-PRIVACY_KEYS = '["PYedMfiVeWyEuJa0UkCSBnjCpbOryWZh2ZIUXepp26E="]'
 TOKEN = "555666777:hostile-kb-test-token"
 
 
@@ -86,9 +85,8 @@ def refused(content: str | bytes, suffix: str = ".yaml", **options: int) -> list
 
 def kefu(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """The ``kefu`` command as an operator runs it, with ``KEFU_*`` settings in ``env``."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args], cwd=cwd, env={**clean, "KEFU_PRIVACY__KEYS": PRIVACY_KEYS, **env},
+        [sys.executable, "-m", "bot", *args], cwd=cwd, env=kefu_env(**env),
         capture_output=True, text=True, timeout=120,
     )
 
@@ -299,6 +297,7 @@ def test_the_size_limit_defaults_to_20_mb_and_does_not_apply_to_the_shipped_kb(t
     assert len(live.kb) >= 30
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "content", "expected"),
     [
@@ -320,6 +319,7 @@ def test_kefu_run_with_a_kb_it_cannot_read_exits_2_with_one_sentence(tmp_path: P
     assert sentence.endswith("fix the file named, then start again.")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "content", "expected"),
     [

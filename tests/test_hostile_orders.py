@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import os
 import sys
 import tempfile
 import tracemalloc
@@ -36,8 +35,7 @@ from orders.importer import ImportFileError, cli_import, count_rows
 from orders.models import Order
 from orders.schema import OrderIn
 from orders.sources import OrderSourceUnavailable
-from tests.conftest import TEST_PRIVACY_KEY
-from tests.harness import Person
+from tests.harness import kefu_env
 
 HEADER = "order_no,phone,status,items,amount,currency,created_at\n"
 FAST = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -229,14 +227,12 @@ def test_any_bytes_are_read_or_refused_with_a_sentence(data: bytes, suffix: str)
             assert str(refused).startswith(str(path)) and "\n" not in str(refused)
 
 
+@pytest.mark.slow
 async def test_the_kefu_command_refuses_a_broken_file_with_one_sentence_and_exit_2(database: str, tmp_path: Path) -> None:
     path = tmp_path / "orders.jsonl"
     path.write_text(_json_row(1) + _json_row(2) + "{not json\n", encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
-    env |= {"KEFU_DATABASE__URL": database, "KEFU_PRIVACY__KEYS": f'["{TEST_PRIVACY_KEY}"]'}
-
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "orders", "import", str(path), cwd=tmp_path, env=env,
+        sys.executable, "-m", "bot", "orders", "import", str(path), cwd=tmp_path, env=kefu_env(KEFU_DATABASE__URL=database),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout=120)
@@ -460,10 +456,9 @@ async def test_the_customer_gets_the_same_apology_for_a_redirect_a_nested_or_a_h
 ) -> None:
     shop, elsewhere = servers
     async with start_bot(orders=_settings(shop.url, cache_seconds=0)) as bot:
-        user = bot.emulator.add_user(first_name="Emma")
-        customer = Person(bot, user, user["id"])
+        customer = bot.add_customer(first_name="Emma")
         shop.mood = "redirect"
-        await customer._exchange(bot.emulator.send_contact(customer.id, "+8613800000001"))
+        await customer.share_contact("+8613800000001")
         for mood, body in [("redirect", b""), ("body", b"[" * 100_000), ("huge", b"")]:
             shop.mood, shop.body = mood, body
             sorry = await customer.say("where is my order")

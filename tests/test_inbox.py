@@ -14,8 +14,7 @@ from bot.core.i18n import text
 from bot.intake import fleet, inbox
 from bot.intake.fleet import take_turn
 from bot.intake.models import ConversationState, InboxUpdate
-from tests.conftest import WEBHOOK_SECRET
-from tests.harness import Bot, Person
+from tests.harness import WEBHOOK_SECRET, Bot, Person
 from ticketing.models import Ticket
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
@@ -163,8 +162,7 @@ async def test_a_conversation_goes_on_in_another_process(start_bot) -> None:
     """What a conversation remembers (here: that the next message describes a complaint) lives in
     the database, so the process that takes the next message knows it."""
     async with start_bot() as bot:
-        ana = bot.emulator.add_user(first_name="Ana", language_code="en")
-        customer = Person(bot, ana, ana["id"])
+        customer = bot.add_customer(first_name="Ana", language_code="en")
         asked = await customer.say("/complaint")
         assert asked.text
         assert await ConversationState.filter(scope="user", owner_id=customer.id).exists()
@@ -194,8 +192,7 @@ async def test_a_customer_who_floods_gets_one_notice_and_the_rest_waits(bot: Bot
 async def test_by_webhook_customers_are_answered(start_bot, emulator) -> None:
     async with start_bot(webhook=True) as bot:
         assert emulator.webhook["url"] == bot.settings.telegram.webhook_url
-        ana = emulator.add_user(first_name="Ana", language_code="en")
-        customer = Person(bot, ana, ana["id"])
+        customer = bot.add_customer(first_name="Ana", language_code="en")
         assert "delivery" in (await customer.say("how long does shipping take")).text.lower()
         async with aiohttp.ClientSession() as http:
             base = bot.settings.telegram.webhook_url.rsplit("/telegram", 1)[0]

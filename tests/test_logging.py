@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 
+import aiohttp
+import pytest
+
 from bot.core.logsetup import configure_logging
+from tests.harness import TEST_PRIVACY_KEY, free_port, kefu_env, kefu_run
 
 TOKEN = "123456:ABCDEFsecretsecretsecret"
 
@@ -25,21 +30,11 @@ def test_the_token_is_redacted_from_messages_arguments_and_tracebacks() -> None:
     assert "/bot***/getMe" in output and "/bot***/sendMessage" in output
 
 
+@pytest.mark.slow
 async def test_a_running_bot_logs_none_of_its_secrets(tmp_path, emulator) -> None:
     """`kefu --verbose run` in webhook mode with every secret set, through a conversation, a
     webhook call with a wrong secret and an API call with a wrong token: the log shows none."""
-    import json
-    import os
-    import socket
-
-    import aiohttp
-
-    from tests.conftest import TEST_PRIVACY_KEY
-    from tests.harness import kefu_run
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     secrets = {
         "KEFU_TELEGRAM__TOKEN": "987654321:AAsecret-token-for-the-log-test",
         "KEFU_TELEGRAM__WEBHOOK_SECRET": "webhook-secret-never-logged-0123",
@@ -47,10 +42,9 @@ async def test_a_running_bot_logs_none_of_its_secrets(tmp_path, emulator) -> Non
         "KEFU_ORDERS__WEBHOOK_SECRET": "order-feed-secret-never-logged-42",
         "KEFU_PRIVACY__KEYS": json.dumps([TEST_PRIVACY_KEY]),
     }
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
-    env.update(secrets, KEFU_TELEGRAM__BASE_URL=emulator.base_url, KEFU_TELEGRAM__MODE="webhook",
-               KEFU_TELEGRAM__WEBHOOK_URL=f"http://127.0.0.1:{port}/telegram/webhook",
-               KEFU_API__LISTEN=f"127.0.0.1:{port}")
+    env = kefu_env(**secrets, KEFU_TELEGRAM__BASE_URL=emulator.base_url, KEFU_TELEGRAM__MODE="webhook",
+                   KEFU_TELEGRAM__WEBHOOK_URL=f"http://127.0.0.1:{port}/telegram/webhook",
+                   KEFU_API__LISTEN=f"127.0.0.1:{port}")
     async with kefu_run(tmp_path, env, "--verbose") as kefu:
         customer = emulator.add_user(first_name="Fang", language_code="en")
         emulator.send_text(customer["id"], "how long does shipping take")

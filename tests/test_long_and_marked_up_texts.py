@@ -8,7 +8,6 @@ from datetime import timedelta
 
 from bot.core.fit import utf16_len
 from bot.telegram.longtext import MAX_TEXT
-from tests.conftest import SUPERVISOR_ID, _agent
 from tests.harness import Bot, Person
 from ticketing.models import Ticket, TicketMessage
 
@@ -17,10 +16,6 @@ MARKUP = "<b>x</b> & <script>alert(1)</script> *bold* _x_ [link](http://a) </cod
 
 def squeezed(text: str) -> str:
     return re.sub(r"\s+", "", text)
-
-
-def in_topic(agent: Person, ticket: Ticket) -> Person:
-    return Person(agent.bot, agent.user, agent.chat_id, thread_id=ticket.topic_id)
 
 
 def long_text(length: int, seed: str) -> str:
@@ -73,7 +68,7 @@ async def test_a_5000_character_reply_reaches_the_customer_complete_with_the_but
     ticket = await Ticket.get(customer__telegram_id=customer.id)
     reply = long_text(5000, "answer")
     before = bot.emulator.seq
-    await in_topic(agent, ticket).say(reply)
+    await agent.in_topic(ticket).say(reply)
     told = posted_after(bot, customer.chat_id, before)
     assert len(told) == 2 and all(utf16_len(m["text"]) <= MAX_TEXT for m in told)
     assert squeezed("".join(m["text"] for m in told)) == squeezed(reply + "— Lei Li, customer service")
@@ -88,7 +83,7 @@ async def test_a_long_caption_with_the_signature_goes_on_as_text(customer: Perso
     ticket = await Ticket.get(customer__telegram_id=customer.id)
     caption = "Here is the label 📦 " * 53  # 1,007 characters, 1,060 units: over a caption's 1,024 with the signature
     before = bot.emulator.seq
-    await in_topic(agent, ticket).send_photo(b"\x89PNG label", caption=caption)
+    await agent.in_topic(ticket).send_photo(b"\x89PNG label", caption=caption)
     photo, rest = posted_after(bot, customer.chat_id, before)
     assert "photo" in photo and utf16_len(photo["caption"]) <= 1024
     assert squeezed(photo["caption"] + rest["text"]) == squeezed(caption + "— Lei Li, customer service")
@@ -121,7 +116,7 @@ async def test_markup_in_customer_text_shows_literally_everywhere(make_customer,
 
     await customer.say(MARKUP + " again")
     assert bot.emulator.history(agent.chat_id, message_thread_id=ticket.topic_id)[-1]["text"] == MARKUP + " again"
-    topic = in_topic(agent, ticket)
+    topic = agent.in_topic(ticket)
     assert MARKUP in (await topic.say("/customer")).text
     await topic.say(f"We read: {MARKUP}")
     assert bot.emulator.history(customer.chat_id)[-1]["text"].startswith(f"We read: {MARKUP}")
@@ -134,7 +129,7 @@ async def test_markup_in_customer_text_shows_literally_everywhere(make_customer,
 
 async def test_a_supervisor_with_markup_in_the_name_is_mentioned_at_a_breach(customer: Person, agent: Person) -> None:
     bot = customer.bot
-    boss = _agent(bot, bot.emulator.add_user(SUPERVISOR_ID, first_name="<Boss> & </a>", language_code="en"))
+    boss = bot.add_supervisor(first_name="<Boss> & </a>", language_code="en")
     await boss.say("hello")  # known by name from now on
     await customer.say(f"/human {MARKUP}")
     ticket = await Ticket.get(customer__telegram_id=customer.id)

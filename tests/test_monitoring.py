@@ -10,10 +10,8 @@ promtool checks are skipped, unless KEFU_TEST_REQUIRE_PROMTOOL=1 (as in CI) make
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
@@ -31,8 +29,7 @@ from bot.emulator import BotAPIEmulator
 from bot.http import serving_http
 from bot.intake import inbox
 from bot.intake.models import InboxUpdate
-from tests.conftest import TEST_PRIVACY_KEY, TEST_TOKEN, WEBHOOK_SECRET
-from tests.harness import Bot, Person, kefu_run
+from tests.harness import TEST_TOKEN, WEBHOOK_SECRET, Bot, Person, free_port, kefu_env, kefu_run
 
 REQUIRE_PROMTOOL = os.environ.get("KEFU_TEST_REQUIRE_PROMTOOL") == "1"
 
@@ -89,19 +86,16 @@ async def scrape(url: str) -> str:
 # -- a fresh process -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_a_fresh_kefu_run_shows_every_series_at_0_and_promtool_accepts_the_page(
     tmp_path: Path, emulator: BotAPIEmulator
 ) -> None:
     """A real `kefu run`, just started: each series a dashboard or alert needs is there, at 0,
     before anything happened; after a customer's message too, the page passes promtool."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
-    env.update(
+    port = free_port()
+    env = kefu_env(
         KEFU_TELEGRAM__TOKEN=TEST_TOKEN, KEFU_TELEGRAM__BASE_URL=emulator.base_url,
-        KEFU_PRIVACY__KEYS=json.dumps([TEST_PRIVACY_KEY]), KEFU_API__LISTEN=f"127.0.0.1:{port}",
-        KEFU_SCHEDULER__ENABLED="false",
+        KEFU_API__LISTEN=f"127.0.0.1:{port}", KEFU_SCHEDULER__ENABLED="false",
     )
     url = f"http://127.0.0.1:{port}"
     async with kefu_run(tmp_path, env) as kefu:

@@ -16,16 +16,12 @@ async def orders(bot) -> None:
     await load_samples()
 
 
-async def share_contact(customer: Person, phone: str) -> list[dict]:
-    return await customer._exchange(customer.bot.emulator.send_contact(customer.id, phone))
-
-
 async def test_a_verified_customer_with_two_orders_picks_one_and_sees_its_card(customer: Person, orders: None) -> None:
     asked = await customer.say("where is my order")
     assert asked.text.startswith("To keep your orders private")
     assert asked[-1]["_reply_markup"]["keyboard"][0][0]["request_contact"] is True
 
-    shared = await share_contact(customer, PHONE_1)
+    shared = await customer.share_contact(PHONE_1)
     assert shared.texts[0] == "Thank you, your phone number is verified."
     assert shared.text == "Which order do you mean?"
     assert [b.split(" · ")[0] for b in shared.buttons] == ["SO100231", "SO100187"]
@@ -40,14 +36,14 @@ async def test_a_verified_customer_with_two_orders_picks_one_and_sees_its_card(c
 
 async def test_chinese_phrasing_gets_the_chinese_card(make_customer, orders: None) -> None:
     customer: Person = make_customer(language_code="zh-CN")
-    await share_contact(customer, PHONE_2)
+    await customer.share_contact(PHONE_2)
     card = await customer.say("我的快递到哪了")
     assert card.text.startswith("📦 订单 SO100245\n状态：已发货")
     assert "快递：中通快递" in card.text
 
 
 async def test_an_order_number_in_a_message_shows_that_order(customer: Person, orders: None) -> None:
-    await share_contact(customer, PHONE_1)
+    await customer.share_contact(PHONE_1)
     card = await customer.say("hi, what about SO100187?")
     assert card.text.startswith("📦 Order SO100187\nStatus: Delivered")
     assert "Delivered: " in card.text
@@ -55,8 +51,8 @@ async def test_an_order_number_in_a_message_shows_that_order(customer: Person, o
 
 async def test_someone_elses_order_is_answered_like_a_made_up_one(make_customer, orders: None) -> None:
     owner, stranger = make_customer(), make_customer()
-    await share_contact(owner, PHONE_1)
-    await share_contact(stranger, PHONE_2)
+    await owner.share_contact(PHONE_1)
+    await stranger.share_contact(PHONE_2)
     real = await stranger.say("/order SO100231")
     made_up = await stranger.say("/order SO999999")
     assert real.text == made_up.text.replace("SO999999", "SO100231")
@@ -93,7 +89,7 @@ async def test_last_four_digits_of_someone_elses_order_are_no_key_to_it(make_cus
 
 
 async def test_someone_elses_contact_does_not_verify(customer: Person, orders: None) -> None:
-    forwarded = await customer._exchange(
+    forwarded = await customer.exchange(
         customer.bot.emulator.send_contact(customer.id, PHONE_1, contact_user_id=424242)
     )
     assert forwarded.text == "Please share your own phone number with the button below, not someone else's contact."
@@ -102,7 +98,7 @@ async def test_someone_elses_contact_does_not_verify(customer: Person, orders: N
 
 async def test_a_forged_pick_of_someone_elses_order_shows_nothing(make_customer, orders: None) -> None:
     customer: Person = make_customer()
-    await share_contact(customer, PHONE_2)
+    await customer.share_contact(PHONE_2)
     card = await customer.say("/order")
     update = customer.bot.emulator.press_button(customer.id, card[-1]["message_id"], "ord:SO100231", forged=True)
     await customer.bot.handled(update)
@@ -116,9 +112,8 @@ async def test_when_the_shops_order_api_is_down_the_customer_gets_an_apology_and
     down = OrdersSettings(provider="http", url="http://127.0.0.1:9/orders/{order_no}",
                           phone_url="http://127.0.0.1:9/orders?phone={phone}", timeout=1.0, retries=1)
     async with start_bot(orders=down) as bot:
-        user = bot.emulator.add_user(first_name="Emma")
-        customer = Person(bot, user, user["id"])
-        await share_contact(customer, PHONE_1)
+        customer = bot.add_customer(first_name="Emma")
+        await customer.share_contact(PHONE_1)
         sorry = await customer.say("where is my order")
         assert sorry.text == "Sorry, I can't look up orders right now. Please try again in a few minutes, or talk to a person."
         assert sorry.buttons == ["💬 Talk to a person"]
@@ -133,7 +128,7 @@ async def test_customers_are_told_when_their_order_ships_and_arrives_unless_opte
     from ticketing.models import Customer
 
     customer: Person = make_customer(language_code="zh-CN")
-    await share_contact(customer, PHONE_2)
+    await customer.share_contact(PHONE_2)
     emulator = customer.bot.emulator
     before = emulator.seq
     # After the sample orders' times (moved to just before today), in the afternoon: no quiet hours.

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 from tortoise import Tortoise
 
-from tests.conftest import SUPERVISOR_ID
-from tests.harness import Bot, Person
+from tests.harness import TEST_PRIVACY_KEY, Bot
 from ticketing.models import Agent, Customer, Ticket
 
 NAMES = ("Quixotina", "Zephyrson", "quixo_zeph", "Agentella", "Pollux", "pollux_desk")
@@ -31,27 +30,24 @@ async def test_a_dump_of_a_database_in_use_holds_no_name_username_or_phone(bot: 
     if bot.settings.database.url.startswith("postgres") and subprocess.run(["which", "pg_dump"], capture_output=True).returncode:
         pytest.skip("pg_dump is not installed")
     emulator = bot.emulator
-    user = emulator.add_user(first_name="Quixotina", last_name="Zephyrson", username="quixo_zeph", language_code="en")
-    customer = Person(bot, user, user["id"])
-    agent_user = emulator.add_user(first_name="Agentella", last_name="Pollux", username="pollux_desk", language_code="en")
-    emulator.set_member(bot.group["id"], agent_user["id"], "member")
-    supervisor = Person(bot, emulator.add_user(SUPERVISOR_ID, first_name="Min", language_code="en"), bot.group["id"])
-    emulator.set_member(bot.group["id"], SUPERVISOR_ID, "administrator")
+    customer = bot.add_customer(first_name="Quixotina", last_name="Zephyrson", username="quixo_zeph", language_code="en")
+    agent = bot.add_agent(first_name="Agentella", last_name="Pollux", username="pollux_desk", language_code="en")
+    supervisor = bot.add_supervisor(first_name="Min", language_code="en")
 
     await customer.say("/start")
-    await customer._exchange(emulator.send_contact(customer.id, PHONE))
+    await customer.share_contact(PHONE)
     await customer.say("I want to make a complaint, the parcel is damaged")
     await supervisor.say("/snippets add sorry Dear {customer_name}, we are sorry. {agent_name}")
     ticket = await Ticket.get(customer__telegram_id=customer.id)
-    in_topic = Person(bot, agent_user, bot.group["id"], thread_id=ticket.topic_id)
-    await in_topic.say("/snippet sorry")
-    await in_topic.say("We will send a new one")
+    topic = agent.in_topic(ticket)
+    await topic.say("/snippet sorry")
+    await topic.say("We will send a new one")
     await asyncio.sleep(0.2)
     said = [m.get("text", "") for m in emulator.bot_messages(customer.chat_id)]
     assert any("Dear Quixotina Zephyrson" in t for t in said)  # the names did go where they belong
     assert (await Customer.get(telegram_id=customer.id)).phone == PHONE
-    agent = await Agent.get(telegram_id=agent_user["id"])
-    assert (agent.name, agent.username) == ("Agentella Pollux", "pollux_desk")  # and read back
+    row = await Agent.get(telegram_id=agent.id)
+    assert (row.name, row.username) == ("Agentella Pollux", "pollux_desk")  # and read back
 
     dump = _dump(bot.settings.database.url, tmp_path)
     leaked = [name for name in (*NAMES, PHONE, PHONE.lstrip("+")) if name.encode() in dump]
@@ -68,7 +64,6 @@ async def test_a_key_rotation_covers_the_inbox_agents_and_messages(database: str
     from bot.core import crypto
     from bot.intake import inbox
     from bot.intake.models import InboxUpdate
-    from tests.conftest import TEST_PRIVACY_KEY
     from ticketing.models import TicketMessage
     from ticketing.service import SlaPolicy, open_ticket
 

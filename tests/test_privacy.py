@@ -18,7 +18,6 @@ from orders.models import Order, OrderStatus
 from reports import compute_report
 from scheduler.models import SurveyResponse
 from tests.harness import Person
-from tests.test_tickets_conversation import in_topic
 from ticketing.customers import record_customer
 from ticketing.models import Customer, Ticket, TicketMessage
 
@@ -39,7 +38,7 @@ async def _raw_database_text() -> str:
 
 async def test_names_and_phones_are_stored_encrypted(make_customer) -> None:
     customer: Person = make_customer(first_name="Meilin", last_name="Zhou", username="meilin_z", language_code="en")
-    await customer._exchange(customer.bot.emulator.send_contact(customer.id, PHONE))
+    await customer.share_contact(PHONE)
     stored = await Customer.get(telegram_id=customer.id)
     assert (stored.first_name, stored.last_name, stored.phone) == ("Meilin", "Zhou", PHONE)
     raw = await _raw_database_text()
@@ -52,10 +51,10 @@ async def test_forgetme_deletes_the_personal_data_and_the_reports_still_count_th
 ) -> None:
     customer: Person = make_customer(first_name="Meilin", last_name="Zhou", username="meilin_z", language_code="en")
     emulator = customer.bot.emulator
-    await customer._exchange(emulator.send_contact(customer.id, PHONE))
+    await customer.share_contact(PHONE)
     await customer.say("I want to make a complaint, the item is damaged")
     ticket = await Ticket.get(customer__telegram_id=customer.id)
-    await in_topic(agent, ticket).say("So sorry, Meilin: we send a new one today.")
+    await agent.in_topic(ticket).say("So sorry, Meilin: we send a new one today.")
     await customer.say("My address is 88 Nanjing Road")
     assert any("Nanjing" in message.text for message in await TicketMessage.filter(ticket=ticket))
 
@@ -116,7 +115,7 @@ async def test_after_forgetme_old_buttons_are_refused_and_store_nothing_until_th
     delivered = datetime(2026, 11, 23, 12, 0, tzinfo=SHANGHAI)
     bot.travel(delivered)
     await load_samples(now=delivered - timedelta(days=1))
-    await customer._exchange(bot.emulator.send_contact(customer.id, "+8613800000002"))
+    await customer.share_contact("+8613800000002")
     await Order.filter(order_no="SO100245").update(status=OrderStatus.DELIVERED, delivered_at=delivered.astimezone(UTC))
     before = bot.emulator.seq
     await bot.run_scheduler(datetime(2026, 11, 24, 12, 0, tzinfo=SHANGHAI))
@@ -135,10 +134,10 @@ async def test_after_forgetme_old_buttons_are_refused_and_store_nothing_until_th
     assert bot.emulator.callback_answers[-1]["text"] == refused
     assert await customer.press("⭐⭐⭐⭐⭐", [survey]) == []
     assert bot.emulator.callback_answers[-1]["text"] == refused
-    shared = await customer._exchange(bot.emulator.send_contact(customer.id, "+8613800000002"))
+    shared = await customer.share_contact("+8613800000002")
     assert shared.texts == [refused]
     said = next(m for m in bot.emulator.history(customer.chat_id) if m["from"]["id"] == customer.id and "text" in m)
-    assert await customer._exchange(bot.emulator.edit_text(customer.id, said["message_id"], "I live at 88 Nanjing Road")) == []
+    assert await customer.exchange(bot.emulator.edit_text(customer.id, said["message_id"], "I live at 88 Nanjing Road")) == []
     assert await _customer_row(customer) == {"first_name": "", "last_name": None, "username": None, "phone": None}
     assert (await Customer.get(telegram_id=customer.id)).forgotten_at is not None
     assert await _stored_counts() == stored
@@ -158,7 +157,7 @@ async def test_after_forgetme_agents_cannot_reopen_or_write_into_the_customers_t
     customer: Person = make_customer(first_name="Meilin", last_name="Zhou", language_code="en")
     await customer.say("I want to make a complaint, the item is damaged")
     ticket = await Ticket.get(customer__telegram_id=customer.id)
-    topic = in_topic(agent, ticket)
+    topic = agent.in_topic(ticket)
     await topic.say("So sorry: we send a new one today.")
     await _forget(customer)
     customer.bot.emulator.set_member(agent.chat_id, agent.id, "administrator")  # may write in the closed topic

@@ -49,6 +49,7 @@ def errors(kind: str) -> float:
     return metrics.SEND_ERRORS.labels(kind)._value.get()
 
 
+@pytest.mark.slow
 async def test_a_burst_to_90_customers_from_three_processes_keeps_to_30_a_second_and_all_arrive(
     database: str, emulator: BotAPIEmulator
 ) -> None:
@@ -64,6 +65,7 @@ async def test_a_burst_to_90_customers_from_three_processes_keeps_to_30_a_second
     assert 2.0 < took < 4.5  # 90 at 30 a second: about 3 s, whatever the number of processes
 
 
+@pytest.mark.slow
 async def test_a_group_gets_no_more_than_its_limit_while_customers_keep_the_bot_busy(
     database: str, emulator: BotAPIEmulator
 ) -> None:
@@ -84,6 +86,7 @@ async def test_a_group_gets_no_more_than_its_limit_while_customers_keep_the_bot_
     assert took < 12  # the group's: 3 at once, then 13 at 0.7 s (6 s + margins over 10), about 9 s
 
 
+@pytest.mark.slow
 async def test_a_request_that_waited_for_a_connection_past_its_moment_waits_for_a_new_one(
     database: str, emulator: BotAPIEmulator
 ) -> None:

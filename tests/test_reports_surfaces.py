@@ -18,14 +18,10 @@ from ticketing.models import Ticket
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def in_topic(agent: Person, ticket: Ticket) -> Person:
-    return Person(agent.bot, agent.user, agent.chat_id, thread_id=ticket.topic_id)
-
-
 async def a_closed_complaint(customer: Person, agent: Person) -> None:
     await customer.say("/complaint the parcel is two weeks late")
-    await in_topic(agent, await Ticket.get(customer__telegram_id=customer.id)).say("Sorry! It is on its way.")
-    await in_topic(agent, await Ticket.get(customer__telegram_id=customer.id)).say("/close")
+    await agent.in_topic(await Ticket.get(customer__telegram_id=customer.id)).say("Sorry! It is on its way.")
+    await agent.in_topic(await Ticket.get(customer__telegram_id=customer.id)).say("/close")
 
 
 async def test_a_supervisor_gets_the_summary_and_the_chart(customer: Person, agent: Person, supervisor: Person) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from bot.core.config import SchedulerSettings
 from orders.importer import load_samples
 from orders.models import Order, OrderStatus
@@ -17,16 +19,12 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI)
 
 
-def in_topic(agent: Person, ticket: Ticket) -> Person:
-    return Person(agent.bot, agent.user, agent.chat_id, thread_id=ticket.topic_id)
-
-
 async def test_ten_minutes_after_a_ticket_is_closed_the_customer_rates_it_once(customer: Person, agent: Person) -> None:
     bot = customer.bot
     bot.travel(MONDAY_10)
     await customer.say("/human")
     ticket = await Ticket.get(customer__telegram_id=customer.id)
-    await in_topic(agent, ticket).say("/close")
+    await agent.in_topic(ticket).say("/close")
     before = bot.emulator.seq
     assert await bot.run_scheduler(MONDAY_10 + timedelta(minutes=9)) == 0
     assert await bot.run_scheduler(MONDAY_10 + timedelta(minutes=10)) == 1
@@ -51,7 +49,7 @@ async def test_someone_elses_survey_button_is_refused(make_customer, agent: Pers
     bot.travel(MONDAY_10)
     owner: Person = make_customer(first_name="Fang")
     await owner.say("/human")
-    await in_topic(agent, await Ticket.get(customer__telegram_id=owner.id)).say("/close")
+    await agent.in_topic(await Ticket.get(customer__telegram_id=owner.id)).say("/close")
     await bot.run_scheduler(MONDAY_10 + timedelta(minutes=11))
     row = await OutboxMessage.get(kind="survey")
     stranger: Person = make_customer(first_name="Eve")
@@ -66,7 +64,7 @@ async def test_after_delivery_a_question_next_day_and_a_revisit_a_week_later_nev
     delivered = datetime(2026, 11, 23, 22, 0, tzinfo=SHANGHAI)
     bot.travel(delivered - timedelta(days=1))
     await load_samples(now=delivered - timedelta(days=1))
-    await customer._exchange(bot.emulator.send_contact(customer.id, "+8613800000002"))
+    await customer.share_contact("+8613800000002")
     await Order.filter(order_no="SO100245").update(status=OrderStatus.DELIVERED, delivered_at=delivered.astimezone(UTC))
     before = bot.emulator.seq
     assert await bot.run_scheduler(delivered + timedelta(minutes=1)) == 0
@@ -89,7 +87,7 @@ async def test_after_unsubscribe_no_follow_up_comes(customer: Person) -> None:
     delivered = datetime(2026, 11, 23, 12, 0, tzinfo=SHANGHAI)
     bot.travel(delivered)
     await load_samples(now=delivered - timedelta(days=1))
-    await customer._exchange(bot.emulator.send_contact(customer.id, "+8613800000002"))
+    await customer.share_contact("+8613800000002")
     await Order.filter(order_no="SO100245").update(status=OrderStatus.DELIVERED, delivered_at=delivered.astimezone(UTC))
     await bot.run_scheduler(delivered + timedelta(minutes=1))
     assert (await customer.say("/unsubscribe")).text.startswith("Done: no more surveys, greetings or offers")
@@ -126,16 +124,16 @@ async def test_on_mid_autumn_2027_every_subscribed_customer_is_greeted_once_in_t
     assert await OutboxMessage.filter(status="blocked").count() == 1
 
 
+@pytest.mark.slow
 async def test_a_campaign_to_2000_customers_shows_its_progress_live(start_bot) -> None:
     async with start_bot(scheduler=SchedulerSettings(enabled=False, rate_per_second=1000)) as bot:
-        from tests.conftest import SUPERVISOR_ID, _agent
         from ticketing.customers import record_customer
 
         bot.travel(MONDAY_10)
         for n in range(2000):
             user = bot.emulator.add_user(first_name=f"C{n}", language_code="en")
             await record_customer(user["id"], first_name=user["first_name"], language_code="en")
-        boss = _agent(bot, bot.emulator.add_user(SUPERVISOR_ID, first_name="Min", last_name="Zhao", language_code="zh-CN"))
+        boss = bot.add_supervisor(first_name="Min", last_name="Zhao", language_code="zh-CN")
         asked = await boss.say("/campaign")
         assert asked.text == "📣 新的营销活动。发给哪些客户？"
         await boss.press("全部客户", asked)
@@ -156,14 +154,11 @@ async def test_a_campaign_to_2000_customers_shows_its_progress_live(start_bot) -
 
 async def test_the_servqual_survey_stores_expectation_and_perception_per_dimension(start_bot) -> None:
     async with start_bot(scheduler=SchedulerSettings(enabled=False, servqual_sample=1.0)) as bot:
-        from tests.conftest import _agent
-
-        user = bot.emulator.add_user(first_name="Emma", language_code="en")
-        customer = Person(bot, user, user["id"])
-        agent = _agent(bot, bot.emulator.add_user(first_name="Lei", last_name="Li", language_code="zh-CN"))
+        customer = bot.add_customer(first_name="Emma", language_code="en")
+        agent = bot.add_agent(first_name="Lei", last_name="Li", language_code="zh-CN")
         bot.travel(MONDAY_10)
         await customer.say("/human")
-        await in_topic(agent, await Ticket.get(customer__telegram_id=customer.id)).say("/close")
+        await agent.in_topic(await Ticket.get(customer__telegram_id=customer.id)).say("/close")
         before = bot.emulator.seq
         sent = await bot.run_scheduler(MONDAY_10 + timedelta(minutes=11))
         sent += await bot.run_scheduler(MONDAY_10 + timedelta(minutes=12))  # one message a second per chat

@@ -4,16 +4,17 @@ crashes — every row ends settled, none is sent twice."""
 from __future__ import annotations
 
 import asyncio
-import json
+import sys
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
+
+import pytest
 
 from bot.intake import fleet
 from scheduler.models import OutboxMessage
 from scheduler.outbox import LEASE, claim_due, enqueue, start_sending
 from scheduler.sender import Sender
-from tests.conftest import TEST_PRIVACY_KEY
-from tests.harness import Bot, Person
+from tests.harness import Bot, Person, kefu_env
 from ticketing.customers import record_customer
 from ticketing.models import Customer, Ticket
 
@@ -31,6 +32,7 @@ def deliveries(bot: Bot, chat_id: int) -> list[str]:
     return [m["text"] for m in bot.emulator.bot_messages(chat_id)]
 
 
+@pytest.mark.slow
 async def test_a_flood_limit_delays_the_message_which_then_goes_once(bot: Bot) -> None:
     user, row = await queued_notice(bot)
     bot.emulator.inject_fault("sendMessage", status=429, retry_after=1, times=4)  # more than the bot retries itself
@@ -42,6 +44,7 @@ async def test_a_flood_limit_delays_the_message_which_then_goes_once(bot: Bot) -
     assert (await OutboxMessage.get(id=row.id)).status == "sent"
 
 
+@pytest.mark.slow
 async def test_server_errors_are_retried_and_the_message_delivered_once(bot: Bot) -> None:
     user, row = await queued_notice(bot)
     bot.emulator.inject_fault("sendMessage", status=502, times=4)
@@ -83,7 +86,7 @@ async def test_the_survey_waits_while_its_ticket_is_reopened(customer: Person, a
     bot.travel(NOON)
     await customer.say("/human")
     ticket = await Ticket.get(customer__telegram_id=customer.id)
-    topic = Person(bot, agent.user, agent.chat_id, thread_id=ticket.topic_id)
+    topic = agent.in_topic(ticket)
     bot.emulator.set_member(agent.chat_id, agent.id, "administrator")
     await topic.say("/close")
     await bot.run_scheduler(NOON + timedelta(minutes=1))  # queued, due at 12:10
@@ -96,29 +99,22 @@ async def test_the_survey_waits_while_its_ticket_is_reopened(customer: Person, a
     assert await OutboxMessage.filter(kind="survey").count() == 1
 
 
+@pytest.mark.slow
 async def test_two_bot_processes_on_one_postgresql_never_send_a_row_twice(bot: Bot, database: str, tmp_path) -> None:
     """Two real `kefu run` processes share the outbox of one PostgreSQL database."""
-    import asyncio
-    import os
-    import sys
-
-    import pytest
-
     if not database.startswith("postgres"):
         pytest.skip("SQLite is single-writer: one process per database file")
     users = [bot.emulator.add_user(first_name=f"C{n}", language_code="en") for n in range(300)]
     for n, user in enumerate(users):
         customer = await record_customer(user["id"], first_name=user["first_name"], language_code="en")
         await enqueue(customer, "notice", f"notice:{n}", datetime.now(UTC), {"text": f"message {n}"})
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("KEFU_")},
+    env = kefu_env(**{
         "KEFU_TELEGRAM__TOKEN": bot.token, "KEFU_TELEGRAM__BASE_URL": bot.emulator.base_url,
         "KEFU_DATABASE__URL": database, "KEFU_API__LISTEN": "127.0.0.1:0",
         "KEFU_SCHEDULER__RATE_PER_SECOND": "100", "KEFU_SCHEDULER__QUIET_HOURS": "",
         "KEFU_TELEGRAM__MESSAGES_PER_SECOND": "1000",
         "KEFU_KNOWLEDGE_BASE__LEARNED_FILE": str(tmp_path / "learned.yaml"),
-        "KEFU_PRIVACY__KEYS": json.dumps([TEST_PRIVACY_KEY]),
-    }
+    })
     processes = [
         await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", env=env, cwd=tmp_path,
                                              stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)

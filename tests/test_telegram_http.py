@@ -3,14 +3,13 @@ does over it works as over its own httpx client, and failures come out as the sa
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 from telegram import Bot
 from telegram.error import NetworkError, TimedOut
 
 from bot.emulator import BotAPIEmulator
 from bot.telegram.request import AiohttpRequest, NotSent, UpdatesRequest, watch
+from tests.harness import free_port
 
 TOKEN = "123456:TEST"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -58,21 +57,15 @@ async def test_a_slow_answer_is_a_timeout(emulator: BotAPIEmulator) -> None:
 
 
 async def test_no_server_is_a_network_error_not_a_timeout() -> None:
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     with pytest.raises(NetworkError) as raised:
-        async with _bot(f"http://127.0.0.1:{port}/bot"):  # getMe, first of all
+        async with _bot(f"http://127.0.0.1:{free_port()}/bot"):  # getMe, first of all
             pass
     assert not isinstance(raised.value, TimedOut)  # refused: safe to send again (bot/telegram/ratelimit.py)
 
 
 async def test_a_proxy_from_the_environment_is_used(emulator: BotAPIEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
     """HTTP(S)_PROXY as for python-telegram-bot's own client: here a proxy that is not there."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")  # a proxy that is not there
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
     with pytest.raises(NetworkError):  # the emulator is there, but kefu asks the proxy

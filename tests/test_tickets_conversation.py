@@ -12,10 +12,6 @@ TINY_PNG = bytes.fromhex(
 )
 
 
-def in_topic(agent: Person, ticket: Ticket) -> Person:
-    return Person(agent.bot, agent.user, agent.chat_id, thread_id=ticket.topic_id)
-
-
 async def test_a_complaint_becomes_a_ticket_worked_from_its_topic(make_customer, agent: Person) -> None:
     customer: Person = make_customer(first_name="Fang", last_name="Wang", language_code="zh-CN")
     emulator = customer.bot.emulator
@@ -29,7 +25,7 @@ async def test_a_complaint_becomes_a_ticket_worked_from_its_topic(make_customer,
     assert card["text"].startswith(f"🎫 工单 #{ticket.id} · 物流配送 · 优先级 high")
     assert "快递一周了还没到，我要投诉" in card["text"]
 
-    topic = in_topic(agent, ticket)
+    topic = agent.in_topic(ticket)
     before = emulator.seq
     await topic.say("非常抱歉，我们马上帮您查一下物流。")
     to_customer = emulator.bot_messages(customer.chat_id, since=before)
@@ -75,7 +71,7 @@ async def test_a_photo_reaches_the_topic_and_a_document_reaches_the_customer(cus
 
 async def test_a_problem_with_an_order_opens_a_ticket_linked_to_it(customer: Person, agent: Person) -> None:
     await load_samples()
-    await customer._exchange(customer.bot.emulator.send_contact(customer.id, "+8613800000002"))
+    await customer.share_contact("+8613800000002")
     card = await customer.say("/order SO100245")
     opened = await customer.press("⚠️ Problem with this order", card)
     assert opened.text.startswith("I've passed this on to our team: ticket #")
@@ -125,7 +121,7 @@ async def test_a_second_logistics_complaint_within_30_days_is_flagged_repeat(mak
     customer: Person = make_customer(language_code="zh-CN")
     await customer.say("快递一周了还没到，我要投诉")
     first = await Ticket.get(customer__telegram_id=customer.id)
-    await in_topic(agent, first).say("/close")
+    await agent.in_topic(first).say("/close")
     await customer.say("我要投诉，物流又延误了")
     second = await Ticket.filter(customer__telegram_id=customer.id).order_by("-id").first()
     assert second.id != first.id and second.repeat_of_id == first.id

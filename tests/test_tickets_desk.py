@@ -5,13 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.conftest import _agent
 from tests.harness import Person
 from ticketing.models import Ticket, TicketEvent
-
-
-def in_topic(agent: Person, ticket: Ticket) -> Person:
-    return Person(agent.bot, agent.user, agent.chat_id, thread_id=ticket.topic_id)
 
 
 async def ticket_of(customer: Person) -> Ticket:
@@ -22,13 +17,13 @@ async def test_a_supervisor_assigns_the_ticket_to_an_agent_by_username(customer:
     await customer.say("/human")
     ticket = await ticket_of(customer)
     await agent.say("大家好")  # an agent becomes known by writing in the group
-    refused = await in_topic(agent, ticket).say("/assign @agent_li")
+    refused = await agent.in_topic(ticket).say("/assign @agent_li")
     assert refused.text == "只有主管可以执行此操作。"
-    assigned = await in_topic(supervisor, ticket).say("/assign @agent_li")
+    assigned = await supervisor.in_topic(ticket).say("/assign @agent_li")
     assert assigned.text == "👤 Min Zhao 把这个工单分配给了 Lei Li。"
     ticket = await Ticket.get(id=ticket.id).prefetch_related("assignee")
     assert ticket.assignee.telegram_id == agent.id and ticket.status == "open"
-    unknown = await in_topic(supervisor, ticket).say("/assign @nobody_here")
+    unknown = await supervisor.in_topic(ticket).say("/assign @nobody_here")
     assert unknown.text.startswith("还不认识这位客服")
 
 
@@ -44,7 +39,7 @@ async def test_a_snippet_reaches_the_customer_filled_in(make_customer, agent: Pe
     assert "• sorry: {customer_name}您好" in listed.text
     emulator = customer.bot.emulator
     before = emulator.seq
-    await in_topic(agent, ticket).say("/snippet sorry")
+    await agent.in_topic(ticket).say("/snippet sorry")
     told = emulator.bot_messages(customer.chat_id, since=before)
     assert [m["text"] for m in told] == [f"Fang Wang您好，工单 #{ticket.id} 我们正在加急处理。\n\n— 客服 Lei Li"]
     assert (await Ticket.get(id=ticket.id)).first_response_at is not None
@@ -94,7 +89,7 @@ async def test_a_customer_cannot_press_buttons_of_someone_elses_ticket(make_cust
 async def test_solved_then_writing_again_reopens_the_ticket(customer: Person, agent: Person) -> None:
     await customer.say("/human")
     ticket = await ticket_of(customer)
-    topic = in_topic(agent, ticket)
+    topic = agent.in_topic(ticket)
     await topic.say("I've sent a replacement.")
     reply = customer.bot.emulator.bot_messages(customer.chat_id)[-1]
     assert reply["reply_markup"]["inline_keyboard"][0][0]["text"] == "✅ Problem solved"
@@ -115,7 +110,7 @@ async def test_pending_without_reply_is_resolved_then_closed_automatically(custo
     bot = customer.bot
     await customer.say("/human")
     ticket = await ticket_of(customer)
-    paused = await in_topic(agent, ticket).say("/pending")
+    paused = await agent.in_topic(ticket).say("/pending")
     assert paused.text.startswith("⏸ 等待客户回复")
     start = (await Ticket.get(id=ticket.id)).paused_at
     bot.app.bot_data.clock = lambda: start + timedelta(days=3, minutes=1)
@@ -136,7 +131,7 @@ async def test_agents_resolve_and_reopen_from_the_topic(customer: Person, agent:
     customer.bot.emulator.set_member(agent.chat_id, agent.id, "administrator")  # may still write in a closed topic
     await customer.say("/human")
     ticket = await ticket_of(customer)
-    topic = in_topic(agent, ticket)
+    topic = agent.in_topic(ticket)
     before = customer.bot.emulator.seq
     await topic.say("/resolve")
     told = customer.bot.emulator.bot_messages(customer.chat_id, since=before)
@@ -156,7 +151,7 @@ async def test_the_queue_and_one_ticket_in_general(make_customer, agent: Person)
     await first.say("/human")
     await second.say("/human")
     one, two = await ticket_of(first), await ticket_of(second)
-    await in_topic(agent, one).say("/claim")
+    await agent.in_topic(one).say("/claim")
     mine = await agent.say("/tickets mine")
     assert f"#{one.id} · Fang" in mine.text and f"#{two.id}" not in mine.text
     unassigned = await agent.say("/tickets unassigned")
@@ -173,7 +168,7 @@ async def test_customers_see_only_their_own_tickets(make_customer, agent: Person
     fang: Person = make_customer(first_name="Fang", language_code="en")
     wei: Person = make_customer(first_name="Wei", language_code="en")
     await fang.say("/complaint my parcel is late")
-    await in_topic(agent, await ticket_of(fang)).say("/close")
+    await agent.in_topic(await ticket_of(fang)).say("/close")
     assert (await wei.say("/mytickets")).text.startswith("You have no tickets with us.")
     listed = await fang.say("/mytickets")
     ticket = await ticket_of(fang)
@@ -195,9 +190,8 @@ async def test_a_topic_deleted_by_hand_is_recreated_with_the_card(customer: Pers
 
 async def test_in_a_plain_group_agents_reply_to_the_customers_messages(start_bot) -> None:
     async with start_bot(forum=False) as bot:
-        user = bot.emulator.add_user(first_name="Emma", language_code="en")
-        customer = Person(bot, user, user["id"])
-        agent = _agent(bot, bot.emulator.add_user(first_name="Lei", last_name="Li", language_code="zh-CN"))
+        customer = bot.add_customer(first_name="Emma", language_code="en")
+        agent = bot.add_agent(first_name="Lei", last_name="Li", language_code="zh-CN")
         await customer.say("/human")
         assert bot.emulator.count("createForumTopic") == 0  # a plain group is never asked for a topic
         before = bot.emulator.seq
