@@ -42,6 +42,14 @@ def _parser() -> argparse.ArgumentParser:
     kb_import = kb_commands.add_parser("import", help="check a KB file (YAML, JSON or CSV) and add it to the shop's KB")
     kb_import.add_argument("file")
     kb_import.add_argument("--to", metavar="YAML", help="the shop's KB file (default: the first YAML in [knowledge_base] files, else data/kb-shop.yaml)")
+    lint = kb_commands.add_parser(
+        "lint", help="find what will make the bot route badly: templated, sibling, too few or number-only examples",
+        description="Check KB files merged as the bot merges them (no FILE: the shipped KB). Exit 0 when nothing is "
+        "wrong, 1 when something is (one problem a line, naming the file and entry), 2 when a file does not load.",
+    )
+    lint.add_argument("files", nargs="*", metavar="FILE", help="KB file (YAML, JSON or CSV)")
+    lint.add_argument("--with-default", action="store_true", help="merge the shipped KB first, as the bot serves it")
+    lint.add_argument("--json", action="store_true", help="one JSON object a line per problem")
 
     orders = commands.add_parser("orders", help="the shop's orders")
     order_commands = orders.add_subparsers(dest="orders_command", required=True, metavar="ACTION")
@@ -114,6 +122,11 @@ async def _dispatch(args: argparse.Namespace) -> int:
 
         runner = run_match if args.json else run_match_text
         return runner(args.kb, sys.stdin, sys.stdout, sys.stderr)
+
+    if args.command == "kb" and args.kb_command == "lint":
+        from knowledge_base.lint import run_lint
+
+        return run_lint(args.files, sys.stdout, sys.stderr, as_json=args.json, include_default=args.with_default)
 
     settings = load_settings(args.config)
     if args.command == "kb":
