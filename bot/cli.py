@@ -198,7 +198,7 @@ def _safe_url(settings: Settings) -> str:
 
 def _kb_import(settings: Settings, source: str, to: str | None) -> int:
     from knowledge_base.entries import KBError
-    from knowledge_base.loader import import_file
+    from knowledge_base.loader import import_file, language_gaps, load_file
 
     files = settings.knowledge_base.files
     target = to or next((f for f in files if f.endswith((".yaml", ".yml"))), "data/kb-shop.yaml")
@@ -213,6 +213,8 @@ def _kb_import(settings: Settings, source: str, to: str | None) -> int:
             print(f"kefu: {source} was not imported: {reason}", file=sys.stderr)
         return EXIT_CONFIG
     print(f"kefu: imported {len(ids)} entries from {source} into {target}")
+    for gap in language_gaps(load_file(source, max_bytes=settings.knowledge_base.max_file_bytes)):
+        print(f"kefu: warning: {gap}", file=sys.stderr)
     if target not in files:
         print(f"kefu: serve it with KEFU_KNOWLEDGE_BASE__FILES='{json.dumps([*files, target])}' (or files in config.toml)")
     return 0

@@ -14,7 +14,7 @@ from bot.core.language import to_traditional
 from bot.telegram.longtext import reply_long
 from handlers import orders, tickets
 from handlers.callbacks import AskPerson, FeedbackDown, FeedbackUp, FollowUp, PickEntry
-from handlers.common import customer_and_language, customer_of
+from handlers.common import customer_and_language, customer_of, other_language_note
 from knowledge_base.entries import Entry
 from knowledge_base.live import LiveKnowledgeBase
 from knowledge_base.models import Question
@@ -47,7 +47,8 @@ async def send_answer(update: Update, kb: LiveKnowledgeBase, entry_id: str, lang
     if entry is None:  # the entry was removed by a reload since the buttons were sent
         await update.effective_message.reply_text(text(language, "kb_not_sure"), reply_markup=InlineKeyboardMarkup([[person_button(language, question)]]))
         return
-    await reply_long(update.effective_message, kb.answer(entry_id, language), reply_markup=answer_markup(kb, entry, language, question))
+    note = other_language_note(kb, question.customer_id, language, kb.kb.answer_language(entry_id, language))
+    await reply_long(update.effective_message, kb.answer(entry_id, language) + note, reply_markup=answer_markup(kb, entry, language, question))
 
 
 async def message(update: Update, context: KefuContext) -> None:
@@ -83,7 +84,7 @@ def _title(kb: LiveKnowledgeBase, entry_id: str, language: str) -> str:
     entry = kb.kb.entry(entry_id)
     assert entry is not None
     questions = entry.questions.get(language) or entry.questions.get("zh-Hans" if language == "zh-Hant" else "en")
-    label = questions[0] if questions else entry_id
+    label = (questions or next(iter(entry.questions.values()), (entry_id,)))[0]  # else the language it has
     if language == "zh-Hant" and "zh-Hant" not in entry.questions:
         label = to_traditional(label)
     return label[:60]

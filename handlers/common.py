@@ -17,7 +17,9 @@ is answered by :func:`unknown_button`.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from contextvars import ContextVar
+from weakref import WeakKeyDictionary
 
 from telegram import Update
 from telegram.constants import ChatType
@@ -68,6 +70,26 @@ async def customer_and_language(update: Update) -> tuple[Customer, Language]:
     customer = await customer_of(update)
     message = update.effective_message
     return customer, await reply_language(customer, message.text if message else None)
+
+
+TOLD_REMEMBERED = 100_000
+"""Customers a bot remembers as told that its KB answers them in another language (oldest forgotten first)."""
+_told_other_language: WeakKeyDictionary[object, OrderedDict[int, None]] = WeakKeyDictionary()
+"""Per running bot, keyed by its live KB (tests run several bots in one process)."""
+
+
+def other_language_note(bot_kb: object, customer_id: int, language: str, served: str) -> str:
+    """The polite "(This answer is only available in English.)" to append to an answer the KB
+    has only in ``served``, not in the customer's ``language`` — once per customer, "" after
+    (and for answers in their language). Kept in memory, not in the database: after a restart,
+    or from another process of a fleet, a customer may be told once more, which is harmless."""
+    told = _told_other_language.setdefault(bot_kb, OrderedDict())
+    if served == language or customer_id in told:
+        return ""
+    told[customer_id] = None
+    if len(told) > TOLD_REMEMBERED:
+        told.popitem(last=False)
+    return "\n\n" + text(language, "kb_only_in_english" if served == "en" else "kb_only_in_chinese")
 
 
 def number(given: str, largest: int = ROW_ID_MAX) -> int | None:

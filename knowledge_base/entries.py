@@ -10,7 +10,10 @@ from bot.core.language import Language
 Action = Literal["answer", "order_status", "complaint", "handoff"]
 ACTIONS: tuple[Action, ...] = ("answer", "order_status", "complaint", "handoff")
 REQUIRED_LANGUAGES: tuple[Language, ...] = ("zh-Hans", "en")
-"""Every answer and button label exists in these; zh-Hant is converted from zh-Hans if absent."""
+"""The languages a shop is expected to answer in. An entry may give only one of them (an
+English-only or Chinese-only shop): loading warns (:func:`knowledge_base.loader.language_gaps`)
+and the bot answers in the language the entry has; zh-Hant and zh-Hans stand in for each other,
+converted with OpenCC."""
 LANGUAGE_NAMES: dict[str, str] = {"zh-Hans": "simplified Chinese", "zh-Hant": "traditional Chinese", "en": "English"}
 
 
@@ -68,7 +71,7 @@ class KBError(Exception):
     """A knowledge base that cannot be used, with every problem found (at least one).
 
     ``str()`` is one line per problem, e.g.
-    ``kb/shop.yaml: entry 'refund_policy': field 'answer': missing English answer``.
+    ``kb/shop.yaml: entry 'refund_policy': field 'answer': English answer must be a non-empty text``.
     """
 
     def __init__(self, problems: list[Problem]) -> None:

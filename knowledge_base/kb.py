@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
-from bot.core.language import LANGUAGES, Language, to_traditional
+from bot.core.language import LANGUAGES, Language, to_simplified, to_traditional
 from knowledge_base.entries import Entry, KBError, Problem
 from knowledge_base.loader import PathLike, check_references, entry_from_dict, load_entries, upsert_yaml
 from knowledge_base.matcher import Candidate, Matcher
@@ -59,20 +59,25 @@ class KnowledgeBase:
     def answer(self, entry_id: str, lang: Language | str, values: Mapping[str, Any] | None = None) -> str:
         """The answer of an entry in ``lang`` with ``{placeholders}`` filled from ``values``.
 
-        zh-Hant falls back to the zh-Hans answer converted by OpenCC; anything else missing
-        falls back to English. A placeholder without a value stays as written (and is logged),
-        which a shop notices sooner than a silently missing word.
+        An entry without an answer in ``lang`` answers in :meth:`answer_language`: one Chinese
+        script is converted from the other by OpenCC (zh-Hant with Taiwan phrasing), English and
+        Chinese fall back to each other (an English-only or Chinese-only shop). A placeholder
+        without a value stays as written (and is logged), which a shop notices sooner than a
+        silently missing word.
         """
         entry = self._entries[entry_id]
-        return render(self._template(entry, lang), values or {})
+        if lang in entry.answer:
+            return render(entry.answer[lang], values or {})
+        return render(self._converted(entry.answer, lang), values or {})
+
+    def answer_language(self, entry_id: str, lang: Language | str) -> Language:
+        """The language :meth:`answer` gives ``entry_id`` in when asked for ``lang``: ``lang``
+        itself unless the entry has no answer in it, nor in the other Chinese script."""
+        return _served(self._entries[entry_id].answer, lang)
 
     def button_text(self, label: Mapping[str, str], lang: Language | str) -> str:
         """A button label in ``lang``, with the same fallbacks as :meth:`answer`."""
-        if lang in label:
-            return label[lang]
-        if lang == "zh-Hant" and "zh-Hans" in label:
-            return to_traditional(label["zh-Hans"])
-        return label.get("en") or next(iter(label.values()))
+        return label[lang] if lang in label else self._converted(label, lang)
 
     def placeholders(self) -> set[str]:
         """Every placeholder name used by an answer: what the shop's settings must provide."""
@@ -84,23 +89,19 @@ class KnowledgeBase:
             if name
         }
 
-    def _template(self, entry: Entry, lang: str) -> str:
-        if lang in entry.answer:
-            return entry.answer[lang]
-        if lang == "zh-Hant" and "zh-Hans" in entry.answer:
-            return self._traditional(entry.id)
-        return entry.answer.get("en") or next(iter(entry.answer.values()))
-
-    def _traditional(self, entry_id: str) -> str:
-        return self._traditional_answers[entry_id]
+    def _converted(self, texts: Mapping[str, str], lang: str) -> str:
+        served = _served(texts, lang)
+        if served in texts:
+            return texts[served]
+        source = texts["zh-Hans" if served == "zh-Hant" else "zh-Hant"]
+        key = (source, served)
+        if key not in self._conversions:  # OpenCC takes ~0.1 ms a text: an answer is converted once
+            self._conversions[key] = to_traditional(source) if served == "zh-Hant" else to_simplified(source)
+        return self._conversions[key]
 
     @cached_property
-    def _traditional_answers(self) -> dict[str, str]:
-        return {
-            e.id: to_traditional(e.answer["zh-Hans"])
-            for e in self._entries.values()
-            if "zh-Hant" not in e.answer and "zh-Hans" in e.answer
-        }
+    def _conversions(self) -> dict[tuple[str, str], str]:
+        return {}
 
     # -- editing ----------------------------------------------------------------------------
 
@@ -144,6 +145,18 @@ class KnowledgeBase:
             entry = dataclasses.replace(entry, source=str(save_to))
             merged[entry.id] = entry
         return KnowledgeBase(merged.values())
+
+
+def _served(texts: Mapping[str, str], lang: str) -> Language:
+    """The language of ``texts`` (an answer or a label, by language) that stands in for ``lang``."""
+    if lang in texts:
+        return lang  # type: ignore[return-value]
+    chinese = [code for code in ("zh-Hans", "zh-Hant") if code in texts]
+    if lang in ("zh-Hans", "zh-Hant") and chinese:
+        return lang  # type: ignore[return-value]  # converted from the other script
+    if "en" in texts:
+        return "en"
+    return chinese[0]  # type: ignore[return-value]
 
 
 def render(template: str, values: Mapping[str, Any]) -> str:

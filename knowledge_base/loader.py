@@ -6,7 +6,9 @@ described in ``knowledge_base/README.md``. The CSV form has the fixed header
 ``entry_id,lang,question,answer,action,category``, one row per example question.
 
 Every problem of a file is collected and raised together as one :class:`KBError` naming the
-file, entry and field, so a shop fixes its file in one go.
+file, entry and field, so a shop fixes its file in one go. A language an entry does not answer
+in is no problem but a warning (:func:`language_gaps`, logged at every load): an English-only
+or Chinese-only shop loads its KB, and its customers get the answer in the language it has.
 
 **One reading, exactly right.** Before any parser sees a file, its text is checked for what
 parsers disagree on or silently drop: control characters (C0 but tab, line feed and carriage
@@ -31,6 +33,7 @@ import csv
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import reprlib
@@ -49,7 +52,6 @@ from bot.core.language import LANGUAGES
 from knowledge_base.entries import (
     ACTIONS,
     LANGUAGE_NAMES,
-    REQUIRED_LANGUAGES,
     Button,
     Entry,
     KBError,
@@ -83,6 +85,7 @@ _shown.maxstring = _shown.maxother = 60
 """Values named in problems: short, and never a recursion into a deeply nested value."""
 
 PathLike = str | os.PathLike[str]
+log = logging.getLogger(__name__)
 
 
 def load_file(path: PathLike, *, max_bytes: int = MAX_FILE_BYTES) -> list[Entry]:
@@ -307,7 +310,27 @@ def load_entries(
     problems.extend(check_references(merged.values(), merged.keys()))
     if problems:
         raise KBError(problems)
+    for gap in language_gaps(merged.values()):
+        log.warning("%s", gap)
     return merged
+
+
+def language_gaps(entries: Iterable[Entry], *, shown: int = 5) -> list[Problem]:
+    """Warnings, one per file and language, for entries with no answer in English or in Chinese
+    (either script: the other is converted). Such entries are answered in the language they have."""
+    missing: dict[tuple[str, str], list[str]] = {}
+    for entry in entries:
+        for lang, langs in (("en", ("en",)), ("zh-Hans", ("zh-Hans", "zh-Hant"))):
+            if not any(code in entry.answer for code in langs):
+                missing.setdefault((entry.source or "<kb>", lang), []).append(entry.id)
+    warnings = []
+    for (file, lang), ids in missing.items():
+        name = "English" if lang == "en" else "Chinese"
+        other = "Chinese" if lang == "en" else "English"
+        listed = ", ".join(ids[:shown]) + (f" and {len(ids) - shown} more" if len(ids) > shown else "")
+        count = f"{len(ids)} entr{'y has' if len(ids) == 1 else 'ies have'}"
+        warnings.append(Problem(file, f"{count} no {name} answer ({listed}): customers writing {name} get the {other} one"))
+    return warnings
 
 
 def entry_from_dict(raw: Mapping[str, Any], name: str = "<kb>") -> Entry:
@@ -452,9 +475,8 @@ def _answers(value: Any, problem: Any) -> dict[str, str]:
         if message:
             problem("answer", f"{LANGUAGE_NAMES[lang]} answer: {message}")
         out[lang] = text
-    for lang in REQUIRED_LANGUAGES:
-        if lang not in by_lang:
-            problem("answer", f"missing {LANGUAGE_NAMES[lang]} answer")
+    if not by_lang:
+        problem("answer", "missing answer: give it in zh-Hans, zh-Hant or en")
     return out
 
 
@@ -497,9 +519,8 @@ def _buttons(value: Any, problem: Any) -> tuple[Button, ...]:
                     problem("buttons", f"{where}: label longer than {MAX_BUTTON_TEXT} characters")
                 else:
                     labels[lang] = label.strip()
-            for lang in REQUIRED_LANGUAGES:
-                if lang not in text:
-                    problem("buttons", f"{where}: missing {LANGUAGE_NAMES[lang]} text")
+            if not text:
+                problem("buttons", f"{where}: missing text: give a label in zh-Hans, zh-Hant or en")
         url, entry = raw.get("url"), raw.get("entry")
         if (url is None) == (entry is None):
             problem("buttons", f"{where}: give either url or entry")

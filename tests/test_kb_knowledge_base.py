@@ -76,8 +76,8 @@ def test_add_entry_validates_like_a_file_and_persists(kb: KnowledgeBase, tmp_pat
     assert newer.match("礼品卡能用吗")[0].entry_id == "gift_card"
     assert [e.id for e in load_file(shop)] == ["gift_card"]
     with pytest.raises(KBError) as caught:
-        kb.add_entry({**raw, "answer": {"zh-Hans": "可以"}})
-    assert str(caught.value) == "<kb>: entry 'gift_card': field 'answer': missing English answer"
+        kb.add_entry({**raw, "answer": {"zh-Hans": "可以", "en": " "}})
+    assert str(caught.value) == "<kb>: entry 'gift_card': field 'answer': English answer must be a non-empty text"
     with pytest.raises(KBError, match="unknown entry 'nowhere'"):
         kb.add_entry({**raw, "buttons": [{"text": {"zh-Hans": "看", "en": "See"}, "entry": "nowhere"}]})
 

@@ -46,7 +46,7 @@ def test_a_broken_file_keeps_the_last_good_knowledge_base_serving(tmp_path: Path
     shop = tmp_path / "shop.yaml"
     shop.write_text(SHOP_KB, encoding="utf-8")
     live = LiveKnowledgeBase([shop], tmp_path / "learned.yaml")
-    shop.write_text(SHOP_KB.replace("    en: Gift wrapping is free.\n", ""), encoding="utf-8")
+    shop.write_text(SHOP_KB.replace("    en: Gift wrapping is free.\n", "    en: ''\n"), encoding="utf-8")
     _touch_later(shop)
     assert live.reload_if_changed() is False
     assert live.last_error is not None

@@ -76,8 +76,8 @@ def test_a_valid_yaml_file_loads_into_entries(tmp_path: Path) -> None:
 
 
 def test_a_missing_answer_names_file_entry_and_field(tmp_path: Path) -> None:
-    path = write_yaml(tmp_path / "shop.yaml", entry(answer={"zh-Hans": "可以退款。"}))
-    assert error_of(path) == f"{path}: entry 'refund_policy': field 'answer': missing English answer"
+    path = write_yaml(tmp_path / "shop.yaml", entry(answer={}))
+    assert error_of(path) == f"{path}: entry 'refund_policy': field 'answer': missing answer: give it in zh-Hans, zh-Hant or en"
 
 
 @pytest.mark.parametrize(
@@ -92,7 +92,7 @@ def test_a_missing_answer_names_file_entry_and_field(tmp_path: Path) -> None:
         ({"answer": {"zh-Hans": "好", "en": "Hi {shop name}"}}, "answer", "placeholder {shop name}"),
         ({"answer": {"zh-Hans": "好", "en": "a } b"}}, "answer", "Single '}'"),
         ({"buttons": [{"text": {"zh-Hans": "看", "en": "See"}, "url": "javascript:alert(1)"}]}, "buttons", "url must"),
-        ({"buttons": [{"text": {"en": "See"}, "url": "https://shop.example"}]}, "buttons", "missing simplified"),
+        ({"buttons": [{"text": {}, "url": "https://shop.example"}]}, "buttons", "missing text"),
         ({"buttons": [{"text": {"zh-Hans": "看", "en": "See"}}]}, "buttons", "give either url or entry"),
     ],
 )
@@ -184,7 +184,7 @@ def test_csv_rows_group_into_entries_with_answers_given_once_per_language(tmp_pa
         ("gift_wrap,fr,cadeau,,,", "line 9: entry 'gift_wrap': field 'lang': 'fr' is not zh-Hans, zh-Hant or en"),
         ("gift_wrap,en,wrap it,,,shipping", "line 9: entry 'gift_wrap': field 'category': 'shipping' differs"),
         ("gift_wrap,en,wrap it,Other.,,", "line 9: entry 'gift_wrap': field 'answer': a second, different English"),
-        ("solo,zh-Hans,只有中文,回答,answer,misc", "line 9: entry 'solo': field 'answer': missing English answer"),
+        ("solo,zh-Hans,只有中文,,answer,misc", "line 9: entry 'solo': field 'answer': missing answer"),
     ],
 )
 def test_csv_errors_name_file_line_entry_and_field(tmp_path: Path, line: str, expected: str) -> None:

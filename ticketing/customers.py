@@ -10,7 +10,7 @@ from tortoise.exceptions import IntegrityError
 
 from bot.core.batch import Batch
 from bot.core.fit import cut
-from bot.core.language import Language, detect_language, language_from_telegram
+from bot.core.language import Language, detect_language, language_from_telegram, script_neutral
 from ticketing.models import Customer
 
 NAME_LIMIT = 128
@@ -101,6 +101,10 @@ async def reply_language(customer: Customer, text: str | None = None) -> Languag
 
     A language chosen with /lang always wins. Otherwise the customer is answered in the language
     they write in, which is remembered for messages kefu sends unasked (surveys, greetings).
+    Chinese whose characters are the same in both scripts ("你好", "好的") does not tell the
+    script: it is answered in the Chinese script the customer is known to use (their earlier
+    messages, else their Telegram app's language: zh-HK, zh-TW, zh-MO, zh-Hant → traditional),
+    simplified only when nothing says otherwise.
     """
     said = text.split(None, 1)[1] if text and text.startswith("/") and " " in text.strip() else text
     if text and text.startswith("/") and said is text:  # a bare command ("/human") says nothing of the language
@@ -110,10 +114,19 @@ async def reply_language(customer: Customer, text: str | None = None) -> Languag
     detected = detect_language(said)
     if detected is None:
         return customer.language  # type: ignore[return-value]
+    if detected != "en" and script_neutral(said):
+        detected = customer.language if customer.language != "en" else known_script(customer.telegram_language)  # type: ignore[assignment]
     if detected != customer.language:
         customer.language = detected
         await customer.save(update_fields=["language"])
     return detected
+
+
+def known_script(language_code: str | None) -> Language:
+    """The Chinese script of a customer whose messages have not shown it: their Telegram app's
+    when that is Chinese, else simplified."""
+    app = language_from_telegram(language_code)
+    return app if app != "en" else "zh-Hans"
 
 
 async def choose_language(customer: Customer, language: Language) -> None:

@@ -21,13 +21,21 @@ _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=4)
 def _converter(config: str) -> opencc.OpenCC:
     return opencc.OpenCC(config)
 
 
 def to_simplified(text: str) -> str:
     return _converter("t2s").convert(text)
+
+
+def script_neutral(text: str) -> bool:
+    """True when ``text`` has Han characters and all of them are written alike in both scripts
+    ("你好", "好的", "在"): OpenCC folds them to neither side, so the text cannot tell which
+    script its writer uses and the reply's script has to come from what is known of them."""
+    han = "".join(_HAN.findall(text))
+    return bool(han) and to_simplified(han) == han and _converter("s2t").convert(han) == han
 
 
 def to_traditional(text: str) -> str:
