@@ -26,6 +26,7 @@ from handlers import agent_group, campaigns, reports, watch
 from knowledge_base.entries import KBError
 from knowledge_base.live import LiveKnowledgeBase
 from knowledge_base.router import RouterSettings
+from knowledge_base.signals import ANGER_WORDS, STATUS_CUES, words
 from orders.events import on_status_change, status_listeners
 from orders.service import make_source
 from scheduler.events import (
@@ -156,7 +157,10 @@ def load_knowledge_base(settings: Settings) -> LiveKnowledgeBase:
             kb.files,
             kb.learned_file,
             values=kb.values,
-            settings=RouterSettings(high=kb.high_confidence, low=kb.low_confidence),
+            settings=RouterSettings(
+                high=kb.high_confidence, low=kb.low_confidence,
+                status_cues=words(STATUS_CUES, kb.status_cues), anger_words=words(ANGER_WORDS, kb.anger_words),
+            ),
             max_file_bytes=kb.max_file_bytes,
         )
     except KBError as error:

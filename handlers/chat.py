@@ -1,7 +1,8 @@
 """Free text from customers: small talk, FAQ answers, "did you mean", or an honest "I don't know".
 
 Every routed question is logged (the learning loop): answers carry 👍/👎 buttons, and a 👎 or an
-unanswered question offers a person.
+unanswered question offers a person. An angry customer (:attr:`Route.angry`) is offered a person
+with the answer, and where nothing is answered outright gets one at once: a complaint ticket.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ def person_button(language: str, question: Question) -> InlineKeyboardButton:
     return InlineKeyboardButton(text(language, "button_person"), callback_data=AskPerson(question.id).pack())
 
 
-def answer_markup(kb: LiveKnowledgeBase, entry: Entry, language: str, question: Question) -> InlineKeyboardMarkup:
+def answer_markup(
+    kb: LiveKnowledgeBase, entry: Entry, language: str, question: Question, offer_person: bool = False
+) -> InlineKeyboardMarkup:
     rows = []
     for button in entry.buttons:
         label = kb.kb.button_text(button.text, language)
@@ -39,16 +42,20 @@ def answer_markup(kb: LiveKnowledgeBase, entry: Entry, language: str, question: 
             InlineKeyboardButton("👎", callback_data=FeedbackDown(question.id).pack()),
         ]
     )
+    if offer_person:  # an angry customer is offered a person with the answer, not only after a 👎
+        rows.append([person_button(language, question)])
     return InlineKeyboardMarkup(rows)
 
 
-async def send_answer(update: Update, kb: LiveKnowledgeBase, entry_id: str, language: str, question: Question) -> None:
+async def send_answer(
+    update: Update, kb: LiveKnowledgeBase, entry_id: str, language: str, question: Question, offer_person: bool = False
+) -> None:
     entry = kb.kb.entry(entry_id)
     if entry is None:  # the entry was removed by a reload since the buttons were sent
         await update.effective_message.reply_text(text(language, "kb_not_sure"), reply_markup=InlineKeyboardMarkup([[person_button(language, question)]]))
         return
     note = other_language_note(kb, question.customer_id, language, kb.kb.answer_language(entry_id, language))
-    await reply_long(update.effective_message, kb.answer(entry_id, language) + note, reply_markup=answer_markup(kb, entry, language, question))
+    await reply_long(update.effective_message, kb.answer(entry_id, language) + note, reply_markup=answer_markup(kb, entry, language, question, offer_person))
 
 
 async def message(update: Update, context: KefuContext) -> None:
@@ -65,7 +72,9 @@ async def message(update: Update, context: KefuContext) -> None:
     elif route.band == "high" and route.action in ("complaint", "handoff"):
         await tickets.open_for(update, context, customer, language, said, route.action)
     elif route.band == "high" and route.entry_id is not None:
-        await send_answer(update, kb, route.entry_id, language, question)
+        await send_answer(update, kb, route.entry_id, language, question, offer_person=route.angry)
+    elif route.angry:  # nothing answered outright, and the customer is angry: a person, as a complaint
+        await tickets.open_for(update, context, customer, language, said, "complaint", order_no=route.order_number)
     elif route.band == "middle":
         rows = [
             [InlineKeyboardButton(_title(kb, c.entry_id, language), callback_data=PickEntry(question.id, c.entry_id).pack())]

@@ -139,6 +139,19 @@ class KnowledgeBaseSettings(_Section):
     reload_seconds: float = Field(default=3.0, gt=0)
     max_file_bytes: int = Field(default=20_000_000, gt=0)
     values: dict[str, str] = Field(default_factory=lambda: dict(SHOP_FACTS))
+    status_cues: dict[str, list[str]] = Field(default_factory=dict)
+    """Per language, words that make an order number a question about its status (replacing
+    the shipped list of that language, knowledge_base/signals.py)."""
+    anger_words: dict[str, list[str]] = Field(default_factory=dict)
+    """Per language, words of an angry customer (replacing the shipped list of that language)."""
+
+    @field_validator("status_cues", "anger_words")
+    @classmethod
+    def _known_languages(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        unknown = sorted(set(value) - {"en", "zh-Hans", "zh-Hant"})
+        if unknown:
+            raise ValueError(f"lists words per language: en, zh-Hans or zh-Hant, not {', '.join(unknown)}")
+        return value
 
     @field_validator("low_confidence")
     @classmethod
