@@ -244,7 +244,10 @@ def run_lint(kb_files: Sequence[PathLike], stdout: TextIO, stderr: TextIO, *, as
     try:
         entries = load_entries(list(kb_files), include_default=include_default or not kb_files)
     except KBError as exc:
-        print(f"kefu: the knowledge base does not load:\n{exc}", file=stderr)
+        if len(exc.problems) == 1:  # one sentence; several: each on its line, to fix them in one go
+            print(f"kefu: the knowledge base does not load: {exc}", file=stderr)
+        else:
+            print(f"kefu: the knowledge base does not load:\n{exc}", file=stderr)
         return 2
     problems = lint_entries(entries.values())
     for problem in problems:

@@ -152,3 +152,6 @@ def test_a_file_that_does_not_load_exits_2_saying_why(tmp_path: Path, capsys: py
     code, out, err = run(capsys, str(broken))
     assert (code, out) == (2, "")
     assert "does not load" in err and "broken.yaml" in err and "Traceback" not in err
+    code, out, err = run(capsys, str(tmp_path / "missing.yaml"))
+    assert (code, out) == (2, "")
+    assert err.startswith("kefu: the knowledge base does not load: ") and err.count("\n") == 1 and "missing.yaml" in err
