@@ -30,6 +30,7 @@ def router() -> Router:
         "訂單2024112500123的物流進度",  # traditional, folded
         "订单2024112500123",  # nothing but the number
         "order #2024112500123 please",
+        "hi, what about 2024112500123?",
         "2024112500123",
     ],
 )
