@@ -159,6 +159,7 @@ def load_knowledge_base(settings: Settings) -> LiveKnowledgeBase:
             values=kb.values,
             settings=RouterSettings(
                 high=kb.high_confidence, low=kb.low_confidence,
+                bands={script: (band.high, band.low) for script, band in kb.bands.items()},
                 status_cues=words(STATUS_CUES, kb.status_cues), anger_words=words(ANGER_WORDS, kb.anger_words),
             ),
             max_file_bytes=kb.max_file_bytes,

@@ -22,7 +22,11 @@ Every route says whether the customer sounds angry (:attr:`Route.angry`, from an
 lexicon, :mod:`knowledge_base.signals`): the handlers then offer a person with an answer, and
 open a complaint ticket where nothing is answered outright.
 
-The thresholds were chosen on development data (see ``bench/README.md``).
+The thresholds were chosen on development data (see ``bench/README.md``). Latin-script and
+Chinese messages calibrate differently, so :attr:`RouterSettings.bands` may give each script its
+own (high, low) — picked by the message's language (:func:`bot.core.language.detect_language`:
+any Han character makes it Chinese); a script without its own pair, or a message with no letters,
+uses ``high``/``low``.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from knowledge_base.smalltalk import SmallTalk, match_smalltalk
 
 RouteAction = Literal["answer", "order_status", "complaint", "handoff", "smalltalk"]
 Band = Literal["high", "middle", "low"]
+Script = Literal["latin", "han"]
 
 ORDER_NUMBER = r"(?<![A-Za-z0-9])(?:[A-Za-z]{1,4}-?)?\d{6,20}(?![A-Za-z0-9])"
 """Up to four letters (optionally then a dash) and 6–20 digits, standing alone:
@@ -53,6 +58,8 @@ class RouterSettings:
     """Confidence from which the bot acts on the top entry."""
     low: float = 0.25
     """Confidence below which nothing matched."""
+    bands: dict[Script, tuple[float, float]] = field(default_factory=dict)
+    """Per script, its own (high, low) in place of ``high``/``low``."""
     suggest_min: float = 0.05
     """Candidates under this confidence are not offered as "did you mean" (the first always is)."""
     max_suggestions: int = 3
@@ -93,6 +100,7 @@ class Router:
     def route(self, text: str) -> Route:
         kb, s = self.kb, self.settings  # one KB for the whole decision, even if swapped meanwhile
         lang = detect_language(text)
+        high, low = s.bands.get(script_of(lang), (s.high, s.low)) if lang else (s.high, s.low)
         if not text.strip():
             return Route(None, None, 0.0, "low", lang)
         angry = self._anger.found(text)
@@ -105,22 +113,26 @@ class Router:
         candidates = tuple(kb.match(rest, max(s.max_suggestions, 3)))
         top = candidates[0] if candidates else None
         only_number = order_number is not None and only_filler(normalize(rest))  # "订单号 A20261125001"
-        if top is not None and top.score >= s.high and not only_number:
+        if top is not None and top.score >= high and not only_number:
             action = kb.entries[top.entry_id].action
             if order_number is None or action != "order_status":
                 return Route(action, top.entry_id, top.score, "high", lang, candidates, order_number, angry=angry)
         if order_number is not None and (
-            only_number or (top is not None and top.score >= s.high) or self._status.found(rest)
+            only_number or (top is not None and top.score >= high) or self._status.found(rest)
         ):
             entry_id = _order_status_entry(kb, candidates)
             return Route("order_status", entry_id, 1.0, "high", lang, candidates, order_number, angry=angry)
-        if top is None or top.score < s.low:
+        if top is None or top.score < low:
             return Route(None, None, top.score if top else 0.0, "low", lang, candidates, order_number, angry=angry)
         suggestions = tuple(c for i, c in enumerate(candidates) if i == 0 or c.score >= s.suggest_min)
         return Route(
             None, None, top.score, "middle", lang, candidates, order_number,
             suggestions=suggestions[: s.max_suggestions], angry=angry,
         )
+
+
+def script_of(lang: Language) -> Script:
+    return "latin" if lang == "en" else "han"
 
 
 def _order_status_entry(kb: KnowledgeBase, candidates: tuple[Candidate, ...]) -> str | None:

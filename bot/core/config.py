@@ -131,11 +131,29 @@ class DatabaseSettings(_Section):
         return value
 
 
+class BandSettings(_Section):
+    """One script's confidence band: answered from ``high``, "did you mean" from ``low``."""
+
+    high: float = Field(gt=0, le=1)
+    low: float = Field(ge=0, lt=1)
+
+    @field_validator("low")
+    @classmethod
+    def _below_high(cls, value: float, info: ValidationInfo) -> float:
+        high = info.data.get("high")
+        if high is not None and value >= high:
+            raise ValueError(f"must be below high ({high}): between the two the bot offers a \"did you mean\", above high it answers")
+        return value
+
+
 class KnowledgeBaseSettings(_Section):
     files: list[str] = Field(default_factory=list)
     learned_file: str = "data/kb-learned.yaml"
     high_confidence: float = Field(default=0.7, gt=0, le=1)
     low_confidence: float = Field(default=0.25, ge=0, lt=1)
+    bands: dict[Literal["latin", "han"], BandSettings] = Field(default_factory=dict)
+    """Per script (latin: English and other Latin-script text; han: Chinese), its own band in
+    place of high_confidence/low_confidence; a script not named uses those."""
     reload_seconds: float = Field(default=3.0, gt=0)
     max_file_bytes: int = Field(default=20_000_000, gt=0)
     values: dict[str, str] = Field(default_factory=lambda: dict(SHOP_FACTS))
