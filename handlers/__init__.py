@@ -110,6 +110,8 @@ def register(app: KefuApp, settings: Settings) -> None:
     app.add_handler(MessageHandler(agent_says, relay_from_agent))
     app.add_handler(CommandHandler("kb_missed", kb_teach.kb_missed, filters=agent_group))
     app.add_handler(CommandHandler("kb_add", kb_teach.kb_add, filters=agent_group))
+    app.add_handler(CommandHandler("kb_learn", kb_teach.kb_learn, filters=agent_group))
+    app.add_handler(on_press(kb_teach.kb_learn_button, callbacks.AcceptCandidate, callbacks.RejectCandidate))
 
     app.add_handler(MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, chat.message))
     app.add_handler(MessageHandler(PRIVATE & filters.COMMAND, chat.unknown_command))

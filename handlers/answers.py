@@ -2,7 +2,8 @@
 
 Callback data can be forged by a modified client, so every press is checked on the server: the
 question must exist and belong to the customer who pressed (handlers/callbacks.py has checked
-that it names a question at all).
+that it names a question at all). A pick, and a 👍 after a middle-band answer, are the customer
+confirming an entry for their words: a candidate example for /kb_learn (knowledge_base/learning.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from handlers import tickets
 from handlers.callbacks import AskPerson, FeedbackDown, FeedbackUp, FollowUp, PickEntry
 from handlers.chat import person_button, send_answer
 from handlers.common import customer_of
+from knowledge_base.learning import confirmed
 from knowledge_base.questions import answered_with, give_feedback, question_of
 
 
@@ -35,6 +37,8 @@ async def button(
         await query.answer(text(language, "feedback_thanks" if first_time else "feedback_already"))
         if first_time:
             await _drop_feedback_row(update)
+            if isinstance(pressed, FeedbackUp) and question.band == "middle" and question.entry_id:
+                await confirmed(kb, question, question.entry_id, context.settings.knowledge_base.auto_learn)
             if isinstance(pressed, FeedbackDown):
                 await query.message.reply_text(
                     text(language, "feedback_sorry"), reply_markup=InlineKeyboardMarkup([[person_button(language, question)]])
@@ -47,6 +51,7 @@ async def button(
         await query.answer()
         if isinstance(pressed, PickEntry):
             await answered_with(question, entry.id, entry.action)
+            await confirmed(kb, question, entry.id, context.settings.knowledge_base.auto_learn)
         await send_answer(update, kb, entry.id, language, question)
     else:
         await query.answer()

@@ -25,6 +25,7 @@ The wire formats are those of every kefu before, so a button already sent keeps 
 - ``cp:seg:<segment>``, ``cp:tpl:<template>``, ``cp:send``, ``cp:cancel``,
   ``cp:stop:<campaign>[:yes]``, ``cp:keep`` CampaignSegment, CampaignTemplate, SendCampaign,
   CancelCampaign, StopCampaign, KeepCampaign (handlers/campaigns.py)
+- ``kbl+:<candidate>``, ``kbl-:<candidate>`` AcceptCandidate, RejectCandidate (handlers/kb_teach.py)
 """
 
 from __future__ import annotations
@@ -261,12 +262,31 @@ class KeepCampaign(Button):
     PREFIX = "cp:keep"
 
 
+@dataclass(frozen=True)
+class AcceptCandidate(Button):
+    """/kb_learn: teach the entry this customer question (and the same from other customers)."""
+
+    PREFIX = "kbl+"
+    FIELDS = (ROW_ID,)
+    candidate_id: int
+
+
+@dataclass(frozen=True)
+class RejectCandidate(Button):
+    """/kb_learn: this customer question is not an example of the entry."""
+
+    PREFIX = "kbl-"
+    FIELDS = (ROW_ID,)
+    candidate_id: int
+
+
 KINDS = Kinds(
     PickLanguage, FeedbackUp, FeedbackDown, AskPerson, PickEntry, FollowUp,
     OrderDetails, OrderProblem, OrderPerson, TicketCategory, TicketSolved, ForgetMe, KeepMyData,
     Stars, SkipComment, Servqual,
     ClaimTicket, CloseTicket, SetPriority,
     CampaignSegment, CampaignTemplate, SendCampaign, CancelCampaign, StopCampaign, KeepCampaign,
+    AcceptCandidate, RejectCandidate,
 )
 parse = KINDS.parse
 

@@ -28,3 +28,24 @@ class Question(Model):
 
     class Meta:
         table = "kb_question"
+
+
+class QuestionCandidate(Model):
+    """A customer's question proposed as an example of an entry: they picked it in a did-you-mean, or gave a middle-band answer a 👍.
+
+    The words are the customer's own, so they are read through the question (forgotten with it
+    by /forgetme), never copied here. One customer counts once per entry and question.
+    """
+
+    id = fields.IntField(primary_key=True)
+    entry_id = fields.CharField(max_length=64, description="the knowledge-base entry it would teach")
+    language = fields.CharField(max_length=8)
+    question = fields.ForeignKeyField("kefu.Question", related_name="candidates", on_delete=fields.CASCADE)
+    customer = fields.ForeignKeyField("kefu.Customer", related_name="kb_candidates", on_delete=fields.CASCADE)
+    normalized = fields.CharField(max_length=255, description="grouping key, as kb_question.normalized")
+    status = fields.CharField(max_length=8, default="pending", db_index=True, description="pending, accepted or rejected")
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "kb_candidate"
+        unique_together = (("entry_id", "normalized", "customer"),)

@@ -17,6 +17,7 @@ from bot.core.db import ROW_ID_MAX
 from bot.core.i18n import LANGUAGE_NAMES
 from handlers.callbacks import (
     KINDS,
+    AcceptCandidate,
     AskPerson,
     CampaignSegment,
     CampaignTemplate,
@@ -34,6 +35,7 @@ from handlers.callbacks import (
     OrderProblem,
     PickEntry,
     PickLanguage,
+    RejectCandidate,
     SendCampaign,
     Servqual,
     SetPriority,
@@ -82,6 +84,8 @@ EXAMPLES: dict[type[Button], st.SearchStrategy[Button]] = {
     CancelCampaign: st.just(CancelCampaign()),
     StopCampaign: st.builds(StopCampaign, ids, st.booleans()),
     KeepCampaign: st.just(KeepCampaign()),
+    AcceptCandidate: st.builds(AcceptCandidate, ids),
+    RejectCandidate: st.builds(RejectCandidate, ids),
 }
 
 

@@ -162,6 +162,9 @@ class KnowledgeBaseSettings(_Section):
     the shipped list of that language, knowledge_base/signals.py)."""
     anger_words: dict[str, list[str]] = Field(default_factory=dict)
     """Per language, words of an angry customer (replacing the shipped list of that language)."""
+    auto_learn: int = Field(default=0, ge=0)
+    """0: candidates from customers' confirmations wait for a supervisor (/kb_learn); N: a question
+    confirmed for an entry by N different customers is added to it on its own."""
 
     @field_validator("status_cues", "anger_words")
     @classmethod
