@@ -6,12 +6,15 @@ the entry at once (saved to the learned file), Reject sets it aside; [knowledge_
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 
+from bot.privacy import forget_customer
 from knowledge_base.models import QuestionCandidate
 from tests.harness import Bot, Person, Replies
+from ticketing.models import Customer
 
 QUESTION = "parcel came damaged"  # a middle-band question whose first suggestion is damaged_item
 ENTRY = "damaged_item"
@@ -107,3 +110,9 @@ async def test_only_supervisors_list_or_decide_and_forged_buttons_do_nothing(
     assert await QuestionCandidate.filter(status="pending").count() == 1
     assert bot.app.bot_data.kb.route(QUESTION).band == "middle"
     assert "don't know the command" in (await customer.say("/kb_learn")).text
+
+
+async def test_a_forgotten_customers_question_leaves_kb_learn(bot: Bot, customer: Person, supervisor: Person) -> None:
+    await pick_damaged_item(customer)
+    await forget_customer(await Customer.get(telegram_id=customer.id), datetime.now(UTC))
+    assert (await supervisor.say("/kb_learn")).text.startswith("目前没有待学习的问题")
