@@ -18,7 +18,8 @@ their anonymous counts kept.
 
 What goes: their names, Telegram username, phone, birthday, time zone and tags; the texts and
 media of every message of their tickets (theirs, the agents' replies and the agents' notes) and
-the tickets' subjects; their survey comments; the texts of the questions they asked the bot; the
+the tickets' subjects; their survey comments; the texts of the questions they asked the bot
+(and the example questions they proposed to /kb_learn); the
 phone of the orders of their phone, and which orders they proved theirs; their queued messages
 (cancelled); their conversation state; the updates of theirs that the inbox holds, once handled.
 
@@ -50,7 +51,7 @@ from tortoise.transactions import in_transaction
 from bot.core import crypto
 from bot.core.config import ConfigError, Settings
 from bot.intake.models import ConversationState, InboxUpdate
-from knowledge_base.models import Question
+from knowledge_base.models import Question, QuestionCandidate
 from orders.models import Order, OrderGrant
 from scheduler.models import OutboxMessage, SurveyResponse
 from ticketing.business_hours import BusinessCalendar
@@ -329,6 +330,7 @@ async def forget_customer(customer: Customer, now: datetime, calendar: BusinessC
         await Ticket.filter(customer=customer).update(subject="")
         await SurveyResponse.filter(customer=customer).update(comment=None)
         await Question.filter(customer=customer).update(text="", normalized="")
+        await QuestionCandidate.filter(customer=customer).delete()
         orders = 0
         if customer.phone:
             orders = await Order.filter(phone_hash__in=crypto.blind_indexes("phone", customer.phone)).update(

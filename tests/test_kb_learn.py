@@ -116,3 +116,4 @@ async def test_a_forgotten_customers_question_leaves_kb_learn(bot: Bot, customer
     await pick_damaged_item(customer)
     await forget_customer(await Customer.get(telegram_id=customer.id), datetime.now(UTC))
     assert (await supervisor.say("/kb_learn")).text.startswith("目前没有待学习的问题")
+    assert not await QuestionCandidate.filter(customer__telegram_id=customer.id).exists()
