@@ -35,6 +35,7 @@ async def kb_missed(update: Update, context: KefuContext) -> None:
         await update.message.reply_text(text(language, "agent_kb_missed_none"))
         return
     context.chat_data["kb_missed"] = [m.text for m in missed]
+    context.chat_data["kb_missed_keys"] = [m.keys for m in missed]
     lines = [text(language, "agent_kb_missed_title")]
     for place, item in enumerate(missed, 1):
         lines.append(f"{place}. ({item.times}×) {item.text}")
@@ -55,6 +56,7 @@ async def kb_add(update: Update, context: KefuContext) -> None:
     args = (update.message.text or "").split(maxsplit=1)[1:] or [""]
     rest = args[0].strip()
     missed: list[str] = context.chat_data.get("kb_missed", [])
+    group: tuple[str, ...] = ()
     try:
         if match := _NEW.match(rest):
             question, answer = match["question"].strip(), match["answer"].strip()
@@ -74,6 +76,7 @@ async def kb_add(update: Update, context: KefuContext) -> None:
             first, _, tail = rest.partition(" ")
             if (picked := number(first)) and picked <= len(missed):
                 entry_id, question = tail.strip(), missed[picked - 1]
+                group = tuple(context.chat_data.get("kb_missed_keys", [()] * picked)[picked - 1])
             else:
                 entry_id, question = first, tail.strip()
             if not entry_id or not question or entry_id not in kb.kb:
@@ -83,7 +86,7 @@ async def kb_add(update: Update, context: KefuContext) -> None:
     except KBError as error:
         await update.message.reply_text(text(language, "agent_kb_add_failed", error=str(error)))
         return
-    await mark_learned(question)
+    await mark_learned(question, *group)
     await reply_long(update.message, text(language, "agent_kb_added", entry=entry_id, question=question))
 
 

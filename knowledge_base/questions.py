@@ -6,11 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from collections import Counter
+
+from rapidfuzz import fuzz, process
 from tortoise.expressions import Q
 from tortoise.functions import Count, Max
 
 from bot.core.fit import cut, storable
-from knowledge_base.features import normalize
+from knowledge_base.features import normalize, tokens
 from knowledge_base.models import Question
 from knowledge_base.router import Route
 from ticketing.models import Customer
@@ -55,13 +58,48 @@ async def answered_with(question: Question, entry_id: str, action: str | None) -
     await question.save(update_fields=["entry_id", "action"])
 
 
+NEAR_SAME = 88
+"""token_sort_ratio (0–100) at or above which two normalised questions are one /kb_missed group.
+
+The matcher's normalisation has already folded case, width, punctuation, traditional to
+simplified and every number to 0, so what is left to absorb is a typo or a particle: "快递到哪了"
+and "快递到哪了啊" score 90, "do you ship to mars" and "do you ship to marz" 95. A long question
+scores high after a one-word change too ("how do i cancel my order" / "… change my order", 92),
+so every word one side has and the other lacks must also be a typo of one the other has
+(``fuzz.ratio`` ≥ ``TYPO``, words of two letters or more) or a filler (``FILLERS``): "我要退货"
+and "我要换货" stay apart."""
+
+TYPO = 75
+FILLERS = frozenset("了 啊 呀 吗 呢 吧 啦 哦 嘛 的 哈 呃 please pls plz hi hello hey the a um ok".split())
+
+def near_same(a: str, b: str) -> bool:
+    """Two normalised questions are one /kb_missed group: close overall, and word by word."""
+    if fuzz.token_sort_ratio(a, b) < NEAR_SAME:
+        return False
+    ta, tb = Counter(tokens(a)), Counter(tokens(b))
+    only_a, only_b = list((ta - tb).elements()), list((tb - ta).elements())
+    return all(
+        word in FILLERS or (len(word) > 1 and any(len(o) > 1 and fuzz.ratio(word, o) >= TYPO for o in others))
+        for mine, others in ((only_a, only_b), (only_b, only_a))
+        for word in mine
+    )
+
+
+MISSED_POOL = 2000
+"""How many distinct normalised questions (most frequent first) are merged into groups."""
+
+
 @dataclass(frozen=True)
 class Missed:
     text: str
+    """The group's most frequent wording (the latest asked on a tie)."""
     normalized: str
     times: int
+    """How often any wording of the group was asked."""
     last_asked: datetime
     language: str
+    keys: tuple[str, ...] = ()
+    """Every normalised text in the group: teaching the group marks them all learned."""
 
 
 async def missed_questions(limit: int = 10) -> list[Missed]:
@@ -69,21 +107,50 @@ async def missed_questions(limit: int = 10) -> list[Missed]:
 
     Not understood: low confidence, or "did you mean" without a pick. Wrong: a 👎.
 
-    Grouped by their normalised text, so "Do you ship to Mars?" and "do you ship to mars" count
-    together; aggregated in the database.
+    Counted in the database per normalised text and wording, so "Do you ship to Mars?" and "do
+    you ship to mars" count together; then near-identical normalised texts (``NEAR_SAME``) are
+    merged, most frequent first, each into the first group whose key is that close.
     """
     rows = (
         await Question.filter(Q(band__in=("low", "middle"), action__isnull=True) | Q(feedback="down"), learned=False)
         .exclude(normalized="")  # the text of a customer who asked to be forgotten
-        .annotate(times=Count("id"), last=Max("asked_at"), example=Max("text"), lang=Max("language"))
-        .group_by("normalized")
+        .annotate(times=Count("id"), last=Max("asked_at"), lang=Max("language"))
+        .group_by("normalized", "text")
         .order_by("-times", "-last")
-        .limit(limit)
-        .values("normalized", "times", "last", "example", "lang")
+        .limit(MISSED_POOL)
+        .values("normalized", "text", "times", "last", "lang")
     )
-    return [Missed(r["example"], r["normalized"], r["times"], r["last"], r["lang"]) for r in rows]
+    keys: list[str] = []  # each group's key, the first (most frequent) normalised text seen
+    groups: list[list[dict]] = []
+    group_of: dict[str, int] = {}
+    for row in rows:
+        place = group_of.get(row["normalized"])
+        if place is None:
+            close = process.extract(row["normalized"], keys, scorer=fuzz.token_sort_ratio, score_cutoff=NEAR_SAME, limit=5)
+            near = next((found for key, _, found in close if near_same(row["normalized"], key)), None)
+            place = near if near is not None else len(keys)
+            if near is None:
+                keys.append(row["normalized"])
+                groups.append([])
+            group_of[row["normalized"]] = place
+        groups[place].append(row)
+    missed = []
+    for key, members in zip(keys, groups):
+        top = max(members, key=lambda r: (r["times"], r["last"]))
+        missed.append(
+            Missed(
+                top["text"],
+                key,
+                sum(r["times"] for r in members),
+                max(r["last"] for r in members),
+                top["lang"],
+                tuple(dict.fromkeys(r["normalized"] for r in members)),
+            )
+        )
+    missed.sort(key=lambda m: (m.times, m.last_asked), reverse=True)
+    return missed[:limit]
 
 
-async def mark_learned(question: str) -> int:
-    """The question was taught to the KB: it leaves /kb_missed."""
-    return await Question.filter(normalized=question_key(question)).update(learned=True)
+async def mark_learned(question: str, *also: str) -> int:
+    """The question was taught to the KB: it leaves /kb_missed, with the group's other wordings ``also``."""
+    return await Question.filter(normalized__in=[question_key(question), *also]).update(learned=True)
