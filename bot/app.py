@@ -22,7 +22,7 @@ from bot.intake.intake import Intake
 from bot.telegram.ratelimit import ResilientRateLimiter
 from bot.telegram.request import AiohttpRequest, UpdatesRequest
 from bot.telegram.updates import ChatOrderedProcessor
-from handlers import agent_group, campaigns, reports, watch
+from handlers import agent_group, campaigns, kb_attach, reports, watch
 from knowledge_base.entries import KBError
 from knowledge_base.live import LiveKnowledgeBase
 from knowledge_base.router import RouterSettings
@@ -201,6 +201,8 @@ async def receiving(app: KefuApp, settings: Settings) -> AsyncIterator[KefuApp]:
         on_status_change(notify)
         # Who hears of a ticket's move (the customer, its topic), whoever moved it.
         tell = lifecycle.on_status_change(functools.partial(agent_group.ticket_moved, app))
+        # A ticket resolved after an unanswered question offers to teach the KB that question.
+        teach = lifecycle.on_status_change(functools.partial(kb_attach.ticket_resolved, app))
         try:
             await app.start()
             await intake.start()
@@ -216,6 +218,7 @@ async def receiving(app: KefuApp, settings: Settings) -> AsyncIterator[KefuApp]:
                 await app.stop()
             status_listeners.remove(notify)
             lifecycle.status_listeners.remove(tell)
+            lifecycle.status_listeners.remove(teach)
             await app.bot_data.orders.close()
 
 

@@ -23,6 +23,7 @@ from handlers import (
     desk,
     errors,
     flood,
+    kb_attach,
     kb_teach,
     language,
     orders,
@@ -112,6 +113,7 @@ def register(app: KefuApp, settings: Settings) -> None:
     app.add_handler(CommandHandler("kb_add", kb_teach.kb_add, filters=agent_group))
     app.add_handler(CommandHandler("kb_learn", kb_teach.kb_learn, filters=agent_group))
     app.add_handler(on_press(kb_teach.kb_learn_button, callbacks.AcceptCandidate, callbacks.RejectCandidate))
+    app.add_handler(on_press(kb_attach.attach_button, callbacks.AttachQuestion, callbacks.AttachAsNewEntry))
 
     app.add_handler(MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, chat.message))
     app.add_handler(MessageHandler(PRIVATE & filters.COMMAND, chat.unknown_command))

@@ -26,6 +26,8 @@ The wire formats are those of every kefu before, so a button already sent keeps 
   ``cp:stop:<campaign>[:yes]``, ``cp:keep`` CampaignSegment, CampaignTemplate, SendCampaign,
   CancelCampaign, StopCampaign, KeepCampaign (handlers/campaigns.py)
 - ``kbl+:<candidate>``, ``kbl-:<candidate>`` AcceptCandidate, RejectCandidate (handlers/kb_teach.py)
+- ``kbq:<question>:<entry>``, ``kbqn:<question>:<ticket>`` AttachQuestion, AttachAsNewEntry
+  (handlers/kb_attach.py)
 """
 
 from __future__ import annotations
@@ -280,13 +282,33 @@ class RejectCandidate(Button):
     candidate_id: int
 
 
+@dataclass(frozen=True)
+class AttachQuestion(Button):
+    """Under a resolved ticket's offer: the customer's unanswered question becomes an example of this entry."""
+
+    PREFIX = "kbq"
+    FIELDS = (ROW_ID, some_text)
+    question_id: int
+    entry_id: str
+
+
+@dataclass(frozen=True)
+class AttachAsNewEntry(Button):
+    """Under a resolved ticket's offer: a new entry, that question answered as the agent answered it."""
+
+    PREFIX = "kbqn"
+    FIELDS = (ROW_ID, ROW_ID)
+    question_id: int
+    ticket_id: int
+
+
 KINDS = Kinds(
     PickLanguage, FeedbackUp, FeedbackDown, AskPerson, PickEntry, FollowUp,
     OrderDetails, OrderProblem, OrderPerson, TicketCategory, TicketSolved, ForgetMe, KeepMyData,
     Stars, SkipComment, Servqual,
     ClaimTicket, CloseTicket, SetPriority,
     CampaignSegment, CampaignTemplate, SendCampaign, CancelCampaign, StopCampaign, KeepCampaign,
-    AcceptCandidate, RejectCandidate,
+    AcceptCandidate, RejectCandidate, AttachQuestion, AttachAsNewEntry,
 )
 parse = KINDS.parse
 

@@ -13,10 +13,12 @@ from tortoise.expressions import Q
 from tortoise.functions import Count, Max
 
 from bot.core.fit import cut, storable
+from bot.core.language import detect_language
 from knowledge_base.features import normalize, tokens
+from knowledge_base.live import LiveKnowledgeBase
 from knowledge_base.models import Question
 from knowledge_base.router import Route
-from ticketing.models import Customer
+from ticketing.models import Customer, Ticket, TicketMessage
 
 Feedback = Literal["up", "down"]
 
@@ -89,6 +91,10 @@ MISSED_POOL = 2000
 """How many distinct normalised questions (most frequent first) are merged into groups."""
 
 
+_NOT_ANSWERED = Q(band__in=("low", "middle"), action__isnull=True) | Q(feedback="down")
+"""Not understood (low confidence, or a "did you mean" without a pick) or answered wrong (a 👎)."""
+
+
 @dataclass(frozen=True)
 class Missed:
     text: str
@@ -112,7 +118,7 @@ async def missed_questions(limit: int = 10) -> list[Missed]:
     merged, most frequent first, each into the first group whose key is that close.
     """
     rows = (
-        await Question.filter(Q(band__in=("low", "middle"), action__isnull=True) | Q(feedback="down"), learned=False)
+        await Question.filter(_NOT_ANSWERED, learned=False)
         .exclude(normalized="")  # the text of a customer who asked to be forgotten
         .annotate(times=Count("id"), last=Max("asked_at"), lang=Max("language"))
         .group_by("normalized", "text")
@@ -154,3 +160,52 @@ async def missed_questions(limit: int = 10) -> list[Missed]:
 async def mark_learned(question: str, *also: str) -> int:
     """The question was taught to the KB: it leaves /kb_missed, with the group's other wordings ``also``."""
     return await Question.filter(normalized__in=[question_key(question), *also]).update(learned=True)
+
+
+ORIGIN_SOURCES = ("handoff", "feedback", "complaint")
+"""Tickets the bot's fallbacks open ("talk to a person" under an answer or a "did you mean", a 👎,
+an angry message not answered): those start from a question; a /human command need not."""
+
+
+async def ticket_question(ticket: Ticket) -> Question | None:
+    """The unanswered question a ticket started from (a ticket does not record it): its
+    customer's last question not understood or answered wrong and not yet taught — while a ticket
+    is open the customer's messages go to it, not to the router, so that is the one before it.
+    None for a ticket the customer opened by command, or a customer who asked to be forgotten."""
+    if ticket.source not in ORIGIN_SOURCES:
+        return None
+    return (
+        await Question.filter(_NOT_ANSWERED, customer_id=ticket.customer_id, learned=False)
+        .exclude(normalized="")
+        .order_by("-asked_at", "-id")
+        .first()
+    )
+
+
+async def agent_answer(ticket: Ticket) -> str | None:
+    """What an agent last wrote to the customer in the ticket: the answer a new entry would give."""
+    message = await TicketMessage.filter(ticket_id=ticket.id, direction="out").exclude(text="").order_by("-created_at", "-id").first()
+    return message.text.strip() if message and message.text.strip() else None
+
+
+async def attach_question(kb: LiveKnowledgeBase, question: Question, entry_id: str | None, answer: str | None = None) -> str:
+    """Teach ``question`` to the live KB (saved to its learned file, in effect at once): as an
+    example of ``entry_id``, or, with ``answer``, as a new entry ``learned_<question id>``; the
+    question and its near-identical wordings leave /kb_missed. The entry's id; KBError if refused."""
+    language = question.language if question.language in ("zh-Hans", "zh-Hant", "en") else detect_language(question.text) or "en"
+    if entry_id is None:
+        entry_id = f"learned_{question.id}"
+        kb.add_entry(
+            {
+                "id": entry_id,
+                "category": "learned",
+                "action": "answer",
+                "questions": {language: [question.text]},
+                "answer": {detect_language(answer or "") or language: answer},
+                "tags": ["added_in_chat"],
+            }
+        )
+    else:
+        kb.add_question(entry_id, language, question.text)
+    await mark_learned(question.text, question.normalized)
+    return entry_id

@@ -19,6 +19,8 @@ from handlers.callbacks import (
     KINDS,
     AcceptCandidate,
     AskPerson,
+    AttachAsNewEntry,
+    AttachQuestion,
     CampaignSegment,
     CampaignTemplate,
     CancelCampaign,
@@ -86,6 +88,8 @@ EXAMPLES: dict[type[Button], st.SearchStrategy[Button]] = {
     KeepCampaign: st.just(KeepCampaign()),
     AcceptCandidate: st.builds(AcceptCandidate, ids),
     RejectCandidate: st.builds(RejectCandidate, ids),
+    AttachQuestion: st.builds(AttachQuestion, ids, entry_ids),
+    AttachAsNewEntry: st.builds(AttachAsNewEntry, ids, ids),
 }
 
 
