@@ -21,6 +21,7 @@ from bot.core.i18n import text
 from bot.telegram.longtext import reply_long
 from handlers.agent_group import post_in_topic
 from handlers.callbacks import AttachAsNewEntry, AttachQuestion
+from handlers.common import unknown_button
 from knowledge_base.entries import KBError
 from knowledge_base.models import Question
 from knowledge_base.questions import agent_answer, attach_question, ticket_question
@@ -58,7 +59,7 @@ async def attach_button(update: Update, context: KefuContext, pressed: AttachQue
     query = update.callback_query
     language = context.agent_language
     if update.effective_chat is None or update.effective_chat.id != context.bot_data.agent_chat_id:
-        await query.answer(text(language, "agent_kb_attach_gone"), show_alert=True)
+        await unknown_button(update, context)  # forged outside the agent group: only agents teach
         return
     question = await Question.get_or_none(id=pressed.question_id, learned=False)
     entry_id: str | None = pressed.entry_id if isinstance(pressed, AttachQuestion) else None

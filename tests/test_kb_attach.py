@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from knowledge_base.models import Question
 from tests.harness import Bot, Person, Replies
 from ticketing.models import Ticket
 
@@ -65,3 +66,14 @@ async def test_a_ticket_not_begun_by_an_unanswered_question_offers_nothing(custo
     await customer.say("/human")
     ticket = await Ticket.filter(customer__telegram_id=customer.id).first()
     assert not await resolved(agent, ticket)
+
+
+async def test_a_customer_forging_the_button_teaches_nothing(bot: Bot, make_customer) -> None:
+    customer = make_customer(language_code="en")
+    ticket = await handed_over(customer, QUESTION)
+    question = await Question.get(customer_id=ticket.customer_id)
+    under = bot.emulator.bot_messages(customer.chat_id)[-1]["message_id"]
+    answers = len(bot.emulator.callback_answers)
+    await bot.handled(bot.emulator.press_button(customer.id, under, f"kbq:{question.id}:damaged_item", forged=True))
+    assert [a.get("text") for a in bot.emulator.callback_answers[answers:]] == ["This button is no longer valid."]
+    assert QUESTION not in bot.app.bot_data.kb.kb.entry("damaged_item").questions["en"]
