@@ -18,6 +18,7 @@ of bot/ but the kernel.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
@@ -111,6 +112,9 @@ class Schedule:
     events: Listeners = field(default_factory=Listeners)
     following: set[int] = field(default_factory=set)
     """Campaigns whose progress message this process edits (those it started)."""
+    showing: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """One showing of the campaigns' progress at a time: an edit from counts read earlier must not
+    land after the last one ("454/2000" over "done")."""
     greeted: set[str] = field(default_factory=set)
     """Today's greetings already queued by this process (scheduler/producers.py)."""
 
@@ -202,6 +206,10 @@ class Schedule:
     async def show_campaigns_progress(self) -> None:
         """The counts of each campaign followed, until it is over and none of its messages is
         still on the wire (a stopped campaign's last ones settle after the stop)."""
+        async with self.showing:
+            await self._show_campaigns_progress()
+
+    async def _show_campaigns_progress(self) -> None:
         for campaign_id in sorted(self.following):
             campaign = await Campaign.get_or_none(id=campaign_id)
             if campaign is None or campaign.status == "done":  # its last counts were shown
