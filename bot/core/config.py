@@ -140,10 +140,15 @@ class BandSettings(_Section):
     @field_validator("low")
     @classmethod
     def _below_high(cls, value: float, info: ValidationInfo) -> float:
-        high = info.data.get("high")
-        if high is not None and value >= high:
-            raise ValueError(f"must be below high ({high}): between the two the bot offers a \"did you mean\", above high it answers")
-        return value
+        return _below(value, info, "high")
+
+
+def _below(low: float, info: ValidationInfo, high_key: str) -> float:
+    """A band's low end must be below its high end (validated after it, so read from ``info``)."""
+    high = info.data.get(high_key)
+    if high is not None and low >= high:
+        raise ValueError(f"must be below {high_key} ({high}): between the two the bot offers a \"did you mean\", above {high_key} it answers")
+    return low
 
 
 class KnowledgeBaseSettings(_Section):
@@ -177,10 +182,7 @@ class KnowledgeBaseSettings(_Section):
     @field_validator("low_confidence")
     @classmethod
     def _below_high(cls, value: float, info: ValidationInfo) -> float:
-        high = info.data.get("high_confidence")
-        if high is not None and value >= high:
-            raise ValueError(f"must be below high_confidence ({high}): between the two the bot offers a \"did you mean\", above high_confidence it answers")
-        return value
+        return _below(value, info, "high_confidence")
 
 
 SHOP_FACTS: dict[str, str] = {
