@@ -369,8 +369,11 @@ def topic_of_each_ticket(fleet: Fleet, tickets: list[Ticket], *, crashed: bool =
     tickets = [ticket for ticket in tickets if ticket not in unposted]
     in_doubt = [ticket for ticket in tickets if ticket.topic_id is None]
     assert all(ticket.topic_requested_at is not None for ticket in in_doubt)
-    cards_in_doubt = [ticket for ticket in tickets if ticket.card_message_id is None]
-    assert all(ticket.card_requested_at is not None for ticket in cards_in_doubt)
+    # The topic was made, then the process died before it asked for the card: the watch posts the
+    # card (tests/test_tickets_desk.py), as for a ticket never posted at all.
+    cards_unasked = [ticket for ticket in tickets if ticket.card_message_id is None and ticket.card_requested_at is None]
+    assert not cards_unasked or crashed
+    cards_in_doubt = [ticket for ticket in tickets if ticket.card_message_id is None and ticket not in cards_unasked]
     assert len(in_doubt) + len(cards_in_doubt) <= (ON_THE_WIRE_AT_MOST if crashed else 0)
     assert all(ticket.topic_id in topics for ticket in tickets if ticket.topic_id is not None)
     assert len({ticket.topic_id for ticket in tickets if ticket.topic_id is not None}) == len(tickets) - len(in_doubt)
