@@ -25,6 +25,7 @@ from telegram import Update
 from telegram.constants import ChatType
 
 from bot.context import KefuContext
+from bot.core.callback_data import whole
 from bot.core.db import ROW_ID_MAX
 from bot.core.i18n import text
 from bot.core.language import Language, language_from_telegram
@@ -97,10 +98,9 @@ def number(given: str, largest: int = ROW_ID_MAX) -> int | None:
     None for anything else — other characters, ``0``, a number no column holds — which names
     nothing. Asked of the database, a number past the column's range fails the update (SQLite
     stores int64, PostgreSQL's INTEGER int4), and Python reads "²" as a digit but not as a number."""
-    if not given.isascii() or not given.isdigit() or len(given) > len(str(largest)):
+    if len(given) > len(str(largest)):
         return None
-    value = int(given)
-    return value if 1 <= value <= largest else None
+    return whole(1, largest)(given.lstrip("0"))  # people may write "007"; buttons never do
 
 
 async def unknown_button(update: Update, context: KefuContext) -> None:
