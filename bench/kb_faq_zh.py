@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from kb_routing import ROOT, colloquial_scores, percentile_ms, read_csv  # noqa: E402  (sets BLAS threads)
+from kb_routing import ROOT, colloquial_scores, percentile_ms, read_csv, shipped_settings  # noqa: E402  (sets BLAS threads)
 
 import numpy as np  # noqa: E402
 
@@ -177,7 +177,7 @@ def main() -> None:
     started = time.perf_counter()
     kb = faq_kb(faqs)
     build_ms = (time.perf_counter() - started) * 1000
-    router = Router(kb)
+    router = Router(kb, shipped_settings())
     rows = split_rows(faqs, args.split)
     first, last = SPLITS[args.split][0] + 1, SPLITS[args.split][-1] + 1
     note = "the default; only measured, never tuned on" if args.split == "report" else "choices may be made on it"

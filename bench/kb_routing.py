@@ -43,10 +43,11 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot.core.config import KnowledgeBaseSettings  # noqa: E402
 from knowledge_base.entries import Entry  # noqa: E402
 from knowledge_base.kb import KnowledgeBase  # noqa: E402
 from knowledge_base.loader import CSV_HEADER, entry_to_dict, write_yaml  # noqa: E402
-from knowledge_base.router import Router  # noqa: E402
+from knowledge_base.router import Router, RouterSettings  # noqa: E402
 
 BITEXT = ROOT.parent / "shared" / "data" / "bitext"
 COLLOQUIAL = ROOT.parent / "shared" / "data" / "colloquial"
@@ -86,7 +87,7 @@ def bench_bitext() -> None:
     started = time.perf_counter()
     kb = bitext_kb()
     load_s = time.perf_counter() - started
-    router = Router(kb)
+    router = Router(kb, shipped_settings())
     right = confident_wrong = abstain = middle = 0
     latencies: list[float] = []
     for row in test:
@@ -142,6 +143,11 @@ def reference_accuracy(train: list[dict[str, str]], test: list[dict[str, str]]) 
 
 
 # -- colloquial --------------------------------------------------------------------------------
+
+
+def shipped_settings() -> RouterSettings:
+    """The router as a shop gets it without configuring anything (the calibrated bands)."""
+    return RouterSettings.from_settings(KnowledgeBaseSettings())
 
 
 def colloquial_kb() -> KnowledgeBase:
@@ -203,7 +209,7 @@ def colloquial_scores(router: Router, rows: list[dict[str, str]]) -> dict[str, f
 
 def bench_colloquial(router: Router | None = None) -> None:
     kb = colloquial_kb()
-    router = router or Router(kb)
+    router = router or Router(kb, shipped_settings())
     _, held_out = colloquial_split()
     every = read_csv("dev.csv", COLLOQUIAL)
     s = router.settings
@@ -306,7 +312,7 @@ def bench_scale(count: int, queries: list[str]) -> None:
         started = time.perf_counter()
         KnowledgeBase(entries)
         loads["model only"] = time.perf_counter() - started
-    router = Router(kb)
+    router = Router(kb, shipped_settings())
     rng = random.Random(1)
     picked = rng.choices(entries, k=len(queries))
     probes = [q.format(p=e.questions["en"][0].split()[2]) for q, e in zip(queries, picked, strict=True)]

@@ -26,7 +26,6 @@ from handlers import agent_group, campaigns, kb_attach, reports, watch
 from knowledge_base.entries import KBError
 from knowledge_base.live import LiveKnowledgeBase
 from knowledge_base.router import RouterSettings
-from knowledge_base.signals import ANGER_WORDS, STATUS_CUES, words
 from orders.events import on_status_change, status_listeners
 from orders.service import make_source
 from scheduler.events import (
@@ -157,11 +156,7 @@ def load_knowledge_base(settings: Settings) -> LiveKnowledgeBase:
             kb.files,
             kb.learned_file,
             values=kb.values,
-            settings=RouterSettings(
-                high=kb.high_confidence, low=kb.low_confidence,
-                bands={script: (band.high, band.low) for script, band in kb.bands.items()},
-                status_cues=words(STATUS_CUES, kb.status_cues), anger_words=words(ANGER_WORDS, kb.anger_words),
-            ),
+            settings=RouterSettings.from_settings(kb),
             max_file_bytes=kb.max_file_bytes,
         )
     except KBError as error:

@@ -2,7 +2,9 @@
 
 Normalisation folds what does not change the question: width (full-width ``ＡＢＣ１２３`` and
 ``，`` become ASCII by NFKC), case, traditional → simplified characters (OpenCC ``t2s``),
-punctuation and emoji (dropped) and digit runs (order numbers, amounts: all become ``0``).
+punctuation and emoji (dropped), digit runs (order numbers, amounts: all become ``0``) and the
+words customers use for one thing ("parcel" → "package", 退钱 → 退款, Cantonese 唔 → 不:
+:mod:`knowledge_base.vocabulary`).
 
 Chinese is written without spaces, so it is not segmented into words: every Han character is a
 token and the token bigrams carry the words (``退货``, ``运费``, ``发票``). Character n-grams
@@ -22,6 +24,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from bot.core.language import to_simplified
+from knowledge_base.vocabulary import foldings
 
 _HAN_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _HAN = re.compile(f"[{_HAN_CHARS}]")
@@ -32,20 +35,23 @@ CHAR_NGRAMS = (2, 5)
 """Character n-gram sizes taken from each space-padded non-Han word."""
 
 Features = dict[str, float]
+_NO_FOLDING = (str, str, str)
 
 
-def normalize(text: str) -> str:
-    """The text as the matcher compares it: ``"我想退貨！！😊"`` → ``"我 想 退 货"``."""
+def normalize(text: str, fold: bool = True) -> str:
+    """The text as the matcher compares it: ``"我想退貨！！😊"`` → ``"我 想 退 货"``; with
+    ``fold``, customers' words folded to one form (:mod:`knowledge_base.vocabulary`)."""
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
     text = text.lower()
+    cantonese, mandarin, english = foldings() if fold else _NO_FOLDING
     if _HAN.search(text):
-        text = to_simplified(text)
+        text = mandarin(to_simplified(cantonese(text)))
     text = _DIGITS.sub("0", text)
-    return " ".join(_TOKEN.findall(text))
+    return english(" ".join(_TOKEN.findall(text)))
 
 
-def normalize_many(texts: Sequence[str]) -> list[str]:
+def normalize_many(texts: Sequence[str], fold: bool = True) -> list[str]:
     """``[normalize(t) for t in texts]``, faster for many texts (a KB's example questions).
 
     OpenCC is called once for all the Chinese texts joined by newlines rather than once per
@@ -58,17 +64,18 @@ def normalize_many(texts: Sequence[str]) -> list[str]:
     where: list[int] = []
     for i, text in enumerate(texts):
         if "\n" in text:
-            out[i] = normalize(text)
+            out[i] = normalize(text, fold)
             continue
         if not text.isascii():
             text = unicodedata.normalize("NFKC", text)
         lines.append(text.lower())
         where.append(i)
+    cantonese, mandarin, english = foldings() if fold else _NO_FOLDING
     han = [i for i, line in enumerate(lines) if _HAN.search(line)]
     if han:
-        converted = to_simplified("\n".join([lines[i] for i in han])).split("\n")
+        converted = mandarin(to_simplified(cantonese("\n".join([lines[i] for i in han])))).split("\n")
         if len(converted) != len(han):  # never seen: OpenCC keeps newlines; be safe anyway
-            converted = [to_simplified(lines[i]) for i in han]
+            converted = [mandarin(to_simplified(cantonese(lines[i]))) for i in han]
         for i, line in zip(han, converted, strict=True):
             lines[i] = line
     joined = "\n".join(lines)
@@ -77,6 +84,10 @@ def normalize_many(texts: Sequence[str]) -> list[str]:
     findall = _TOKEN.findall
     for i, line in zip(where, lines, strict=True):
         out[i] = " ".join(findall(line))
+    if where:
+        folded = english("\n".join([out[i] for i in where])).split("\n")
+        for i, text in zip(where, folded, strict=True):
+            out[i] = text
     return out
 
 

@@ -95,7 +95,7 @@ class _Examples:
 
 def lint_keys(texts: Sequence[str]) -> list[str]:
     """What lint compares: ``"我的快遞到哪了？ A2026112500"`` → ``"我的快递到哪了 #"``."""
-    return [_HAN_RUN.sub("", _NUMBER.sub("#", key)) for key in normalize_many(texts)]
+    return [_HAN_RUN.sub("", _NUMBER.sub("#", key)) for key in normalize_many(texts, fold=False)]
 
 
 def lint_entries(entries: Iterable[Entry]) -> list[LintProblem]:

@@ -61,8 +61,8 @@ FUZZ_TOP = 5
 FUZZ_WEIGHT = 0.1
 """Weight of the fuzzy ratio (0–1) added to the cosine when re-ranking."""
 CALIBRATION: dict[str, tuple[float, float, float, float]] = {
-    "latin": (7.632, 4.130, 4.283, -5.631),
-    "han": (6.060, 3.246, 8.333, -5.515),
+    "latin": (7.456, 9.010, -0.348, -3.163),
+    "han": (8.315, 5.830, 3.864, -3.817),
 }
 """Logistic weights of (cosine, margin, fuzzy ratio, intercept) for messages in Latin script
 and in Chinese, whose short questions share fewer n-grams and so score lower cosines."""

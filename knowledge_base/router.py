@@ -34,7 +34,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from bot.core.language import Language, detect_language
 from knowledge_base.kb import KnowledgeBase
@@ -42,6 +42,9 @@ from knowledge_base.matcher import Candidate
 from knowledge_base.features import normalize
 from knowledge_base.signals import ANGER_WORDS, STATUS_CUES, Lexicon, only_filler, words
 from knowledge_base.smalltalk import SmallTalk, match_smalltalk
+
+if TYPE_CHECKING:
+    from bot.core.config import KnowledgeBaseSettings
 
 RouteAction = Literal["answer", "order_status", "complaint", "handoff", "smalltalk"]
 Band = Literal["high", "middle", "low"]
@@ -69,6 +72,15 @@ class RouterSettings:
     """Words of a question about an order's status (:mod:`knowledge_base.signals`)."""
     anger_words: tuple[str, ...] = words(ANGER_WORDS)
     """Words of an angry or distressed customer (:mod:`knowledge_base.signals`)."""
+
+    @classmethod
+    def from_settings(cls, kb: KnowledgeBaseSettings) -> RouterSettings:
+        """The router as ``[knowledge_base]`` configures it (bands, status cues, anger words)."""
+        return cls(
+            high=kb.high_confidence, low=kb.low_confidence,
+            bands={script: (band.high, band.low) for script, band in kb.bands.items()},
+            status_cues=words(STATUS_CUES, kb.status_cues), anger_words=words(ANGER_WORDS, kb.anger_words),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import load_knowledge_base
-from bot.core.config import ConfigError, load_settings
+from bot.core.config import CALIBRATED_BANDS, ConfigError, load_settings
 from knowledge_base.kb import KnowledgeBase
 from knowledge_base.router import Router, RouterSettings
 
@@ -52,7 +52,19 @@ def test_the_configured_bands_reach_the_router(tmp_path: Path) -> None:
     })
     router = load_knowledge_base(settings).router
     assert router.settings.bands == {"han": (0.6, 0.3), "latin": (0.75, 0.2)}
-    assert load_settings().knowledge_base.bands == {}
+
+
+def test_a_shop_that_configures_nothing_gets_the_calibrated_bands_per_script() -> None:
+    bands = load_settings().knowledge_base.bands
+    assert {script: (b.high, b.low) for script, b in bands.items()} == CALIBRATED_BANDS
+    one = load_settings(knowledge_base={"bands": {"han": {"high": 0.6, "low": 0.3}}}).knowledge_base.bands
+    assert (one["han"].high, one["latin"].high) == (0.6, CALIBRATED_BANDS["latin"][0])
+
+
+def test_a_band_set_by_hand_is_what_the_shop_gets_for_every_script() -> None:
+    kb = load_settings(knowledge_base={"high_confidence": 0.8, "low_confidence": 0.3}).knowledge_base
+    router = Router(KnowledgeBase([]), RouterSettings.from_settings(kb))
+    assert (router.settings.high, router.settings.low, router.settings.bands) == (0.8, 0.3, {})
 
 
 @pytest.mark.parametrize(

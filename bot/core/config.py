@@ -18,7 +18,16 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -151,6 +160,13 @@ def _below(low: float, info: ValidationInfo, high_key: str) -> float:
     return low
 
 
+CALIBRATED_BANDS: dict[Literal["latin", "han"], tuple[float, float]] = {"latin": (0.725, 0.2), "han": (0.9, 0.45)}
+"""(high, low) per script, chosen by ``python -m knowledge_base.calibration.bands`` on development
+data (shipped KB, Bitext folds, colloquial chat messages on a small KB, fine-grained Chinese FAQs): the bands a shop gets
+unless it sets ``high_confidence``/``low_confidence`` (then those, for every script it gives no
+band of its own) or ``bands``."""
+
+
 class KnowledgeBaseSettings(_Section):
     files: list[str] = Field(default_factory=list)
     learned_file: str = "data/kb-learned.yaml"
@@ -183,6 +199,15 @@ class KnowledgeBaseSettings(_Section):
     @classmethod
     def _below_high(cls, value: float, info: ValidationInfo) -> float:
         return _below(value, info, "high_confidence")
+
+    @model_validator(mode="after")
+    def _calibrated_bands(self) -> KnowledgeBaseSettings:
+        """Scripts without a band of the shop's get the calibrated one, unless the shop chose
+        its global band by hand: what a shop sets is what it gets."""
+        if not {"high_confidence", "low_confidence"} & self.model_fields_set:
+            calibrated = {script: BandSettings(high=high, low=low) for script, (high, low) in CALIBRATED_BANDS.items()}
+            self.bands = calibrated | self.bands
+        return self
 
 
 SHOP_FACTS: dict[str, str] = {

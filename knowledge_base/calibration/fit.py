@@ -7,16 +7,24 @@ A logistic regression predicts "the best entry is right" from the matcher's sign
   skipped if absent) — never its ``test.csv``;
 * ``dev_zh.yaml``: paraphrases routed on the shipped default KB;
 * ``dev_ood.txt``: messages no shop answers (label 0), on the default KB and (the English ones)
-  on each Bitext fold.
+  on each Bitext fold;
+* colloquial chat messages on a small KB (``../shared/data/colloquial/kb_seed.csv``: 4 Chinese
+  and 8 English examples an entry): ``colloquial.csv`` (written for this, 27 intents and
+  out-of-domain, zh-Hans, zh-Hant with Cantonese, English) and the tuning half of
+  ``dev.csv`` (never the half ``bench/kb_routing.py`` reports on);
+* fine-grained Chinese FAQs (``bench/data/faq_zh``, sibling questions of one brokerage app): the
+  tuning split of ``bench/kb_faq_zh.py`` (never its report split).
 
-Within each script (Latin, Chinese) the in-domain and the out-of-domain rows get the same total
-weight: the confidence assumes no prior on whether a message is in the shop's domain.
+Every group — a source, a script, in-domain or out-of-domain — gets the same total weight: the
+confidence assumes no prior on whether a message is in the shop's domain, and a KB of 20
+examples an entry counts as much as one of 4.
 """
 
 from __future__ import annotations
 
 import csv
 import random
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -29,7 +37,8 @@ from knowledge_base.kb import KnowledgeBase
 from knowledge_base.matcher import Matcher
 
 HERE = Path(__file__).parent
-BITEXT = Path(__file__).resolve().parents[3] / "shared" / "data" / "bitext" / "kb_examples.csv"
+ROOT = HERE.parents[1]
+BITEXT = ROOT.parent / "shared" / "data" / "bitext" / "kb_examples.csv"
 
 Row = tuple[list[float], int]
 
@@ -66,17 +75,31 @@ def bitext_folds(k: int = 5) -> list[tuple[list[tuple[str, str]], list[tuple[str
     return [([p for j, f in enumerate(folds) if j != i for p in f], folds[i]) for i in range(k)]
 
 
+def colloquial_rows() -> list[tuple[str, str | None]]:
+    """(text, intent or None when out of domain) of ``colloquial.csv`` and dev.csv's tuning half."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from kb_routing import colloquial_split  # the benchmark's split, so the two never disagree
+
+    with (HERE / "colloquial.csv").open(encoding="utf-8", newline="") as file:
+        rows = list(csv.DictReader(file))
+    if (ROOT.parent / "shared" / "data" / "colloquial" / "dev.csv").exists():
+        rows += colloquial_split()[0]
+    return [(r["text"], None if r["intent"] == "out_of_domain" else r["intent"]) for r in rows]
+
+
 def collect() -> dict[str, list[Row]]:
-    """Rows by group: in-domain and out-of-domain, each for Latin-script and Chinese messages."""
-    groups: dict[str, list[Row]] = {"latin": [], "han": [], "latin_ood": [], "han_ood": []}
+    """Rows by group: source × script × in-domain or out-of-domain."""
+    groups: dict[str, list[Row]] = defaultdict(list)
+    source = ""
 
     def add(matcher: Matcher, text: str, expected: str | None) -> None:
         row = _row(matcher, text, expected)
         if row is not None:
             script = "han" if _HAN.search(text) else "latin"
-            groups[script + ("" if expected else "_ood")].append(row)
+            groups[f"{source}_{script}" + ("" if expected else "_ood")].append(row)
 
     ood = ood_messages()
+    source = "bitext"
     for train, held_out in bitext_folds():
         matcher = Matcher(train)
         for intent, text in held_out:
@@ -84,12 +107,42 @@ def collect() -> dict[str, list[Row]]:
         for text in ood:
             if not _HAN.search(text):  # Chinese on an English-only KB would teach nothing
                 add(matcher, text, None)
+    source = "default"
     kb = KnowledgeBase.load()
     for item in yaml.safe_load((HERE / "dev_zh.yaml").read_text(encoding="utf-8")):
         add(kb.matcher, item["text"], item["entry"])
     for text in ood:
         add(kb.matcher, text, None)
-    return groups
+    seed = seed_kb()
+    if seed is not None:
+        source = "colloquial"
+        for text, intent in colloquial_rows():
+            add(seed.matcher, text, intent)
+    source = "faq"
+    faq_kb, faq_rows = fine_grained()
+    for row in faq_rows:
+        add(faq_kb.matcher, row["text"], row["intent"])
+    return dict(groups)
+
+
+def fine_grained() -> tuple[KnowledgeBase, list[dict[str, str]]]:
+    """The fine-grained Chinese FAQ benchmark's KB and its tuning split (user rows 6–10; the
+    benchmark reports on rows 11–15)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from kb_faq_zh import DATA, faq_kb, read_faqs, split_rows
+
+    faqs, _ = read_faqs(DATA)
+    return faq_kb(faqs), split_rows(faqs, "tune")
+
+
+def seed_kb() -> KnowledgeBase | None:
+    """The benchmark's KB of ``kb_seed.csv`` (None where ../shared is absent)."""
+    if not (ROOT.parent / "shared" / "data" / "colloquial" / "kb_seed.csv").exists():
+        return None
+    sys.path.insert(0, str(ROOT / "bench"))
+    from kb_routing import colloquial_kb
+
+    return colloquial_kb()
 
 
 def fit(groups: dict[str, list[Row]], l2: float = 1e-3) -> np.ndarray:
@@ -113,6 +166,10 @@ def band_table(groups: dict[str, list[Row]], theta: np.ndarray) -> None:
         name: (1.0 / (1.0 + np.exp(-(np.array([f for f, _ in rows]) @ theta))),
                np.array([label for _, label in rows]))
         for name, rows in groups.items()
+    }
+    conf = {
+        key: tuple(np.concatenate([conf[n][i] for n in conf if n.split("_", 1)[1] == key]) for i in (0, 1))
+        for key in ("latin", "han", "latin_ood", "han_ood")
     }
     print("low  high | latin: acted-wrong abstain | chinese: acted-right abstain | ood: low band")
     for low in (0.20, 0.25, 0.30, 0.35):

@@ -1,0 +1,54 @@
+"""Words customers use for the same thing, folded to one form before matching.
+
+A KB's examples cannot hold every way of saying a thing: "parcel" where the KB says "package",
+"退钱" where it says "退款", Hong Kong Cantonese (唔, 冇, 喺, 咗) where it is written in Mandarin,
+"cancle" and "帐户" where it is spelt right. The matcher's n-grams see no likeness between
+such words, so both sides — every example question and every message — are folded to one
+form with the lists in ``data/vocabulary.yaml`` (written from general knowledge of shop
+customer service). Folding both sides keeps it symmetric: whichever member a shop's KB uses,
+a customer's other member finds it.
+
+Three lists, applied in order:
+
+* ``cantonese`` on the text as written, before traditional → simplified folding (OpenCC turns
+  係 into 系, which Mandarin uses in 联系; 關係 is kept by listing it);
+* ``zh`` on the simplified text;
+* ``en`` on whole lower-case words and phrases of the tokenised text.
+
+The longest form wins where forms overlap ("人工客服" before "客服"), and each list's own
+keys are matched too, so a key inside a longer variant is never folded twice.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from functools import cache
+from importlib.resources import files
+
+import yaml
+
+Folding = Callable[[str], str]
+
+
+def _replacer(groups: Mapping[str, list[str]], pattern: Callable[[str], str]) -> Folding:
+    table: dict[str, str] = {}
+    for key, variants in groups.items():
+        table.setdefault(key, key)
+        for variant in variants:
+            table[str(variant)] = key
+    alternatives = "|".join(map(re.escape, sorted(table, key=lambda form: (-len(form), form))))
+    regex = re.compile(pattern(alternatives))
+    return lambda text: regex.sub(lambda m: table[m.group(0)], text)
+
+
+@cache
+def foldings() -> tuple[Folding, Folding, Folding]:
+    """(Cantonese, Mandarin, English) folding functions, built once from the shipped lists."""
+    data = yaml.safe_load(files("knowledge_base").joinpath("data/vocabulary.yaml").read_text(encoding="utf-8"))
+    return (
+        _replacer(data["cantonese"], lambda alt: alt),
+        _replacer(data["zh"], lambda alt: alt),
+        # whole words of a normalised text: bounded by a space or the text's ends
+        _replacer(data["en"], lambda alt: f"(?<![^ \\n])(?:{alt})(?![^ \\n])"),
+    )
