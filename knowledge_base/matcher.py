@@ -61,8 +61,8 @@ FUZZ_TOP = 5
 FUZZ_WEIGHT = 0.1
 """Weight of the fuzzy ratio (0–1) added to the cosine when re-ranking."""
 CALIBRATION: dict[str, tuple[float, float, float, float]] = {
-    "latin": (7.456, 9.010, -0.348, -3.163),
-    "han": (8.315, 5.830, 3.864, -3.817),
+    "latin": (7.455, 9.010, -0.348, -3.163),
+    "han": (8.982, 5.386, 3.846, -3.860),
 }
 """Logistic weights of (cosine, margin, fuzzy ratio, intercept) for messages in Latin script
 and in Chinese, whose short questions share fewer n-grams and so score lower cosines."""

@@ -8,8 +8,10 @@ form with the lists in ``data/vocabulary.yaml`` (written from general knowledge 
 customer service). Folding both sides keeps it symmetric: whichever member a shop's KB uses,
 a customer's other member finds it.
 
-Three lists, applied in order:
+Four lists, applied in order:
 
+* ``mixed`` on a Chinese text as written: English words inside it ("我的order呢") are read as
+  the Chinese word, so the message meets the entry's Chinese examples;
 * ``cantonese`` on the text as written, before traditional → simplified folding (OpenCC turns
   係 into 系, which Mandarin uses in 联系; 關係 is kept by listing it);
 * ``zh`` on the simplified text;
@@ -44,10 +46,13 @@ def _replacer(groups: Mapping[str, list[str]], pattern: Callable[[str], str]) ->
 
 @cache
 def foldings() -> tuple[Folding, Folding, Folding]:
-    """(Cantonese, Mandarin, English) folding functions, built once from the shipped lists."""
+    """(Chinese text as written, Mandarin, English) folding functions, built once from the
+    shipped lists; the first reads mixed-in English words, then Cantonese."""
     data = yaml.safe_load(files("knowledge_base").joinpath("data/vocabulary.yaml").read_text(encoding="utf-8"))
+    mixed = _replacer(data["mixed"], lambda alt: f"(?<![a-z])(?:{alt})(?![a-z])")
+    cantonese = _replacer(data["cantonese"], lambda alt: alt)
     return (
-        _replacer(data["cantonese"], lambda alt: alt),
+        lambda text: cantonese(mixed(text)),
         _replacer(data["zh"], lambda alt: alt),
         # whole words of a normalised text: bounded by a space or the text's ends
         _replacer(data["en"], lambda alt: f"(?<![^ \\n])(?:{alt})(?![^ \\n])"),
