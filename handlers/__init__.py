@@ -15,11 +15,13 @@ from bot.context import KefuApp, KefuContext
 from bot.core import metrics
 from bot.core.config import Settings
 from handlers import (
+    agent_help,
     answers,
     callbacks,
     campaigns,
     chat,
     common,
+    contact,
     desk,
     errors,
     flood,
@@ -29,6 +31,7 @@ from handlers import (
     orders,
     preferences,
     privacy,
+    quality,
     reports,
     start,
     surveys,
@@ -109,6 +112,11 @@ def register(app: KefuApp, settings: Settings) -> None:
     app.add_handler(MessageHandler(agent_text, campaigns.draft_text), group=-1)
     agent_says = agent_group & ~filters.COMMAND & filters.UpdateType.MESSAGE & ~filters.StatusUpdate.ALL
     app.add_handler(MessageHandler(agent_says, relay_from_agent))
+    # Quality inspection first (group -2, before a campaign draft and the relay): a message it stops goes no further.
+    app.add_handler(MessageHandler(agent_says, quality.inspect), group=-2)
+    app.add_handler(CommandHandler("send", quality.send_command, filters=agent_group))
+    app.add_handler(CommandHandler("contact", contact.contact_command, filters=agent_group))
+    app.add_handler(CommandHandler("help", agent_help.help_command, filters=agent_group))
     app.add_handler(CommandHandler("kb_missed", kb_teach.kb_missed, filters=agent_group))
     app.add_handler(CommandHandler("kb_add", kb_teach.kb_add, filters=agent_group))
     app.add_handler(CommandHandler("kb_learn", kb_teach.kb_learn, filters=agent_group))

@@ -23,9 +23,10 @@ from telegram.error import BadRequest, Forbidden
 from bot.context import KefuApp, KefuContext
 from bot.core.fit import cut
 from bot.core.i18n import LANGUAGE_NAMES, text
-from bot.telegram.longtext import copy_long, send_long
+from bot.telegram.longtext import copy_long, reply_long, send_long
 from bot.telegram.request import NotSent, watch
 from handlers.callbacks import ClaimTicket, CloseTicket, SetPriority, TicketSolved
+from handlers.script import for_customer
 from orders.service import orders_for
 from orders.sources import OrderSourceUnavailable
 from scheduler.surveys import recent_ratings
@@ -297,23 +298,32 @@ async def send_to_customer(
     solved = InlineKeyboardMarkup([[
         InlineKeyboardButton(text(customer.language, "ticket_button_solved"), callback_data=TicketSolved(ticket.id).pack())
     ]])
+    converted = None  # in the customer's script (handlers/script.py), when that changed it
+    if said:
+        in_script, entities = for_customer(context.settings, customer, said, entities)
+        converted = in_script if in_script != said else None
+    elif message.caption:
+        converted = for_customer(context.settings, customer, message.caption)[0]
+        converted = converted if converted != message.caption else None
     try:
         if said:
             sent, *_rest = await send_long(
-                context.bot, customer.telegram_id, "\n\n".join(p for p in (said, signature) if p), entities=entities,
-                reply_markup=solved,
+                context.bot, customer.telegram_id, "\n\n".join(p for p in (converted or said, signature) if p),
+                entities=entities, reply_markup=solved,
             )
         else:
-            caption = "\n\n".join(p for p in (message.caption, signature) if p) or None
+            caption = "\n\n".join(p for p in (converted or message.caption, signature) if p) or None
             sent = await copy_long(context.bot, message, customer.telegram_id, caption=caption, reply_markup=solved)
     except Forbidden:
         await mark_blocked(customer)
         await message.reply_text(text(context.agent_language, "agent_customer_blocked"))
         return False
     await add_agent_reply(  # an answer to a resolved ticket reopens it
-        ticket, agent, text=said or message.caption or "", now=context.now(), policy=context.sla,
+        ticket, agent, text=converted or said or message.caption or "", now=context.now(), policy=context.sla,
         media=media_of(message), group_message_id=message.message_id,
     )
+    if converted:  # the topic shows what the customer got
+        await reply_long(message, text(context.agent_language, "agent_sent_converted", text=converted))
     log.debug("agent message %s → customer message %s", message.message_id, sent.message_id)
     return True
 

@@ -262,6 +262,29 @@ class TicketsSettings(_Section):
         return value.strip().upper()
 
 
+class DeskQualitySettings(_Section):
+    """Quality inspection (质检) of what agents send: phrases compared case- and script-blind."""
+
+    forbidden: list[str] = Field(default_factory=list)
+    """An agent's message holding one of these is stopped in the topic, with a warning; /send sends it anyway."""
+    required_on_close: list[str] = Field(default_factory=list)
+    """/resolve reminds the agent when none of their messages in the ticket held one of these."""
+
+    @field_validator("forbidden", "required_on_close")
+    @classmethod
+    def _phrases(cls, value: list[str]) -> list[str]:
+        phrases = [p.strip() for p in value]
+        if any(not p for p in phrases):
+            raise ValueError('must list non-empty phrases, e.g. ["不知道", "not my problem"]')
+        return phrases
+
+
+class DeskSettings(_Section):
+    convert_script: bool = True
+    """An agent's reply to a customer who writes traditional Chinese is sent converted (OpenCC s2twp)."""
+    quality: DeskQualitySettings = Field(default_factory=DeskQualitySettings)
+
+
 class SchedulerSettings(_Section):
     timezone: str = "Asia/Shanghai"
     enabled: bool = True
@@ -456,6 +479,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     knowledge_base: KnowledgeBaseSettings = Field(default_factory=KnowledgeBaseSettings)
     tickets: TicketsSettings = Field(default_factory=TicketsSettings)
+    desk: DeskSettings = Field(default_factory=DeskSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     orders: OrdersSettings = Field(default_factory=OrdersSettings)
