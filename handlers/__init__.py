@@ -33,6 +33,7 @@ from handlers import (
     privacy,
     quality,
     reports,
+    spam,
     start,
     surveys,
     tickets,
@@ -48,7 +49,9 @@ async def _count_update(update: Update, context: KefuContext) -> None:
 
 
 def register(app: KefuApp, settings: Settings) -> None:
-    app.add_handler(TypeHandler(Update, _count_update), group=-100)
+    app.add_handler(TypeHandler(Update, _count_update), group=-101)
+    # Spam and abuse: a banned, shadowbanned, held or unverified customer's update goes no further.
+    app.add_handler(TypeHandler(Update, spam.gate), group=-100)
     app.add_handler(TypeHandler(Update, flood.slow_down), group=-99)
     # A customer who asked to be forgotten: only a message of their own is handled (handlers/common.py).
     app.add_handler(TypeHandler(Update, privacy.refuse_forgotten), group=-98)
@@ -122,6 +125,12 @@ def register(app: KefuApp, settings: Settings) -> None:
     app.add_handler(CommandHandler("kb_learn", kb_teach.kb_learn, filters=agent_group))
     app.add_handler(on_press(kb_teach.kb_learn_button, callbacks.AcceptCandidate, callbacks.RejectCandidate))
     app.add_handler(on_press(kb_attach.attach_button, callbacks.AttachQuestion, callbacks.AttachAsNewEntry))
+    for command, callback in {
+        "ban": spam.ban_command, "shadowban": spam.shadowban_command, "unban": spam.unban_command,
+    }.items():
+        app.add_handler(CommandHandler(command, callback, filters=agent_group))
+    app.add_handler(on_press(spam.not_a_robot, callbacks.NotARobot))
+    app.add_handler(on_press(spam.held_button, callbacks.AllowHeld, callbacks.BanHeld))
 
     app.add_handler(MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, chat.message))
     app.add_handler(MessageHandler(PRIVATE & filters.COMMAND, chat.unknown_command))

@@ -347,7 +347,7 @@ async def ticket_moved(app: KefuApp, change: StatusChange) -> None:
 
     Resolved by an agent: the customer is told; by the customer's button: the topic is; by the
     life-cycle job (no reply while pending): both. Closed by an agent: the customer and the topic
-    are told and the topic is closed; by the job: the topic is told and closed; when the customer
+    are told and the topic is closed (when the agent banned the customer: the topic only closed, the ban says why); by the job: the topic is told and closed; when the customer
     is forgotten: nothing (handlers/privacy.py tells the topic once the data is gone). Reopened:
     a closed topic opens again, and the topic is told who reopened it — unless an agent did by
     writing to the customer. Whoever moved it gets their own answer from their handler.
@@ -363,7 +363,7 @@ async def ticket_moved(app: KefuApp, change: StatusChange) -> None:
         else:
             await _tell(app, ticket, "ticket_resolved", days=tickets.reopen_days)
     elif change.after is CLOSED and change.reason != "forgotten":
-        if change.agent_telegram_id is not None:
+        if change.agent_telegram_id is not None and change.reason != "banned":  # a ban tells the customer nothing (handlers/spam.py)
             await _tell(app, ticket, "ticket_closed")
             agent = await agent_name(change.agent_telegram_id)
             await post_in_topic(app, ticket, text(language, "agent_ticket_closed", number=ticket.id, agent=agent))

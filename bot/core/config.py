@@ -453,6 +453,29 @@ class OrdersSettings(_Section):
         return value
 
 
+class SpamSettings(_Section):
+    """Spam defence for new customers (ticketing/moderation.py, handlers/spam.py)."""
+
+    first_contact: Literal["none", "button"] = "none"
+    """button: a new customer presses "I'm not a robot" before anything they write reaches the
+    agents or opens a ticket (what they wrote before is kept and handled after)."""
+    block_patterns: list[str] = Field(default_factory=list)
+    """Regular expressions (case-insensitive, anywhere in the text): a new customer's first
+    message that matches one waits for a supervisor's allow or ban in the agent group."""
+
+    @field_validator("block_patterns")
+    @classmethod
+    def _regular_expressions(cls, value: list[str]) -> list[str]:
+        import regex  # the library the patterns are matched with (with a timeout)
+
+        for pattern in value:
+            try:
+                regex.compile(pattern, regex.IGNORECASE)
+            except regex.error as error:
+                raise ValueError(f"has {pattern!r}, which is not a regular expression ({error})") from None
+        return value
+
+
 class PrivacySettings(_Section):
     keys: list[SecretStr] = Field(default_factory=list)
 
@@ -485,6 +508,7 @@ class Settings(BaseSettings):
     orders: OrdersSettings = Field(default_factory=OrdersSettings)
     reports: ReportsSettings = Field(default_factory=ReportsSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    spam: SpamSettings = Field(default_factory=SpamSettings)
 
     @classmethod
     def settings_customise_sources(
