@@ -53,6 +53,8 @@ class BotData:
         """Whether the agent group has topics, and when Telegram was last asked (handlers/agent_group.py)."""
         self.queueing: dict[int, asyncio.Task[Any]] = {}
         """The background tasks writing campaigns' outbox rows, by campaign id (handlers/campaigns.py)."""
+        self.albums: dict[str, asyncio.Task[Any]] = {}
+        """The background tasks relaying albums once their last part is in, by album (handlers/media.py)."""
 
     def now(self) -> datetime:
         return self.clock() if self.clock is not None else datetime.now(UTC)

@@ -55,7 +55,7 @@ from knowledge_base.models import Question, QuestionCandidate
 from orders.models import Order, OrderGrant
 from scheduler.models import OutboxMessage, SurveyResponse
 from ticketing.business_hours import BusinessCalendar
-from ticketing.models import Customer, Ticket, TicketMessage, TicketStatus
+from ticketing.models import AlbumPart, Customer, Ticket, TicketMessage, TicketStatus
 from ticketing.service import close
 
 log = logging.getLogger(__name__)
@@ -257,31 +257,20 @@ def _wrong_key_message(wrong: crypto.WrongKey) -> str:
     )
 
 
-def _unindexed(table: _Table) -> list[str]:
-    """SQL: a blind index missing beside a value (a column added by a migration, which has no key)."""
-    found = []
-    for name in table.indexes:
-        field = table.model._meta.fields_map[name]
-        assert isinstance(field, crypto.BlindIndexField)
-        found.append(f"({name} IS NULL AND {field.of} IS NOT NULL AND {field.of} <> '')")
-    return found
-
-
 async def prepare() -> int:
     """At start, once connected (``db.connect(url, ready=prepare)``): with keys installed, check
-    them, then encrypt the rows still in plain text, and give a blind index to the rows a
-    migration added one to; how many rows were written."""
+    them, then encrypt the rows still in plain text; how many were."""
     if crypto.installed() is None:
         return 0
     await check_keys()
     done = 0
     for table in _tables():
-        plain = " OR ".join([*(_plain(c) for c in table.encrypted), *_unindexed(table)])
+        plain = " OR ".join(_plain(c) for c in table.encrypted)
         ids = [row["id"] for row in await _rows(f"SELECT id FROM {table.name} WHERE {plain} ORDER BY id")]
         for first in range(0, len(ids), BATCH):
             done += await _rewrite(table, ids[first:first + BATCH])
     if done:
-        log.info("encrypted (or indexed) the personal data of %d rows written before encryption (or before their index)", done)
+        log.info("encrypted the personal data of %d rows written before encryption", done)
     return done
 
 
@@ -338,6 +327,7 @@ async def forget_customer(customer: Customer, now: datetime, calendar: BusinessC
         ]
         ticket_ids = [t.id for t in tickets]
         messages = await TicketMessage.filter(ticket_id__in=ticket_ids).update(text="", media=None)
+        await AlbumPart.filter(ticket_id__in=ticket_ids).delete()  # an album still being collected
         await Ticket.filter(customer=customer).update(subject="")
         await SurveyResponse.filter(customer=customer).update(comment=None)
         await Question.filter(customer=customer).update(text="", normalized="")
@@ -362,7 +352,7 @@ async def forget_customer(customer: Customer, now: datetime, calendar: BusinessC
     return Forgotten(tickets, closed, messages, orders, cancelled)
 
 
-_HANDLED = ("done", "throttled", "unknown", "failed", "held", "dropped")
+_HANDLED = ("done", "throttled", "unknown", "failed")
 """The inbox's finished states (bot/intake/models.py, InboxUpdate.status): what ``bot.intake.inbox.purge`` deletes too."""
 
 

@@ -15,25 +15,22 @@ from bot.context import KefuApp, KefuContext
 from bot.core import metrics
 from bot.core.config import Settings
 from handlers import (
-    agent_help,
     answers,
     callbacks,
     campaigns,
     chat,
     common,
-    contact,
     desk,
     errors,
     flood,
     kb_attach,
     kb_teach,
     language,
+    media,
     orders,
     preferences,
     privacy,
-    quality,
     reports,
-    spam,
     start,
     surveys,
     tickets,
@@ -49,9 +46,7 @@ async def _count_update(update: Update, context: KefuContext) -> None:
 
 
 def register(app: KefuApp, settings: Settings) -> None:
-    app.add_handler(TypeHandler(Update, _count_update), group=-101)
-    # Spam and abuse: a banned, shadowbanned, held or unverified customer's update goes no further.
-    app.add_handler(TypeHandler(Update, spam.gate), group=-100)
+    app.add_handler(TypeHandler(Update, _count_update), group=-100)
     app.add_handler(TypeHandler(Update, flood.slow_down), group=-99)
     # A customer who asked to be forgotten: only a message of their own is handled (handlers/common.py).
     app.add_handler(TypeHandler(Update, privacy.refuse_forgotten), group=-98)
@@ -77,7 +72,8 @@ def register(app: KefuApp, settings: Settings) -> None:
     app.add_handler(CommandHandler("mytickets", tickets.my_tickets, filters=PRIVATE))
     app.add_handler(on_press(tickets.button, callbacks.TicketCategory, callbacks.TicketSolved))
     # While a ticket is worked, whatever the customer sends goes to its topic, before anything else.
-    customer_says = filters.ChatType.PRIVATE & ~filters.COMMAND & ~filters.CONTACT & (
+    # (A contact too: the customer's own phone goes on to verify them, anyone else's to the topic.)
+    customer_says = filters.ChatType.PRIVATE & ~filters.COMMAND & (
         filters.UpdateType.MESSAGE | filters.UpdateType.EDITED_MESSAGE
     )
     app.add_handler(MessageHandler(customer_says, tickets.relay_from_customer), group=-2)
@@ -115,22 +111,15 @@ def register(app: KefuApp, settings: Settings) -> None:
     app.add_handler(MessageHandler(agent_text, campaigns.draft_text), group=-1)
     agent_says = agent_group & ~filters.COMMAND & filters.UpdateType.MESSAGE & ~filters.StatusUpdate.ALL
     app.add_handler(MessageHandler(agent_says, relay_from_agent))
-    # Quality inspection first (group -2, before a campaign draft and the relay): a message it stops goes no further.
-    app.add_handler(MessageHandler(agent_says, quality.inspect), group=-2)
-    app.add_handler(CommandHandler("send", quality.send_command, filters=agent_group))
-    app.add_handler(CommandHandler("contact", contact.contact_command, filters=agent_group))
-    app.add_handler(CommandHandler("help", agent_help.help_command, filters=agent_group))
+    # An album's parts wait for the rest (group -1, before the relay); edits and /delete reach the customer's copy.
+    app.add_handler(MessageHandler(agent_says & media.IN_ALBUM, media.agent_album_part), group=-1)
+    app.add_handler(MessageHandler(agent_group & filters.UpdateType.EDITED_MESSAGE & ~filters.COMMAND, media.agent_edited))
+    app.add_handler(CommandHandler("delete", media.delete_command, filters=agent_group & filters.UpdateType.MESSAGE))
     app.add_handler(CommandHandler("kb_missed", kb_teach.kb_missed, filters=agent_group))
     app.add_handler(CommandHandler("kb_add", kb_teach.kb_add, filters=agent_group))
     app.add_handler(CommandHandler("kb_learn", kb_teach.kb_learn, filters=agent_group))
     app.add_handler(on_press(kb_teach.kb_learn_button, callbacks.AcceptCandidate, callbacks.RejectCandidate))
     app.add_handler(on_press(kb_attach.attach_button, callbacks.AttachQuestion, callbacks.AttachAsNewEntry))
-    for command, callback in {
-        "ban": spam.ban_command, "shadowban": spam.shadowban_command, "unban": spam.unban_command,
-    }.items():
-        app.add_handler(CommandHandler(command, callback, filters=agent_group))
-    app.add_handler(on_press(spam.not_a_robot, callbacks.NotARobot))
-    app.add_handler(on_press(spam.held_button, callbacks.AllowHeld, callbacks.BanHeld))
 
     app.add_handler(MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, chat.message))
     app.add_handler(MessageHandler(PRIVATE & filters.COMMAND, chat.unknown_command))

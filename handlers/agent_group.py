@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, Update
@@ -23,10 +23,10 @@ from telegram.error import BadRequest, Forbidden
 from bot.context import KefuApp, KefuContext
 from bot.core.fit import cut
 from bot.core.i18n import LANGUAGE_NAMES, text
-from bot.telegram.longtext import copy_long, reply_long, send_long
+from bot.telegram.longtext import send_long
 from bot.telegram.request import NotSent, watch
 from handlers.callbacks import ClaimTicket, CloseTicket, SetPriority, TicketSolved
-from handlers.script import for_customer
+from handlers.kinds import pass_on
 from orders.service import orders_for
 from orders.sources import OrderSourceUnavailable
 from scheduler.surveys import recent_ratings
@@ -42,6 +42,7 @@ FORMATTING = frozenset({
     "expandable_blockquote",
 })
 _FORUM_CHECKED = timedelta(minutes=10)
+Sent = TypeVar("Sent")
 
 
 def local_time(context: KefuContext | KefuApp, moment: datetime) -> str:
@@ -173,8 +174,8 @@ async def customer_card(context: KefuContext | KefuApp, ticket: Ticket, customer
 
 async def to_topic(
     context: KefuContext | KefuApp, ticket: Ticket,
-    send: Callable[[int | None, int | None], Awaitable[Message]],
-) -> Message | None:
+    send: Callable[[int | None, int | None], Awaitable[Sent]],
+) -> Sent | None:
     """``send(thread_id, reply_to)`` into the ticket's topic: made first if the ticket was never
     posted (a crash after the customer was answered), made again if it was deleted by hand."""
     if context.bot_data.agent_chat_id is None:
@@ -215,7 +216,9 @@ async def copy_into_topic(context: KefuContext, ticket: Ticket, message: Message
     group = context.agent_chat_id
 
     async def send(thread: int | None, reply_to: int | None) -> Message:
-        return await copy_long(context.bot, message, group, message_thread_id=thread, reply_to_message_id=reply_to)
+        return await pass_on(
+            context.bot, message, group, context.agent_language, message_thread_id=thread, reply_to_message_id=reply_to,
+        )
 
     copied = await to_topic(context, ticket, send)
     return copied.message_id if copied else None
@@ -298,32 +301,24 @@ async def send_to_customer(
     solved = InlineKeyboardMarkup([[
         InlineKeyboardButton(text(customer.language, "ticket_button_solved"), callback_data=TicketSolved(ticket.id).pack())
     ]])
-    converted = None  # in the customer's script (handlers/script.py), when that changed it
-    if said:
-        in_script, entities = for_customer(context.settings, customer, said, entities)
-        converted = in_script if in_script != said else None
-    elif message.caption:
-        converted = for_customer(context.settings, customer, message.caption)[0]
-        converted = converted if converted != message.caption else None
     try:
         if said:
-            sent, *_rest = await send_long(
-                context.bot, customer.telegram_id, "\n\n".join(p for p in (converted or said, signature) if p),
-                entities=entities, reply_markup=solved,
+            sent, *rest = await send_long(
+                context.bot, customer.telegram_id, "\n\n".join(p for p in (said, signature) if p), entities=entities,
+                reply_markup=solved,
             )
         else:
-            caption = "\n\n".join(p for p in (converted or message.caption, signature) if p) or None
-            sent = await copy_long(context.bot, message, customer.telegram_id, caption=caption, reply_markup=solved)
+            caption = "\n\n".join(p for p in (message.caption, signature) if p) or None
+            sent, rest = await pass_on(context.bot, message, customer.telegram_id, customer.language, caption=caption, reply_markup=solved), []
     except Forbidden:
         await mark_blocked(customer)
         await message.reply_text(text(context.agent_language, "agent_customer_blocked"))
         return False
     await add_agent_reply(  # an answer to a resolved ticket reopens it
-        ticket, agent, text=converted or said or message.caption or "", now=context.now(), policy=context.sla,
-        media=media_of(message), group_message_id=message.message_id,
+        ticket, agent, text=said or message.caption or "", now=context.now(), policy=context.sla,
+        media=media_of(message), group_message_id=message.message_id, customer_message_id=sent.message_id,
+        parts=[[message.message_id, m.message_id] for m in (sent, *rest)] if rest else None,
     )
-    if converted:  # the topic shows what the customer got
-        await reply_long(message, text(context.agent_language, "agent_sent_converted", text=converted))
     log.debug("agent message %s → customer message %s", message.message_id, sent.message_id)
     return True
 
@@ -331,7 +326,7 @@ async def send_to_customer(
 def media_of(message: Message) -> dict | None:
     if message.photo:
         return {"kind": "photo", "file_id": message.photo[-1].file_id}
-    for kind in ("document", "voice", "video", "audio"):
+    for kind in ("document", "voice", "video", "audio", "animation", "video_note", "sticker"):
         item = getattr(message, kind)
         if item is not None:
             return {"kind": kind, "file_id": item.file_id}
@@ -347,7 +342,7 @@ async def ticket_moved(app: KefuApp, change: StatusChange) -> None:
 
     Resolved by an agent: the customer is told; by the customer's button: the topic is; by the
     life-cycle job (no reply while pending): both. Closed by an agent: the customer and the topic
-    are told and the topic is closed (when the agent banned the customer: the topic only closed, the ban says why); by the job: the topic is told and closed; when the customer
+    are told and the topic is closed; by the job: the topic is told and closed; when the customer
     is forgotten: nothing (handlers/privacy.py tells the topic once the data is gone). Reopened:
     a closed topic opens again, and the topic is told who reopened it — unless an agent did by
     writing to the customer. Whoever moved it gets their own answer from their handler.
@@ -363,7 +358,7 @@ async def ticket_moved(app: KefuApp, change: StatusChange) -> None:
         else:
             await _tell(app, ticket, "ticket_resolved", days=tickets.reopen_days)
     elif change.after is CLOSED and change.reason != "forgotten":
-        if change.agent_telegram_id is not None and change.reason != "banned":  # a ban tells the customer nothing (handlers/spam.py)
+        if change.agent_telegram_id is not None:
             await _tell(app, ticket, "ticket_closed")
             agent = await agent_name(change.agent_telegram_id)
             await post_in_topic(app, ticket, text(language, "agent_ticket_closed", number=ticket.id, agent=agent))

@@ -15,9 +15,10 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot.context import KefuContext
 from bot.core.i18n import text
-from handlers import agent_group
+from handlers import agent_group, media
 from handlers.callbacks import TicketCategory, TicketSolved
 from handlers.common import customer_and_language, customer_of
+from ticketing import copies
 from ticketing.lifecycle import CLOSED, RESOLVED, can_move
 from ticketing.models import Customer, Ticket
 from ticketing.service import (
@@ -120,14 +121,21 @@ async def relay_from_customer(update: Update, context: KefuContext) -> None:
             await open_for(update, context, customer, customer.language, message.text, "complaint")
             raise ApplicationHandlerStop
         return
+    if message.contact is not None and message.contact.user_id == message.from_user.id:
+        return  # their own phone: it verifies them (handlers/orders.py), not a message for the agents
     if update.edited_message is not None:
-        await agent_group.post_in_topic(context, ticket, text(context.agent_language, "agent_customer_edited", text=message.text or ""))
+        if message.text is not None or message.caption is not None:  # not a live location moving
+            await media.customer_edited(context, ticket, message)
         raise ApplicationHandlerStop
     if ticket.status == RESOLVED:  # writing again within the reopen window: not solved after all (the topic is told)
         await reopen(ticket, "customer", context.now())
     if (earlier := await handled_before(customer, message.message_id)) is not None:  # again, after a crash
         if earlier.created:  # it opened the ticket: the topic, the card and the answer may be missing
             await open_for(update, context, customer, customer.language, message.text or "", ticket.source)
+        raise ApplicationHandlerStop
+    if media.IN_ALBUM.filter(message):  # relayed with the rest of its album, once all of it is in
+        if await copies.find(ticket, "in", message.message_id) is None:  # not again, after a crash
+            await media.collect(context, ticket, message, "in")
         raise ApplicationHandlerStop
     copied = await agent_group.copy_into_topic(context, ticket, message)
     await add_customer_message(

@@ -119,6 +119,12 @@ class Bot:
         """Set the bot's clock (tickets, SLA, scheduler) to ``moment``."""
         self.app.bot_data.clock = lambda: moment
 
+    async def albums_relayed(self) -> None:
+        """Wait until the albums whose parts came are relayed (each waits for its last part, then
+        [tickets] album_wait_ms, in the background: handlers/media.py)."""
+        while tasks := list(self.app.bot_data.albums.values()):
+            await asyncio.wait_for(asyncio.gather(*tasks), timeout=10)
+
     async def campaigns_queued(self) -> None:
         """Wait until the campaigns started have their outbox rows written (a background task)."""
         await asyncio.gather(*self.app.bot_data.queueing.values())
@@ -206,6 +212,37 @@ class Person:
         return await self.exchange(
             self.bot.emulator.send_photo(self.id, data, caption=caption, chat_id=self.chat_id, message_thread_id=self.thread_id)
         )
+
+    async def send_album(self, photos: list[bytes], captions: list[str | None] | None = None) -> Replies:
+        """Send photos as one album (one update per photo, as Telegram delivers them) and wait
+        until the bot relayed it; the replies in this chat."""
+        before = self.bot.emulator.seq
+        updates = self.bot.emulator.send_album(
+            self.id, photos, captions=captions, chat_id=self.chat_id, message_thread_id=self.thread_id
+        )
+        for update in updates:
+            await self.bot.handled(update)
+        await self.bot.albums_relayed()
+        replies = Replies(self.bot.emulator.bot_messages(self.chat_id, since=before))
+        self.seen.append(replies)
+        return replies
+
+    async def send(self, content: dict, reply_to_message_id: int | None = None) -> Replies:
+        """Send a message of any kind, its fields as the Bot API has them (``{"location": …}``)."""
+        return await self.exchange(self.bot.emulator.send_content(
+            self.id, content, chat_id=self.chat_id, message_thread_id=self.thread_id,
+            reply_to_message_id=reply_to_message_id,
+        ))
+
+    async def edit(self, message_id: int, text: str) -> Replies:
+        """Edit one's own text message (or the caption of one's photo or file)."""
+        message = self.message(message_id)
+        emulator = self.bot.emulator
+        update = (
+            emulator.edit_text(self.id, message_id, text, chat_id=self.chat_id) if "text" in message
+            else emulator.edit_caption(self.id, message_id, text, chat_id=self.chat_id)
+        )
+        return await self.exchange(update)
 
     def message(self, message_id: int) -> dict:
         """A message of this chat as it is now (after edits)."""

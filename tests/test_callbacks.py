@@ -18,11 +18,9 @@ from bot.core.i18n import LANGUAGE_NAMES
 from handlers.callbacks import (
     KINDS,
     AcceptCandidate,
-    AllowHeld,
     AskPerson,
     AttachAsNewEntry,
     AttachQuestion,
-    BanHeld,
     CampaignSegment,
     CampaignTemplate,
     CancelCampaign,
@@ -34,7 +32,6 @@ from handlers.callbacks import (
     ForgetMe,
     KeepCampaign,
     KeepMyData,
-    NotARobot,
     OrderDetails,
     OrderPerson,
     OrderProblem,
@@ -93,9 +90,6 @@ EXAMPLES: dict[type[Button], st.SearchStrategy[Button]] = {
     RejectCandidate: st.builds(RejectCandidate, ids),
     AttachQuestion: st.builds(AttachQuestion, ids, entry_ids),
     AttachAsNewEntry: st.builds(AttachAsNewEntry, ids, ids),
-    NotARobot: st.just(NotARobot()),
-    AllowHeld: st.builds(AllowHeld, ids),
-    BanHeld: st.builds(BanHeld, ids),
 }
 
 

@@ -47,17 +47,6 @@ class Customer(BlindIndexed, Model):
     forgotten_at = fields.DatetimeField(
         null=True, description="when the customer had their personal data deleted (/forgetme), the row kept for counts"
     )
-    username_hash = BlindIndexField(
-        of="username", kind="username", null=True, db_index=True, description="blind index of username, what /ban @name compares"
-    )
-    standing = fields.CharField(
-        max_length=8, default="new", db_default="new",
-        description="new, verified, held, cleared, banned or shadow (ticketing/moderation.py)",
-    )
-    """A :class:`~ticketing.moderation.Standing` value: whether what they write reaches the agents."""
-    withheld = fields.IntField(
-        default=0, db_default=0, description="messages dropped (banned) or kept from the agents (shadow) since the last ban"
-    )
 
     class Meta:
         table = "customer"
@@ -169,10 +158,38 @@ class TicketMessage(Model):
     customer_message_id = fields.BigIntField(null=True, description="the message id in the customer chat")
     group_message_id = fields.BigIntField(null=True, description="the message id in the agent group")
     edited_at = fields.DatetimeField(null=True)
+    parts = fields.JSONField(
+        null=True, description="[[source id, copy id], …] of a message relayed as several posts (an album, a long text)"
+    )
+    deleted_at = fields.DatetimeField(null=True, description="when an agent took its copy back from the customer (/delete)")
     created_at = fields.DatetimeField()
 
     class Meta:
         table = "ticket_message"
+
+
+class AlbumPart(Model):
+    """One photo or file of an album (a Telegram media group) waiting to be relayed with the rest.
+
+    The parts of an album arrive as separate updates, maybe on different processes of a fleet: each
+    is written here, and whichever process sees the album complete claims all its rows (``claim``)
+    and relays them as one album, then deletes them (ticketing/albums.py).
+    """
+
+    id = fields.IntField(primary_key=True)
+    ticket = fields.ForeignKeyField("kefu.Ticket", related_name="album_parts", on_delete=fields.CASCADE)
+    album = fields.CharField(max_length=96, db_index=True, description="chat id and media_group_id")
+    direction = fields.CharField(max_length=4, description="in (from the customer) or out (an agent's)")
+    message_id = fields.BigIntField(description="the part's message id in the chat it was sent to")
+    agent = fields.ForeignKeyField("kefu.Agent", related_name="album_parts", null=True, on_delete=fields.SET_NULL)
+    media = fields.JSONField(null=True, description="kind and Telegram file id")
+    caption = EncryptedTextField(default="", description="encrypted (bot/core/crypto.py)")
+    claim = fields.CharField(max_length=32, null=True, description="the flush that took it")
+    received_at = fields.DatetimeField(description="real time of arrival: the album is complete a moment after its last part")
+
+    class Meta:
+        table = "album_part"
+        unique_together = (("album", "message_id"),)
 
 
 class TicketEvent(Model):
@@ -187,20 +204,6 @@ class TicketEvent(Model):
 
     class Meta:
         table = "ticket_event"
-
-
-class CustomerEvent(Model):
-    """The customer's own audit trail, beside their tickets': bans, first-contact checks, held messages."""
-
-    id = fields.IntField(primary_key=True)
-    customer = fields.ForeignKeyField("kefu.Customer", related_name="events", on_delete=fields.CASCADE)
-    kind = fields.CharField(max_length=24, description="banned, shadowbanned, unbanned, verified, held, allowed, cleared")
-    actor = fields.CharField(max_length=64, description="agent:ID, customer or system")
-    data = fields.JSONField(default=dict)
-    at = fields.DatetimeField()
-
-    class Meta:
-        table = "customer_event"
 
 
 class Snippet(Model):

@@ -153,14 +153,16 @@ async def add_customer_message(
     media: dict[str, Any] | None = None,
     customer_message_id: int | None = None,
     group_message_id: int | None = None,
+    parts: list[list[int]] | None = None,
 ) -> TicketMessage:
-    """The customer wrote: a pending ticket is open again, and its SLA clock runs on."""
+    """The customer wrote: a pending ticket is open again, and its SLA clock runs on. ``parts``:
+    each post's pair of ids (customer chat, agent group) when it was more than one (an album)."""
     now = now.astimezone(UTC)
     if ticket.status == PENDING:
         await change_status(ticket, OPEN, "customer", now, columns=_resumed_clock(ticket, now, policy.calendar))
     return await TicketMessage.create(
         ticket=ticket, direction="in", text=text, media=media, customer_message_id=customer_message_id,
-        group_message_id=group_message_id, created_at=now,
+        group_message_id=group_message_id, parts=parts, created_at=now,
     )
 
 
@@ -179,9 +181,13 @@ async def record_agent(telegram_id: int, name: str, username: str | None, *, sup
 async def add_agent_reply(
     ticket: Ticket, agent: Agent, *, text: str = "", now: datetime, policy: SlaPolicy,
     media: dict[str, Any] | None = None, group_message_id: int | None = None,
+    customer_message_id: int | None = None, parts: list[list[int]] | None = None,
 ) -> TicketMessage:
     """An agent answered the customer: the first answer stops the first-response clock, and
-    claims the ticket; answering a resolved ticket reopens it (it was not solved after all)."""
+    claims the ticket; answering a resolved ticket reopens it (it was not solved after all).
+    ``customer_message_id``: the copy the customer got (its first post), so that an edit or a
+    /delete reaches it; ``parts``: each post's pair of ids (agent group, customer chat) when the
+    message went as more than one post (an album, a long text)."""
     fields = ["updated_at"]
     now = now.astimezone(UTC)
     actor = f"agent:{agent.telegram_id}"
@@ -200,7 +206,7 @@ async def add_agent_reply(
         await change_status(ticket, OPEN, actor, now)
     return await TicketMessage.create(
         ticket=ticket, direction="out", agent=agent, text=text, media=media, group_message_id=group_message_id,
-        created_at=now,
+        customer_message_id=customer_message_id, parts=parts, created_at=now,
     )
 
 

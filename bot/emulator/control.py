@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .limits import ADMIN_STATUSES, GENERAL_TOPIC_ID, JSON
+from .limits import ADMIN_STATUSES, GENERAL_TOPIC_ID, JSON, MEDIA_KEYS
 from .markup import command_entities, has_callback_button
 from .records import ChatState, compact, now
 from .wire import dumps, ok_response
@@ -117,6 +117,42 @@ class Control(World):
         content = {"voice": stored.payload()}
         return self._user_message(user_id, content, chat_id, message_thread_id, reply_to_message_id)
 
+    def send_album(
+        self,
+        user_id: int,
+        photos: list[bytes],
+        *,
+        captions: list[str | None] | None = None,
+        chat_id: int | None = None,
+        message_thread_id: int | None = None,
+    ) -> list[JSON]:
+        """A user sends 2–10 photos as one album: one message update per photo, sharing a
+        media_group_id, as Telegram delivers them (the bot never gets the album whole)."""
+        if not 2 <= len(photos) <= 10:
+            raise ValueError("an album has 2 to 10 items")
+        group = str(next(self._media_group_ids))
+        said = captions or [None] * len(photos)
+        updates = []
+        for data, caption in zip(photos, said, strict=True):
+            stored = self._store_file("photo", data)
+            content = compact({"photo": stored.payload(), "caption": caption or None, "media_group_id": group})
+            updates.append(self._user_message(user_id, content, chat_id, message_thread_id, None))
+        return updates
+
+    def send_content(
+        self,
+        user_id: int,
+        content: JSON,
+        *,
+        chat_id: int | None = None,
+        message_thread_id: int | None = None,
+        reply_to_message_id: int | None = None,
+    ) -> JSON:
+        """A user sends a message of any other kind, its fields as the Bot API has them:
+        ``{"location": {...}}``, ``{"sticker": {...}}``, ``{"poll": {...}}``, a text with
+        ``forward_origin``…"""
+        return self._user_message(user_id, dict(content), chat_id, message_thread_id, reply_to_message_id)
+
     def press_button(
         self,
         user_id: int,
@@ -162,6 +198,16 @@ class Control(World):
         message.update(text=text, edit_date=now())
         if entities := command_entities(text):
             message["entities"] = entities
+        return self._enqueue({"edited_message": dict(message)})
+
+    def edit_caption(self, user_id: int, message_id: int, caption: str, *, chat_id: int | None = None) -> JSON:
+        """A user edits the caption of one of their photos or files: an edited_message update."""
+        state = self._state(user_id if chat_id is None else chat_id)
+        message = state.messages.get(message_id)
+        if message is None or message.get("from", {}).get("id") != user_id or not any(k in message for k in MEDIA_KEYS):
+            raise ValueError(f"user {user_id} has no media message {message_id} in chat {state.id}")
+        message.pop("caption_entities", None)
+        message.update(caption=caption, edit_date=now())
         return self._enqueue({"edited_message": dict(message)})
 
     def inject_update(self, update: JSON) -> JSON:
@@ -235,6 +281,8 @@ class Control(World):
             "voice": lambda body: self.send_voice(**_decoded_data(body)),
             "button": lambda body: self.press_button(**_button_args(body)),
             "edit": lambda body: self.edit_text(**body),
+            "caption": lambda body: self.edit_caption(**body),
+            "content": lambda body: self.send_content(**body),
             "update": self.inject_update,
             "faults": lambda body: self.inject_fault(**body) or True,
         }

@@ -16,6 +16,7 @@ MAX_TEXT_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
 MAX_CALLBACK_DATA_BYTES = 64
 MAX_CALLBACK_ANSWER_LENGTH = 200
+MAX_MEDIA_GROUP = 10
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
 GENERAL_TOPIC_ID = 1
@@ -46,7 +47,7 @@ MEDIA_KEYS = ("photo", "document", "voice", "audio", "video", "animation")
 # Top-level message fields that make up its content (what copy/forward carry over).
 CONTENT_KEYS = (
     "text", "entities", "link_preview_options", "caption", "caption_entities", "contact",
-    "location", "venue", "sticker", "video_note", "dice", *MEDIA_KEYS,
+    "location", "venue", "sticker", "video_note", "dice", "poll", *MEDIA_KEYS,
 )
 PRIMARY_CONTENT_KEYS = frozenset(CONTENT_KEYS) - {
     "entities", "link_preview_options", "caption", "caption_entities",

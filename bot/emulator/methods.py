@@ -29,6 +29,7 @@ from .limits import (
     MAX_TEXT_LENGTH,
     MEDIA_KEYS,
     NOT_MODIFIED,
+    MAX_MEDIA_GROUP,
     PRIMARY_CONTENT_KEYS,
     TOPIC_ICON_COLORS,
     ApiError,
@@ -63,6 +64,8 @@ class BotApi(Updates):
             "sendVoice": partial(self._send_media, "voice"),
             "sendChatAction": self._send_chat_action,
             "copyMessage": self._copy_message,
+            "copyMessages": self._copy_messages,
+            "sendMediaGroup": self._send_media_group,
             "forwardMessage": self._forward_message,
             "editMessageText": self._edit_message_text,
             "editMessageCaption": self._edit_message_caption,
@@ -154,14 +157,98 @@ class BotApi(Updates):
 
     def _copy_message(self, params: Params) -> JSON:
         source = self._source_message(params, "copy")
-        content = {key: source[key] for key in CONTENT_KEYS if key in source}
-        if not PRIMARY_CONTENT_KEYS.intersection(content):
+        content = self._copyable(source)
+        if content is None:
             raise bad_request("message can't be copied")
         if "caption" in params and any(key in content for key in MEDIA_KEYS):
             content.pop("caption", None)
             content.pop("caption_entities", None)
             content.update(self._caption(params))
         return {"message_id": self._send(params, content)["message_id"]}
+
+    def _copyable(self, source: JSON) -> JSON | None:
+        """What a copy of ``source`` holds, or None when Telegram copies no such message (a service
+        message; a quiz poll whose correct option the bot does not know)."""
+        content = {key: source[key] for key in CONTENT_KEYS if key in source}
+        if not PRIMARY_CONTENT_KEYS.intersection(content):
+            return None
+        poll = content.get("poll")
+        if poll is not None:
+            if poll.get("type") == "quiz" and poll.get("correct_option_id") is None and not poll.get("correct_option_ids"):
+                return None
+            content["poll"] = {**poll, "id": str(next(self._poll_ids)), "total_voter_count": 0,
+                               "options": [{**o, "voter_count": 0} for o in poll.get("options", [])]}
+        return content
+
+    def _copy_messages(self, params: Params) -> list[JSON]:
+        """copyMessages: 1–100 ids in strictly increasing order; those not found or not copyable are
+        skipped; parts of one album stay one album (a new media_group_id in the target chat)."""
+        source_chat = self._resolve_chat(params.get_chat_id("from_chat_id"))
+        ids = params.get_json("message_ids")
+        if not isinstance(ids, list) or not ids or not all(isinstance(i, int) for i in ids):
+            raise bad_request("message identifiers are not specified")
+        if len(ids) > 100:
+            raise bad_request("too many messages to copy")
+        if any(a >= b for a, b in zip(ids, ids[1:], strict=False)):
+            raise bad_request("message identifiers must be in strictly increasing order")
+        remove_caption = params.get_bool("remove_caption")
+        groups: dict[str, str] = {}
+        copied: list[JSON] = []
+        for message_id in ids:
+            source = source_chat.messages.get(message_id)
+            content = self._copyable(source) if source is not None else None
+            if content is None:
+                continue
+            if remove_caption:
+                content.pop("caption", None)
+                content.pop("caption_entities", None)
+            if group := source.get("media_group_id"):
+                content["media_group_id"] = groups.setdefault(group, str(next(self._media_group_ids)))
+            copied.append({"message_id": self._send(params, content)["message_id"]})
+        if not copied:
+            raise bad_request("there are no messages to copy")
+        return copied
+
+    def _send_media_group(self, params: Params) -> list[JSON]:
+        """sendMediaGroup: 2–10 photos and videos, or documents, or audios, as one album."""
+        media = params.get_json("media")
+        if not isinstance(media, list) or not all(isinstance(item, dict) for item in media):
+            raise bad_request("can't parse media JSON object")
+        if not 2 <= len(media) <= MAX_MEDIA_GROUP:
+            raise bad_request("wrong number of media in the group: from 2 to 10 are allowed")
+        kinds = [item.get("type") for item in media]
+        if any(kind not in ("photo", "video", "document", "audio") for kind in kinds):
+            raise bad_request("can't parse InputMedia: media type is not supported in a media group")
+        for lone in ("document", "audio"):
+            if lone in kinds and any(kind != lone for kind in kinds):
+                raise bad_request(f"{lone} can't be mixed with other media types")
+        self._writable_chat(params)  # refused as a whole before anything is sent
+        contents = []
+        for number, (kind, item) in enumerate(zip(kinds, media, strict=True), start=1):
+            try:
+                stored = self._media_file(params, kind, item.get("media"))
+                caption = self._caption(Params({**item, "caption": item.get("caption")}))
+            except ApiError as exc:
+                reason = exc.description.removeprefix("Bad Request: ")
+                raise bad_request(f'failed to send message #{number} with the error message "{reason}"') from None
+            contents.append({kind: stored.payload(), **caption})
+        group = str(next(self._media_group_ids))
+        return [self._send(params, {**content, "media_group_id": group}) for content in contents]
+
+    def _media_file(self, params: Params, kind: str, media: object) -> StoredFile:
+        """An InputMedia's file: a file_id of that kind, or ``attach://<name>`` of an uploaded part."""
+        if isinstance(media, str) and media.startswith("attach://"):
+            upload = params.get_file(media.removeprefix("attach://"))
+            if not isinstance(upload, Upload):
+                raise bad_request("media not found")
+            return self._store_file(kind if kind in ("photo", "document") else "document", upload.data,
+                                    file_name=upload.filename, mime_type=upload.content_type)
+        stored = self.files.get(media) if isinstance(media, str) else None
+        if stored is None:
+            raise bad_request("wrong file identifier/HTTP URL specified")
+        if stored.kind != kind:
+            raise bad_request(f"can't use file of type {stored.kind.capitalize()} as {kind.capitalize()}")
+        return stored
 
     def _forward_message(self, params: Params) -> JSON:
         source = self._source_message(params, "forward")

@@ -92,6 +92,8 @@ class World:
         self._file_counter = itertools.count(1)
         self._open_callbacks: set[str] = set()
         self._callback_ids = itertools.count(1)
+        self._poll_ids = itertools.count(5_000_000_001)
+        self._media_group_ids = itertools.count(13_000_000_000_001)
 
         self._seq = 0
         self._records: list[BotRecord] = []
