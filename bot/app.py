@@ -23,6 +23,7 @@ from bot.telegram.ratelimit import ResilientRateLimiter
 from bot.telegram.request import AiohttpRequest, UpdatesRequest
 from bot.telegram.updates import ChatOrderedProcessor
 from handlers import agent_group, campaigns, kb_attach, reports, watch
+from handlers.agent_help import AGENT_COMMANDS
 from knowledge_base.entries import KBError
 from knowledge_base.live import LiveKnowledgeBase
 from knowledge_base.router import RouterSettings
@@ -52,10 +53,6 @@ default of 1 s would fail sends in a burst rather than queue them)."""
 
 CUSTOMER_COMMANDS = (
     "start", "order", "mytickets", "human", "complaint", "help", "lang", "unsubscribe", "subscribe", "forgetme",
-)
-AGENT_COMMANDS = (
-    "claim", "assign", "note", "snippet", "snippets", "priority", "pending", "resolve", "close", "reopen", "customer",
-    "tickets", "ticket", "campaign", "report",
 )
 
 

@@ -257,20 +257,31 @@ def _wrong_key_message(wrong: crypto.WrongKey) -> str:
     )
 
 
+def _unindexed(table: _Table) -> list[str]:
+    """SQL: a blind index missing beside a value (a column added by a migration, which has no key)."""
+    found = []
+    for name in table.indexes:
+        field = table.model._meta.fields_map[name]
+        assert isinstance(field, crypto.BlindIndexField)
+        found.append(f"({name} IS NULL AND {field.of} IS NOT NULL AND {field.of} <> '')")
+    return found
+
+
 async def prepare() -> int:
     """At start, once connected (``db.connect(url, ready=prepare)``): with keys installed, check
-    them, then encrypt the rows still in plain text; how many were."""
+    them, then encrypt the rows still in plain text, and give a blind index to the rows a
+    migration added one to; how many rows were written."""
     if crypto.installed() is None:
         return 0
     await check_keys()
     done = 0
     for table in _tables():
-        plain = " OR ".join(_plain(c) for c in table.encrypted)
+        plain = " OR ".join([*(_plain(c) for c in table.encrypted), *_unindexed(table)])
         ids = [row["id"] for row in await _rows(f"SELECT id FROM {table.name} WHERE {plain} ORDER BY id")]
         for first in range(0, len(ids), BATCH):
             done += await _rewrite(table, ids[first:first + BATCH])
     if done:
-        log.info("encrypted the personal data of %d rows written before encryption", done)
+        log.info("encrypted (or indexed) the personal data of %d rows written before encryption (or before their index)", done)
     return done
 
 
@@ -352,7 +363,7 @@ async def forget_customer(customer: Customer, now: datetime, calendar: BusinessC
     return Forgotten(tickets, closed, messages, orders, cancelled)
 
 
-_HANDLED = ("done", "throttled", "unknown", "failed")
+_HANDLED = ("done", "throttled", "unknown", "failed", "held", "dropped")
 """The inbox's finished states (bot/intake/models.py, InboxUpdate.status): what ``bot.intake.inbox.purge`` deletes too."""
 
 

@@ -15,11 +15,13 @@ from bot.context import KefuApp, KefuContext
 from bot.core import metrics
 from bot.core.config import Settings
 from handlers import (
+    agent_help,
     answers,
     callbacks,
     campaigns,
     chat,
     common,
+    contact,
     desk,
     errors,
     flood,
@@ -30,7 +32,9 @@ from handlers import (
     orders,
     preferences,
     privacy,
+    quality,
     reports,
+    spam,
     start,
     surveys,
     tickets,
@@ -46,7 +50,9 @@ async def _count_update(update: Update, context: KefuContext) -> None:
 
 
 def register(app: KefuApp, settings: Settings) -> None:
-    app.add_handler(TypeHandler(Update, _count_update), group=-100)
+    app.add_handler(TypeHandler(Update, _count_update), group=-101)
+    # Spam and abuse: a banned, shadowbanned, held or unverified customer's update goes no further.
+    app.add_handler(TypeHandler(Update, spam.gate), group=-100)
     app.add_handler(TypeHandler(Update, flood.slow_down), group=-99)
     # A customer who asked to be forgotten: only a message of their own is handled (handlers/common.py).
     app.add_handler(TypeHandler(Update, privacy.refuse_forgotten), group=-98)
@@ -115,11 +121,22 @@ def register(app: KefuApp, settings: Settings) -> None:
     app.add_handler(MessageHandler(agent_says & media.IN_ALBUM, media.agent_album_part), group=-1)
     app.add_handler(MessageHandler(agent_group & filters.UpdateType.EDITED_MESSAGE & ~filters.COMMAND, media.agent_edited))
     app.add_handler(CommandHandler("delete", media.delete_command, filters=agent_group & filters.UpdateType.MESSAGE))
+    # Quality inspection first (group -2, before a campaign draft and the relay): a message it stops goes no further.
+    app.add_handler(MessageHandler(agent_says, quality.inspect), group=-2)
+    app.add_handler(CommandHandler("send", quality.send_command, filters=agent_group))
+    app.add_handler(CommandHandler("contact", contact.contact_command, filters=agent_group))
+    app.add_handler(CommandHandler("help", agent_help.help_command, filters=agent_group))
     app.add_handler(CommandHandler("kb_missed", kb_teach.kb_missed, filters=agent_group))
     app.add_handler(CommandHandler("kb_add", kb_teach.kb_add, filters=agent_group))
     app.add_handler(CommandHandler("kb_learn", kb_teach.kb_learn, filters=agent_group))
     app.add_handler(on_press(kb_teach.kb_learn_button, callbacks.AcceptCandidate, callbacks.RejectCandidate))
     app.add_handler(on_press(kb_attach.attach_button, callbacks.AttachQuestion, callbacks.AttachAsNewEntry))
+    for command, callback in {
+        "ban": spam.ban_command, "shadowban": spam.shadowban_command, "unban": spam.unban_command,
+    }.items():
+        app.add_handler(CommandHandler(command, callback, filters=agent_group))
+    app.add_handler(on_press(spam.not_a_robot, callbacks.NotARobot))
+    app.add_handler(on_press(spam.held_button, callbacks.AllowHeld, callbacks.BanHeld))
 
     app.add_handler(MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, chat.message))
     app.add_handler(MessageHandler(PRIVATE & filters.COMMAND, chat.unknown_command))

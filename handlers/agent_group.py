@@ -23,10 +23,11 @@ from telegram.error import BadRequest, Forbidden
 from bot.context import KefuApp, KefuContext
 from bot.core.fit import cut
 from bot.core.i18n import LANGUAGE_NAMES, text
-from bot.telegram.longtext import send_long
+from bot.telegram.longtext import reply_long, send_long
 from bot.telegram.request import NotSent, watch
 from handlers.callbacks import ClaimTicket, CloseTicket, SetPriority, TicketSolved
 from handlers.kinds import pass_on
+from handlers.script import for_customer
 from orders.service import orders_for
 from orders.sources import OrderSourceUnavailable
 from scheduler.surveys import recent_ratings
@@ -301,24 +302,33 @@ async def send_to_customer(
     solved = InlineKeyboardMarkup([[
         InlineKeyboardButton(text(customer.language, "ticket_button_solved"), callback_data=TicketSolved(ticket.id).pack())
     ]])
+    converted = None  # in the customer's script (handlers/script.py), when that changed it
+    if said:
+        in_script, entities = for_customer(context.settings, customer, said, entities)
+        converted = in_script if in_script != said else None
+    elif message.caption:
+        converted = for_customer(context.settings, customer, message.caption)[0]
+        converted = converted if converted != message.caption else None
     try:
         if said:
             sent, *rest = await send_long(
-                context.bot, customer.telegram_id, "\n\n".join(p for p in (said, signature) if p), entities=entities,
-                reply_markup=solved,
+                context.bot, customer.telegram_id, "\n\n".join(p for p in (converted or said, signature) if p),
+                entities=entities, reply_markup=solved,
             )
         else:
-            caption = "\n\n".join(p for p in (message.caption, signature) if p) or None
+            caption = "\n\n".join(p for p in (converted or message.caption, signature) if p) or None
             sent, rest = await pass_on(context.bot, message, customer.telegram_id, customer.language, caption=caption, reply_markup=solved), []
     except Forbidden:
         await mark_blocked(customer)
         await message.reply_text(text(context.agent_language, "agent_customer_blocked"))
         return False
     await add_agent_reply(  # an answer to a resolved ticket reopens it
-        ticket, agent, text=said or message.caption or "", now=context.now(), policy=context.sla,
+        ticket, agent, text=converted or said or message.caption or "", now=context.now(), policy=context.sla,
         media=media_of(message), group_message_id=message.message_id, customer_message_id=sent.message_id,
         parts=[[message.message_id, m.message_id] for m in (sent, *rest)] if rest else None,
     )
+    if converted:  # the topic shows what the customer got
+        await reply_long(message, text(context.agent_language, "agent_sent_converted", text=converted))
     log.debug("agent message %s → customer message %s", message.message_id, sent.message_id)
     return True
 
@@ -342,7 +352,7 @@ async def ticket_moved(app: KefuApp, change: StatusChange) -> None:
 
     Resolved by an agent: the customer is told; by the customer's button: the topic is; by the
     life-cycle job (no reply while pending): both. Closed by an agent: the customer and the topic
-    are told and the topic is closed; by the job: the topic is told and closed; when the customer
+    are told and the topic is closed (when the agent banned the customer: the topic only closed, the ban says why); by the job: the topic is told and closed; when the customer
     is forgotten: nothing (handlers/privacy.py tells the topic once the data is gone). Reopened:
     a closed topic opens again, and the topic is told who reopened it — unless an agent did by
     writing to the customer. Whoever moved it gets their own answer from their handler.
@@ -358,7 +368,7 @@ async def ticket_moved(app: KefuApp, change: StatusChange) -> None:
         else:
             await _tell(app, ticket, "ticket_resolved", days=tickets.reopen_days)
     elif change.after is CLOSED and change.reason != "forgotten":
-        if change.agent_telegram_id is not None:
+        if change.agent_telegram_id is not None and change.reason != "banned":  # a ban tells the customer nothing (handlers/spam.py)
             await _tell(app, ticket, "ticket_closed")
             agent = await agent_name(change.agent_telegram_id)
             await post_in_topic(app, ticket, text(language, "agent_ticket_closed", number=ticket.id, agent=agent))

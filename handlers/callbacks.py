@@ -28,6 +28,8 @@ The wire formats are those of every kefu before, so a button already sent keeps 
 - ``kbl+:<candidate>``, ``kbl-:<candidate>`` AcceptCandidate, RejectCandidate (handlers/kb_teach.py)
 - ``kbq:<question>:<entry>``, ``kbqn:<question>:<ticket>`` AttachQuestion, AttachAsNewEntry
   (handlers/kb_attach.py)
+- ``fc:ok`` NotARobot; ``sp:allow:<customer>``, ``sp:ban:<customer>`` AllowHeld, BanHeld
+  (handlers/spam.py)
 """
 
 from __future__ import annotations
@@ -302,6 +304,31 @@ class AttachAsNewEntry(Button):
     ticket_id: int
 
 
+@dataclass(frozen=True)
+class NotARobot(Button):
+    """"I'm not a robot" under the first-contact prompt (``[spam] first_contact = "button"``)."""
+
+    PREFIX = "fc:ok"
+
+
+@dataclass(frozen=True)
+class AllowHeld(Button):
+    """Under a held first message in the agent group: let the customer through (supervisors)."""
+
+    PREFIX = "sp:allow"
+    FIELDS = (ROW_ID,)
+    customer_id: int
+
+
+@dataclass(frozen=True)
+class BanHeld(Button):
+    """Under a held first message in the agent group: ban the customer (supervisors)."""
+
+    PREFIX = "sp:ban"
+    FIELDS = (ROW_ID,)
+    customer_id: int
+
+
 KINDS = Kinds(
     PickLanguage, FeedbackUp, FeedbackDown, AskPerson, PickEntry, FollowUp,
     OrderDetails, OrderProblem, OrderPerson, TicketCategory, TicketSolved, ForgetMe, KeepMyData,
@@ -309,6 +336,7 @@ KINDS = Kinds(
     ClaimTicket, CloseTicket, SetPriority,
     CampaignSegment, CampaignTemplate, SendCampaign, CancelCampaign, StopCampaign, KeepCampaign,
     AcceptCandidate, RejectCandidate, AttachQuestion, AttachAsNewEntry,
+    NotARobot, AllowHeld, BanHeld,
 )
 parse = KINDS.parse
 

@@ -32,6 +32,7 @@ from handlers.agent_group import (
 )
 from handlers.callbacks import ClaimTicket, CloseTicket, SetPriority
 from handlers.common import ECHO_LIMIT, TELEGRAM_ID_MAX, number
+from handlers.quality import reminds_on_resolve
 from ticketing.lifecycle import CLOSED, DONE
 from ticketing.models import Agent, Ticket, TicketMessage
 from ticketing.service import (
@@ -148,6 +149,8 @@ async def resolve_command(update: Update, context: KefuContext) -> None:
     if ticket is None:
         return
     agent = await agent_of(update, context)
+    if await reminds_on_resolve(update, context, ticket, agent):  # no closing phrase yet (质检): once
+        return
     if not await resolve(ticket, f"agent:{agent.telegram_id}", context.now(), context.sla.calendar):
         await update.effective_message.reply_text(text(context.agent_language, "agent_not_open", status=ticket.status))
         return

@@ -49,6 +49,8 @@ ASK_AGAIN = timedelta(minutes=1)
 """The first-contact prompt comes again with a held message this long after the one before."""
 SHOWN = 1000
 """Characters of a held message shown to the supervisors."""
+COMMANDS = ("ban", "shadowban", "unban")
+"""The agent group's commands of this module (the command menu, /help)."""
 
 
 # -- the gate ----------------------------------------------------------------------------------------

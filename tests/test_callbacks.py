@@ -18,9 +18,11 @@ from bot.core.i18n import LANGUAGE_NAMES
 from handlers.callbacks import (
     KINDS,
     AcceptCandidate,
+    AllowHeld,
     AskPerson,
     AttachAsNewEntry,
     AttachQuestion,
+    BanHeld,
     CampaignSegment,
     CampaignTemplate,
     CancelCampaign,
@@ -32,6 +34,7 @@ from handlers.callbacks import (
     ForgetMe,
     KeepCampaign,
     KeepMyData,
+    NotARobot,
     OrderDetails,
     OrderPerson,
     OrderProblem,
@@ -90,6 +93,9 @@ EXAMPLES: dict[type[Button], st.SearchStrategy[Button]] = {
     RejectCandidate: st.builds(RejectCandidate, ids),
     AttachQuestion: st.builds(AttachQuestion, ids, entry_ids),
     AttachAsNewEntry: st.builds(AttachAsNewEntry, ids, ids),
+    NotARobot: st.just(NotARobot()),
+    AllowHeld: st.builds(AllowHeld, ids),
+    BanHeld: st.builds(BanHeld, ids),
 }
 
 

@@ -47,6 +47,17 @@ class Customer(BlindIndexed, Model):
     forgotten_at = fields.DatetimeField(
         null=True, description="when the customer had their personal data deleted (/forgetme), the row kept for counts"
     )
+    username_hash = BlindIndexField(
+        of="username", kind="username", null=True, db_index=True, description="blind index of username, what /ban @name compares"
+    )
+    standing = fields.CharField(
+        max_length=8, default="new", db_default="new",
+        description="new, verified, held, cleared, banned or shadow (ticketing/moderation.py)",
+    )
+    """A :class:`~ticketing.moderation.Standing` value: whether what they write reaches the agents."""
+    withheld = fields.IntField(
+        default=0, db_default=0, description="messages dropped (banned) or kept from the agents (shadow) since the last ban"
+    )
 
     class Meta:
         table = "customer"
@@ -204,6 +215,20 @@ class TicketEvent(Model):
 
     class Meta:
         table = "ticket_event"
+
+
+class CustomerEvent(Model):
+    """The customer's own audit trail, beside their tickets': bans, first-contact checks, held messages."""
+
+    id = fields.IntField(primary_key=True)
+    customer = fields.ForeignKeyField("kefu.Customer", related_name="events", on_delete=fields.CASCADE)
+    kind = fields.CharField(max_length=24, description="banned, shadowbanned, unbanned, verified, held, allowed, cleared")
+    actor = fields.CharField(max_length=64, description="agent:ID, customer or system")
+    data = fields.JSONField(default=dict)
+    at = fields.DatetimeField()
+
+    class Meta:
+        table = "customer_event"
 
 
 class Snippet(Model):

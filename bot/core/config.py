@@ -263,6 +263,29 @@ class TicketsSettings(_Section):
         return value.strip().upper()
 
 
+class DeskQualitySettings(_Section):
+    """Quality inspection (质检) of what agents send: phrases compared case- and script-blind."""
+
+    forbidden: list[str] = Field(default_factory=list)
+    """An agent's message holding one of these is stopped in the topic, with a warning; /send sends it anyway."""
+    required_on_close: list[str] = Field(default_factory=list)
+    """/resolve reminds the agent when none of their messages in the ticket held one of these."""
+
+    @field_validator("forbidden", "required_on_close")
+    @classmethod
+    def _phrases(cls, value: list[str]) -> list[str]:
+        phrases = [p.strip() for p in value]
+        if any(not p for p in phrases):
+            raise ValueError('must list non-empty phrases, e.g. ["不知道", "not my problem"]')
+        return phrases
+
+
+class DeskSettings(_Section):
+    convert_script: bool = True
+    """An agent's reply to a customer who writes traditional Chinese is sent converted (OpenCC s2twp)."""
+    quality: DeskQualitySettings = Field(default_factory=DeskQualitySettings)
+
+
 class SchedulerSettings(_Section):
     timezone: str = "Asia/Shanghai"
     enabled: bool = True
@@ -431,6 +454,29 @@ class OrdersSettings(_Section):
         return value
 
 
+class SpamSettings(_Section):
+    """Spam defence for new customers (ticketing/moderation.py, handlers/spam.py)."""
+
+    first_contact: Literal["none", "button"] = "none"
+    """button: a new customer presses "I'm not a robot" before anything they write reaches the
+    agents or opens a ticket (what they wrote before is kept and handled after)."""
+    block_patterns: list[str] = Field(default_factory=list)
+    """Regular expressions (case-insensitive, anywhere in the text): a new customer's first
+    message that matches one waits for a supervisor's allow or ban in the agent group."""
+
+    @field_validator("block_patterns")
+    @classmethod
+    def _regular_expressions(cls, value: list[str]) -> list[str]:
+        import regex  # the library the patterns are matched with (with a timeout)
+
+        for pattern in value:
+            try:
+                regex.compile(pattern, regex.IGNORECASE)
+            except regex.error as error:
+                raise ValueError(f"has {pattern!r}, which is not a regular expression ({error})") from None
+        return value
+
+
 class PrivacySettings(_Section):
     keys: list[SecretStr] = Field(default_factory=list)
 
@@ -457,11 +503,13 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     knowledge_base: KnowledgeBaseSettings = Field(default_factory=KnowledgeBaseSettings)
     tickets: TicketsSettings = Field(default_factory=TicketsSettings)
+    desk: DeskSettings = Field(default_factory=DeskSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     orders: OrdersSettings = Field(default_factory=OrdersSettings)
     reports: ReportsSettings = Field(default_factory=ReportsSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    spam: SpamSettings = Field(default_factory=SpamSettings)
 
     @classmethod
     def settings_customise_sources(

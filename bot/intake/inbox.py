@@ -297,5 +297,51 @@ async def sent_before(update_id: int, window: timedelta) -> int:
 
 
 async def purge(before: datetime) -> int:
-    """Forget handled updates received before ``before`` (they hold customers' words)."""
-    return await InboxUpdate.filter(received_at__lt=before, status__in=("done", "throttled", "unknown", "failed")).delete()
+    """Forget handled updates received before ``before`` (they hold customers' words), and the
+    ones held back from a new customer who never got through (see :func:`release_held`)."""
+    return await InboxUpdate.filter(
+        received_at__lt=before, status__in=("done", "throttled", "unknown", "failed", "held", "dropped")
+    ).delete()
+
+
+# -- updates held back from the handlers (handlers/spam.py) ------------------------------------------
+#
+# A new customer's updates wait, ``held``, while they have not pressed the first-contact button or
+# while a supervisor decides on their first message; released, they are ``new`` again and handled
+# as if they had just arrived, in their order, by whichever process takes them. A banned customer's
+# update is ``dropped``: its payload is erased at once, only the row's fact (chat, sender, time) stays.
+
+
+async def held(chat_id: int, user_id: int) -> list[datetime]:
+    """When each of the sender's updates held in this chat arrived, oldest first."""
+    rows = await InboxUpdate.filter(chat_id=chat_id, user_id=user_id, status="held").order_by("update_id").only("received_at")
+    return [row.received_at for row in rows]
+
+
+async def release_held(chat_id: int, user_id: int) -> list[int]:
+    """The sender's held updates in this chat become ``new`` again, to be handled now; their ids."""
+    rows = await sql.rows(
+        "UPDATE inbox_update SET status = 'new', claimed_by = NULL, claimed_at = NULL, finished_at = NULL, "
+        "attempts = 0, replying = ?, on_wire = ? WHERE chat_id = ? AND user_id = ? AND status = 'held' RETURNING update_id",
+        False, False, chat_id, user_id,
+    )
+    return sorted(row["update_id"] for row in rows)
+
+
+async def drop(update_id: int) -> None:
+    """The update being handled is dropped unseen: its payload is erased now, not in a week."""
+    await sql.run(
+        "UPDATE inbox_update SET status = 'dropped', payload = ?, finished_at = ? WHERE update_id = ? AND status = 'processing'",
+        crypto.seal_json({"update_id": update_id}), datetime.now(UTC), update_id,
+    )
+
+
+async def drop_held(chat_id: int, user_id: int) -> int:
+    """The sender's held updates in this chat are dropped (they were banned): payloads erased."""
+    rows = await InboxUpdate.filter(chat_id=chat_id, user_id=user_id, status="held").only("update_id")
+    for row in rows:
+        await sql.run(
+            "UPDATE inbox_update SET status = 'dropped', payload = ?, finished_at = ? WHERE update_id = ? AND status = 'held'",
+            crypto.seal_json({"update_id": row.update_id}), datetime.now(UTC), row.update_id,
+        )
+    return len(rows)

@@ -129,6 +129,11 @@ class Intake:
         for claimed in await inbox.claim(list(parsed), self.name, _utcnow(), payloads=False):
             await self._hand_over(claimed, parsed[claimed.update_id])
 
+    async def take(self, update_ids: Sequence[int]) -> None:
+        """Take these stored updates now (released from being held: bot/intake/inbox.py), rather
+        than at the next look; those another process takes first are its to handle."""
+        await self._take(update_ids)
+
     async def _take(self, update_ids: Sequence[int]) -> None:
         """Take updates stored earlier (by this process or another)."""
         if not self.accepting:

@@ -19,7 +19,9 @@ from tortoise.models import Model
 
 from bot.core.crypto import EncryptedJSONField
 
-INBOX_STATUSES: Final = ("new", "processing", "done", "throttled", "unknown", "failed")
+INBOX_STATUSES: Final = ("new", "processing", "done", "throttled", "unknown", "failed", "held", "dropped")
+"""held: kept back from a new customer until they may write (bot/intake/inbox.py release_held)
+dropped: from a banned customer, its payload erased."""
 
 
 class InboxUpdate(Model):

@@ -11,7 +11,7 @@ from bot.core.crypto import EncryptedTextField
 
 
 class Migration(migrations.Migration):
-    dependencies = [('kefu', '0013_kb_candidates')]
+    dependencies = [('kefu', '0014_spam')]
 
     initial = False
 
