@@ -21,6 +21,8 @@ AGENT_COMMANDS: tuple[str, ...] = (
     "claim", "assign", "note", "snippet", "priority", "pending", "resolve", "close", "reopen", "customer", "send",
     # in General
     "tickets", "ticket", "snippets", "contact", "campaign", "report", "kb_missed", "kb_add", "kb_learn",
+    # in a topic (its customer) or in General (by id, @username or #ticket)
+    "ban", "shadowban", "unban",
 )
 """In the order the menu and /help show them."""
 
