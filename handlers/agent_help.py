@@ -19,6 +19,7 @@ AGENT_COMMANDS: tuple[str, ...] = (
     "help",
     # in a ticket's topic
     "claim", "assign", "note", "snippet", "priority", "pending", "resolve", "close", "reopen", "customer", "send",
+    "delete",
     # in General
     "tickets", "ticket", "snippets", "contact", "campaign", "report", "kb_missed", "kb_add", "kb_learn",
     # in a topic (its customer) or in General (by id, @username or #ticket)

@@ -4,6 +4,7 @@ agent language; customers keep their own /help."""
 from __future__ import annotations
 
 from telegram import BotCommandScopeChat
+from telegram.ext import CommandHandler
 
 from bot.core.i18n import text
 from handlers.agent_help import AGENT_COMMANDS
@@ -31,3 +32,14 @@ async def test_the_agent_groups_menu_has_the_same_commands(bot: Bot, customer: P
     menu = await bot.app.bot.get_my_commands(scope=BotCommandScopeChat(bot.group["id"]))
     assert [(c.command, c.description) for c in menu] == [(c, text("zh-Hans", f"agent_command_{c}")) for c in AGENT_COMMANDS]
     assert "/lang" in (await customer.say("/help")).text  # the customer's /help is theirs
+
+
+async def test_every_command_the_agent_group_answers_is_in_the_menu_and_help(bot: Bot) -> None:
+    group = f"filters.Chat({bot.group['id']})"
+    answered = {
+        command
+        for handlers in bot.app.handlers.values() for handler in handlers
+        if isinstance(handler, CommandHandler) and group in str(handler.filters)
+        for command in handler.commands
+    }
+    assert answered == set(AGENT_COMMANDS)

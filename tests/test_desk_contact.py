@@ -4,8 +4,11 @@ blocked the bot or asked to be forgotten."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.harness import Person
 from ticketing.models import Customer, Ticket, TicketEvent
+from ticketing.outreach import username_index
 
 
 async def test_an_agent_contacts_a_known_customer_and_their_reply_lands_in_the_new_topic(make_customer, agent: Person) -> None:
@@ -57,3 +60,12 @@ async def test_nobody_unknown_blocked_or_forgotten_is_contacted(make_customer, a
     refused = await agent.say(f"/contact {leaving.id}")
     assert refused.text.startswith("🕶 已要求删除个人数据（/forgetme）")
     assert await Ticket.filter(source="agent").count() == 0
+
+
+@pytest.mark.skipif(username_index() is None, reason="customers' usernames have no blind index in this schema")
+async def test_a_customer_is_found_by_username(make_customer, agent: Person) -> None:
+    customer: Person = make_customer(first_name="Jun", username="jun_shopper", language_code="zh-CN")
+    await customer.say("你好")
+    opened = await agent.say("/contact @Jun_Shopper")
+    ticket = await Ticket.get(customer__telegram_id=customer.id)
+    assert opened.text.startswith(f"📣 已为 Jun 开启工单 #{ticket.id}")
