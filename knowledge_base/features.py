@@ -84,10 +84,8 @@ def normalize_many(texts: Sequence[str], fold: bool = True) -> list[str]:
     findall = _TOKEN.findall
     for i, line in zip(where, lines, strict=True):
         out[i] = " ".join(findall(line))
-    if where:
-        folded = english("\n".join([out[i] for i in where])).split("\n")
-        for i, text in zip(where, folded, strict=True):
-            out[i] = text
+    for i in where:
+        out[i] = english(out[i])
     return out
 
 

@@ -15,7 +15,8 @@ Four lists, applied in order:
 * ``cantonese`` on the text as written, before traditional → simplified folding (OpenCC turns
   係 into 系, which Mandarin uses in 联系; 關係 is kept by listing it);
 * ``zh`` on the simplified text;
-* ``en`` on whole lower-case words and phrases of the tokenised text.
+* ``en`` on whole lower-case words and phrases of the tokenised text (a dictionary look-up
+  per word, for speed: a 10,000-entry KB folds 80,000 questions at load).
 
 The longest form wins where forms overlap ("人工客服" before "客服"), and each list's own
 keys are matched too, so a key inside a longer variant is never folded twice.
@@ -31,6 +32,7 @@ from importlib.resources import files
 import yaml
 
 Folding = Callable[[str], str]
+_LATIN = re.compile("[a-z]")
 
 
 def _replacer(groups: Mapping[str, list[str]], pattern: Callable[[str], str]) -> Folding:
@@ -40,7 +42,9 @@ def _replacer(groups: Mapping[str, list[str]], pattern: Callable[[str], str]) ->
         for variant in variants:
             table[str(variant)] = key
     alternatives = "|".join(map(re.escape, sorted(table, key=lambda form: (-len(form), form))))
-    regex = re.compile(pattern(alternatives))
+    # a look-ahead at the first characters lets the search skip most places at once
+    firsts = re.escape("".join(sorted({form[0] for form in table})))
+    regex = re.compile(f"(?=[{firsts}])" + pattern(alternatives))
     return lambda text: regex.sub(lambda m: table[m.group(0)], text)
 
 
@@ -52,8 +56,42 @@ def foldings() -> tuple[Folding, Folding, Folding]:
     mixed = _replacer(data["mixed"], lambda alt: f"(?<![a-z])(?:{alt})(?![a-z])")
     cantonese = _replacer(data["cantonese"], lambda alt: alt)
     return (
-        lambda text: cantonese(mixed(text)),
+        lambda text: cantonese(mixed(text) if _LATIN.search(text) else text),
         _replacer(data["zh"], lambda alt: alt),
-        # whole words of a normalised text: bounded by a space or the text's ends
-        _replacer(data["en"], lambda alt: f"(?<![^ \\n])(?:{alt})(?![^ \\n])"),
+        _phrases(data["en"]),
     )
+
+
+def _phrases(groups: Mapping[str, list[str]]) -> Folding:
+    """Folding of a normalised text (words separated by single spaces) by whole words and
+    phrases, longest first."""
+    table: dict[tuple[str, ...], str] = {}
+    for key, variants in groups.items():
+        for variant in variants:
+            table[tuple(str(variant).split())] = key
+    firsts = frozenset(words[0] for words in table)
+    longest = max(map(len, table), default=1)
+
+    def fold(text: str) -> str:
+        words = text.split(" ")
+        if firsts.isdisjoint(words):
+            return text
+        out: list[str] = []
+        i = 0
+        while i < len(words):
+            if words[i] in firsts:
+                for n in range(min(longest, len(words) - i), 0, -1):
+                    key = table.get(tuple(words[i : i + n]))
+                    if key is not None:
+                        out.append(key)
+                        i += n
+                        break
+                else:
+                    out.append(words[i])
+                    i += 1
+            else:
+                out.append(words[i])
+                i += 1
+        return " ".join(out)
+
+    return fold
