@@ -49,8 +49,6 @@ ASK_AGAIN = timedelta(minutes=1)
 """The first-contact prompt comes again with a held message this long after the one before."""
 SHOWN = 1000
 """Characters of a held message shown to the supervisors."""
-COMMANDS = ("ban", "shadowban", "unban")
-"""The agent group's commands of this module (the command menu, /help)."""
 
 
 # -- the gate ----------------------------------------------------------------------------------------
@@ -61,6 +59,8 @@ async def gate(update: Update, context: KefuContext) -> None:
     chat, user = update.effective_chat, update.effective_user
     if chat is None or chat.type != ChatType.PRIVATE or user is None or user.is_bot:
         return
+    if update.message is None and update.edited_message is None and update.callback_query is None:
+        return  # what Telegram tells of the chat (the bot blocked, say) is no one's message
     customer = await customer_of(update)
     standing = Standing(customer.standing)
     if standing is Standing.CLEARED or _about_their_data(update):

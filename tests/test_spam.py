@@ -27,11 +27,11 @@ async def standing_of(customer: Person) -> str:
     return (await Customer.get(telegram_id=customer.id)).standing
 
 
-async def handled_again(update_ids: list[int]) -> None:
+async def handled_again(update_ids: list[int], status: str = "done") -> None:
     """Wait until held updates, released, have been handled (they were handled once already, so
     the processor's waiters cannot tell)."""
     for _ in range(500):
-        if await InboxUpdate.filter(update_id__in=update_ids, status="done").count() == len(update_ids):
+        if await InboxUpdate.filter(update_id__in=update_ids, status=status).count() == len(update_ids):
             return
         await asyncio.sleep(0.01)
     raise AssertionError(f"updates {update_ids} were not handled")
@@ -232,6 +232,19 @@ async def test_a_new_customer_presses_the_button_before_anything_reaches_the_age
         assert await CustomerEvent.filter(customer__telegram_id=newcomer.id, kind="verified", actor="customer").exists()
 
 
+async def test_with_both_checks_the_button_comes_first_and_then_the_first_message_is_checked(start_bot) -> None:
+    async with start_bot(spam=SpamSettings(first_contact="button", block_patterns=[r"https?://"])) as bot:
+        newcomer = bot.add_customer(first_name="Promo", language_code="en")
+        first = bot.emulator.send_text(newcomer.id, "free money at https://scam.example")
+        asked = await newcomer.exchange(first)
+        assert asked.buttons == ["✅ I'm not a robot"]
+        before = bot.emulator.seq
+        await newcomer.press("✅ I'm not a robot")
+        await handled_again([first["update_id"]], status="held")  # released, checked, held again
+        assert [m["text"].split("\n")[0] for m in general(bot, before)] == ["🛡 新客户的第一条消息命中了拦截规则，已暂扣：主管决定之前不会建单。"]
+        assert await standing_of(newcomer) == "held"
+
+
 async def test_a_customer_known_before_the_check_was_turned_on_is_not_asked(start_bot) -> None:
     async with start_bot(spam=SpamSettings(first_contact="button")) as bot:
         known = bot.add_customer(first_name="Old", language_code="en")
@@ -249,6 +262,7 @@ async def test_forgetme_goes_through_whatever_the_customer_did(customer: Person,
 # -- upgrading --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # migrates a new database step by step (5 s)
 async def test_customers_from_before_are_cleared_and_found_by_username_after_the_upgrade(tmp_path: Path) -> None:
     url = f"sqlite://{tmp_path / 'old.db'}"
     config = db.tortoise_config(url)
