@@ -5,6 +5,7 @@ supervisor's Allow or Ban — each in the audit trail with who did it."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -202,6 +203,20 @@ def test_a_block_pattern_that_is_not_a_regular_expression_is_a_config_error(tmp_
     config.write_text('[spam]\nfirst_contact = "captcha"\n')
     with pytest.raises(ConfigError, match=r"spam\.first_contact"):
         load_settings(config)
+
+
+async def test_two_supervisors_deciding_at_once_make_one_decision(database: str) -> None:
+    """Allow and Ban pressed together (two supervisors, maybe two processes): one decision is
+    made and recorded, the other press finds it made."""
+    held = await Customer.create(telegram_id=5, first_name="Promo", standing="held")
+    one, other = await Customer.get(id=held.id), await Customer.get(id=held.id)
+    now = datetime.now(UTC)
+    allowed, banned = await asyncio.gather(
+        moderation.allowed(one, "agent:1", now), moderation.ban(other, "agent:2", now, only_from=(moderation.Standing.HELD,))
+    )
+    assert [bool(allowed), banned is not None].count(True) == 1
+    assert await CustomerEvent.filter(customer=held).count() == 1
+    assert (await Customer.get(id=held.id)).standing in ("cleared", "banned")
 
 
 # -- the first-contact button ------------------------------------------------------------------------
