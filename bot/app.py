@@ -22,7 +22,7 @@ from bot.intake.intake import Intake
 from bot.telegram.ratelimit import ResilientRateLimiter
 from bot.telegram.request import AiohttpRequest, UpdatesRequest
 from bot.telegram.updates import ChatOrderedProcessor
-from handlers import agent_group, campaigns, kb_attach, reports, watch
+from handlers import agent_group, campaigns, kb_attach, media, reports, watch
 from handlers.agent_help import AGENT_COMMANDS
 from knowledge_base.entries import KBError
 from knowledge_base.live import LiveKnowledgeBase
@@ -30,6 +30,7 @@ from knowledge_base.router import RouterSettings
 from orders.events import on_status_change, status_listeners
 from orders.service import make_source
 from scheduler.events import (
+    AlbumsWaiting,
     CampaignProgress,
     KnowledgeBaseNews,
     OutboxUnknown,
@@ -118,6 +119,7 @@ def schedule_jobs(app: KefuApp, settings: Settings) -> None:
     app.bot_data.sender, app.bot_data.schedule = sender, schedule
     listen = schedule.events.on
     listen(TicketUnposted, functools.partial(watch.post_unposted, app))
+    listen(AlbumsWaiting, functools.partial(media.relay_left, app))
     listen(SlaReminder, functools.partial(watch.remind, app))
     listen(SlaBreached, functools.partial(watch.escalate, app))
     listen(KnowledgeBaseNews, functools.partial(watch.tell_knowledge_base, app))

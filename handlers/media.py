@@ -52,6 +52,8 @@ from handlers.agent_group import (
     to_topic,
 )
 from handlers.callbacks import TicketSolved
+from scheduler.events import AlbumsWaiting
+from handlers.script import for_customer
 from ticketing import copies
 from ticketing.albums import Direction, Pending, add_part, album_key, relayed, take
 from ticketing.customers import mark_blocked
@@ -87,6 +89,12 @@ async def collect(context: KefuContext, ticket: Ticket, message: Message, direct
         agent_id=agent.id if agent else None,
     )
     relay_soon(context.application, album)
+
+
+async def relay_left(app: KefuApp, event: AlbumsWaiting) -> None:
+    """Albums the process that was to relay them left behind (it stopped): relayed from here."""
+    for album in event.albums:
+        relay_soon(app, album)
 
 
 def relay_soon(app: KefuApp, album: str) -> None:
@@ -149,7 +157,7 @@ async def _album_to_customer(app: KefuApp, ticket: Ticket, parts: list[AlbumPart
     if agent is None or customer.forgotten_at is not None or ticket.status == CLOSED:
         return
     signature = signature_of(app, customer, agent)
-    captions = [p.caption for p in parts]
+    captions = [for_customer(app.bot_data.settings, customer, p.caption)[0] for p in parts]  # in their script
     signed = "\n\n".join(c for c in (captions[0], signature) if c)
     if utf16_len(signed) <= MAX_CAPTION:
         captions[0] = signed
@@ -243,6 +251,7 @@ async def agent_edited(update: Update, context: KefuContext) -> None:
     agent = await agent_of(update, context)
     signature = signature_of(context, customer, agent) if found.first else ""
     said = message.text if message.text is not None else message.caption or ""
+    said = for_customer(context.settings, customer, said)[0]  # in their script (handlers/script.py)
     whole = "\n\n".join(p for p in (said, signature) if p)
     markup = solved_button(customer, ticket) if found.whole else None
     editable = (found.whole or message.text is None) and utf16_len(whole) <= (MAX_TEXT if message.text is not None else MAX_CAPTION)

@@ -40,6 +40,14 @@ class TicketUnposted:
 
 
 @dataclass(frozen=True, slots=True)
+class AlbumsWaiting:
+    """Albums whose parts wait since well after they were complete: the process that was to relay
+    them stopped first (ticketing/albums.py). Any process may relay them: each part goes once."""
+
+    albums: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class SlaReminder:
     """The ticket's first response is due soon (:data:`~scheduler.jobs.REMINDER_LEAD` of business
     time); emitted once per ticket."""

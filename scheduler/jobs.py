@@ -33,6 +33,7 @@ from reports import compute_report
 from reports.rfm import refresh_customer_segments
 from scheduler import campaigns, producers
 from scheduler.events import (
+    AlbumsWaiting,
     CampaignProgress,
     KnowledgeBaseNews,
     Listeners,
@@ -45,6 +46,7 @@ from scheduler.events import (
 from scheduler.models import Campaign
 from scheduler.outbox import recover_after_crash
 from scheduler.sender import Sender
+from ticketing.albums import stale_albums
 from ticketing.models import Customer
 from ticketing.service import close_resolved, resolve_stale_pending, unposted_tickets
 from ticketing.sla import SlaPolicy, due_escalations, due_reminders
@@ -60,6 +62,8 @@ REMINDER_LEAD = timedelta(minutes=15)
 """Business time before a first response is due when the ticket's topic is reminded."""
 UNPOSTED_AFTER = timedelta(minutes=1)
 """A ticket still without topic and card this long after it was opened is posted by the watch."""
+ALBUM_LEFT_AFTER = timedelta(minutes=1)
+"""An album still waiting this long after its wait was over is relayed by the watch."""
 INBOX_KEPT = timedelta(days=7)
 """Handled updates hold customers' words: they are kept a week (to answer "did it arrive?")."""
 PROGRESS_EVERY = 5
@@ -145,6 +149,7 @@ class Schedule:
 
     async def watch_tickets(self) -> None:
         await self.post_unposted()
+        await self.relay_waiting_albums()
         await self.check_sla()
         await self.check_life_cycle()
 
@@ -155,6 +160,13 @@ class Schedule:
         into the group, is not kept waiting for them)."""
         for ticket in await unposted_tickets(self.now() - UNPOSTED_AFTER):
             await self.events.emit(TicketUnposted(ticket, await Customer.get(id=ticket.customer_id)))
+
+    async def relay_waiting_albums(self) -> None:
+        """Albums still waiting a minute after their wait was over are heard of, to be relayed:
+        the process that was to relay them stopped first. (Real time: their parts' arrival is.)"""
+        waited = timedelta(milliseconds=self.settings.tickets.album_wait_ms) + ALBUM_LEFT_AFTER
+        if albums := await stale_albums(datetime.now(UTC) - waited):
+            await self.events.emit(AlbumsWaiting(tuple(albums)))
 
     async def check_sla(self) -> None:
         """A reminder before a first response is due, and tickets past a due time; each once.

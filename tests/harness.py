@@ -123,7 +123,7 @@ class Bot:
         """Wait until the albums whose parts came are relayed (each waits for its last part, then
         [tickets] album_wait_ms, in the background: handlers/media.py)."""
         while tasks := list(self.app.bot_data.albums.values()):
-            await asyncio.wait_for(asyncio.gather(*tasks), timeout=10)
+            await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), timeout=10)
 
     async def campaigns_queued(self) -> None:
         """Wait until the campaigns started have their outbox rows written (a background task)."""

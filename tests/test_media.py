@@ -186,3 +186,21 @@ async def test_a_forwarded_message_keeps_its_origin(bot: Bot, customer: Person, 
     [post] = _posts(bot, agent.chat_id, before)
     assert post["forward_origin"] == origin and post["text"] == "Your parcel is at the gate"
     assert post["message_thread_id"] == ticket.topic_id
+
+
+async def test_an_album_whose_process_stopped_is_relayed_by_the_watch(bot: Bot, customer: Person, agent: Person) -> None:
+    ticket = await _ticket_of(customer)
+    updates = bot.emulator.send_album(customer.id, PHOTOS)
+    for update in updates:
+        await bot.handled(update)
+    for task in list(bot.app.bot_data.albums.values()):  # the process stops before the album is complete
+        task.cancel()
+    assert await AlbumPart.all().count() == 3
+    await AlbumPart.all().update(received_at=datetime.now(UTC) - timedelta(minutes=2))
+    before = bot.emulator.seq
+    await bot.schedule.watch_tickets()
+    await bot.albums_relayed()
+    posts = _posts(bot, agent.chat_id, before)
+    assert len(posts) == 3 and len({p["media_group_id"] for p in posts}) == 1
+    assert all(p["message_thread_id"] == ticket.topic_id for p in posts)
+    assert await AlbumPart.all().count() == 0
