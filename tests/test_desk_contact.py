@@ -1,6 +1,6 @@
 """/contact in the agent group: an agent opens a ticket with a customer kefu knows, by Telegram id,
-customer number or phone, and the conversation runs in its topic; never with a customer who
-blocked the bot or asked to be forgotten."""
+customer number, phone or username, and the conversation runs in its topic; never with a customer
+who blocked the bot, asked to be forgotten or was banned."""
 
 from __future__ import annotations
 
@@ -59,6 +59,10 @@ async def test_nobody_unknown_blocked_or_forgotten_is_contacted(make_customer, a
     await leaving.press("是，删除我的数据")
     refused = await agent.say(f"/contact {leaving.id}")
     assert refused.text.startswith("🕶 已要求删除个人数据（/forgetme）")
+    banned: Person = make_customer(first_name="Spam", language_code="en")
+    await banned.say("hi")
+    await agent.say(f"/shadowban {banned.id}")
+    assert (await agent.say(f"/contact {banned.id}")).text == "Spam 已被封禁或静默封禁，请先 /unban。"
     assert await Ticket.filter(source="agent").count() == 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from telegram import MessageEntity
 
-from bot.core.config import DeskSettings
+from bot.core.config import DeskSettings, TicketsSettings
 from handlers.script import convert_keeping_entities
 from tests.harness import Person
 from ticketing.models import Ticket, TicketMessage
@@ -27,6 +27,24 @@ async def test_a_traditional_chinese_customer_receives_the_agents_simplified_rep
     assert shown.text == "🔤 已按客户习惯转为繁体发送：\n您好，您的訂單已經發貨了，請耐心等待。"
     stored = await TicketMessage.filter(ticket=ticket, direction="out").first()
     assert stored.text == "您好，您的訂單已經發貨了，請耐心等待。"
+
+
+async def test_an_agents_edit_and_album_reach_a_traditional_chinese_customer_in_traditional(start_bot) -> None:
+    async with start_bot(tickets=TicketsSettings(album_wait_ms=100)) as bot:
+        customer = bot.add_customer(first_name="Mei", language_code="zh-TW")
+        agent = bot.add_agent(first_name="Lei", last_name="Li", language_code="zh-CN")
+        await customer.say("/human 我的訂單還沒到")
+        topic = agent.in_topic(await ticket_of(customer))
+        before = bot.emulator.seq
+        await topic.say("订单明天到")
+        sent = bot.emulator.bot_messages(customer.chat_id, since=before)[0]
+        mine = bot.emulator.history(topic.chat_id, message_thread_id=topic.thread_id)[-2]  # then the topic's 🔤 post
+        await topic.edit(mine["message_id"], "订单后天到")
+        assert customer.message(sent["message_id"])["text"] == "訂單後天到\n\n— 客服 Lei Li"
+        before = bot.emulator.seq
+        await topic.send_album([b"\x89PNG one", b"\x89PNG two"], captions=["这是快递单", "这是包裹"])
+        got = bot.emulator.bot_messages(customer.chat_id, since=before)
+        assert [m["caption"] for m in got] == ["這是快遞單\n\n— 客服 Lei Li", "這是包裹"]
 
 
 async def test_replies_to_simplified_and_english_customers_go_as_typed_and_the_topic_stays_quiet(make_customer, agent: Person) -> None:

@@ -3,11 +3,12 @@
 A shop calls a customer back about an order, a refund, a complaint made by phone: the agent opens
 a ticket with a customer kefu knows, and the conversation runs in its topic as any other. Only a
 customer who can be written to: one who blocked the bot (Telegram answered 403) or asked to be
-forgotten (/forgetme) is refused, and a customer with an active ticket keeps that one (one active
-ticket per customer). The ticket is the agent's from the start and open (they are working it);
-its first response is its opening (nobody waits for one: the business seconds stay unset, and
-reports should leave ``source = 'agent'`` out of response times), its resolution target the
-policy's. Its ``source`` is ``agent``. This module knows nothing of Telegram.
+forgotten (/forgetme) is refused, as is one an agent banned or shadowbanned (/unban first), and a
+customer with an active ticket keeps that one (one active ticket per customer). The ticket is the
+agent's from the start and open (they are working it); its first response is its opening (nobody
+waits for one: the business seconds stay unset, and reports should leave ``source = 'agent'`` out
+of response times), its resolution target the policy's. Its ``source`` is ``agent``. This module
+knows nothing of Telegram.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from bot.core.crypto import BlindIndexField, blind_indexes
 from bot.core.db import ROW_ID_MAX
 from ticketing.lifecycle import OPEN, log_event
 from ticketing.models import Agent, Customer, Ticket
+from ticketing.moderation import RESTRICTED
 from ticketing.service import active_ticket
 from ticketing.sla import SlaPolicy
 
 SOURCE = "agent"
-Refusal = Literal["unknown", "forgotten", "blocked", "active"]
+Refusal = Literal["unknown", "forgotten", "blocked", "banned", "active"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,8 @@ async def contact(customer: Customer | None, agent: Agent, now: datetime, policy
         return Contact(customer, refused="forgotten")
     if customer.blocked:
         return Contact(customer, refused="blocked")
+    if customer.standing in RESTRICTED:  # banned or shadowbanned (ticketing/moderation.py): /unban first
+        return Contact(customer, refused="banned")
     if (existing := await active_ticket(customer)) is not None:
         return Contact(customer, existing, refused="active")
     _, resolution_due = policy.dues("normal", now)
