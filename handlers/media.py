@@ -33,6 +33,7 @@ from telegram import (
     InputMediaPhoto,
     InputMediaVideo,
     Message,
+    MessageEntity,
     Update,
 )
 from telegram.error import BadRequest, Forbidden
@@ -52,8 +53,8 @@ from handlers.agent_group import (
     to_topic,
 )
 from handlers.callbacks import TicketSolved
-from scheduler.events import AlbumsWaiting
 from handlers.script import for_customer
+from scheduler.events import AlbumsWaiting
 from ticketing import copies
 from ticketing.albums import Direction, Pending, add_part, album_key, relayed, take
 from ticketing.customers import mark_blocked
@@ -174,7 +175,7 @@ async def _album_to_customer(app: KefuApp, ticket: Ticket, parts: list[AlbumPart
         return
     ids = [p.message_id for p in parts]
     await add_agent_reply(
-        ticket, agent, text=_captions(parts), now=app.bot_data.now(), policy=app.bot_data.sla, media=_album_media(parts),
+        ticket, agent, text="\n".join(c for c in captions if c), now=app.bot_data.now(), policy=app.bot_data.sla, media=_album_media(parts),
         group_message_id=ids[0], customer_message_id=sent[0].message_id, parts=_pairs(ids, [m.message_id for m in sent]),
     )
 
@@ -229,7 +230,8 @@ async def customer_edited(context: KefuContext, ticket: Ticket, message: Message
     editable = found is not None and found.copy is not None and group is not None and (
         found.whole and utf16_len(found.message.text) <= MAX_TEXT or not found.whole and message.text is None
     )
-    if not (editable and found and await _edit(context, group, found.copy, message, said, None)):
+    own = formatting(message.entities if message.text is not None else message.caption_entities)
+    if not (editable and found and await _edit(context, group, found.copy, message, said, own, None)):
         await post_in_topic(context, ticket, text(context.agent_language, "agent_customer_edited", text=said))
     if found is not None:
         await copies.edited(found, said, context.now())
@@ -250,13 +252,14 @@ async def agent_edited(update: Update, context: KefuContext) -> None:
         return
     agent = await agent_of(update, context)
     signature = signature_of(context, customer, agent) if found.first else ""
-    said = message.text if message.text is not None else message.caption or ""
-    said = for_customer(context.settings, customer, said)[0]  # in their script (handlers/script.py)
+    written = message.text if message.text is not None else message.caption or ""
+    own = formatting(message.entities if message.text is not None else message.caption_entities)
+    said, entities = for_customer(context.settings, customer, written, own)  # in their script (handlers/script.py)
     whole = "\n\n".join(p for p in (said, signature) if p)
     markup = solved_button(customer, ticket) if found.whole else None
     editable = (found.whole or message.text is None) and utf16_len(whole) <= (MAX_TEXT if message.text is not None else MAX_CAPTION)
     try:
-        if not (editable and await _edit(context, customer.telegram_id, found.copy, message, whole, markup)):
+        if not (editable and await _edit(context, customer.telegram_id, found.copy, message, whole, entities, markup)):
             await send_long(
                 context.bot, customer.telegram_id, text(customer.language, "ticket_agent_corrected", text=whole),
                 reply_markup=solved_button(customer, ticket),
@@ -270,21 +273,19 @@ async def agent_edited(update: Update, context: KefuContext) -> None:
 
 
 async def _edit(
-    context: KefuContext, chat_id: int, message_id: int, message: Message, said: str, markup: InlineKeyboardMarkup | None,
+    context: KefuContext, chat_id: int, message_id: int, message: Message, said: str,
+    entities: tuple[MessageEntity, ...], markup: InlineKeyboardMarkup | None,
 ) -> bool:
-    """Edit the copy ``message_id`` to say ``said`` (the text, or the caption); False if Telegram
-    would not (a message gone, a kind without text)."""
-    own = said == (message.text if message.text is not None else message.caption)  # the sender's formatting still fits
+    """Edit the copy ``message_id`` to say ``said`` with ``entities`` (its text, or its caption: as
+    ``message`` has one or the other); False if Telegram would not (a message gone, a forward)."""
     try:
         if message.text is not None:
             await context.bot.edit_message_text(
-                said, chat_id=chat_id, message_id=message_id, reply_markup=markup,
-                entities=formatting(message.entities) if own or said.startswith(message.text) else None,
+                said, chat_id=chat_id, message_id=message_id, reply_markup=markup, entities=entities or None,
             )
         elif media_of(message) is not None:
             await context.bot.edit_message_caption(
-                chat_id=chat_id, message_id=message_id, caption=said, reply_markup=markup,
-                caption_entities=formatting(message.caption_entities) if own or said.startswith(message.caption or "") else None,
+                chat_id=chat_id, message_id=message_id, caption=said, reply_markup=markup, caption_entities=entities or None,
             )
         else:
             return False

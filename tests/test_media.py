@@ -204,3 +204,15 @@ async def test_an_album_whose_process_stopped_is_relayed_by_the_watch(bot: Bot, 
     assert len(posts) == 3 and len({p["media_group_id"] for p in posts}) == 1
     assert all(p["message_thread_id"] == ticket.topic_id for p in posts)
     assert await AlbumPart.all().count() == 0
+
+
+async def test_delete_in_reply_to_one_photo_of_an_album_takes_the_whole_album_back(bot: Bot, customer: Person, agent: Person) -> None:
+    ticket = await _ticket_of(customer)
+    topic = agent.in_topic(ticket)
+    before = bot.emulator.seq
+    await topic.send_album(PHOTOS[:2])
+    got = _posts(bot, customer.chat_id, before)
+    second = [m for m in bot.emulator.history(agent.chat_id, message_thread_id=ticket.topic_id) if m["from"]["id"] == agent.id][-1]
+    assert (await topic.reply(second["message_id"], "/delete")).text == "🗑 已从客户的聊天里删除。"
+    left = {m["message_id"] for m in bot.emulator.history(customer.chat_id)}
+    assert not left & {m["message_id"] for m in got}
