@@ -60,12 +60,14 @@ FUZZ_TOP = 5
 """How many of the best entries are re-ranked with RapidFuzz."""
 FUZZ_WEIGHT = 0.1
 """Weight of the fuzzy ratio (0–1) added to the cosine when re-ranking."""
-CALIBRATION: dict[str, tuple[float, float, float, float]] = {
-    "latin": (7.455, 9.010, -0.348, -3.163),
-    "han": (8.982, 5.386, 3.846, -3.860),
+CALIBRATION: dict[str, tuple[float, float, float, float, float]] = {
+    "latin": (7.455, 9.012, -0.346, 0.0, -3.164),
+    "han": (8.243, 5.570, 3.241, 0.975, -3.868),
 }
-"""Logistic weights of (cosine, margin, fuzzy ratio, intercept) for messages in Latin script
-and in Chinese, whose short questions share fewer n-grams and so score lower cosines."""
+"""Logistic weights of (cosine, margin, fuzzy ratio, coverage, intercept) for messages in Latin
+script and in Chinese, whose short questions share fewer n-grams and so score lower cosines.
+Coverage (:meth:`Matcher.coverage`) tells Chinese messages about something the KB knows from the
+rest; for Latin-script text the character n-grams already do, and its weight is 0."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,8 +287,9 @@ class Matcher:
         """
         return self._similarities(self.correct(normalize(text)))
 
-    def _similarities(self, norm: str) -> np.ndarray:
-        feats = features(norm) if not self._empty else {}
+    def _similarities(self, norm: str, feats: dict[str, float] | None = None) -> np.ndarray:
+        if feats is None:
+            feats = features(norm) if not self._empty else {}
         known = [(self._vocab[f], v) for f, v in feats.items() if f in self._vocab]
         if not known:
             return np.zeros(len(self._entry_ids))
@@ -314,7 +317,9 @@ class Matcher:
         if not self._entry_ids:
             return []
         norm = self.correct(normalize(text))
-        sims = self._similarities(norm)
+        feats = features(norm) if not self._empty else {}
+        sims = self._similarities(norm, feats)
+        known = self.coverage(feats)
         compact = _compact(norm)
         k = min(max(FUZZ_TOP, limit), len(sims))
         top = np.argpartition(-sims, k - 1)[:k] if k < len(sims) else np.arange(len(sims))
@@ -331,8 +336,17 @@ class Matcher:
         for rank, (combined, sim, ratio, entry_id) in enumerate(ranked[:limit]):
             # the runner-up's margin is negative: it is behind the best by that much
             margin = best - ranked[1][0] if rank == 0 and len(ranked) > 1 else combined - best
-            out.append(Candidate(entry_id, confidence(sim, margin, ratio, han), sim, ratio))
+            out.append(Candidate(entry_id, confidence(sim, margin, ratio, known, han), sim, ratio))
         return out
+
+    def coverage(self, feats: dict[str, float]) -> float:
+        """The share of a message's token bigrams (its words, when it has one token) that the
+        KB's examples contain: a message about something the KB knows shares its word pairs
+        ("交易 密码"), one about something else shares at most its filler ("怎么 办")."""
+        pairs = [f for f in feats if f.startswith("b:")]
+        if not pairs:
+            pairs = [f for f in feats if f.startswith("w:")]
+        return sum(f in self._vocab for f in pairs) / len(pairs) if pairs else 0.0
 
     def _fuzz_texts(self, entry_id: str) -> list[str]:
         """The entry's normalised questions as RapidFuzz compares them (:func:`_compact`),
@@ -348,16 +362,18 @@ class Matcher:
             texts = self._compact_texts[entry_id] = [_compact(self._kept[r]) for r in sorted(rows)]
         return texts
 
-    def signals(self, text: str) -> tuple[str, float, float, float, bool] | None:
-        """(best entry, cosine, margin, fuzzy ratio, is Chinese): the inputs of the confidence,
-        for fitting :data:`CALIBRATION`."""
+    def signals(self, text: str) -> tuple[str, float, float, float, float, bool] | None:
+        """(best entry, cosine, margin, fuzzy ratio, coverage, is Chinese): the inputs of the
+        confidence, for fitting :data:`CALIBRATION`."""
         cands = self.match(text, 2)
         if not cands:
             return None
         top = cands[0]
         combined = [c.similarity + FUZZ_WEIGHT * c.fuzz for c in cands]
         margin = combined[0] - (combined[1] if len(combined) > 1 else 0.0)
-        return top.entry_id, top.similarity, margin, top.fuzz, _HAN.search(normalize(text)) is not None
+        norm = self.correct(normalize(text))
+        known = self.coverage(features(norm))
+        return top.entry_id, top.similarity, margin, top.fuzz, known, _HAN.search(norm) is not None
 
 
 _HAN_GAP = re.compile(f"(?<={_HAN.pattern}) (?={_HAN.pattern})")
@@ -378,9 +394,9 @@ def _length_window(n: int) -> tuple[int, int]:
     return math.ceil(n * (1 - c) / (1 + c)), math.floor(n * (1 + c) / (1 - c))
 
 
-def confidence(similarity: float, margin: float, ratio: float, han: bool) -> float:
-    a, b, c, bias = CALIBRATION["han" if han else "latin"]
-    z = a * similarity + b * margin + c * ratio + bias
+def confidence(similarity: float, margin: float, ratio: float, coverage: float, han: bool) -> float:
+    a, b, c, d, bias = CALIBRATION["han" if han else "latin"]
+    z = a * similarity + b * margin + c * ratio + d * coverage + bias
     return 1.0 / (1.0 + math.exp(-z))
 
 

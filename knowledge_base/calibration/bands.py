@@ -43,8 +43,8 @@ def main() -> None:
         for name, rows in groups.items():
             if name.split("_")[1] != script or not rows:
                 continue
-            offset = 0 if script == "latin" else 4
-            x = np.array([f[offset : offset + 4] for f, _ in rows])
+            offset = 0 if script == "latin" else 5
+            x = np.array([f[offset : offset + 5] for f, _ in rows])
             conf[name] = 1.0 / (1.0 + np.exp(-(x @ theta))), np.array([label for _, label in rows])
         ood = [p for name, (p, _) in conf.items() if name.endswith("_ood")]
         sets = [(conf[f"colloquial_{script}"], conf[f"colloquial_{script}_ood"][0])]
