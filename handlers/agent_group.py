@@ -309,8 +309,10 @@ async def send_to_customer(
     elif message.caption:
         converted = for_customer(context.settings, customer, message.caption)[0]
         converted = converted if converted != message.caption else None
+    if message.forward_origin is not None:  # forwarded on as it was
+        converted = None
     try:
-        if said:
+        if said and message.forward_origin is None:  # a forward is forwarded on, saying whom it is from
             sent, *rest = await send_long(
                 context.bot, customer.telegram_id, "\n\n".join(p for p in (converted or said, signature) if p),
                 entities=entities, reply_markup=solved,

@@ -168,6 +168,14 @@ async def test_locations_stickers_contacts_and_voice_are_copied_and_a_quiz_is_de
         key = next(iter(content))
         assert post[key] == content[key] and post["message_thread_id"] == ticket.topic_id
     before = bot.emulator.seq
+    await customer.exchange(bot.emulator.send_voice(customer.id, b"OggS voice", duration=3))
+    [post] = _posts(bot, agent.chat_id, before)
+    assert bot.emulator.file_bytes(post["voice"]["file_id"]) == b"OggS voice"
+    before = bot.emulator.seq
+    await agent.in_topic(ticket).send({"location": {"latitude": 22.54, "longitude": 114.06}})  # the warehouse
+    [got] = _posts(bot, customer.chat_id, before)
+    assert got["location"] == {"latitude": 22.54, "longitude": 114.06} and got["reply_markup"]["inline_keyboard"]
+    before = bot.emulator.seq
     await customer.send({"poll": {
         "id": "77", "question": "Which colour?", "type": "quiz", "is_anonymous": True, "allows_multiple_answers": False, "allows_revoting": False, "members_only": False,
         "is_closed": False, "total_voter_count": 0, "options": [{"persistent_id": "o1", "text": "red", "voter_count": 0},
@@ -175,7 +183,7 @@ async def test_locations_stickers_contacts_and_voice_are_copied_and_a_quiz_is_de
     }})
     [post] = _posts(bot, agent.chat_id, before)
     assert post["text"] == "📊 投票：Which colour?\n• red\n• blue"
-    assert await TicketMessage.filter(ticket=ticket, direction="in").count() == 1 + len(kinds) + 1
+    assert await TicketMessage.filter(ticket=ticket, direction="in").count() == 1 + len(kinds) + 2
 
 
 async def test_a_forwarded_message_keeps_its_origin(bot: Bot, customer: Person, agent: Person) -> None:
@@ -186,6 +194,15 @@ async def test_a_forwarded_message_keeps_its_origin(bot: Bot, customer: Person, 
     [post] = _posts(bot, agent.chat_id, before)
     assert post["forward_origin"] == origin and post["text"] == "Your parcel is at the gate"
     assert post["message_thread_id"] == ticket.topic_id
+
+    channel = {"type": "channel", "chat": {"id": -1002000000001, "type": "channel", "title": "Shop news"},
+               "message_id": 41, "date": 1_700_000_000}
+    before = bot.emulator.seq
+    await agent.in_topic(ticket).send({"text": "Free shipping this week", "forward_origin": channel})
+    [got] = _posts(bot, customer.chat_id, before)
+    assert got["forward_origin"] == channel and got["text"] == "Free shipping this week"
+    reply = await TicketMessage.get(ticket=ticket, direction="out")
+    assert reply.customer_message_id == got["message_id"]
 
 
 async def test_an_album_whose_process_stopped_is_relayed_by_the_watch(bot: Bot, customer: Person, agent: Person) -> None:
