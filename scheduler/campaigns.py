@@ -2,7 +2,7 @@
 
 Segments, as shops use them: ``all``; ``new`` (first seen in the last 30 days); ``returning``
 (known for longer, and back in the last 30 days); ``vip`` (segment "vip", set by the customer reports or an import);
-``inactive_N`` (not seen for N days). Customers who blocked the bot or unsubscribed are never in.
+``inactive_N`` (not seen for N days). Customers who blocked the bot, unsubscribed or were banned are never in.
 
 **Starting** (:func:`start_campaign`) only writes the campaign: its audience is fixed (the
 segment's customers up to the highest id it has now) and it is ``queueing``, held by the process
@@ -58,6 +58,7 @@ from scheduler import outbox
 from scheduler.messages import render
 from scheduler.models import Campaign, OutboxMessage
 from ticketing.customers import NAME_LIMIT
+from ticketing.moderation import Standing
 from ticketing.models import Customer
 
 SEGMENTS = ("all", "new", "returning", "vip", "inactive_30", "inactive_90")
@@ -94,7 +95,7 @@ def valid_segment(segment: str) -> bool:
 
 def audience(segment: str, now: datetime) -> QuerySet[Customer]:
     now = now.astimezone(UTC)
-    customers = Customer.filter(blocked=False, opted_out=False)
+    customers = Customer.filter(blocked=False, opted_out=False).exclude(standing=Standing.BANNED)
     if segment == "new":
         return customers.filter(first_seen__gte=now - RECENT)
     if segment == "returning":

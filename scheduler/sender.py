@@ -39,6 +39,7 @@ from scheduler.campaigns import CANCELLED
 from scheduler.messages import render
 from scheduler.models import Campaign, OutboxMessage
 from scheduler.quiet_hours import customer_zone, next_allowed
+from ticketing.moderation import Standing
 from ticketing.models import Ticket, TicketStatus
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,9 @@ class Sender:
             return False
         if customer.opted_out and message.kind not in SERVICE_KINDS:
             await outbox.mark_cancelled(message, now, "the customer unsubscribed")
+            return False
+        if customer.standing == Standing.BANNED and message.kind not in SERVICE_KINDS:  # ticketing/moderation.py
+            await outbox.mark_cancelled(message, now, "the customer is banned")
             return False
         stale = await self._stale(message, now)
         if stale == "later":

@@ -5,7 +5,7 @@ supervisor's Allow or Ban — each in the audit trail with who did it."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from bot import privacy
 from bot.core import crypto, db
 from bot.core.config import ConfigError, SpamSettings, load_settings
 from bot.intake.models import InboxUpdate
+from scheduler.models import OutboxMessage
 from tests.harness import Bot, Person
 from ticketing import moderation
 from ticketing.models import Customer, CustomerEvent, Ticket, TicketEvent, TicketMessage
@@ -71,6 +72,18 @@ async def test_an_agent_bans_a_customer_in_their_topic_and_what_they_write_reach
     assert await TicketEvent.filter(ticket=ticket, kind="banned", actor=f"agent:{agent.id}").exists()
     closed = await TicketEvent.filter(ticket=ticket, kind="status").order_by("-id").first()
     assert (closed.actor, closed.data) == (f"agent:{agent.id}", {"status": "closed", "reason": "banned"})
+
+
+async def test_a_banned_customer_gets_no_survey_for_the_ticket_the_ban_closed(customer: Person, agent: Person) -> None:
+    bot = customer.bot
+    await customer.say("/human my parcel is late")
+    ticket = await ticket_of(customer)
+    await agent.in_topic(ticket).say("/ban")
+    before = bot.emulator.seq
+    await bot.run_scheduler(datetime.now(UTC) + timedelta(hours=2))
+    assert bot.emulator.bot_messages(customer.chat_id, since=before) == []
+    survey = await OutboxMessage.get(customer__telegram_id=customer.id)  # queued for the closed ticket, then cancelled
+    assert (survey.kind, survey.status, survey.last_error) == ("survey", "cancelled", "the customer is banned")
 
 
 async def test_a_ban_in_general_by_username_or_id_and_unban_lifts_it(make_customer, agent: Person) -> None:
