@@ -159,6 +159,7 @@ async def _album_to_customer(app: KefuApp, ticket: Ticket, parts: list[AlbumPart
         return
     signature = signature_of(app, customer, agent)
     captions = [for_customer(app.bot_data.settings, customer, p.caption)[0] for p in parts]  # in their script
+    said = "\n".join(c for c in captions if c)  # what the ticket records: the captions as sent, unsigned
     signed = "\n\n".join(c for c in (captions[0], signature) if c)
     if utf16_len(signed) <= MAX_CAPTION:
         captions[0] = signed
@@ -175,7 +176,7 @@ async def _album_to_customer(app: KefuApp, ticket: Ticket, parts: list[AlbumPart
         return
     ids = [p.message_id for p in parts]
     await add_agent_reply(
-        ticket, agent, text="\n".join(c for c in captions if c), now=app.bot_data.now(), policy=app.bot_data.sla, media=_album_media(parts),
+        ticket, agent, text=said, now=app.bot_data.now(), policy=app.bot_data.sla, media=_album_media(parts),
         group_message_id=ids[0], customer_message_id=sent[0].message_id, parts=_pairs(ids, [m.message_id for m in sent]),
     )
 

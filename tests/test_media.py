@@ -58,6 +58,7 @@ async def test_an_agents_album_reaches_the_customer_as_one_signed_album(bot: Bot
     assert [m["caption"] for m in got] == ["the label\n\n— Lei Li, customer service", "the parcel"]
     reply = await TicketMessage.get(ticket=ticket, direction="out")
     assert reply.customer_message_id == got[0]["message_id"] and len(reply.parts) == 2
+    assert reply.text == "the label\nthe parcel"  # as the agent wrote them, unsigned
     assert (await Ticket.get(id=ticket.id)).first_response_at is not None
 
 
