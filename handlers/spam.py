@@ -33,7 +33,7 @@ from bot.context import KefuContext
 from bot.core.fit import cut
 from bot.core.i18n import html_text, text
 from bot.intake import inbox
-from handlers.agent_group import agent_name, agent_of, media_of, ticket_here
+from handlers.agent_group import agent_name, agent_of, media_of, post_in_topic, ticket_here
 from handlers.callbacks import AllowHeld, BanHeld, ForgetMe, KeepMyData, NotARobot, parse
 from handlers.common import ECHO_LIMIT, TELEGRAM_ID_MAX, customer_of
 from handlers.tickets import after_command
@@ -301,12 +301,15 @@ async def _restrict(update: Update, context: KefuContext, *, shadow: bool) -> No
         key = "agent_already_shadowbanned" if shadow else "agent_already_banned"
         await update.effective_message.reply_text(text(language, key, customer=who(customer)))
         return
+    key = "agent_shadowbanned" if shadow else "agent_banned"
+    said = text(language, key, customer=who(customer), agent=agent.name)
+    if active is not None and (ticket is None or ticket.id != active.id):  # given in General: its topic hears it too
+        await post_in_topic(context, active, said)
     if not shadow:
         await inbox.drop_held(customer.telegram_id, customer.telegram_id)
         if active is not None:  # nothing more will come of it: closed, the customer not told
             await close(active, actor, now, context.sla.calendar, reason="banned")
-    key = "agent_shadowbanned" if shadow else "agent_banned"
-    await update.effective_message.reply_text(text(language, key, customer=who(customer), agent=agent.name))
+    await update.effective_message.reply_text(said)
 
 
 async def _target(update: Update, context: KefuContext) -> tuple[Customer, Ticket | None, str] | None:

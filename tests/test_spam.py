@@ -98,13 +98,17 @@ async def test_a_banned_customer_gets_no_survey_for_the_ticket_the_ban_closed(cu
 
 async def test_a_ban_in_general_by_username_or_id_and_unban_lifts_it(make_customer, agent: Person) -> None:
     customer: Person = make_customer(first_name="Spam", username="cheap_followers", language_code="en")
-    await customer.say("hi")
+    await customer.say("/human")
+    ticket = await ticket_of(customer)
     unknown = await agent.say("/ban @nobody_we_know")
     assert unknown.text == "找不到客户 @nobody_we_know。"
     usage = await agent.say("/ban")
     assert usage.text.startswith("用法：在工单话题里 /ban [原因]")
     banned = await agent.say("/ban @Cheap_Followers sells followers")
     assert banned.text.startswith(f"⛔ Lei Li 封禁了 Spam @cheap_followers ({customer.id})")
+    topic = customer.bot.emulator.history(agent.chat_id, message_thread_id=ticket.topic_id)
+    assert banned.text in [m.get("text") for m in topic]  # the ticket's topic is told why it closed
+    assert (await Ticket.get(id=ticket.id)).status == "closed"
     again = await agent.say(f"/ban {customer.id}")
     assert again.text == f"Spam @cheap_followers ({customer.id}) 已经被封禁。"
     assert await customer.say("buy followers now") == []
