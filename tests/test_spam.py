@@ -121,6 +121,8 @@ async def test_a_ban_in_general_by_username_or_id_and_unban_lifts_it(make_custom
     assert kinds == [("cleared", "system"), ("banned", f"agent:{agent.id}"), ("unbanned", f"agent:{agent.id}")]
     not_banned = await agent.say(f"/unban {customer.id}")
     assert not_banned.text.endswith("没有被封禁，也没有被静默封禁。")
+    by_ticket = await agent.say(f"/shadowban #{ticket.id}")  # the customer of ticket N
+    assert by_ticket.text.startswith(f"👻 Lei Li 静默封禁了 Spam @cheap_followers ({customer.id})")
 
 
 async def test_a_shadowbanned_customers_messages_are_recorded_but_reach_no_agent(customer: Person, agent: Person) -> None:

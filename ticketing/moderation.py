@@ -234,15 +234,3 @@ async def record_muted(
         ticket=ticket, direction=MUTE, text=text, media=media, customer_message_id=customer_message_id,
         created_at=now.astimezone(UTC),
     )
-
-
-async def muted_since(customer: Customer, since: datetime | None) -> int:
-    """How many ``mute`` messages the customer's tickets got since ``since``."""
-    query = TicketMessage.filter(ticket__customer=customer, direction=MUTE)
-    if since is not None:
-        query = query.filter(created_at__gte=since)
-    return await query.count()
-
-
-async def trail(customer: Customer) -> list[CustomerEvent]:
-    return await CustomerEvent.filter(customer=customer).order_by("id")
