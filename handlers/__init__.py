@@ -123,6 +123,8 @@ def register(app: KefuApp, settings: Settings) -> None:
     app.add_handler(CommandHandler("delete", media.delete_command, filters=agent_group & filters.UpdateType.MESSAGE))
     # Quality inspection first (group -2, before a campaign draft and the relay): a message it stops goes no further.
     app.add_handler(MessageHandler(agent_says, quality.inspect), group=-2)
+    agent_edits = agent_group & filters.UpdateType.EDITED_MESSAGE & ~filters.COMMAND
+    app.add_handler(MessageHandler(agent_edits, quality.inspect_edit), group=-2)  # a stopped message edited clean goes
     app.add_handler(CommandHandler("send", quality.send_command, filters=agent_group))
     app.add_handler(CommandHandler("contact", contact.contact_command, filters=agent_group))
     app.add_handler(CommandHandler("help", agent_help.help_command, filters=agent_group))

@@ -6,9 +6,10 @@ message it stops goes no further, and the agent gets a warning as a reply to it 
 Telegram has no message only one member of a group sees, so "private" is a reply to the agent's
 own message. The stopped message is kept (encrypted, as every message) until ``/send``, given as a
 reply to it or alone for the agent's latest stopped message, sends it as it would have been sent:
-signed, in the customer's script, with its formatting. An album's parts and edits are not
-inspected (handlers/agent_group.py relays them as they are). The rules and the counting are
-ticketing/quality.py's.
+signed, in the customer's script, with its formatting; an agent who edits the stopped message
+instead sends it by that edit once it is clean (:func:`inspect_edit`). An album's parts, and
+edits of messages already sent, are not inspected (handlers/media.py relays them as they are).
+The rules and the counting are ticketing/quality.py's.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from bot.core.i18n import text
 from handlers.agent_group import agent_of, forgotten_explained, formatting, media_of, send_to_customer, ticket_here
 from ticketing.lifecycle import CLOSED, RESOLVED, can_move
 from ticketing.models import Agent, Customer, Ticket, TicketMessage
-from ticketing.quality import QualityRules, held_message, hold, release, remind_on_close, warn
+from ticketing.quality import QualityRules, held_message, hold, keep_edited, release, remind_on_close, warn
 
 _FILE_FIELDS: dict[str, dict[str, Any]] = {
     "document": {}, "voice": {"duration": 0}, "audio": {"duration": 0}, "video": {"width": 0, "height": 0, "duration": 0},
@@ -53,13 +54,40 @@ async def inspect(update: Update, context: KefuContext) -> None:
         return  # it would not reach a customer: the relay explains why
     agent = await agent_of(update, context)
     now = context.now()
-    entities = formatting(message.entities if message.text else message.caption_entities)
-    kept = {"kind": "text"} if message.text else (media_of(message) or {"kind": "other"})
-    kept["entities"] = [e.to_dict() for e in entities]
-    await hold(ticket, agent, text=said, formatting=kept, group_message_id=message.message_id, now=now)
+    await hold(ticket, agent, text=said, formatting=_kept(message), group_message_id=message.message_id, now=now)
     await warn(ticket, agent, "forbidden", now, phrases=found, message=message.message_id)
     await message.reply_text(text(context.agent_language, "agent_quality_stopped", phrases=_quoted(found)))
     raise ApplicationHandlerStop
+
+
+async def inspect_edit(update: Update, context: KefuContext) -> None:
+    """An agent edited a message the quality check stopped: clean now, it goes to the customer as
+    edited; still holding a forbidden phrase, it stays stopped (as edited, for /send) and is
+    warned of again. An edit of any other message is the relay's (handlers/media.py)."""
+    message = update.edited_message
+    ticket = await ticket_here(message)
+    if ticket is None:
+        return
+    agent, now = await agent_of(update, context), context.now()
+    held = await held_message(ticket, agent, message.message_id)
+    if held is None:
+        return
+    said = message.text or message.caption or ""
+    if found := rules(context.settings).forbidden_in(said):
+        await keep_edited(held, said, _kept(message))
+        await warn(ticket, agent, "forbidden", now, phrases=found, message=message.message_id)
+        await message.reply_text(text(context.agent_language, "agent_quality_stopped", phrases=_quoted(found)))
+    elif ticket.status != CLOSED and not (await Customer.get(id=ticket.customer_id)).forgotten_at:
+        if await send_to_customer(update, context, ticket, message, message.text, formatting(message.entities) if message.text else ()):
+            await release(held, ticket, agent, now, fixed=True)
+    raise ApplicationHandlerStop
+
+
+def _kept(message: Message) -> dict[str, Any]:
+    """What is kept of a stopped message besides its words: its kind (and file), its formatting."""
+    entities = formatting(message.entities if message.text else message.caption_entities)
+    kept = {"kind": "text"} if message.text else (media_of(message) or {"kind": "other"})
+    return kept | {"entities": [e.to_dict() for e in entities]}
 
 
 async def send_command(update: Update, context: KefuContext) -> None:

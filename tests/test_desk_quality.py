@@ -102,3 +102,17 @@ async def test_without_rules_nothing_is_inspected(customer: Person, agent: Perso
     assert len(customer.bot.emulator.bot_messages(customer.chat_id, since=before)) == 1
     await topic.say("/resolve")
     assert (await Ticket.get(id=ticket.id)).status == "resolved"
+
+
+async def test_an_agent_who_edits_the_stopped_message_clean_sends_it_by_that_edit(desk: Bot) -> None:
+    customer, topic, ticket = await opened(desk)
+    await topic.say("别乱说，明天到")
+    stopped = desk.emulator.history(topic.chat_id, message_thread_id=ticket.topic_id)[-2]
+    again = await topic.edit(stopped["message_id"], "你别乱说，明天一定到")  # still forbidden: warned again
+    assert again.text.startswith("⚠️ 质检：这条消息含有 “别乱说”")
+    before = desk.emulator.seq
+    await topic.edit(stopped["message_id"], "您放心，明天一定到")
+    assert [m["text"] for m in desk.emulator.bot_messages(customer.chat_id, since=before)] == ["您放心，明天一定到\n\n— 客服 Lei Li"]
+    assert await TicketMessage.filter(ticket=ticket, direction="held").count() == 0
+    kinds = [e.kind for e in await TicketEvent.filter(ticket=ticket, kind__startswith="quality").order_by("id")]
+    assert kinds == ["quality_warning", "quality_warning"]  # two warnings, no override

@@ -86,10 +86,18 @@ async def held_message(ticket: Ticket, agent: Agent, group_message_id: int | Non
     return latest
 
 
-async def release(held: TicketMessage, ticket: Ticket, agent: Agent, now: datetime) -> None:
-    """The held message was sent anyway: it leaves the held ones (its sending is an ``out`` message)."""
+async def keep_edited(held: TicketMessage, text: str, formatting: dict[str, Any]) -> None:
+    """The agent edited the held message and it is still stopped: /send sends it as edited."""
+    held.text, held.media = text, formatting
+    await held.save(update_fields=["text", "media"])
+
+
+async def release(held: TicketMessage, ticket: Ticket, agent: Agent, now: datetime, *, fixed: bool = False) -> None:
+    """The held message was sent: it leaves the held ones (its sending is an ``out`` message). Sent
+    anyway (/send) is an override in the audit trail; ``fixed`` (edited until clean) is not."""
     await held.delete()
-    await log_event(ticket, OVERRIDE, f"agent:{agent.telegram_id}", now.astimezone(UTC), message=held.group_message_id)
+    if not fixed:
+        await log_event(ticket, OVERRIDE, f"agent:{agent.telegram_id}", now.astimezone(UTC), message=held.group_message_id)
 
 
 async def remind_on_close(ticket: Ticket, agent: Agent, rules: QualityRules, now: datetime) -> bool:
