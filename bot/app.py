@@ -22,7 +22,7 @@ from bot.intake.intake import Intake
 from bot.telegram.ratelimit import ResilientRateLimiter
 from bot.telegram.request import AiohttpRequest, UpdatesRequest
 from bot.telegram.updates import ChatOrderedProcessor
-from handlers import agent_group, campaigns, kb_attach, media, reports, watch
+from handlers import agent_group, assigning, campaigns, kb_attach, media, reports, watch
 from handlers.agent_help import AGENT_COMMANDS
 from knowledge_base.entries import KBError
 from knowledge_base.live import LiveKnowledgeBase
@@ -34,6 +34,7 @@ from scheduler.events import (
     CampaignProgress,
     KnowledgeBaseNews,
     OutboxUnknown,
+    ResponsesOverdue,
     SlaBreached,
     SlaReminder,
     TicketUnposted,
@@ -126,6 +127,7 @@ def schedule_jobs(app: KefuApp, settings: Settings) -> None:
     listen(OutboxUnknown, functools.partial(watch.tell_unknown_rows, app))
     listen(WeeklyReport, functools.partial(reports.post_weekly, app))
     listen(CampaignProgress, functools.partial(campaigns.progress_moved, app))
+    listen(ResponsesOverdue, functools.partial(assigning.nudge, app))
     register(app.job_queue, schedule)
 
 
@@ -197,6 +199,10 @@ async def receiving(app: KefuApp, settings: Settings) -> AsyncIterator[KefuApp]:
         tell = lifecycle.on_status_change(functools.partial(agent_group.ticket_moved, app))
         # A ticket resolved after an unanswered question offers to teach the KB that question.
         teach = lifecycle.on_status_change(functools.partial(kb_attach.ticket_resolved, app))
+        # Automatic assignment: a ticket reaching the desk is placed; a place freed moves the queue.
+        place = lifecycle.on_ticket_opened(functools.partial(assigning.ticket_opened, app))
+        announce = lifecycle.on_assigned(functools.partial(assigning.ticket_assigned, app))
+        free = lifecycle.on_status_change(functools.partial(assigning.ticket_moved, app))
         try:
             await app.start()
             await intake.start()
@@ -213,6 +219,9 @@ async def receiving(app: KefuApp, settings: Settings) -> AsyncIterator[KefuApp]:
             status_listeners.remove(notify)
             lifecycle.status_listeners.remove(tell)
             lifecycle.status_listeners.remove(teach)
+            lifecycle.status_listeners.remove(free)
+            lifecycle.opened_listeners.remove(place)
+            lifecycle.assigned_listeners.remove(announce)
             await app.bot_data.orders.close()
 
 

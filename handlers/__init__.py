@@ -17,6 +17,7 @@ from bot.core.config import Settings
 from handlers import (
     agent_help,
     answers,
+    assigning,
     callbacks,
     campaigns,
     chat,
@@ -98,6 +99,13 @@ def register(app: KefuApp, settings: Settings) -> None:
 
     # The agent group. Whoever writes there is recorded as an agent first (for /assign @name).
     app.add_handler(MessageHandler(agent_group & filters.UpdateType.MESSAGE, record_member), group=-3)
+    # Presence (handlers/assigning.py): every message of an agent keeps them online.
+    app.add_handler(MessageHandler(agent_group & filters.UpdateType.MESSAGE, assigning.agent_active), group=-4)
+    for command, callback in {
+        "online": assigning.online_command, "away": assigning.away_command, "offline": assigning.offline_command,
+        "agents": assigning.agents_command,
+    }.items():
+        app.add_handler(CommandHandler(command, callback, filters=agent_group))
     for command, callback in {
         "note": desk.note_command, "close": desk.close_command, "claim": desk.claim_command,
         "assign": desk.assign_command, "priority": desk.priority_command, "pending": desk.pending_command,

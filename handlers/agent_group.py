@@ -32,7 +32,7 @@ from orders.service import orders_for
 from orders.sources import OrderSourceUnavailable
 from scheduler.surveys import recent_ratings
 from ticketing.customers import mark_blocked
-from ticketing.lifecycle import CLOSED, RESOLVED, StatusChange, log_event
+from ticketing.lifecycle import CLOSED, RESOLVED, StatusChange, log_event, ticket_opened
 from ticketing.models import Agent, Customer, Ticket, TicketMessage
 from ticketing.service import add_agent_reply, earlier_tickets, record_agent
 
@@ -97,6 +97,7 @@ async def post_ticket(
         return
     ticket.card_message_id = card.message_id
     await ticket.save(update_fields=["card_message_id"])
+    await ticket_opened(ticket)  # it reached the desk: automatic assignment places it (handlers/assigning.py)
 
 
 class _Taken(NotSent):

@@ -24,6 +24,8 @@ AGENT_COMMANDS: tuple[str, ...] = (
     "tickets", "ticket", "snippets", "contact", "campaign", "report", "kb_missed", "kb_add", "kb_learn",
     # in a topic (its customer) or in General (by id, @username or #ticket)
     "ban", "shadowban", "unban",
+    # presence, anywhere in the group
+    "online", "away", "offline", "agents",
 )
 """In the order the menu and /help show them."""
 

@@ -70,6 +70,8 @@ async def claim_command(update: Update, context: KefuContext) -> None:
         return
     agent = await agent_of(update, context)
     won = await claim(ticket.id, agent, context.now())
+    # Writing in the group made the agent online, and automatic assignment may have given it to them just now.
+    won = won or await Ticket.filter(id=ticket.id, assignee_id=agent.id).exists()
     language = context.agent_language
     await update.effective_message.reply_text(
         text(language, "agent_claimed", agent=agent.name) if won else text(language, "agent_already_claimed")

@@ -25,6 +25,7 @@ from knowledge_base.live import KBNews
 from reports import Report
 from scheduler.models import Campaign, OutboxMessage
 from ticketing.models import Customer, Ticket
+from ticketing.responses import Overdue
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,14 @@ class SlaBreached:
     """Tickets past their first-response or resolution due time, each emitted once."""
 
     tickets: tuple[Ticket, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ResponsesOverdue:
+    """Tickets whose customer's message waited past ``[desk] nudge_seconds`` (level 1: its agent is
+    nudged) or twice that (level 2: the supervisors); each message once per level (ticketing/responses.py)."""
+
+    tickets: tuple[Overdue, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ from scheduler.events import (
     KnowledgeBaseNews,
     Listeners,
     OutboxUnknown,
+    ResponsesOverdue,
     SlaBreached,
     SlaReminder,
     TicketUnposted,
@@ -47,7 +48,10 @@ from scheduler.models import Campaign
 from scheduler.outbox import recover_after_crash
 from scheduler.sender import Sender
 from ticketing.albums import stale_albums
+from ticketing.assignment import assign_waiting
 from ticketing.models import Customer
+from ticketing.presence import Desk
+from ticketing.responses import overdue
 from ticketing.service import close_resolved, resolve_stale_pending, unposted_tickets
 from ticketing.sla import SlaPolicy, due_escalations, due_reminders
 
@@ -66,6 +70,9 @@ ALBUM_LEFT_AFTER = timedelta(minutes=1)
 """An album still waiting this long after its wait was over is relayed by the watch."""
 INBOX_KEPT = timedelta(days=7)
 """Handled updates hold customers' words: they are kept a week (to answer "did it arrive?")."""
+DESK_WATCH_EVERY = 20
+"""Seconds between two looks at the desk (waiting tickets, unanswered messages): a nudge due at
+100 s comes by 120 s."""
 PROGRESS_EVERY = 5
 """Seconds between two edits of a campaign's progress message (20 edits a minute per group)."""
 WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # python-telegram-bot counts days from Sunday = 0
@@ -135,6 +142,7 @@ class Schedule:
             Job("customer-segments", self.refresh_segments, daily=time(3, 0, tzinfo=zone), once_per=EVERY_DAY),
             Job("customer-segments-at-start", self.refresh_segments, first=30),
             Job("campaign-progress", self.show_campaigns_progress, every=PROGRESS_EVERY, first=PROGRESS_EVERY),
+            Job("desk-watch", self.watch_desk, every=DESK_WATCH_EVERY, first=DESK_WATCH_EVERY),
         ]
         if settings.scheduler.enabled:  # else another process of the fleet sends
             table.append(Job("outbox", self.send_due, every=settings.scheduler.tick_seconds, first=1))
@@ -186,6 +194,23 @@ class Schedule:
         tickets, moment = self.settings.tickets, self.now()
         await resolve_stale_pending(moment, timedelta(days=tickets.pending_days))
         await close_resolved(moment, timedelta(days=tickets.reopen_days))
+
+    # -- the desk watch ----------------------------------------------------------------------------
+
+    async def watch_desk(self) -> None:
+        """Every 20 seconds, by one process of a fleet (its own lease per 20 s of the bot's clock):
+        waiting tickets go to agents who became free (an agent's hours began, a crash left one
+        unplaced), and customers' messages left waiting nudge their agent, then the supervisors."""
+        if self.settings.telegram.agent_chat_id is None:
+            return
+        moment = self.now()
+        period = f"{moment.astimezone(UTC):%Y-%m-%dT%H:%M}:{moment.second // DESK_WATCH_EVERY}"
+        if not await self.lease("desk-watch", period):
+            return
+        await assign_waiting(Desk.from_settings(self.settings, self.sla.calendar), moment)
+        late = await overdue(moment, self.sla.calendar, timedelta(seconds=self.settings.desk.nudge_seconds))
+        if late:
+            await self.events.emit(ResponsesOverdue(tuple(late)))
 
     # -- the outbox ------------------------------------------------------------------------------
 

@@ -27,7 +27,14 @@ from tortoise import Tortoise
 from bot import privacy
 from bot.app import build_application
 from bot.core import crypto, db
-from bot.core.config import DatabaseSettings, KnowledgeBaseSettings, SchedulerSettings, Settings, TelegramSettings
+from bot.core.config import (
+    DatabaseSettings,
+    DeskSettings,
+    KnowledgeBaseSettings,
+    SchedulerSettings,
+    Settings,
+    TelegramSettings,
+)
 from bot.emulator import BotAPIEmulator
 from bot.http import serving_http
 from bot.runtime import running_bot
@@ -168,6 +175,10 @@ def start_bot(database: str, emulator: BotAPIEmulator, tmp_path: Path):
             database=DatabaseSettings(url=database),
             # Tests drive the scheduler's ticks themselves (tests/harness.py), at the clock they set.
             scheduler=sections.pop("scheduler", SchedulerSettings(enabled=False)),
+            # Agents claim by hand unless a test sets [desk] assignment (tests/test_presence.py): the
+            # shipped default, least_loaded, would give tickets to agents who write on a weekday
+            # during business hours, and the tests must not depend on the day they run.
+            desk=_manual_unless_set(sections.pop("desk", DeskSettings())),
             knowledge_base=KnowledgeBaseSettings(learned_file=str(tmp_path / "kb-learned.yaml")),
             **sections,
         )
@@ -181,6 +192,10 @@ def start_bot(database: str, emulator: BotAPIEmulator, tmp_path: Path):
             yield Bot(emulator, app, processor, settings, group, TEST_TOKEN)
 
     return start
+
+
+def _manual_unless_set(desk: DeskSettings) -> DeskSettings:
+    return desk if "assignment" in desk.model_fields_set else desk.model_copy(update={"assignment": "manual"})
 
 
 @pytest.fixture

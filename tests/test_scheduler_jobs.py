@@ -21,7 +21,10 @@ from ticketing.models import Ticket
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MONDAY_NOON = datetime(2026, 11, 23, 12, 0, tzinfo=SHANGHAI)
-ALWAYS = {"ticket-watch", "kb-reload", "inbox-purge", "customer-segments", "customer-segments-at-start", "campaign-progress"}
+ALWAYS = {
+    "ticket-watch", "kb-reload", "inbox-purge", "customer-segments", "customer-segments-at-start", "campaign-progress",
+    "desk-watch",
+}
 
 
 def registered(bot: Bot) -> list[str]:

@@ -49,6 +49,17 @@ class BusinessCalendar:
             datetime.combine(day, self.closes, self.timezone),
         )
 
+    def is_open(self, moment: datetime) -> bool:
+        """Whether ``moment`` falls within opening hours on a working day."""
+        local = moment.astimezone(self.timezone)
+        window = self._window(local.date())
+        return window is not None and window[0] <= local < window[1]
+
+    def opened(self, moment: datetime) -> datetime:
+        """When the day of ``moment`` opens (its opening time, local), whether or not it is a working day."""
+        local = moment.astimezone(self.timezone)
+        return datetime.combine(local.date(), self.opens, self.timezone)
+
     def add(self, start: datetime, duration: timedelta) -> datetime:
         """The moment ``duration`` of business time after ``start``."""
         remaining = duration

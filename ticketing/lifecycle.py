@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ticketing.models import Ticket, TicketEvent, TicketStatus
+from ticketing.models import Agent, Ticket, TicketEvent, TicketStatus
 
 log = logging.getLogger(__name__)
 
@@ -124,3 +124,63 @@ async def change_status(
         except Exception:  # one broken listener must not stop the others, nor undo the move
             log.exception("ticket status listener %r failed for ticket %s (%s → %s)", listener, ticket.id, before, to)
     return change
+
+
+# -- a ticket reaching the desk, and a ticket given to an agent --------------------------------
+#
+# Heard the same way as moves: automatic assignment (ticketing/assignment.py) listens for tickets
+# reaching the desk, and the bot for assignments (to announce them in the topic and tell a queued
+# customer). A ticket *reaches the desk* when its card is posted in the agent group (the bot says
+# so: handlers/agent_group.py ``post_ticket``), after its customer was answered, so that what
+# follows — its assignment, the customer's place in the queue — comes after, in order.
+
+
+@dataclass(frozen=True, slots=True)
+class Assigned:
+    """A ticket given to an agent: automatically, claimed, or handed by a supervisor."""
+
+    ticket: Ticket
+    agent: Agent
+    by: str
+    """``system`` (automatic assignment) or ``agent:TELEGRAM_ID``."""
+    how: str
+    """``least_loaded``, ``round_robin``, ``returning`` (the customer's previous agent), ``claimed``, ``assigned``."""
+    at: datetime
+    before: int | None = None
+    """The agent id the ticket had before (a supervisor's /assign over a claim), if any."""
+
+
+OpenedListener = Callable[[Ticket], Awaitable[None]]
+AssignedListener = Callable[[Assigned], Awaitable[None]]
+opened_listeners: list[OpenedListener] = []
+assigned_listeners: list[AssignedListener] = []
+
+
+def on_ticket_opened(listener: OpenedListener) -> OpenedListener:
+    """Register ``listener`` for tickets reaching the desk; remove it with ``opened_listeners.remove``."""
+    opened_listeners.append(listener)
+    return listener
+
+
+def on_assigned(listener: AssignedListener) -> AssignedListener:
+    """Register ``listener`` for assignments; remove it with ``assigned_listeners.remove``."""
+    assigned_listeners.append(listener)
+    return listener
+
+
+async def ticket_opened(ticket: Ticket) -> None:
+    """The ticket reached the desk: its listeners hear of it (a broken one is logged)."""
+    await _tell_all(opened_listeners, ticket, f"ticket {ticket.id} opened")
+
+
+async def ticket_assigned(assignment: Assigned) -> None:
+    """The ticket was given to an agent: its listeners hear of it (a broken one is logged)."""
+    await _tell_all(assigned_listeners, assignment, f"ticket {assignment.ticket.id} assigned")
+
+
+async def _tell_all(listeners: list[Callable[[Any], Awaitable[None]]], what: Any, told: str) -> None:
+    for listener in list(listeners):
+        try:
+            await listener(what)
+        except Exception:  # one broken listener must not stop the others
+            log.exception("listener %r failed: %s", listener, told)

@@ -82,6 +82,14 @@ class Agent(BlindIndexed, Model):
     role = fields.CharField(max_length=16, default="agent", description="agent or supervisor")
     active = fields.BooleanField(default=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+    presence = fields.CharField(
+        max_length=8, null=True, description="what the agent last said: online, away or offline (ticketing/presence.py)"
+    )
+    presence_at = fields.DatetimeField(null=True, description="when they said it")
+    last_seen = fields.DatetimeField(null=True, description="their last message or command in the agent group")
+    last_assigned_at = fields.DatetimeField(
+        null=True, description="when a ticket was last given to them automatically (round robin, ties)"
+    )
 
     class Meta:
         table = "agent"
@@ -150,6 +158,9 @@ class Ticket(Model):
     resolution_business_seconds = fields.IntField(null=True, description="waiting to resolution, business time")
     reminded_at = fields.DatetimeField(null=True)
     escalated_at = fields.DatetimeField(null=True)
+    queued_at = fields.DatetimeField(
+        null=True, description="when the customer was told their place in the queue: they are told again when an agent takes it"
+    )
     created_at = fields.DatetimeField()
     updated_at = fields.DatetimeField()
 
@@ -173,6 +184,14 @@ class TicketMessage(Model):
         null=True, description="[[source id, copy id], …] of a message relayed as several posts (an album, a long text)"
     )
     deleted_at = fields.DatetimeField(null=True, description="when an agent took its copy back from the customer (/delete)")
+    answered_at = fields.DatetimeField(null=True, description="a customer's message: the first agent reply after it")
+    response_seconds = fields.IntField(null=True, description="a customer's message: seconds until answered_at, wall clock")
+    response_business_seconds = fields.IntField(
+        null=True, description="a customer's message: seconds until answered_at within business hours"
+    )
+    nudged = fields.SmallIntField(
+        default=0, db_default=0, description="a customer's message left waiting: 1 its agent was nudged, 2 the supervisors too"
+    )
     created_at = fields.DatetimeField()
 
     class Meta:

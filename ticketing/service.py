@@ -20,7 +20,20 @@ from tortoise.transactions import in_transaction
 from bot.core.batch import Batch
 from bot.core.fit import cut, storable
 from ticketing.business_hours import BusinessCalendar
-from ticketing.lifecycle import CLOSED, DONE, NEW, OPEN, PENDING, RESOLVED, can_move, change_status, log_event
+from ticketing import responses
+from ticketing.lifecycle import (
+    CLOSED,
+    DONE,
+    NEW,
+    OPEN,
+    PENDING,
+    RESOLVED,
+    Assigned,
+    can_move,
+    change_status,
+    log_event,
+    ticket_assigned,
+)
 from ticketing.models import ACTIVE, WORKING, Agent, Customer, Ticket, TicketMessage
 from ticketing.sla import SlaPolicy
 from ticketing.triage import Category, Priority, guess_category, guess_priority
@@ -201,7 +214,11 @@ async def add_agent_reply(
     if ticket.assignee_id is None:  # answering is claiming
         ticket.assignee_id = agent.id
         fields.append("assignee_id")
+        if ticket.queued_at is not None:  # the answer itself tells the queued customer someone has it
+            ticket.queued_at = None
+            fields.append("queued_at")
     await ticket.save(update_fields=fields)
+    await responses.answered(ticket, now, policy.calendar)  # the response time of each message it answers
     if ticket.status == NEW:
         await change_status(ticket, OPEN, actor, now)
     return await TicketMessage.create(
@@ -227,6 +244,7 @@ async def claim(ticket_id: int, agent: Agent, now: datetime) -> bool:
         if ticket.status == NEW:
             await change_status(ticket, OPEN, f"agent:{agent.telegram_id}", now)
         await log_event(ticket, "claimed", f"agent:{agent.telegram_id}", now)
+        await ticket_assigned(Assigned(ticket, agent, f"agent:{agent.telegram_id}", "claimed", now))
     return bool(won)
 
 
@@ -301,11 +319,13 @@ async def reopen(ticket: Ticket, actor: str, now: datetime, *, reason: str | Non
 async def assign(ticket: Ticket, agent: Agent, actor: str, now: datetime) -> None:
     """A supervisor hands the ticket to an agent (also when someone else had claimed it)."""
     now = now.astimezone(UTC)
+    before = ticket.assignee_id
     ticket.assignee_id, ticket.updated_at = agent.id, now
     await ticket.save(update_fields=["assignee_id", "updated_at"])
     if ticket.status == NEW:
         await change_status(ticket, OPEN, actor, now)
     await log_event(ticket, "assigned", actor, now, agent=agent.telegram_id)
+    await ticket_assigned(Assigned(ticket, agent, actor, "assigned", now, before))
 
 
 async def set_priority(ticket: Ticket, priority: Priority, actor: str, now: datetime, policy: SlaPolicy) -> None:

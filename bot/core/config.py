@@ -280,10 +280,52 @@ class DeskQualitySettings(_Section):
         return phrases
 
 
+_AGENT_HOURS = re.compile(
+    r"^(?:(?:mon|tue|wed|thu|fri|sat|sun)(?:-(?:mon|tue|wed|thu|fri|sat|sun))?"
+    r"(?:,(?:mon|tue|wed|thu|fri|sat|sun)(?:-(?:mon|tue|wed|thu|fri|sat|sun))?)*\s+)?"
+    r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$"
+)
+_TEAM_CATEGORIES = ("product_quality", "logistics", "returns", "payment", "service_attitude", "other")
+"""ticketing/triage.py's categories (the kernel imports no domain: tests/test_presence.py holds the two equal)."""
+
+
 class DeskSettings(_Section):
     convert_script: bool = True
     """An agent's reply to a customer who writes traditional Chinese is sent converted (OpenCC s2twp)."""
     quality: DeskQualitySettings = Field(default_factory=DeskQualitySettings)
+    assignment: Literal["manual", "round_robin", "least_loaded"] = "least_loaded"
+    """How a new ticket finds its agent (ticketing/assignment.py); manual: agents /claim, as before."""
+    max_open: int = Field(default=5, ge=1, le=1000)
+    """Open tickets (new, open, pending) an agent is given automatically at most; /claim and /assign may exceed it."""
+    sticky_hours: int = Field(default=72, ge=0, le=24 * 90)
+    """A returning customer goes first to the agent who served them within these hours, if online and under max_open."""
+    idle_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    """An online agent with no message in the agent group for this long is away."""
+    nudge_seconds: int = Field(default=100, ge=10, le=24 * 3600)
+    """A customer's message unanswered this long (business time) nudges its agent; twice as long, the supervisors."""
+    teams: dict[str, list[str]] = Field(default_factory=dict)
+    """Category → the @usernames of its agents: its tickets go to them only. A category with no team: any online agent."""
+    hours: dict[str, str] = Field(default_factory=dict)
+    """@username → the agent's own hours ("mon-fri 09:00-18:00", or "HH:MM-HH:MM" on the shop's workdays)."""
+
+    @field_validator("teams")
+    @classmethod
+    def _teams(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for category, names in value.items():
+            if category not in _TEAM_CATEGORIES:
+                raise ValueError(f"names a category that does not exist ({category!r}): use one of {', '.join(_TEAM_CATEGORIES)}")
+            if not names or any(not name.lstrip("@").strip() for name in names):
+                raise ValueError(f'must list agents\' usernames for {category}, e.g. {category} = ["@wang", "@li"]')
+        return value
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, hours in value.items():
+            spec = " ".join(hours.lower().split())
+            if not _AGENT_HOURS.match(spec) or spec[-11:-6] >= spec[-5:]:
+                raise ValueError(f'for {name} must be like "mon-fri 09:00-18:00" or "09:00-18:00", the opening before the closing (not {hours!r})')
+        return {name: " ".join(hours.lower().split()) for name, hours in value.items()}
 
 
 class SchedulerSettings(_Section):
