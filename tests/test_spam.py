@@ -234,6 +234,18 @@ def test_a_block_pattern_that_is_not_a_regular_expression_is_a_config_error(tmp_
         load_settings(config)
 
 
+async def test_a_held_customer_cannot_allow_themselves_with_a_forged_press(guarded: Bot) -> None:
+    bot = guarded
+    newcomer = bot.add_customer(first_name="Promo", language_code="en")
+    told = await newcomer.say("join t.me/cheap_followers")
+    customer = await Customer.get(telegram_id=newcomer.id)
+    for data in (f"sp:allow:{customer.id}", "fc:ok"):
+        await bot.handled(bot.emulator.press_button(newcomer.id, told[-1]["message_id"], data, forged=True))
+    assert len(bot.emulator.callback_answers) == 2  # answered (nothing spins), and nothing done
+    assert await standing_of(newcomer) == "held"
+    assert await Ticket.filter(customer__telegram_id=newcomer.id).count() == 0
+
+
 async def test_two_supervisors_deciding_at_once_make_one_decision(database: str) -> None:
     """Allow and Ban pressed together (two supervisors, maybe two processes): one decision is
     made and recorded, the other press finds it made."""
