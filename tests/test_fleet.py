@@ -22,12 +22,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import re
 import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -39,7 +41,7 @@ from bot.core.i18n import text
 from bot.emulator import BotAPIEmulator
 from bot.intake.models import InboxUpdate
 from tests.harness import TEST_TOKEN, WEBHOOK_SECRET, free_port, kefu_env
-from ticketing.models import Ticket
+from ticketing.models import Agent, Ticket, TicketEvent
 
 WEBHOOK_PATH = "/telegram/webhook"
 QUESTIONS = {
@@ -216,7 +218,8 @@ class Fleet:
 
 
 @contextlib.asynccontextmanager
-async def running_fleet(emulator: BotAPIEmulator, database: str, tmp_path: Path) -> AsyncIterator[Fleet]:
+async def running_fleet(emulator: BotAPIEmulator, database: str, tmp_path: Path, **settings: str) -> AsyncIterator[Fleet]:
+    """``settings``: more KEFU_* variables for both processes."""
     group = emulator.add_group(title="Agents", is_forum=True)
     env = kefu_env(**{
         "KEFU_TELEGRAM__TOKEN": TEST_TOKEN,
@@ -232,6 +235,7 @@ async def running_fleet(emulator: BotAPIEmulator, database: str, tmp_path: Path)
         "KEFU_DATABASE__URL": database,
         "KEFU_SCHEDULER__ENABLED": "false",
         "KEFU_KNOWLEDGE_BASE__LEARNED_FILE": str(tmp_path / "kb-learned.yaml"),
+        **settings,
     })
     kefus = {name: Kefu(name, env, tmp_path) for name in ("kefu-a", "kefu-b")}
     balancer = LoadBalancer([kefu.url for kefu in kefus.values()])
@@ -464,3 +468,33 @@ async def test_a_process_killed_mid_traffic_and_restarted_answers_nothing_twice(
         topic_of_each_ticket(fleet, tickets, crashed=True)
         shares = [fleet.balancer.answered[kefu.url] for kefu in fleet.kefus.values()]
         assert min(shares) > 0, shares
+
+
+@pytest.mark.slow
+async def test_two_processes_assign_each_of_200_new_tickets_exactly_once(
+    database: str, emulator: BotAPIEmulator, tmp_path: Path
+) -> None:
+    """Four agents online around the clock (their own hours), at most 40 open tickets each: of 200
+    complaints handled by two processes at once, 160 are given, each once, 40 each; 40 wait."""
+    skip_unless_postgres(database)
+    names = [f"fleet_agent{n}" for n in range(4)]
+    for n, name in enumerate(names):
+        await Agent.create(telegram_id=800_000 + n, name=name, username=name, last_seen=datetime.now(UTC))
+    desk = {
+        "KEFU_DESK__ASSIGNMENT": "least_loaded", "KEFU_DESK__MAX_OPEN": "40", "KEFU_DESK__IDLE_MINUTES": "1440",
+        "KEFU_DESK__HOURS": json.dumps({f"@{name}": "mon-sun 00:00-23:59" for name in names}),
+        "KEFU_TICKETS__HOLIDAYS": "",
+    }
+    async with running_fleet(emulator, database, tmp_path, **desk) as fleet:
+        watch = Watch(emulator, fleet.group["id"])
+        customers = make_customers(emulator, 200)
+        await asyncio.gather(*(customer.converse(emulator, watch) for customer in customers))
+        await all_settled(fleet)
+        tickets = await Ticket.all()
+        assert len(tickets) == 200
+        holders = Counter(ticket.assignee_id for ticket in tickets if ticket.assignee_id is not None)
+        assert sorted(holders.values()) == [40, 40, 40, 40], (holders, fleet.logs())
+        given = Counter(await TicketEvent.filter(kind="assigned").values_list("ticket_id", flat=True))
+        assert len(given) == 160 and set(given.values()) == {1}  # each given once, by one process
+        shares = [fleet.balancer.answered[kefu.url] for kefu in fleet.kefus.values()]
+        assert min(shares) > 0, shares  # both processes took part
