@@ -192,3 +192,25 @@ def test_teams_name_the_categories_triage_has() -> None:
     from bot.core.config import _TEAM_CATEGORIES
 
     assert _TEAM_CATEGORIES == CATEGORIES
+
+
+async def test_waiting_tickets_go_oldest_first_and_a_claim_tells_the_waiting_customer_too(start_bot) -> None:
+    async with start_bot(desk=DeskSettings(assignment="least_loaded", max_open=1)) as bot:
+        bot.travel(MONDAY_10)
+        wang, li, zhao = staff(bot)
+        await wang.say("/online")
+        first, second, third = (bot.add_customer(first_name=n) for n in ("A", "B", "C"))
+        await first.say("/complaint broken")
+        assert "You are number 1 in the queue" in (await second.say("/complaint broken")).texts[-1]
+        assert "You are number 2 in the queue" in (await third.say("/complaint broken")).texts[-1]
+        await li.say("/online")  # the oldest waiting ticket comes to li, the newer one still waits
+        assert (await ticket_of(second)).assignee.username == "li"
+        assert (await ticket_of(third)).assignee is None
+        waiting = await ticket_of(third)
+        claimed = await zhao.in_topic(waiting).say("/claim")
+        assert claimed.text == "🙋 Min Zhao 认领了这个工单。"
+        assert bot.emulator.bot_messages(third.chat_id)[-1]["text"].startswith(f"An agent has taken your ticket #{waiting.id}")
+        # Told once: an answer from zhao is just the answer.
+        before = bot.emulator.seq
+        await zhao.in_topic(waiting).say("Hello!")
+        assert [m["text"] for m in bot.emulator.bot_messages(third.chat_id, since=before)] == ["Hello!\n\n— Min Zhao, customer service"]
