@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from tortoise import Tortoise
@@ -19,7 +20,9 @@ from orders.sources import LocalOrderSource
 from tests.harness import BOTH_DATABASES, postgres_admin
 from ticketing.customers import record_customer
 from scheduler.models import Campaign
-from ticketing.models import Customer, Ticket
+from ticketing.business_hours import BusinessCalendar
+from ticketing.models import Agent, Customer, Ticket, TicketMessage
+from ticketing.responses import overdue
 
 
 async def test_the_models_match_the_migrations(database: str) -> None:
@@ -142,5 +145,34 @@ async def test_a_database_of_the_previous_release_upgrades_and_keeps_its_tickets
         assert order.status == "shipped" and await OrderEvent.filter(order=order, event_id="evt-9").exists()
         campaign = await Campaign.get(segment="all")
         assert (campaign.status, campaign.total, campaign.sent, campaign.template) == ("running", 3, 1, "hello {customer_name}")
+    finally:
+        await db.disconnect()
+
+
+async def test_a_database_from_before_presence_upgrades_and_nudges_nobody_about_old_messages(fresh_database_url: str) -> None:
+    """0016_presence: a waiting customer message from before the upgrade is marked nudged (nobody
+    is nudged about it, its response time stays unknown), agents keep their rows, new columns empty."""
+    config = db.tortoise_config(fresh_database_url)
+    at = "'2026-12-07 02:00:00+00'"  # Monday 10:00 in Shanghai
+    await _run_sql_at(
+        config, "0015_media",
+        "INSERT INTO customer (telegram_id, first_name, language, language_chosen, blocked, opted_out, first_seen, last_seen,"
+        f" segment, tags, standing, withheld) VALUES (9, 'Wu', 'zh-Hans', false, false, false, {at}, {at}, 'new', '[]', 'cleared', 0);"
+        " INSERT INTO ticket (source, is_complaint, category, priority, status, subject, reopen_count, waiting_since,"
+        f" created_at, updated_at, customer_id) SELECT 'complaint', true, 'logistics', 'high', 'open', 'late', 0, {at},"
+        f" {at}, {at}, id FROM customer WHERE telegram_id = 9;"
+        f" INSERT INTO ticket_message (direction, text, created_at, ticket_id) SELECT 'in', 'hello', {at}, id FROM ticket;"
+        f" INSERT INTO agent (telegram_id, name, role, active, created_at) VALUES (77, 'Lei', 'agent', true, {at})",
+    )
+    await db.upgrade(fresh_database_url)
+    await db.connect(fresh_database_url, ready=privacy.prepare)
+    try:
+        message = await TicketMessage.get(direction="in")
+        assert (message.nudged, message.answered_at, message.response_seconds) == (2, None, None)
+        later = datetime(2026, 12, 7, 2, 10, tzinfo=UTC)
+        assert await overdue(later, BusinessCalendar(), timedelta(seconds=100)) == []
+        agent = await Agent.get(telegram_id=77)
+        assert (agent.presence, agent.last_seen, agent.last_assigned_at) == (None, None, None)
+        assert (await Ticket.get(subject="late")).queued_at is None
     finally:
         await db.disconnect()
