@@ -142,7 +142,7 @@ async def ticket_assigned(app: KefuApp, assigned: Assigned) -> None:
         await post_in_topic(
             app, ticket, html_text(language, key, number=ticket.id, agent=mention(assigned.agent)), parse_mode=ParseMode.HTML
         )
-    if ticket.queued_at is not None and await unqueue(ticket):
+    if await unqueue(ticket):  # (the row, not the object read: another process may have queued it)
         await _tell(app, ticket, "ticket_agent_took")
     if assigned.before is not None and assigned.before != assigned.agent.id:
         await assign_waiting(desk_of(app), app.bot_data.now())

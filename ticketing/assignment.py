@@ -117,6 +117,8 @@ async def _give(ticket: Ticket, online: list[Agent], desk: Desk, now: datetime) 
         agent = next(a for a in online if a.id == previous)
         if await take(ticket, agent, desk.max_open, now):
             return await _assigned(ticket, agent, "returning", now)
+        if ticket.assignee_id is not None:  # another process gave it meanwhile
+            return None
     serving = [agent for agent in online if desk.serves(agent, ticket.category)]
     counts = await open_counts([a.id for a in serving])
     serving = [agent for agent in serving if counts.get(agent.id, 0) < desk.max_open]
