@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from bot.core.config import DeskSettings
 from tests.harness import Bot, Person
 from ticketing.models import Agent, Ticket, TicketEvent
@@ -214,3 +216,20 @@ async def test_waiting_tickets_go_oldest_first_and_a_claim_tells_the_waiting_cus
         before = bot.emulator.seq
         await zhao.in_topic(waiting).say("Hello!")
         assert [m["text"] for m in bot.emulator.bot_messages(third.chat_id, since=before)] == ["Hello!\n\n— Min Zhao, customer service"]
+
+
+@pytest.mark.parametrize(("mode", "expected"), [("round_robin", "wang"), ("least_loaded", "li")])
+async def test_round_robin_takes_turns_where_least_loaded_gives_the_agent_with_fewest(start_bot, mode: str, expected: str) -> None:
+    async with start_bot(desk=DeskSettings(assignment=mode)) as bot:
+        bot.travel(MONDAY_10)
+        wang, li, _zhao = staff(bot)
+        await wang.say("/online")
+        await li.say("/online")
+        customers = [bot.add_customer(first_name=n) for n in ("A", "B", "C")]
+        await customers[0].say("/complaint broken")  # → wang
+        bot.travel(MONDAY_10 + timedelta(minutes=1))
+        await customers[1].say("/complaint broken")  # → li
+        await li.in_topic(await ticket_of(customers[1])).say("/resolve")  # li has none open now
+        bot.travel(MONDAY_10 + timedelta(minutes=2))
+        await customers[2].say("/complaint broken")
+        assert (await ticket_of(customers[2])).assignee.username == expected
