@@ -22,7 +22,7 @@ from ticketing.customers import record_customer
 from scheduler.models import Campaign
 from ticketing.business_hours import BusinessCalendar
 from ticketing.models import Agent, Customer, Ticket, TicketMessage
-from ticketing.responses import overdue
+from ticketing.responses import overdue, response_rate
 
 
 async def test_the_models_match_the_migrations(database: str) -> None:
@@ -150,8 +150,8 @@ async def test_a_database_of_the_previous_release_upgrades_and_keeps_its_tickets
 
 
 async def test_a_database_from_before_presence_upgrades_and_nudges_nobody_about_old_messages(fresh_database_url: str) -> None:
-    """0016_presence: a waiting customer message from before the upgrade is marked nudged (nobody
-    is nudged about it, its response time stays unknown), agents keep their rows, new columns empty."""
+    """0016_presence: a waiting customer message from before the upgrade is marked as such (nobody
+    is nudged about it, the response rate leaves it out), agents keep their rows, new columns empty."""
     config = db.tortoise_config(fresh_database_url)
     at = "'2026-12-07 02:00:00+00'"  # Monday 10:00 in Shanghai
     await _run_sql_at(
@@ -168,9 +168,10 @@ async def test_a_database_from_before_presence_upgrades_and_nudges_nobody_about_
     await db.connect(fresh_database_url, ready=privacy.prepare)
     try:
         message = await TicketMessage.get(direction="in")
-        assert (message.nudged, message.answered_at, message.response_seconds) == (2, None, None)
+        assert (message.nudged, message.answered_at, message.response_seconds) == (3, None, None)
         later = datetime(2026, 12, 7, 2, 10, tzinfo=UTC)
         assert await overdue(later, BusinessCalendar(), timedelta(seconds=100)) == []
+        assert (await response_rate(later - timedelta(days=1), later)).messages == 0
         agent = await Agent.get(telegram_id=77)
         assert (agent.presence, agent.last_seen, agent.last_assigned_at) == (None, None, None)
         assert (await Ticket.get(subject="late")).queued_at is None

@@ -190,7 +190,7 @@ class TicketMessage(Model):
         null=True, description="a customer's message: seconds until answered_at within business hours"
     )
     nudged = fields.SmallIntField(
-        default=0, db_default=0, description="a customer's message left waiting: 1 its agent was nudged, 2 the supervisors too"
+        default=0, db_default=0, description="a customer's message left waiting: 1 its agent was nudged, 2 the supervisors too, 3 written before response times were kept"
     )
     created_at = fields.DatetimeField()
 

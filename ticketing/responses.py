@@ -24,8 +24,9 @@ from ticketing.models import Ticket, TicketMessage
 
 FAST = timedelta(seconds=180)
 """The response time the 3-minute response rate counts."""
-AGENT, SUPERVISORS = 1, 2
-"""Values of ``ticket_message.nudged``."""
+AGENT, SUPERVISORS, UNKNOWN = 1, 2, 3
+"""Values of ``ticket_message.nudged`` (0: nobody yet); 3: written before response times were kept
+(0016_presence): nobody is nudged about it, and its response time is unknown."""
 
 
 async def answered(ticket: Ticket, now: datetime, calendar: BusinessCalendar) -> int:
@@ -77,3 +78,30 @@ async def overdue(now: datetime, calendar: BusinessCalendar, nudge: timedelta) -
         found[message.ticket_id] = (max(best[0], level), max(best[1], int(waited.total_seconds())))
     tickets = {t.id: t for t in await Ticket.filter(id__in=list(found))} if found else {}
     return [Overdue(tickets[i], level, waited) for i, (level, waited) in sorted(found.items()) if i in tickets]
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseRate:
+    """Customer messages of a period and how many were answered within :data:`FAST`."""
+
+    messages: int
+    fast: int
+
+    @property
+    def rate(self) -> float | None:
+        """The 3-minute response rate; None when no customer wrote."""
+        return self.fast / self.messages if self.messages else None
+
+
+async def response_rate(start: datetime, end: datetime, *, business: bool = True) -> ResponseRate:
+    """Customer messages written in [start, end) and those answered within 180 s — of business
+    time (``business``: a message written at night and answered as the shop opens counts as fast,
+    as shop platforms count it) or of the wall clock. Unanswered messages count as slow; messages
+    from before response times were kept (``nudged`` 3, by 0016_presence) are left out."""
+    written = TicketMessage.filter(
+        direction="in", created_at__gte=start.astimezone(UTC), created_at__lt=end.astimezone(UTC)
+    ).exclude(nudged=UNKNOWN)
+    column = "response_business_seconds" if business else "response_seconds"
+    messages = await written.count()
+    fast = await written.filter(**{f"{column}__lte": int(FAST.total_seconds())}).count()
+    return ResponseRate(messages, fast)

@@ -5,8 +5,9 @@ customer message when it was answered, how long it waited (wall clock and busine
 whether its agent or the supervisors were nudged about it. Nullable columns and a column with a
 default: older databases keep all their rows.
 
-Customer messages already in the database are marked nudged (2): a database that upgrades does
-not nudge anyone about messages older than the upgrade, and their response times stay unknown."""
+Customer messages already in the database are marked 3 (written before response times were
+kept): a database that upgrades nudges nobody about them, and the 3-minute response rate leaves
+them out rather than count them as never answered."""
 
 from tortoise import fields, migrations
 from tortoise.migrations import operations as ops
@@ -61,8 +62,8 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='TicketMessage',
             name='nudged',
-            field=fields.SmallIntField(default=0, db_default=0, description="a customer's message left waiting: 1 its agent was nudged, 2 the supervisors too"),
+            field=fields.SmallIntField(default=0, db_default=0, description="a customer's message left waiting: 1 its agent was nudged, 2 the supervisors too, 3 written before response times were kept"),
         ),
         # Messages from before the upgrade: nobody is nudged about them.
-        ops.RunSQL("UPDATE ticket_message SET nudged = 2 WHERE direction = 'in'"),
+        ops.RunSQL("UPDATE ticket_message SET nudged = 3 WHERE direction = 'in'"),
     ]
