@@ -233,3 +233,23 @@ async def test_round_robin_takes_turns_where_least_loaded_gives_the_agent_with_f
         bot.travel(MONDAY_10 + timedelta(minutes=2))
         await customers[2].say("/complaint broken")
         assert (await ticket_of(customers[2])).assignee.username == expected
+
+
+async def test_a_customer_returning_after_sticky_hours_is_given_like_anyone(start_bot) -> None:
+    async with start_bot(desk=DeskSettings(assignment="least_loaded", sticky_hours=72)) as bot:
+        bot.travel(MONDAY_10)
+        wang, li, _zhao = staff(bot)
+        await wang.say("/online")
+        returning = bot.add_customer(first_name="Ada")
+        await returning.say("/complaint the zipper is broken")
+        await wang.in_topic(await ticket_of(returning)).say("/close")
+        thursday = MONDAY_10 + timedelta(days=3, minutes=1)  # 72 h and a minute later
+        bot.travel(thursday)
+        await wang.say("/online")
+        await li.say("/online")
+        await bot.add_customer(first_name="B").say("/complaint late")  # → li (never given one)
+        bot.travel(thursday + timedelta(minutes=1))
+        await bot.add_customer(first_name="C").say("/complaint late")  # → wang (fewer)
+        bot.travel(thursday + timedelta(minutes=2))
+        await returning.say("/complaint the zipper broke again")
+        assert (await ticket_of(returning)).assignee.username == "li"  # not wang's any more: li's turn
