@@ -71,7 +71,8 @@ def _command(said: str | None) -> str | None:
     """``/away@kefu_bot now`` → ``away``; None for a message that is no command."""
     if not said or not said.startswith("/"):
         return None
-    return said[1:].split(None, 1)[0].split("@", 1)[0].lower() if len(said) > 1 else None
+    words = said[1:].split(None, 1)
+    return words[0].split("@", 1)[0].lower() if words else None
 
 
 async def online_command(update: Update, context: KefuContext) -> None:
