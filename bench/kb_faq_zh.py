@@ -34,9 +34,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from kb_routing import ROOT, colloquial_scores, percentile_ms, read_csv, shipped_settings  # noqa: E402  (sets BLAS threads)
-
 import numpy as np  # noqa: E402
+from kb_routing import (  # noqa: E402  (sets BLAS threads)
+    ROOT,
+    colloquial_scores,
+    percentile_ms,
+    read_csv,
+    shipped_settings,
+)
 
 from knowledge_base.entries import Entry  # noqa: E402
 from knowledge_base.kb import KnowledgeBase  # noqa: E402

@@ -46,7 +46,13 @@ from ticketing.service import (
     set_pending,
     set_priority,
 )
-from ticketing.snippets import SnippetError, delete_snippet, list_snippets, render_snippet, save_snippet
+from ticketing.snippets import (
+    SnippetError,
+    delete_snippet,
+    list_snippets,
+    render_snippet,
+    save_snippet,
+)
 from ticketing.triage import PRIORITIES
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,14 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Bot, Message, MessageOriginChannel, MessageOriginChat, MessageOriginHiddenUser, MessageOriginUser
+from telegram import (
+    Bot,
+    Message,
+    MessageOriginChannel,
+    MessageOriginChat,
+    MessageOriginHiddenUser,
+    MessageOriginUser,
+)
 from telegram.error import BadRequest
 
 from bot.core.i18n import text

@@ -45,8 +45,8 @@ from bot.core.i18n import text
 from bot.telegram.longtext import MAX_CAPTION, MAX_TEXT, send_long
 from handlers.agent_group import (
     agent_of,
-    formatting,
     forgotten_explained,
+    formatting,
     media_of,
     post_in_topic,
     ticket_here,

@@ -22,10 +22,25 @@ from telegram.ext import ApplicationHandlerStop
 from bot.context import KefuContext
 from bot.core.config import Settings
 from bot.core.i18n import text
-from handlers.agent_group import agent_of, forgotten_explained, formatting, media_of, send_to_customer, ticket_here
+from handlers.agent_group import (
+    agent_of,
+    forgotten_explained,
+    formatting,
+    media_of,
+    send_to_customer,
+    ticket_here,
+)
 from ticketing.lifecycle import CLOSED, RESOLVED, can_move
 from ticketing.models import Agent, Customer, Ticket, TicketMessage
-from ticketing.quality import QualityRules, held_message, hold, keep_edited, release, remind_on_close, warn
+from ticketing.quality import (
+    QualityRules,
+    held_message,
+    hold,
+    keep_edited,
+    release,
+    remind_on_close,
+    warn,
+)
 
 _FILE_FIELDS: dict[str, dict[str, Any]] = {
     "document": {}, "voice": {"duration": 0}, "audio": {"duration": 0}, "video": {"width": 0, "height": 0, "duration": 0},

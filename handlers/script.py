@@ -43,7 +43,7 @@ def convert_keeping_entities(said: str, entities: Sequence[MessageEntity]) -> tu
     index = _indexes(said, edges)
     moved: dict[int, int] = {edges[0]: 0}
     pieces: list[str] = []
-    for start, end in zip(edges, edges[1:]):
+    for start, end in zip(edges, edges[1:], strict=False):
         piece = to_traditional(said[index[start]:index[end]])
         pieces.append(piece)
         moved[end] = moved[start] + utf16_len(piece)

@@ -33,13 +33,26 @@ from bot.context import KefuContext
 from bot.core.fit import cut
 from bot.core.i18n import html_text, text
 from bot.intake import inbox
-from handlers.agent_group import agent_name, agent_of, media_of, post_in_topic, ticket_here
-from handlers.callbacks import AllowHeld, BanHeld, ForgetMe, KeepMyData, NotARobot, parse
+from handlers.agent_group import (
+    agent_name,
+    agent_of,
+    media_of,
+    post_in_topic,
+    ticket_here,
+)
+from handlers.callbacks import (
+    AllowHeld,
+    BanHeld,
+    ForgetMe,
+    KeepMyData,
+    NotARobot,
+    parse,
+)
 from handlers.common import ECHO_LIMIT, TELEGRAM_ID_MAX, customer_of
 from handlers.tickets import after_command
 from ticketing import moderation
-from ticketing.moderation import Standing
 from ticketing.models import Customer, Ticket
+from ticketing.moderation import Standing
 from ticketing.service import active_ticket, close
 
 log = logging.getLogger(__name__)

@@ -40,7 +40,13 @@ import scipy.linalg
 import scipy.sparse as sp
 from rapidfuzz import fuzz, process
 
-from knowledge_base.features import _HAN, _word_grams, features, normalize, normalize_many
+from knowledge_base.features import (
+    _HAN,
+    _word_grams,
+    features,
+    normalize,
+    normalize_many,
+)
 
 LAMBDA = 1e-4
 """Ridge on the within-class scatter, relative to its size (measured: 1e-5 … 1e-2)."""

@@ -37,9 +37,9 @@ from functools import cache
 from typing import TYPE_CHECKING, Literal
 
 from bot.core.language import Language, detect_language
+from knowledge_base.features import normalize
 from knowledge_base.kb import KnowledgeBase
 from knowledge_base.matcher import Candidate
-from knowledge_base.features import normalize
 from knowledge_base.signals import ANGER_WORDS, STATUS_CUES, Lexicon, only_filler, words
 from knowledge_base.smalltalk import SmallTalk, match_smalltalk
 

@@ -58,8 +58,8 @@ from scheduler import outbox
 from scheduler.messages import render
 from scheduler.models import Campaign, OutboxMessage
 from ticketing.customers import NAME_LIMIT
-from ticketing.moderation import Standing
 from ticketing.models import Customer
+from ticketing.moderation import Standing
 
 SEGMENTS = ("all", "new", "returning", "vip", "inactive_30", "inactive_90")
 RECENT = timedelta(days=30)

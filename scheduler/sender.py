@@ -39,8 +39,8 @@ from scheduler.campaigns import CANCELLED
 from scheduler.messages import render
 from scheduler.models import Campaign, OutboxMessage
 from scheduler.quiet_hours import customer_zone, next_allowed
-from ticketing.moderation import Standing
 from ticketing.models import Ticket, TicketStatus
+from ticketing.moderation import Standing
 
 log = logging.getLogger(__name__)
 PER_CHAT_GAP = timedelta(seconds=1)

@@ -17,10 +17,10 @@ from bot.core.crypto import looks_encrypted
 from orders.models import Order, OrderEvent
 from orders.service import orders_for
 from orders.sources import LocalOrderSource
-from tests.harness import BOTH_DATABASES, postgres_admin
-from ticketing.customers import record_customer
 from scheduler.models import Campaign
+from tests.harness import BOTH_DATABASES, postgres_admin
 from ticketing.business_hours import BusinessCalendar
+from ticketing.customers import record_customer
 from ticketing.models import Agent, Customer, Ticket, TicketMessage
 from ticketing.responses import overdue, response_rate
 

@@ -63,7 +63,7 @@ async def test_an_agent_bans_a_customer_in_their_topic_and_what_they_write_reach
     ticket = await ticket_of(customer)
     before = bot.emulator.seq
     banned = await agent.in_topic(ticket).say("/ban insults the staff")
-    assert banned.texts[0] == "⛔ Lei Li 封禁了 Emma Smith (%d)：其消息将被直接丢弃，未结工单已关闭（不通知客户）。/unban 可解除。" % customer.id
+    assert banned.texts[0] == f"⛔ Lei Li 封禁了 Emma Smith ({customer.id})：其消息将被直接丢弃，未结工单已关闭（不通知客户）。/unban 可解除。"
     assert bot.emulator.bot_messages(customer.chat_id, since=before) == []  # not told, not even that the ticket closed
     assert (await Ticket.get(id=ticket.id)).status == "closed"
 

@@ -36,7 +36,14 @@ from datetime import UTC, datetime, timedelta
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from ticketing.lifecycle import NEW, OPEN, Assigned, change_status, log_event, ticket_assigned
+from ticketing.lifecycle import (
+    NEW,
+    OPEN,
+    Assigned,
+    change_status,
+    log_event,
+    ticket_assigned,
+)
 from ticketing.models import WORKING, Agent, Ticket
 from ticketing.presence import Assignment, Desk, Presence, open_counts
 

@@ -19,8 +19,8 @@ from tortoise.transactions import in_transaction
 
 from bot.core.batch import Batch
 from bot.core.fit import cut, storable
-from ticketing.business_hours import BusinessCalendar
 from ticketing import responses
+from ticketing.business_hours import BusinessCalendar
 from ticketing.lifecycle import (
     CLOSED,
     DONE,

@@ -26,16 +26,21 @@ from .limits import (
     MAX_CALLBACK_ANSWER_LENGTH,
     MAX_CAPTION_LENGTH,
     MAX_DOWNLOAD_BYTES,
+    MAX_MEDIA_GROUP,
     MAX_TEXT_LENGTH,
     MEDIA_KEYS,
     NOT_MODIFIED,
-    MAX_MEDIA_GROUP,
     PRIMARY_CONTENT_KEYS,
     TOPIC_ICON_COLORS,
     ApiError,
     bad_request,
 )
-from .markup import EntityParseError, parse_formatted, utf16_len, validate_inline_keyboard
+from .markup import (
+    EntityParseError,
+    parse_formatted,
+    utf16_len,
+    validate_inline_keyboard,
+)
 from .records import ChatState, StoredFile, chat_member, compact, forward_origin, now
 from .updates import Updates
 from .wire import Params, Upload, dumps

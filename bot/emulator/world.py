@@ -349,7 +349,7 @@ class World:
         while not (found := self._records_after(chat_id, since)):
             remaining = deadline - loop.time()
             if remaining <= 0 or not await self._bot_message_signal.wait(remaining):
-                raise asyncio.TimeoutError(
+                raise TimeoutError(
                     f"no bot message in chat {chat_id} after seq {since} within {timeout}s"
                 )
         return found[0].view()

@@ -78,7 +78,9 @@ def bitext_folds(k: int = 5) -> list[tuple[list[tuple[str, str]], list[tuple[str
 def colloquial_rows() -> list[tuple[str, str | None]]:
     """(text, intent or None when out of domain) of ``colloquial.csv`` and dev.csv's tuning half."""
     sys.path.insert(0, str(ROOT / "bench"))
-    from kb_routing import colloquial_split  # the benchmark's split, so the two never disagree
+    from kb_routing import (
+        colloquial_split,  # the benchmark's split, so the two never disagree
+    )
 
     with (HERE / "colloquial.csv").open(encoding="utf-8", newline="") as file:
         rows = list(csv.DictReader(file))
