@@ -67,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--json", action="store_true", help="every figure as JSON instead of the summary")
     report.add_argument("--png", metavar="FILE", help="also write the chart as a PNG")
     report.add_argument("--csv", metavar="DIR", help="also write metrics.csv and series.csv into DIR")
+    report.add_argument("--xlsx", metavar="FILE", help="also write the report as an Excel workbook, one sheet per table")
 
     privacy = commands.add_parser("privacy", help="customers' personal data: the keys that encrypt it")
     privacy_commands = privacy.add_subparsers(dest="privacy_command", required=True, metavar="ACTION")
@@ -161,7 +162,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
         async with open_database(settings):
             return await run_report(
                 days=args.days, timezone=settings.scheduler.timezone, periods=settings.reports.periods,
-                language=settings.telegram.agent_language, as_json=args.json, png=args.png, csv_dir=args.csv,
+                language=settings.telegram.agent_language, as_json=args.json, png=args.png, csv_dir=args.csv, xlsx=args.xlsx,
             )
     if args.command == "privacy":
         from bot.privacy import rotate

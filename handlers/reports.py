@@ -43,4 +43,4 @@ async def post_weekly(app: KefuApp, event: WeeklyReport) -> None:
 async def _post_report(app: KefuApp, report: Report, chat_id: int, thread_id: int | None = None, title: str = "") -> None:
     summary = summary_text(report, app.bot_data.agent_language)
     await send_long(app.bot, chat_id, f"{title}\n{summary}".strip(), message_thread_id=thread_id)
-    await app.bot.send_photo(chat_id, chart_png(report), message_thread_id=thread_id)
+    await app.bot.send_photo(chat_id, chart_png(report, app.bot_data.agent_language), message_thread_id=thread_id)

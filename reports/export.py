@@ -7,19 +7,11 @@ import json
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from reports import Report, compute_report
 from reports.summary import chart_png, summary_text
-
-
-def flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    """``{"a": {"b": 1}}`` → ``[("a.b", 1)]``; lists are numbered."""
-    if isinstance(value, dict):
-        return [row for key, item in value.items() for row in flatten(item, f"{prefix}{key}.")]
-    if isinstance(value, list):
-        return [row for n, item in enumerate(value) for row in flatten(item, f"{prefix}{n}.")]
-    return [(prefix.rstrip("."), value)]
+from reports.xlsx import flatten, write_xlsx
 
 
 def write_csv(report: Report, folder: Path) -> list[Path]:
@@ -43,6 +35,7 @@ def write_csv(report: Report, folder: Path) -> list[Path]:
 
 async def run_report(
     *, days: int, timezone: str, periods: int, language: str, as_json: bool, png: str | None, csv_dir: str | None,
+    xlsx: str | None = None,
     out: TextIO = sys.stdout, now: datetime | None = None,
 ) -> int:
     end = now or datetime.now(UTC)
@@ -53,9 +46,12 @@ async def run_report(
     else:
         out.write(summary_text(report, language) + "\n")
     if png:
-        Path(png).write_bytes(chart_png(report))
+        Path(png).write_bytes(chart_png(report, language))
         print(f"kefu: chart written to {png}", file=sys.stderr)
     if csv_dir:
         for path in write_csv(report, Path(csv_dir)):
             print(f"kefu: {path} written", file=sys.stderr)
+    if xlsx:
+        sheets = write_xlsx(report, Path(xlsx))
+        print(f"kefu: {xlsx} written ({', '.join(sheets)})", file=sys.stderr)
     return 0

@@ -62,14 +62,13 @@ def summary_text(report: Report, language: str) -> str:
     )
 
 
-def chart_png(report: Report) -> bytes:
-    """The chart for the report: CSAT and complaint rate per period, complaints by category."""
+def chart_png(report: Report, language: str = "en") -> bytes:
+    """The chart for the report in ``language``: CSAT and complaint rate per period, complaints by category."""
     zone = ZoneInfo(report.timezone)
     csat, complaints = report.series["csat_score"], report.series["complaint_rate"]
-    labels = [f"{start.astimezone(zone):%m-%d}" for start in csat.period_starts]
-    days = round((report.end - report.start).total_seconds() / 86400)
     return report_chart(
-        labels, csat.values, complaints.values,
+        [start.astimezone(zone) for start in csat.period_starts], csat.values, complaints.values,
         {name: share.value or 0.0 for name, share in report.complaints.concentration.items() if share.numerator},
-        title=f"Service quality · {days} days to {(report.end - timedelta(seconds=1)).astimezone(zone):%Y-%m-%d}",
+        days=round((report.end - report.start).total_seconds() / 86400),
+        last_day=(report.end - timedelta(seconds=1)).astimezone(zone), language=language,
     )
