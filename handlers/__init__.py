@@ -94,6 +94,7 @@ def register(app: KefuApp, settings: Settings) -> None:
     app.add_handler(on_press(privacy.button, callbacks.ForgetMe, callbacks.KeepMyData))
     app.add_handler(on_press(surveys.button, callbacks.Stars, callbacks.SkipComment))
     app.add_handler(on_press(surveys.servqual_button, callbacks.Servqual))
+    app.add_handler(on_press(surveys.nps_button, callbacks.NpsScore))
     # Right after rating a survey, the customer's next text is the comment, not a ticket message.
     app.add_handler(MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, surveys.comment), group=-3)
 

@@ -18,8 +18,8 @@ The wire formats are those of every kefu before, so a button already sent keeps 
 - ``tc:cat:<ticket>:<category>``, ``tc:solved:<ticket>`` TicketCategory, TicketSolved
   (handlers/tickets.py)
 - ``pv:forget``, ``pv:keep`` ForgetMe, KeepMyData (handlers/privacy.py)
-- ``sv:<outbox>:<1-5>``, ``svskip:<outbox>``, ``sq:<outbox>:start``, ``sq:<outbox>:<step>:<1-7>``
-  Stars, SkipComment, Servqual (handlers/surveys.py)
+- ``sv:<outbox>:<1-5>``, ``svskip:<outbox>``, ``sq:<outbox>:start``, ``sq:<outbox>:<step>:<1-7>``,
+  ``svn:<outbox>:<0-10>`` Stars, SkipComment, Servqual, NpsScore (handlers/surveys.py)
 - ``tk:claim:<ticket>``, ``tk:close:<ticket>``, ``tk:prio:<ticket>[:<level>]`` ClaimTicket,
   CloseTicket, SetPriority (handlers/desk.py)
 - ``cp:seg:<segment>``, ``cp:tpl:<template>``, ``cp:send``, ``cp:cancel``,
@@ -45,7 +45,14 @@ from bot.context import KefuContext
 from bot.core.callback_data import ROW_ID, Button, Kinds, any_text, one_of, some_text
 from bot.core.i18n import LANGUAGE_NAMES
 from bot.core.language import Language
-from scheduler.buttons import OrderDetails, OrderProblem, Servqual, SkipComment, Stars
+from scheduler.buttons import (
+    NpsScore,
+    OrderDetails,
+    OrderProblem,
+    Servqual,
+    SkipComment,
+    Stars,
+)
 from scheduler.campaigns import TEMPLATES, valid_segment
 from ticketing.triage import CATEGORIES, PRIORITIES, Category, Priority
 
@@ -332,7 +339,7 @@ class BanHeld(Button):
 KINDS = Kinds(
     PickLanguage, FeedbackUp, FeedbackDown, AskPerson, PickEntry, FollowUp,
     OrderDetails, OrderProblem, OrderPerson, TicketCategory, TicketSolved, ForgetMe, KeepMyData,
-    Stars, SkipComment, Servqual,
+    Stars, SkipComment, Servqual, NpsScore,
     ClaimTicket, CloseTicket, SetPriority,
     CampaignSegment, CampaignTemplate, SendCampaign, CancelCampaign, StopCampaign, KeepCampaign,
     AcceptCandidate, RejectCandidate, AttachQuestion, AttachAsNewEntry,

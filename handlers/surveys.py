@@ -1,4 +1,4 @@
-"""The customer's side of the scheduler's surveys: CSAT stars and comment, SERVQUAL."""
+"""The customer's side of the scheduler's surveys: CSAT stars and comment, NPS, SERVQUAL."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from telegram.ext import ApplicationHandlerStop
 from bot.context import KefuContext
 from bot.core.i18n import text
 from handlers.common import customer_and_language
-from scheduler.buttons import Servqual, SkipComment, Stars
-from scheduler.messages import servqual_scale
+from scheduler.buttons import NpsScore, Servqual, SkipComment, Stars
+from scheduler.messages import nps_scale, servqual_scale
 from scheduler.models import OutboxMessage
+from scheduler.nps import ASKED_UNDER, rate_nps
 from scheduler.surveys import STEPS, add_comment, answer_servqual, rate
 
 COMMENT = "survey_comment"  # user_data: the response id waiting for the customer's comment
@@ -36,10 +37,35 @@ async def button(update: Update, context: KefuContext, pressed: Stars | SkipComm
         return
     await query.answer()
     context.user_data[COMMENT] = rated.response.id
-    skip = InlineKeyboardMarkup([[InlineKeyboardButton(text(language, "survey_button_skip"), callback_data=SkipComment(message.id).pack())]])
-    await query.edit_message_text(
-        f"{query.message.text}\n\n{text(language, 'survey_rated', stars='⭐' * rated.response.score)}", reply_markup=skip
-    )
+    said = f"{query.message.text}\n\n{text(language, 'survey_rated', stars='⭐' * rated.response.score)}"
+    if context.settings.scheduler.nps and message.kind == ASKED_UNDER:  # then "would you recommend us?"
+        await query.edit_message_text(f"{said}\n\n{text(language, 'survey_nps_question')}",
+                                      reply_markup=nps_scale(message.id, text(language, "survey_button_skip")))
+        return
+    await query.edit_message_text(said, reply_markup=_skip(language, message.id))
+
+
+def _skip(language: str, outbox_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[InlineKeyboardButton(text(language, "survey_button_skip"), callback_data=SkipComment(outbox_id).pack())]])
+
+
+async def nps_button(update: Update, context: KefuContext, pressed: NpsScore) -> None:
+    """0–10 under the stars: stored once; the comment can still follow."""
+    query = update.callback_query
+    customer, language = await customer_and_language(update)
+    message = await OutboxMessage.get_or_none(id=pressed.outbox_id, customer=customer, kind=ASKED_UNDER)
+    if message is None:
+        await query.answer(text(language, "button_invalid"), show_alert=True)
+        return
+    rated = await rate_nps(message, pressed.score, context.now())
+    if not rated.first:
+        await query.answer(text(language, "survey_nps_already", score=rated.response.score))
+        return
+    await query.answer()
+    asked = text(language, "survey_nps_question")
+    said = query.message.text.removesuffix(asked).rstrip()
+    await query.edit_message_text(f"{said}\n\n{text(language, 'survey_nps_rated', score=pressed.score)}",
+                                  reply_markup=_skip(language, message.id))
 
 
 async def servqual_button(update: Update, context: KefuContext, pressed: Servqual) -> None:

@@ -27,6 +27,7 @@ from reports.metrics import (
     per_period,
     ratio,
 )
+from reports.nps import Nps, nps
 from reports.rfm import RfmReport, rfm
 from reports.trend import TrendReading, Verdict, read_trend
 from ticketing.triage import CATEGORIES
@@ -62,6 +63,8 @@ class SatisfactionReport:
     response_rate: Ratio
     """CSAT responses ÷ CSAT surveys sent in the period."""
     servqual: dict[str, ServqualGap]
+    nps: Nps
+    """Net Promoter Score of the survey's optional 0–10 question (reports/nps.py)."""
 
 
 @dataclass(frozen=True)
@@ -263,6 +266,7 @@ async def _satisfaction(start: datetime, end: datetime, headlines: _Headlines) -
         csat_by_segment=by_key(await metrics.csat(own, "segment"), 0),
         response_rate=ratio(overall.responses, sent.get(0)),
         servqual=await metrics.servqual_gaps(start, end),
+        nps=await nps(start, end),
     )
 
 

@@ -17,6 +17,7 @@ from bot.core.callback_data import ROW_ID, Button, any_text, whole
 from scheduler.surveys import STEPS
 
 STAR = whole(1, 5)
+ZERO_TO_TEN = whole(0, 10)
 SCALE = whole(1, 7)
 STEP = whole(0, len(STEPS) - 1)
 
@@ -27,6 +28,16 @@ class Stars(Button):
 
     PREFIX = "sv"
     FIELDS = (ROW_ID, STAR)
+    outbox_id: int
+    score: int
+
+
+@dataclass(frozen=True)
+class NpsScore(Button):
+    """``svn:<outbox id>:<0-10>``: "would you recommend us?" under the stars (``[scheduler] nps``)."""
+
+    PREFIX = "svn"
+    FIELDS = (ROW_ID, ZERO_TO_TEN)
     outbox_id: int
     score: int
 

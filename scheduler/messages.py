@@ -10,7 +10,14 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.core.i18n import text
-from scheduler.buttons import OrderDetails, OrderProblem, Servqual, Stars
+from scheduler.buttons import (
+    NpsScore,
+    OrderDetails,
+    OrderProblem,
+    Servqual,
+    SkipComment,
+    Stars,
+)
 from scheduler.models import OutboxMessage
 from ticketing.models import Customer
 
@@ -44,8 +51,17 @@ def render(message: OutboxMessage, customer: Customer) -> tuple[str, InlineKeybo
 
 def stars(outbox_id: int) -> InlineKeyboardMarkup:
     """1–5 stars, in two rows so that they stay readable on a phone."""
-    button = lambda score: InlineKeyboardButton("⭐" * score, callback_data=Stars(outbox_id, score).pack())  # noqa: E731
+    button = lambda score: InlineKeyboardButton("⭐" * score, callback_data=Stars(outbox_id, score).pack())
     return InlineKeyboardMarkup([[button(s) for s in (1, 2, 3)], [button(s) for s in (4, 5)]])
+
+
+def nps_scale(outbox_id: int, skip: str) -> InlineKeyboardMarkup:
+    """0 (not at all likely) … 10 (extremely likely) in two rows, and the comment's Skip under them."""
+    button = lambda score: InlineKeyboardButton(str(score), callback_data=NpsScore(outbox_id, score).pack())
+    return InlineKeyboardMarkup([
+        [button(s) for s in range(6)], [button(s) for s in range(6, 11)],
+        [InlineKeyboardButton(skip, callback_data=SkipComment(outbox_id).pack())],
+    ])
 
 
 def servqual_scale(outbox_id: int, step: int) -> InlineKeyboardMarkup:

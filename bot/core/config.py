@@ -338,6 +338,7 @@ class SchedulerSettings(_Section):
     revisit_days: int = Field(default=7, ge=0)
     tick_seconds: float = Field(default=1, gt=0, le=60)
     servqual_sample: float = Field(default=0.0, ge=0, le=1)
+    nps: bool = False
     greetings: list[str] = Field(
         default_factory=lambda: [
             "new_year", "spring_festival", "lantern", "dragon_boat", "qixi", "mid_autumn", "double_ninth",
