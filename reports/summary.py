@@ -41,7 +41,7 @@ def summary_text(report: Report, language: str) -> str:
     csat = report.satisfaction.csat
     backlog = report.service.backlog
     missed = "; ".join(f"“{m.example[:40]}” ×{m.count}" for m in report.bot.top_missed[:3]) or "—"
-    return text(
+    summary = text(
         language, "report_summary",
         start=f"{report.start.astimezone(zone):%Y-%m-%d}", end=f"{(report.end - timedelta(seconds=1)).astimezone(zone):%Y-%m-%d}",
         days=round((report.end - report.start).total_seconds() / 86400),
@@ -60,6 +60,20 @@ def summary_text(report: Report, language: str) -> str:
         active=report.customers.active, new=report.customers.new, returning=report.customers.returning,
         repeat_purchase=percent(report.customers.rfm.repeat_purchase), missed=missed,
     )
+    return _with_nps(summary, report, language)
+
+
+def _with_nps(summary: str, report: Report, language: str) -> str:
+    """The NPS line under the CSAT line (the one starting ⭐), only when anyone answered: the
+    question is optional ([scheduler] nps), and a dash there would read as a missing figure."""
+    nps = report.satisfaction.nps
+    if nps.score is None:
+        return summary
+    line = text(language, "report_nps", score=f"{nps.score:+.0f}", answers=nps.responses, promoters=nps.promoters,
+                detractors=nps.detractors)
+    lines = summary.split("\n")
+    at = next((n + 1 for n, item in enumerate(lines) if item.startswith("⭐")), len(lines))
+    return "\n".join([*lines[:at], line, *lines[at:]])
 
 
 def chart_png(report: Report, language: str = "en") -> bytes:

@@ -90,3 +90,19 @@ def test_the_nps_button_carries_zero_to_ten_and_nothing_else() -> None:
     assert parse("svn:7:0") == NpsScore(7, 0) and parse("svn:7:10") == NpsScore(7, 10)
     assert NpsScore(7, 9).pack() == "svn:7:9"
     assert all(parse(data) is None for data in ("svn:7:11", "svn:7:-1", "svn:7:", "svn:0:5", "svn:7:5:1"))
+
+
+def test_the_summary_shows_nps_under_csat_only_when_someone_answered() -> None:
+    from types import SimpleNamespace
+
+    from reports.nps import Nps
+    from reports.summary import _with_nps
+
+    summary = "📊 report\n⭐ CSAT 80\n⏱ First response"
+    answered = SimpleNamespace(satisfaction=SimpleNamespace(nps=nps_of(2, 2, 3)))
+    assert _with_nps(summary, answered, "en").split("\n")[2] == "📣 NPS -14 (7 answers: 2 promoters, 3 detractors)"
+    assert _with_nps(summary, answered, "zh-Hans").split("\n")[2] == "📣 净推荐值 NPS -14（7 份回答：推荐者 2，贬损者 3）"
+    positive = SimpleNamespace(satisfaction=SimpleNamespace(nps=nps_of(3, 0, 1)))
+    assert "NPS +50 " in _with_nps(summary, positive, "en")
+    nobody = SimpleNamespace(satisfaction=SimpleNamespace(nps=Nps(0, 0, 0, 0, None)))
+    assert _with_nps(summary, nobody, "en") == summary
