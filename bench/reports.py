@@ -2,7 +2,8 @@
 
 Seeds a shop with ``--tickets`` tickets over 180 days and proportional data (a customer for
 every 5 tickets, 2 questions and 2 ticket messages a ticket, CSAT answers for 40 % of them,
-SERVQUAL for 5 %, a sent survey for 50 %, an order for 50 %) into a fresh SQLite file and a
+SERVQUAL for 5 %, a sent survey for 50 %, an order for 50 % with its carrier, shipping and
+delivery times and two tracking scans, 5 % of them an exception) into a fresh SQLite file and a
 fresh PostgreSQL database (``kefu_bench_reports``, created and dropped), with bulk inserts; then
 times ``compute_report`` (6 periods, so the series reach 6 × the period back) for the last 30
 and the last 90 days on each, three runs each.
@@ -30,8 +31,9 @@ sys.path.insert(0, str(ROOT))
 
 from bot import privacy  # noqa: E402
 from bot.core import crypto, db  # noqa: E402
+from knowledge_base.loader import load_entries  # noqa: E402
 from knowledge_base.models import Question  # noqa: E402
-from orders.models import Order, OrderStatus  # noqa: E402
+from orders.models import DeliveryException, EventKind, Order, OrderEvent, OrderStatus  # noqa: E402
 from reports import compute_report  # noqa: E402
 from scheduler.models import OutboxMessage, SurveyResponse  # noqa: E402
 from ticketing.models import Agent, Customer, Ticket, TicketMessage  # noqa: E402
@@ -43,6 +45,9 @@ BATCH = 2000
 DATABASE = "kefu_bench_reports"
 ADMIN_URL = os.environ.get("KEFU_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 QUESTIONS = [f"question {n}" for n in range(400)]
+ENTRIES = sorted(load_entries([]))
+"""The shipped KB's entry ids: a question's entry follows from its text, about a third pre-sale."""
+CARRIERS = ("SF", "ZTO", "YTO", "JD", "EMS", None)
 
 
 def _moment(rng: random.Random, span: timedelta = SPAN) -> datetime:
@@ -97,6 +102,7 @@ def _questions(rng: random.Random, count: int, customers: int) -> Iterator[Quest
             customer_id=rng.randrange(1, customers + 1), text=normalized, normalized=normalized, language="en",
             action=rng.choice(("answer", "answer", "answer", "order_status", "handoff", None)), band=band,
             feedback=rng.choice((None, None, None, "up", "down")), asked_at=_moment(rng),
+            entry_id=ENTRIES[QUESTIONS.index(normalized) % len(ENTRIES)],
         )
 
 
@@ -130,12 +136,28 @@ def _outbox(rng: random.Random, count: int, customers: int) -> Iterator[OutboxMe
 
 def _orders(rng: random.Random, count: int, customers: int) -> Iterator[Order]:
     statuses = list(OrderStatus)
+    road = random.Random(22)  # the logistics columns: their own draws, the rest of the seed unchanged
     for n in range(count):
         at = _moment(rng, timedelta(days=540))
+        shipped = at + timedelta(hours=road.uniform(2, 72)) if road.random() < 0.8 else None
+        delivered = shipped + timedelta(hours=road.uniform(12, 150)) if shipped and road.random() < 0.9 else None
         yield Order(
             order_no=f"BENCH{n:08d}", phone=f"+86138{rng.randrange(customers):08d}", status=rng.choice(statuses),
             items=[], amount=Decimal(rng.randrange(1000, 100000)) / 100, currency="CNY", created_at=at, updated_at=at,
+            carrier=road.choice(CARRIERS), shipped_at=shipped, delivered_at=delivered,
+            expected_delivery=(at + timedelta(days=4)).date() if road.random() < 0.5 else None,
         )
+
+
+def _order_events(count: int) -> Iterator[OrderEvent]:
+    """Two tracking scans per order, every 20th with an exception (orders are ids 1 … count)."""
+    road, kinds = random.Random(23), list(DeliveryException)
+    for n in range(1, count + 1):
+        at = _moment(road, timedelta(days=540))
+        for scan in range(2):
+            exception = road.choice(kinds) if scan and n % 20 == 0 else None
+            yield OrderEvent(order_id=n, kind=EventKind.TRACKING, happened_at=at + timedelta(hours=scan),
+                             description="scan", exception=exception, recorded_at=at)
 
 
 async def _insert(model: Any, rows: Iterator[Any]) -> int:
@@ -164,6 +186,7 @@ async def seed(tickets: int) -> None:
         "survey responses": await _insert(SurveyResponse, _surveys(rng, tickets, customers)),
         "surveys sent": await _insert(OutboxMessage, _outbox(rng, tickets // 2, customers)),
         "orders": await _insert(Order, _orders(rng, tickets // 2, customers)),
+        "order events": await _insert(OrderEvent, _order_events(tickets // 2)),
     }
     print(f"  seeded in {time.perf_counter() - started:.0f} s: " + ", ".join(f"{n:,} {what}" for what, n in counts.items()))
 

@@ -155,6 +155,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
             return await cli_import(args.file, region=settings.orders.default_region)
     if args.command == "report":
         from bot.runtime import open_database
+        from reports import report_options
         from reports.export import run_report
 
         if not 1 <= args.days <= 3660:
@@ -163,6 +164,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
             return await run_report(
                 days=args.days, timezone=settings.scheduler.timezone, periods=settings.reports.periods,
                 language=settings.telegram.agent_language, as_json=args.json, png=args.png, csv_dir=args.csv, xlsx=args.xlsx,
+                options=report_options(settings),
             )
     if args.command == "privacy":
         from bot.privacy import rotate

@@ -12,7 +12,7 @@ from bot.context import KefuApp, KefuContext
 from bot.core.i18n import text
 from bot.telegram.longtext import send_long
 from handlers import desk
-from reports import Report, compute_report
+from reports import Report, compute_report, report_options
 from reports.summary import chart_png, summary_text
 from scheduler.events import WeeklyReport
 
@@ -29,7 +29,7 @@ async def report_command(update: Update, context: KefuContext) -> None:
         return
     end = context.now()
     report = await compute_report(end - timedelta(days=int(found.group(1))), end, timezone=settings.scheduler.timezone,
-                                  periods=settings.reports.periods)
+                                  **report_options(settings))
     await _post_report(context.application, report, update.effective_chat.id, update.effective_message.message_thread_id)
 
 

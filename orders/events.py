@@ -31,7 +31,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from bot.core.crypto import blind_index
-from orders.models import EventKind, Order, OrderEvent, OrderStatus
+from orders.models import DeliveryException, EventKind, Order, OrderEvent, OrderStatus
 from orders.schema import OrderIn, TrackingIn, normalize_order_no
 
 log = logging.getLogger(__name__)
@@ -158,6 +158,7 @@ def tracking_events(order_id: int, data: OrderIn, now: datetime) -> list[OrderEv
             happened_at=e.time,
             place=e.place,
             description=e.description,
+            exception=e.exception,
             recorded_at=now,
         )
         for e in data.events
@@ -216,6 +217,7 @@ async def apply_event(
     description: str | None = None,
     event_id: str | None = None,
     version: int | None = None,
+    exception: DeliveryException | None = None,
 ) -> EventOutcome:
     """Record one event of order ``order_no``, once per ``event_id``.
 
@@ -223,6 +225,8 @@ async def apply_event(
     delivered_at), unless it is older than the stored order (:func:`is_older`, by ``version``
     or by ``at``): events that arrive out of order are kept in the history but do not turn a
     delivered order back into a shipped one. Tracking events only join the history.
+    ``exception`` marks what went wrong in delivery (lost, damaged, delivery_failed), for the
+    logistics report.
 
     Raises :class:`OrderNotFound`, and :class:`EventIdTaken` when ``event_id`` belongs to
     another order.
@@ -248,6 +252,7 @@ async def apply_event(
                 happened_at=at,
                 place=place,
                 description=description,
+                exception=exception,
                 recorded_at=now,
             )
             if moves and not stale:

@@ -134,6 +134,7 @@ def order_routes(settings: OrdersSettings, *, clock: Clock = lambda: datetime.no
                 description=event.description,
                 event_id=event.event_id,
                 version=event.version,
+                exception=event.exception,
             )
         except OrderNotFound:
             raise _refuse(web.HTTPNotFound, f"no order {order_no}; send it to POST /api/orders first") from None

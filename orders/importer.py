@@ -2,7 +2,8 @@
 
 Columns (CSV header, or keys of each JSON object): order_no, phone, status, items, amount,
 currency, created_at, and optionally carrier, tracking_no, paid_at, shipped_at, delivered_at,
-expected_delivery and events (the tracking history: a list of {time, place, description}).
+expected_delivery and events (the tracking history: a list of {time, place, description}, each
+with an optional exception: lost, damaged or delivery_failed).
 In a CSV, ``events`` is JSON text. ``items`` is JSON text too, or plain text as spreadsheets
 export it: one item, or several separated by ``;`` or line breaks within the cell, each ending
 in an optional quantity (``x2``, ``X 2``, ``×2``, ``*2``, ``＊2``; without one, 1), e.g.

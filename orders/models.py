@@ -33,6 +33,14 @@ class OrderStatus(StrEnum):
     RETURNED = "returned"
 
 
+class DeliveryException(StrEnum):
+    """What went wrong in delivery, as the shop marks a status or tracking event (the logistics report counts them)."""
+
+    LOST = "lost"
+    DAMAGED = "damaged"
+    DELIVERY_FAILED = "delivery_failed"
+
+
 class EventKind(StrEnum):
     STATUS = "status"
     TRACKING = "tracking"
@@ -92,6 +100,9 @@ class OrderEvent(Model):
     happened_at = fields.DatetimeField(db_index=True)
     place = fields.CharField(max_length=128, null=True)
     description = fields.TextField(null=True)
+    exception = fields.CharField(
+        max_length=16, null=True, description="what went wrong, as the shop says: lost, damaged or delivery_failed"
+    )
     recorded_at = fields.DatetimeField(description="when kefu learnt of it")
 
     class Meta:

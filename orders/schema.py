@@ -31,7 +31,7 @@ from pydantic import (
     model_validator,
 )
 
-from orders.models import EventKind, OrderStatus
+from orders.models import DeliveryException, EventKind, OrderStatus
 from orders.phones import InvalidPhone, normalize_phone
 
 
@@ -140,6 +140,8 @@ Place = Annotated[str, _length(128), _NO_NUL]
 Description = Annotated[str, _length(2000), _NO_NUL]
 Time = Annotated[datetime, BeforeValidator(_iso_date), AfterValidator(_utc)]
 Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
+Exception_ = Annotated[DeliveryException, BeforeValidator(_status)]
+"""What went wrong in delivery, optional on status and tracking events: lost, damaged, delivery_failed."""
 Version = Annotated[int, BeforeValidator(_not_bool), Field(ge=0, le=2**63 - 1)]
 """The shop's own counter of an order's changes (a revision, or its update time in milliseconds):
 a change with a lower version than the one stored is older and ignored (the order feed)."""
@@ -170,6 +172,7 @@ class TrackingIn(_In):
     time: Time
     place: Place | None = None
     description: Description
+    exception: Exception_ | None = None
 
 
 class OrderIn(_In):
@@ -212,6 +215,7 @@ class EventIn(_In):
     time: Time
     place: Place | None = None
     description: Description | None = Field(default=None, validate_default=True)
+    exception: Exception_ | None = None
     version: Version | None = None
 
     @field_validator("status")

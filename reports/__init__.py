@@ -10,9 +10,10 @@ Definitions: reports/README.md.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from collections.abc import Collection
 from datetime import datetime
 from enum import Enum
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from zoneinfo import ZoneInfo
 
 from reports import metrics
@@ -28,6 +29,8 @@ from reports.metrics import (
     ratio,
 )
 from reports.nps import Nps, nps
+from reports.conversion import ConversionReport, conversion, presale_entries
+from reports.logistics import LogisticsReport, logistics
 from reports.rfm import RfmReport, rfm
 from reports.trend import TrendReading, Verdict, read_trend
 from ticketing.triage import CATEGORIES
@@ -37,6 +40,9 @@ __all__ = [
     "Report", "RfmReport", "SatisfactionReport", "Series", "ServiceReport", "ServqualGap", "TrendReading",
     "Verdict", "compute_report", "read_trend",
 ]
+
+if TYPE_CHECKING:
+    from bot.core.config import Settings
 
 UNASSIGNED: Final = "unassigned"
 
@@ -132,6 +138,10 @@ class Report:
     bot: BotReport
     customers: CustomerReport
     series: dict[str, Series]
+    conversion: ConversionReport
+    """询单转化率: pre-sale consultations and the orders that followed (reports/conversion.py)."""
+    logistics: LogisticsReport
+    """Delivery speed, punctuality and exceptions by carrier (reports/logistics.py)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types: times as ISO 8601 text, verdicts as their names."""
@@ -150,6 +160,17 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def report_options(settings: Settings) -> dict[str, Any]:
+    """compute_report's keywords from the settings: periods, conversion_days, promised_days and
+    the knowledge base's entries tagged presale (the shipped KB and ``[knowledge_base] files``)."""
+    return {
+        "periods": settings.reports.periods,
+        "conversion_days": settings.reports.conversion_days,
+        "promised_days": settings.orders.promised_days,
+        "presale_entries": presale_entries(settings.knowledge_base.files),
+    }
+
+
 HEADLINES: Final[dict[str, bool]] = {
     "complaint_rate": False,
     "repeat_complaint_rate": False,
@@ -160,12 +181,18 @@ HEADLINES: Final[dict[str, bool]] = {
 """The metrics drawn over time, and whether higher is better."""
 
 
-async def compute_report(start: datetime, end: datetime, *, timezone: str, periods: int = 6) -> Report:
+async def compute_report(
+    start: datetime, end: datetime, *, timezone: str, periods: int = 6, conversion_days: int = 3,
+    promised_days: int = 3, presale_entries: Collection[str] | None = None,
+) -> Report:
     """The report for [start, end), and the headline series over ``periods`` periods as long, ending at ``end``.
 
     ``timezone`` is the shop's IANA zone: it decides which calendar day a conversation is.
     Queries run one after the other: each is a single aggregate, and a caller inside a
-    transaction has only one connection to run them on.
+    transaction has only one connection to run them on. ``conversion_days`` ([reports]),
+    ``promised_days`` ([orders]) and ``presale_entries`` (the KB's entries tagged presale,
+    reports.conversion.presale_entries; default the shipped KB's) are the settings of the
+    conversion and logistics figures.
     """
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("start and end must be time-zone aware")
@@ -195,6 +222,8 @@ async def compute_report(start: datetime, end: datetime, *, timezone: str, perio
         bot=await _bot(start, end, headlines),
         customers=await _customers(start, end, headlines),
         series=_series(bounds, headlines),
+        conversion=await conversion(start, end, days=conversion_days, presale=presale_entries),
+        logistics=await logistics(start, end, timezone=timezone, promised_days=promised_days),
     )
 
 

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 
 from bot.core.config import Settings
-from reports import compute_report
+from reports import compute_report, report_options
 
 MAX_SPAN = timedelta(days=3660)
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -45,7 +45,7 @@ def metrics_routes(settings: Settings) -> list[web.RouteDef]:
                 {"error": "from must be before to, at most ten years apart, both between 1970-01-01 and 2100-01-01"},
                 status=400,
             )
-        report = await compute_report(start, end, timezone=settings.scheduler.timezone, periods=settings.reports.periods)
+        report = await compute_report(start, end, timezone=settings.scheduler.timezone, **report_options(settings))
         return web.json_response(report.to_dict())
 
     return [web.get("/api/metrics", metrics)]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from reports import Report, compute_report
 from reports.summary import chart_png, summary_text
@@ -36,10 +37,12 @@ def write_csv(report: Report, folder: Path) -> list[Path]:
 async def run_report(
     *, days: int, timezone: str, periods: int, language: str, as_json: bool, png: str | None, csv_dir: str | None,
     xlsx: str | None = None,
-    out: TextIO = sys.stdout, now: datetime | None = None,
+    out: TextIO = sys.stdout, now: datetime | None = None, options: Mapping[str, Any] | None = None,
 ) -> int:
+    """``options``: compute_report's other keywords (reports.report_options of the settings)."""
     end = now or datetime.now(UTC)
-    report = await compute_report(end - timedelta(days=days), end, timezone=timezone, periods=periods)
+    keywords = {"periods": periods, **(options or {})}
+    report = await compute_report(end - timedelta(days=days), end, timezone=timezone, **keywords)
     if as_json:
         json.dump(report.to_dict(), out, ensure_ascii=False, indent=2)
         out.write("\n")

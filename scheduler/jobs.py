@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 from bot.core.config import Settings
 from knowledge_base.live import LiveKnowledgeBase
-from reports import compute_report
+from reports import compute_report, report_options
 from reports.rfm import refresh_customer_segments
 from scheduler import campaigns, producers
 from scheduler.events import (
@@ -281,7 +281,7 @@ class Schedule:
             return
         end = self.now()
         report = await compute_report(
-            end - timedelta(days=7), end, timezone=self.settings.scheduler.timezone, periods=self.settings.reports.periods
+            end - timedelta(days=7), end, timezone=self.settings.scheduler.timezone, **report_options(self.settings)
         )
         await self.events.emit(WeeklyReport(report))
 

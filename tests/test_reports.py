@@ -278,12 +278,12 @@ async def test_complaints(report: Report) -> None:
     assert c.repeat_rate == r(2, 7)
     assert c.repeat_rate_by_category == {
         "product_quality": r(1, 2), "logistics": r(1, 3), "returns": r(0, 1), "payment": r(0, 0),
-        "service_attitude": r(0, 1), "other": r(0, 0),
+        "service_attitude": r(0, 1), "presale": r(0, 0), "other": r(0, 0),
     }
     # logistics T1 T4 T11, product_quality T2 T6, returns T5, service_attitude T8.
     assert c.concentration == {
         "product_quality": r(2, 7), "logistics": r(3, 7), "returns": r(1, 7), "payment": r(0, 7),
-        "service_attitude": r(1, 7), "other": r(0, 7),
+        "service_attitude": r(1, 7), "presale": r(0, 7), "other": r(0, 7),
     }
     assert c.rate.value == pytest.approx(0.4)
 

@@ -12,10 +12,14 @@ from typing import Literal
 
 from bot.core.language import to_simplified
 
-Category = Literal["product_quality", "logistics", "returns", "payment", "service_attitude", "other"]
+Category = Literal["product_quality", "logistics", "returns", "payment", "service_attitude", "presale", "other"]
 Priority = Literal["low", "normal", "high", "urgent"]
 
-CATEGORIES: tuple[Category, ...] = ("product_quality", "logistics", "returns", "payment", "service_attitude", "other")
+CATEGORIES: tuple[Category, ...] = (
+    "product_quality", "logistics", "returns", "payment", "service_attitude", "presale", "other",
+)
+"""``presale``: a question before buying (stock, sizes, prices, how to pay or have it sent), what
+询单转化率 counts (reports/conversion.py)."""
 PRIORITIES: tuple[Priority, ...] = ("low", "normal", "high", "urgent")
 
 _LEXICON: dict[Category, tuple[str, ...]] = {
@@ -42,6 +46,13 @@ _LEXICON: dict[Category, tuple[str, ...]] = {
     "service_attitude": (
         "态度", "客服", "不理", "没人回", "没人理", "敷衍", "骂人", "粗鲁", "不耐烦", "推卸",
         "rude", "attitude", "ignored", "unhelpful", "nobody answered", "no one answered", "no reply", "impolite",
+    ),
+    # Last: a tie with a problem's words goes to the problem.
+    "presale": (
+        "有货吗", "有没有货", "还有货", "有现货", "库存", "尺码", "码数", "穿多大", "选哪个", "推荐", "多少钱", "包邮吗",
+        "能便宜", "什么材质", "什么颜色", "想买", "下单前", "拍下", "预售",
+        "in stock", "available", "which size", "what size", "recommend", "how much is", "how much does",
+        "want to buy", "before i buy", "before buying", "pre-order", "preorder", "what material",
     ),
 }
 

@@ -285,7 +285,7 @@ _AGENT_HOURS = re.compile(
     r"(?:,(?:mon|tue|wed|thu|fri|sat|sun)(?:-(?:mon|tue|wed|thu|fri|sat|sun))?)*\s+)?"
     r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$"
 )
-_TEAM_CATEGORIES = ("product_quality", "logistics", "returns", "payment", "service_attitude", "other")
+_TEAM_CATEGORIES = ("product_quality", "logistics", "returns", "payment", "service_attitude", "presale", "other")
 """ticketing/triage.py's categories (the kernel imports no domain: tests/test_presence.py holds the two equal)."""
 
 
@@ -423,6 +423,8 @@ class ApiSettings(_Section):
 class ReportsSettings(_Section):
     weekly: str = "mon 09:00"
     periods: int = Field(default=6, ge=2, le=52)
+    conversion_days: int = Field(default=3, ge=1, le=90)
+    """A pre-sale consultation converts when the customer orders within this many days of it."""
 
     @field_validator("weekly")
     @classmethod
@@ -438,6 +440,8 @@ class OrdersSettings(_Section):
         default_factory=lambda: ["shipped", "delivered"]
     )
     default_region: str = "CN"
+    promised_days: int = Field(default=3, ge=1, le=60)
+    """Delivery promised this many days after shipping, for orders without their own expected_delivery (the logistics report)."""
     webhook_secret: SecretStr | None = None
     legacy_signatures: bool = True
     url: str | None = Field(default=None, validate_default=True)
