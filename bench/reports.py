@@ -87,11 +87,15 @@ def _tickets(rng: random.Random, count: int, customers: int, agents: int) -> Ite
         )
 
 
-def _messages(rng: random.Random, tickets: int) -> Iterator[TicketMessage]:
+def _messages(rng: random.Random, tickets: int, agents: int) -> Iterator[TicketMessage]:
     for n in range(1, tickets + 1):
         at = _moment(rng)
-        yield TicketMessage(ticket_id=n, direction="in", text="hello", created_at=at)
-        yield TicketMessage(ticket_id=n, direction="out", text="hi", created_at=at + timedelta(minutes=5))
+        reply = at + timedelta(seconds=rng.randrange(10, 900))  # the reply answers the message (reports/agents.py)
+        wait = int((reply - at).total_seconds())
+        yield TicketMessage(ticket_id=n, direction="in", text="hello", created_at=at, answered_at=reply,
+                            response_seconds=wait, response_business_seconds=wait // 2)
+        yield TicketMessage(ticket_id=n, direction="out", text="hi", agent_id=rng.randrange(1, agents + 1),
+                            created_at=reply)
 
 
 def _questions(rng: random.Random, count: int, customers: int) -> Iterator[Question]:
@@ -181,7 +185,7 @@ async def seed(tickets: int) -> None:
     counts = {
         "customers": await _insert(Customer, _customers(rng, customers)),
         "tickets": await _insert(Ticket, _tickets(rng, tickets, customers, agents)),
-        "ticket messages": await _insert(TicketMessage, _messages(rng, tickets)),
+        "ticket messages": await _insert(TicketMessage, _messages(rng, tickets, agents)),
         "questions": await _insert(Question, _questions(rng, 2 * tickets, customers)),
         "survey responses": await _insert(SurveyResponse, _surveys(rng, tickets, customers)),
         "surveys sent": await _insert(OutboxMessage, _outbox(rng, tickets // 2, customers)),

@@ -11,7 +11,7 @@ Two kinds, which a fleet of processes aggregates differently:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from aiohttp import web
@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from tortoise.functions import Count
 
 from bot.core import sql
+from reports.agents import responses
 from scheduler.models import OutboxMessage
 from ticketing.models import WORKING, Ticket
 
@@ -39,6 +40,17 @@ INBOX_OLDEST_WAITING = Gauge(
     "kefu_inbox_oldest_waiting_seconds",
     "Age of the oldest update waiting to be handled (status new), 0 when none" + FLEET_WIDE,
 )
+AGENT_MESSAGES = Gauge(
+    "kefu_agent_customer_messages_24h",
+    "Customer messages of the last 24 hours, by the agent they belong to (reports/agents.py; none: "
+    "unanswered and unassigned)" + FLEET_WIDE, ["agent"],
+)
+AGENT_FAST = Gauge(
+    "kefu_agent_answered_within_180s_24h",
+    "Of those, answered within 180 s of business time: ÷ kefu_agent_customer_messages_24h is the "
+    "3-minute response rate" + FLEET_WIDE, ["agent"],
+)
+RESPONSE_WINDOW: Final = timedelta(hours=24)
 
 for _gauge, _statuses in ((TICKETS_OPEN, TICKET_STATUSES), (OUTBOX_BACKLOG, OUTBOX_STATUSES),
                          (INBOX_UPDATES, INBOX_STATUSES)):
@@ -51,7 +63,8 @@ _INBOX_NOW = """SELECT status, COUNT(*) AS n, MIN(received_at) AS oldest FROM in
 
 
 async def read_database() -> None:
-    """Set the fleet-wide gauges from the database: three small GROUP BYs on indexed columns."""
+    """Set the fleet-wide gauges from the database: three small GROUP BYs on indexed columns, and
+    the last 24 hours' customer messages per agent (one GROUP BY over a day of messages)."""
     tickets = await Ticket.filter(status__in=TICKET_STATUSES).annotate(n=Count("id")).group_by("status").values("status", "n")
     outbox = (
         await OutboxMessage.filter(status__in=OUTBOX_STATUSES).annotate(n=Count("id")).group_by("status").values("status", "n")
@@ -62,6 +75,13 @@ async def read_database() -> None:
         counts = {row["status"]: row["n"] for row in rows}
         for status in statuses:
             gauge.labels(status).set(counts.get(status, 0))
+    now = datetime.now(UTC)
+    by_agent = await responses(now - RESPONSE_WINDOW, now)
+    for gauge in (AGENT_MESSAGES, AGENT_FAST):
+        gauge.clear()  # an agent without messages in the window drops out
+    for agent, counts in by_agent.items():
+        AGENT_MESSAGES.labels(agent).set(counts["messages"])
+        AGENT_FAST.labels(agent).set(counts["fast"])
     oldest = next((sql.as_datetime(row["oldest"]) for row in inbox if row["status"] == "new"), None)
     INBOX_OLDEST_WAITING.set(max((datetime.now(UTC) - oldest).total_seconds(), 0.0) if oldest is not None else 0.0)
 

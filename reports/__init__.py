@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 from zoneinfo import ZoneInfo
 
 from reports import metrics
+from reports.agents import AgentFigures, per_agent
 from reports.metrics import (
     Backlog,
     Csat,
@@ -36,8 +37,8 @@ from reports.trend import TrendReading, Verdict, read_trend
 from ticketing.triage import CATEGORIES
 
 __all__ = [
-    "Backlog", "BotReport", "ComplaintReport", "Csat", "CustomerReport", "Durations", "MissedQuestion", "Ratio",
-    "Report", "RfmReport", "SatisfactionReport", "Series", "ServiceReport", "ServqualGap", "TrendReading",
+    "AgentFigures", "Backlog", "BotReport", "ComplaintReport", "Csat", "CustomerReport", "Durations", "MissedQuestion",
+    "Ratio", "Report", "RfmReport", "SatisfactionReport", "Series", "ServiceReport", "ServqualGap", "TrendReading",
     "Verdict", "compute_report", "read_trend",
 ]
 
@@ -142,6 +143,8 @@ class Report:
     """询单转化率: pre-sale consultations and the orders that followed (reports/conversion.py)."""
     logistics: LogisticsReport
     """Delivery speed, punctuality and exceptions by carrier (reports/logistics.py)."""
+    per_agent: list[AgentFigures]
+    """Per-agent figures (reports/agents.py), by agent id; agents with nothing in the period are left out."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types: times as ISO 8601 text, verdicts as their names."""
@@ -211,19 +214,24 @@ async def compute_report(
         deflection=await metrics.deflection(bounds, timezone),
         last=periods - 1,
     )
+    agents = await metrics.agent_names()
+    satisfaction, service = await _satisfaction(start, end, headlines), await _service(start, end, headlines)
     return Report(
         start=start,
         end=end,
         timezone=timezone,
-        agents=await metrics.agent_names(),
+        agents=agents,
         complaints=await _complaints(start, end, headlines),
-        satisfaction=await _satisfaction(start, end, headlines),
-        service=await _service(start, end, headlines),
+        satisfaction=satisfaction,
+        service=service,
         bot=await _bot(start, end, headlines),
         customers=await _customers(start, end, headlines),
         series=_series(bounds, headlines),
         conversion=await conversion(start, end, days=conversion_days, presale=presale_entries),
         logistics=await logistics(start, end, timezone=timezone, promised_days=promised_days),
+        per_agent=await per_agent(
+            start, end, agents, reopen_rates=service.reopen_rate_by_agent, csat=satisfaction.csat_by_agent
+        ),
     )
 
 

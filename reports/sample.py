@@ -1,7 +1,9 @@
 """A plausible 12-week service history for the sandbox, so that /report has something to show.
 
 Deterministic (seeded): 80 customers, their questions to the bot, complaints and hand-offs
-with first responses and resolutions, CSAT answers. Never used outside the sandbox.
+with first responses and resolutions, CSAT answers; three sample agents who take the tickets,
+their conversations with the customers (each message's response time) and a few quality
+warnings, so that /report agents has something to show. Never used outside the sandbox.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from datetime import UTC, datetime, timedelta
 
 from knowledge_base.models import Question
 from scheduler.models import OutboxMessage, SurveyResponse
-from ticketing.models import Customer, Ticket, TicketStatus
+from ticketing.models import Agent, Customer, Ticket, TicketEvent, TicketMessage, TicketStatus
 
 FIRST_ID = 7_000_000_000  # Telegram ids no sandbox persona gets
 QUESTIONS = ("能开发票吗", "do you ship to Macau", "运费怎么算", "can I pay with PayPal", "退货要多久", "where is my order")
+AGENTS = ("小王", "小李", "Anna")
 WEIGHTS = {"logistics": 5, "product_quality": 3, "returns": 3, "payment": 1, "service_attitude": 1, "other": 1}
 
 
@@ -28,6 +31,9 @@ async def load_sample_history(now: datetime | None = None, weeks: int = 12, seed
         for n in range(80)
     ]
     await Customer.filter(id__in=[c.id for c in customers]).update(first_seen=start, last_seen=now)
+    # The agents' side draws from its own generator, so the rest of the history stays as it was.
+    desk = random.Random(seed + 1)
+    agents = [await Agent.create(telegram_id=FIRST_ID - 1 - n, name=name) for n, name in enumerate(AGENTS)]
     tickets = 0
     for week in range(weeks):
         better = week / weeks  # service improves over the weeks: faster, fewer complaints, happier
@@ -61,6 +67,7 @@ async def load_sample_history(now: datetime | None = None, weeks: int = 12, seed
                 created_at=created, updated_at=answered,
             )
             tickets += 1
+            await _conversation(desk, ticket, desk.choice(agents), answered, resolved if done else now, better)
             if done and rng.random() < 0.6:
                 await OutboxMessage.create(customer=customer, kind="survey", key=f"survey:ticket:{ticket.id}", due_at=resolved,
                                            status="sent", sent_at=resolved, payload={"ticket_id": ticket.id})
@@ -69,3 +76,26 @@ async def load_sample_history(now: datetime | None = None, weeks: int = 12, seed
                     await SurveyResponse.create(customer=customer, kind="csat", subject_key=f"ticket:{ticket.id}", ticket=ticket,
                                                 score=score, answered_at=resolved, updated_at=resolved)
     return tickets
+
+
+async def _conversation(
+    rng: random.Random, ticket: Ticket, agent: Agent, answered: datetime, until: datetime, better: float
+) -> None:
+    """The ticket's messages: the complaint answered at the first response, then a few exchanges,
+    each customer message answered within seconds to minutes; now and then a quality warning."""
+    await Ticket.filter(id=ticket.id).update(assignee_id=agent.id)
+    asked, reply = ticket.created_at, answered
+    for _ in range(rng.randint(1, 4)):
+        if reply >= until:
+            break
+        wait = int((reply - asked).total_seconds())
+        await TicketMessage.create(ticket=ticket, direction="in", text="…", created_at=asked, answered_at=reply,
+                                   response_seconds=wait, response_business_seconds=int(wait * 0.6))
+        for n in range(rng.choice((1, 1, 2))):
+            await TicketMessage.create(ticket=ticket, direction="out", agent=agent, text="…",
+                                       created_at=reply + timedelta(seconds=20 * n))
+        asked = reply + timedelta(minutes=rng.randint(1, 30))
+        reply = asked + timedelta(seconds=rng.randint(15, int(400 - 250 * better)))
+    if rng.random() < 0.05:
+        await TicketEvent.create(ticket=ticket, kind="quality_warning", actor=f"agent:{agent.telegram_id}",
+                                 data={"rule": "forbidden"}, at=answered)
