@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from bot.core.i18n import text
 from reports import Durations, Ratio, Report
 from reports.charts import report_chart
+from reports.sales_text import sales_lines
 
 
 def percent(ratio: Ratio) -> str:
@@ -60,7 +61,7 @@ def summary_text(report: Report, language: str) -> str:
         active=report.customers.active, new=report.customers.new, returning=report.customers.returning,
         repeat_purchase=percent(report.customers.rfm.repeat_purchase), missed=missed,
     )
-    return _with_nps(summary, report, language)
+    return "\n".join([_with_nps(summary, report, language), *sales_lines(report.conversion, report.logistics, language)])
 
 
 def _with_nps(summary: str, report: Report, language: str) -> str:

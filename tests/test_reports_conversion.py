@@ -212,3 +212,17 @@ async def test_the_report_json_has_conversion_and_logistics(database: str) -> No
     [sf] = data["logistics"]["by_carrier"]
     assert sf["carrier"] == "SF" and sf["ship_median_hours"] == 10.0
     assert sf["deliver_median_hours"] is None and sf["on_time_rate"] is None and sf["exception_rate"] == 0.0
+
+
+async def test_the_summary_tells_conversion_and_carriers_in_the_agent_language(database: str) -> None:
+    from reports.summary import summary_text
+
+    customer = await _customer(1)
+    await _asked(customer, at(2), "size_guide")
+    await _order("T1", customer.phone, at(3), "99.00", shipped_at=at(3, 20), delivered_at=at(5, 20), carrier="顺丰")
+    report = await compute_report(START, END, timezone="Asia/Shanghai", periods=2)
+    zh = summary_text(report, "zh-Hans")
+    assert "🛒 询单转化率 100.0 %（1/1 位在 3 天内下单）· 客单价 99.00" in zh
+    assert "🚚 顺丰：发货 10 小时" in zh and "准时率 100.0 %" in zh and "异常率 0.0 %" in zh
+    quiet = await compute_report(START - timedelta(days=60), START - timedelta(days=30), timezone="Asia/Shanghai", periods=2)
+    assert "🛒" not in summary_text(quiet, "en") and "🚚" not in summary_text(quiet, "en")
