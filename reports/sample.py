@@ -3,7 +3,8 @@
 Deterministic (seeded): 80 customers, their questions to the bot, complaints and hand-offs
 with first responses and resolutions, CSAT answers; three sample agents who take the tickets,
 their conversations with the customers (each message's response time) and a few quality
-warnings, so that /report agents has something to show. Never used outside the sandbox.
+warnings, so that /report agents has something to show; pre-sale questions and orders with
+carriers (sample_sales.py) for the conversion and logistics lines. Never used outside the sandbox.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from knowledge_base.models import Question
+from reports.sample_sales import load_sample_sales
 from scheduler.models import OutboxMessage, SurveyResponse
 from ticketing.models import Agent, Customer, Ticket, TicketEvent, TicketMessage, TicketStatus
 
@@ -75,6 +77,7 @@ async def load_sample_history(now: datetime | None = None, weeks: int = 12, seed
                     score = rng.choices([1, 2, 3, 4, 5], [1, 1, 2, 4 + 3 * better, 4 + 5 * better])[0]
                     await SurveyResponse.create(customer=customer, kind="csat", subject_key=f"ticket:{ticket.id}", ticket=ticket,
                                                 score=score, answered_at=resolved, updated_at=resolved)
+    await load_sample_sales(customers, agents, start, now, seed)
     return tickets
 
 

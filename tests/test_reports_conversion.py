@@ -226,3 +226,14 @@ async def test_the_summary_tells_conversion_and_carriers_in_the_agent_language(d
     assert "🚚 顺丰：发货 10 小时" in zh and "准时率 100.0 %" in zh and "异常率 0.0 %" in zh
     quiet = await compute_report(START - timedelta(days=60), START - timedelta(days=30), timezone="Asia/Shanghai", periods=2)
     assert "🛒" not in summary_text(quiet, "en") and "🚚" not in summary_text(quiet, "en")
+
+
+async def test_the_sandbox_history_has_conversions_and_carriers(database: str) -> None:
+    from reports.sample import load_sample_history
+
+    await load_sample_history(now=END)
+    report = await compute_report(END - timedelta(days=30), END, timezone="Asia/Shanghai", periods=2)
+    assert report.conversion.consultations > 20 and 0 < report.conversion.converted < report.conversion.consultations
+    assert report.conversion.by_agent and report.conversion.value is not None
+    assert [c.carrier for c in report.logistics.by_carrier] == ["中通快递", "圆通速递", "顺丰速运"]
+    assert all(c.ship_median_hours and c.on_time_rate is not None for c in report.logistics.by_carrier)
