@@ -146,6 +146,8 @@ async def test_the_report_json_has_per_agent_keyed_as_the_agents_map(database: s
     rows = {row["agent"]: row for row in data["per_agent"]}
     assert set(rows) == set(data["agents"]) == {"1", "2"}
     assert rows["1"]["name"] == "Wang" and rows["1"]["answer_ratio"] == 0.8 and rows["2"]["response_rate_180s"] == 1.0
+    # resolved, reopened and CSAT come from the report's own by-agent queries: the same hand counts
+    assert (rows["1"]["resolved"], rows["1"]["reopened"], rows["1"]["csat"], rows["2"]["csat"]) == (1, 1, 0.0, 100.0)
     keys = ("response_rate_180s", "response_p90_seconds", "answer_ratio", "handled", "resolved", "reopened", "csat")
     assert all(key in rows["1"] for key in keys)
 
