@@ -116,11 +116,9 @@ async def conversion(
             UNION ALL
             SELECT customer_id, at, CAST(agent AS TEXT) FROM contact WHERE agent IS NOT NULL
         )"""
-    asked = await sql.rows(
-        f"WITH {contacts} SELECT k, COUNT(DISTINCT customer_id) AS n FROM keyed GROUP BY k", **params
-    )
     gap = sql.seconds_between("o.created_at", "e.at")
-    bought = await sql.rows(
+    # One statement: the contacts are listed once, for the counts and for the orders that followed.
+    found = await sql.rows(
         f"""
         WITH {contacts}, own AS (
             SELECT c.id AS customer_id, o.id AS order_id
@@ -140,10 +138,14 @@ async def conversion(
             JOIN shop_order o ON o.id = own.order_id
             WHERE o.created_at >= e.at AND {gap} <= :window
         )
-        SELECT k, COUNT(DISTINCT customer_id) AS converted, SUM(amount) AS revenue FROM hit GROUP BY k
+        SELECT 'asked' AS what, k, COUNT(DISTINCT customer_id) AS n, 0 AS revenue FROM keyed GROUP BY k
+        UNION ALL
+        SELECT 'bought', k, COUNT(DISTINCT customer_id), SUM(amount) FROM hit GROUP BY k
         """,
         **params,
     )
+    asked = [r for r in found if r["what"] == "asked"]
+    bought = [{"k": r["k"], "converted": r["n"], "revenue": r["revenue"]} for r in found if r["what"] == "bought"]
     counts = {str(r["k"]): int(r["n"]) for r in asked}
     sales = {str(r["k"]): (int(r["converted"]), float(r["revenue"] or 0)) for r in bought}
     figures = {k: _figures(n, *sales.get(k, (0, 0.0))) for k, n in counts.items()}
