@@ -13,6 +13,7 @@ marked `slow`, so that `pytest -m "not slow"` is a quick loop; `pytest` runs eve
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
 import shutil
@@ -67,20 +68,33 @@ def _no_kefu_settings_from_outside(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
+def _run_apart(statement: str) -> None:
+    """Run an admin statement on its own event loop: in a thread of its own when a loop is already
+    running (an async fixture such as test_database.py's fresh_database_url may be the first on a
+    worker to ask for postgres_url, and asyncio.run refuses to nest)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(postgres_admin(statement))
+        return
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, postgres_admin(statement)).result()
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A throw-away PostgreSQL database for this test session, dropped at the end."""
     name = f"kefu_test_{os.getpid()}"
     try:
-        asyncio.run(postgres_admin(f"DROP DATABASE IF EXISTS {name}"))
-        asyncio.run(postgres_admin(f"CREATE DATABASE {name}"))
+        _run_apart(f"DROP DATABASE IF EXISTS {name}")
+        _run_apart(f"CREATE DATABASE {name}")
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         if REQUIRE_POSTGRES:
             pytest.fail(f"PostgreSQL required but not reachable at {POSTGRES_ADMIN_URL}: {exc}")
         pytest.skip(f"no PostgreSQL at {POSTGRES_ADMIN_URL} ({exc}); set KEFU_TEST_POSTGRES_URL")
     base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
     yield f"{base}/{name}"
-    asyncio.run(postgres_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    _run_apart(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture(scope="session")
