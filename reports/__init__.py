@@ -29,9 +29,9 @@ from reports.metrics import (
     per_period,
     ratio,
 )
-from reports.nps import Nps, nps
 from reports.conversion import ConversionReport, conversion, presale_entries
 from reports.logistics import LogisticsReport, logistics
+from reports.nps import Nps, nps
 from reports.rfm import RfmReport, rfm
 from reports.trend import TrendReading, Verdict, read_trend
 from ticketing.triage import CATEGORIES
