@@ -320,12 +320,25 @@ class Matcher:
 
     def match(self, text: str, limit: int = 3) -> list[Candidate]:
         """The best ``limit`` entries for ``text``, most likely first (empty for an empty KB)."""
-        if not self._entry_ids:
+        ranked, known, han = self._ranked(text, limit)
+        if not ranked:
             return []
+        best = ranked[0][0]
+        out = []
+        for rank, (combined, sim, ratio, entry_id) in enumerate(ranked[:limit]):
+            # the runner-up's margin is negative: it is behind the best by that much
+            margin = best - ranked[1][0] if rank == 0 and len(ranked) > 1 else combined - best
+            out.append(Candidate(entry_id, confidence(sim, margin, ratio, known, han), sim, ratio))
+        return out
+
+    def _ranked(self, text: str, limit: int) -> tuple[list[tuple[float, float, float, str]], float, bool]:
+        """The best entries as (cosine + fuzzy bonus, cosine, fuzzy ratio, entry id), best first,
+        with the message's coverage and whether it is Chinese: what the confidence is made of."""
+        if not self._entry_ids:
+            return [], 0.0, False
         norm = self.correct(normalize(text))
         feats = features(norm) if not self._empty else {}
         sims = self._similarities(norm, feats)
-        known = self.coverage(feats)
         compact = _compact(norm)
         k = min(max(FUZZ_TOP, limit), len(sims))
         top = np.argpartition(-sims, k - 1)[:k] if k < len(sims) else np.arange(len(sims))
@@ -336,14 +349,7 @@ class Matcher:
             ratio = best_question[1] / 100.0 if best_question is not None else 0.0
             ranked.append((float(sims[i]) + FUZZ_WEIGHT * ratio, float(sims[i]), ratio, entry_id))
         ranked.sort(key=lambda r: (-r[0], r[3]))
-        han = _HAN.search(norm) is not None
-        best = ranked[0][0]
-        out = []
-        for rank, (combined, sim, ratio, entry_id) in enumerate(ranked[:limit]):
-            # the runner-up's margin is negative: it is behind the best by that much
-            margin = best - ranked[1][0] if rank == 0 and len(ranked) > 1 else combined - best
-            out.append(Candidate(entry_id, confidence(sim, margin, ratio, known, han), sim, ratio))
-        return out
+        return ranked, self.coverage(feats), _HAN.search(norm) is not None
 
     def coverage(self, feats: dict[str, float]) -> float:
         """The share of a message's token bigrams (its words, when it has one token) that the
@@ -371,16 +377,12 @@ class Matcher:
     def signals(self, text: str) -> tuple[str, float, float, float, float, bool] | None:
         """(best entry, cosine, margin, fuzzy ratio, coverage, is Chinese): the inputs of the
         confidence, for fitting :data:`CALIBRATION`."""
-        cands = self.match(text, 2)
-        if not cands:
+        ranked, known, han = self._ranked(text, 2)
+        if not ranked:
             return None
-        top = cands[0]
-        combined = [c.similarity + FUZZ_WEIGHT * c.fuzz for c in cands]
-        margin = combined[0] - (combined[1] if len(combined) > 1 else 0.0)
-        norm = self.correct(normalize(text))
-        known = self.coverage(features(norm))
-        return top.entry_id, top.similarity, margin, top.fuzz, known, _HAN.search(norm) is not None
-
+        combined, sim, ratio, entry_id = ranked[0]
+        margin = combined - (ranked[1][0] if len(ranked) > 1 else 0.0)
+        return entry_id, sim, margin, ratio, known, han
 
 _HAN_GAP = re.compile(f"(?<={_HAN.pattern}) (?={_HAN.pattern})")
 

@@ -39,6 +39,14 @@ from knowledge_base.matcher import Matcher
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
 BITEXT = ROOT.parent / "shared" / "data" / "bitext" / "kb_examples.csv"
+COLLOQUIAL = ROOT.parent / "shared" / "data" / "colloquial"
+
+
+def _benchmarks() -> None:
+    """Make ``bench/`` importable: the colloquial and fine-grained KBs and splits are the
+    benchmarks' own, so calibration and benchmark never disagree on them."""
+    if str(ROOT / "bench") not in sys.path:
+        sys.path.insert(0, str(ROOT / "bench"))
 
 Row = tuple[list[float], int]
 
@@ -77,14 +85,12 @@ def bitext_folds(k: int = 5) -> list[tuple[list[tuple[str, str]], list[tuple[str
 
 def colloquial_rows() -> list[tuple[str, str | None]]:
     """(text, intent or None when out of domain) of ``colloquial.csv`` and dev.csv's tuning half."""
-    sys.path.insert(0, str(ROOT / "bench"))
-    from kb_routing import (
-        colloquial_split,  # the benchmark's split, so the two never disagree
-    )
+    _benchmarks()
+    from kb_routing import colloquial_split
 
     with (HERE / "colloquial.csv").open(encoding="utf-8", newline="") as file:
         rows = list(csv.DictReader(file))
-    if (ROOT.parent / "shared" / "data" / "colloquial" / "dev.csv").exists():
+    if (COLLOQUIAL / "dev.csv").exists():
         rows += colloquial_split()[0]
     return [(r["text"], None if r["intent"] == "out_of_domain" else r["intent"]) for r in rows]
 
@@ -130,7 +136,7 @@ def collect() -> dict[str, list[Row]]:
 def fine_grained() -> tuple[KnowledgeBase, list[dict[str, str]]]:
     """The fine-grained Chinese FAQ benchmark's KB and its tuning split (user rows 6–10; the
     benchmark reports on rows 11–15)."""
-    sys.path.insert(0, str(ROOT / "bench"))
+    _benchmarks()
     from kb_faq_zh import DATA, faq_kb, read_faqs, split_rows
 
     faqs, _ = read_faqs(DATA)
@@ -139,9 +145,9 @@ def fine_grained() -> tuple[KnowledgeBase, list[dict[str, str]]]:
 
 def seed_kb() -> KnowledgeBase | None:
     """The benchmark's KB of ``kb_seed.csv`` (None where ../shared is absent)."""
-    if not (ROOT.parent / "shared" / "data" / "colloquial" / "kb_seed.csv").exists():
+    if not (COLLOQUIAL / "kb_seed.csv").exists():
         return None
-    sys.path.insert(0, str(ROOT / "bench"))
+    _benchmarks()
     from kb_routing import colloquial_kb
 
     return colloquial_kb()
