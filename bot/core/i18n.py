@@ -1,7 +1,9 @@
 """Message catalogs: every text a customer sees, in zh-Hans, zh-Hant and English.
 
 Catalogs are TOML files in ``bot/core/locales`` (``en.toml``, ``zh-Hans.toml``, ``zh-Hant.toml``),
-one key per text, ``{placeholders}`` filled by :func:`text`. A shop edits them in place.
+one key per text, ``{placeholders}`` filled by :func:`text`. A shop edits them in place. A surface
+with many texts of its own (the console's pages) keeps them in a folder per language beside them
+(``locales/en/console.toml`` …), read as part of that language's catalog; a key given twice is an error.
 """
 
 from __future__ import annotations
@@ -23,8 +25,14 @@ LANGUAGE_NAMES: dict[Language, str] = {"zh-Hans": "简体中文", "zh-Hant": "�
 
 @cache
 def catalog(language: Language) -> dict[str, str]:
-    with (LOCALES / f"{language}.toml").open("rb") as file:
-        return {key: value.strip("\n") for key, value in tomllib.load(file).items()}
+    texts: dict[str, str] = {}
+    for path in [LOCALES / f"{language}.toml", *sorted((LOCALES / language).glob("*.toml"))]:
+        with path.open("rb") as file:
+            part = tomllib.load(file)
+        if twice := texts.keys() & part.keys():
+            raise ValueError(f"{path.name} gives again the texts {sorted(twice)} of the {language} catalog")
+        texts.update({key: value.strip("\n") for key, value in part.items()})
+    return texts
 
 
 def text(language: Language | str, key: str, **params: Any) -> str:
