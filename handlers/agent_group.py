@@ -241,7 +241,7 @@ async def agent_of(update: Update, context: KefuContext) -> Agent:
     return await record_agent(user.id, name, user.username, supervisor=user.id in context.settings.telegram.supervisors)
 
 
-async def is_member(context: KefuContext, group: int | None, user_id: int) -> bool:
+async def is_member(context: KefuContext | KefuApp, group: int | None, user_id: int) -> bool:
     if group is None:
         return False
     try:
@@ -305,28 +305,20 @@ async def send_to_customer(
     button under it (under the last part of a long one)."""
     agent = await agent_of(update, context)
     customer = await ticket.customer
-    signature = text(customer.language, "ticket_signature", agent=agent.name) if context.settings.tickets.sign_replies else ""
-    solved = InlineKeyboardMarkup([[
-        InlineKeyboardButton(text(customer.language, "ticket_button_solved"), callback_data=TicketSolved(ticket.id).pack())
-    ]])
     converted = None  # in the customer's script (handlers/script.py), when that changed it
-    if said:
-        in_script, entities = for_customer(context.settings, customer, said, entities)
-        converted = in_script if in_script != said else None
-    elif message.caption:
-        converted = for_customer(context.settings, customer, message.caption)[0]
-        converted = converted if converted != message.caption else None
-    if message.forward_origin is not None:  # forwarded on as it was
-        converted = None
     try:
         if said and message.forward_origin is None:  # a forward is forwarded on, saying whom it is from
-            sent, *rest = await send_long(
-                context.bot, customer.telegram_id, "\n\n".join(p for p in (converted or said, signature) if p),
-                entities=entities, reply_markup=solved,
-            )
+            (sent, *rest), converted = await text_to_customer(context, ticket, customer, agent, said, entities)
         else:
+            if message.caption and message.forward_origin is None:
+                converted = for_customer(context.settings, customer, message.caption)[0]
+                converted = converted if converted != message.caption else None
+            signature = signature_of(context, customer, agent)
             caption = "\n\n".join(p for p in (converted or message.caption, signature) if p) or None
-            sent, rest = await pass_on(context.bot, message, customer.telegram_id, customer.language, caption=caption, reply_markup=solved), []
+            sent, rest = await pass_on(
+                context.bot, message, customer.telegram_id, customer.language, caption=caption,
+                reply_markup=solved_button(customer, ticket),
+            ), []
     except Forbidden:
         await mark_blocked(customer)
         await message.reply_text(text(context.agent_language, "agent_customer_blocked"))
@@ -340,6 +332,35 @@ async def send_to_customer(
         await reply_long(message, text(context.agent_language, "agent_sent_converted", text=converted))
     log.debug("agent message %s → customer message %s", message.message_id, sent.message_id)
     return True
+
+
+async def text_to_customer(
+    context: KefuContext | KefuApp, ticket: Ticket, customer: Customer, agent: Agent, said: str,
+    entities: tuple[MessageEntity, ...] = (),
+) -> tuple[list[Message], str | None]:
+    """An agent's text as the customer gets it: in their script, signed, "problem solved" under its
+    last part. The posts sent, and the text converted (None when the script left it as it was).
+    Raises ``Forbidden`` when the customer blocked the bot."""
+    in_script, entities = for_customer(context.bot_data.settings, customer, said, entities)
+    signed = "\n\n".join(p for p in (in_script, signature_of(context, customer, agent)) if p)
+    sent = await send_long(
+        context.bot, customer.telegram_id, signed, entities=entities, reply_markup=solved_button(customer, ticket),
+    )
+    return sent, in_script if in_script != said else None
+
+
+def signature_of(context: KefuContext | KefuApp, customer: Customer, agent: Agent | None) -> str:
+    """The line that signs an agent's message to the customer ('' when the shop signs none)."""
+    if agent is None or not context.bot_data.settings.tickets.sign_replies:
+        return ""
+    return text(customer.language, "ticket_signature", agent=agent.name)
+
+
+def solved_button(customer: Customer, ticket: Ticket) -> InlineKeyboardMarkup:
+    """The "problem solved" button under an agent's message."""
+    return InlineKeyboardMarkup([[
+        InlineKeyboardButton(text(customer.language, "ticket_button_solved"), callback_data=TicketSolved(ticket.id).pack())
+    ]])
 
 
 def media_of(message: Message) -> dict | None:

@@ -15,7 +15,7 @@ import logging
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 
-from bot.context import KefuContext
+from bot.context import KefuApp, KefuContext
 from bot.core.crypto import blind_indexes
 from bot.core.fit import cut
 from bot.core.i18n import Markup, html_text, text
@@ -53,7 +53,7 @@ from ticketing.snippets import (
     render_snippet,
     save_snippet,
 )
-from ticketing.triage import PRIORITIES
+from ticketing.triage import PRIORITIES, Priority
 
 log = logging.getLogger(__name__)
 VIEWS = ("open", "mine", "unassigned", "breaching")
@@ -134,10 +134,17 @@ def _priority_buttons(ticket: Ticket) -> InlineKeyboardMarkup:
 
 
 async def _set_priority(update: Update, context: KefuContext, ticket: Ticket, level: str) -> None:
-    agent = await agent_of(update, context)
-    await set_priority(ticket, level, f"agent:{agent.telegram_id}", context.now(), context.sla)
+    await change_priority(context, ticket, await agent_of(update, context), level)
+
+
+async def change_priority(context: KefuContext | KefuApp, ticket: Ticket, agent: Agent, level: Priority, origin: str = "") -> None:
+    """The ticket's new priority and due times, told in its topic (``origin``: where it was changed,
+    said after it, as the console's " (console)")."""
+    bot_data = context.bot_data
+    await set_priority(ticket, level, f"agent:{agent.telegram_id}", bot_data.now(), bot_data.sla)
     due = local_time(context, ticket.first_response_due if ticket.first_response_at is None else ticket.resolution_due)
-    await post_in_topic(context, ticket, text(context.agent_language, "agent_priority_set", agent=agent.name, priority=level, due=due))
+    said = text(bot_data.agent_language, "agent_priority_set", agent=agent.name, priority=level, due=due)
+    await post_in_topic(context, ticket, said + origin)
 
 
 async def pending_command(update: Update, context: KefuContext) -> None:

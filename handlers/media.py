@@ -26,7 +26,6 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from telegram import (
-    InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputMediaAudio,
     InputMediaDocument,
@@ -49,10 +48,11 @@ from handlers.agent_group import (
     formatting,
     media_of,
     post_in_topic,
+    signature_of,
+    solved_button,
     ticket_here,
     to_topic,
 )
-from handlers.callbacks import TicketSolved
 from handlers.script import for_customer
 from scheduler.events import AlbumsWaiting
 from ticketing import copies
@@ -201,23 +201,6 @@ async def agent_album_part(update: Update, context: KefuContext) -> None:
         else:
             await collect(context, ticket, message, "out", await agent_of(update, context))
     raise ApplicationHandlerStop
-
-
-# -- the agent's message, as the customer got it -----------------------------------------------
-
-
-def signature_of(context: KefuContext | KefuApp, customer: Customer, agent: Agent | None) -> str:
-    """The line that signs an agent's message to the customer ('' when the shop signs none)."""
-    if agent is None or not context.bot_data.settings.tickets.sign_replies:
-        return ""
-    return text(customer.language, "ticket_signature", agent=agent.name)
-
-
-def solved_button(customer: Customer, ticket: Ticket) -> InlineKeyboardMarkup:
-    """The "problem solved" button under an agent's message (as handlers/agent_group.py puts it)."""
-    return InlineKeyboardMarkup([[
-        InlineKeyboardButton(text(customer.language, "ticket_button_solved"), callback_data=TicketSolved(ticket.id).pack())
-    ]])
 
 
 # -- edits ------------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ The rules and the counting are ticketing/quality.py's.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from telegram import Message, Update
@@ -53,7 +55,7 @@ def rules(settings: Settings) -> QualityRules:
     return QualityRules(tuple(quality.forbidden), tuple(quality.required_on_close))
 
 
-def _quoted(phrases: list[str] | tuple[str, ...]) -> str:
+def quoted(phrases: Sequence[str]) -> str:
     return "、".join(f"“{p}”" for p in phrases)
 
 
@@ -71,7 +73,7 @@ async def inspect(update: Update, context: KefuContext) -> None:
     now = context.now()
     await hold(ticket, agent, text=said, formatting=_kept(message), group_message_id=message.message_id, now=now)
     await warn(ticket, agent, "forbidden", now, phrases=found, message=message.message_id)
-    await message.reply_text(text(context.agent_language, "agent_quality_stopped", phrases=_quoted(found)))
+    await message.reply_text(text(context.agent_language, "agent_quality_stopped", phrases=quoted(found)))
     raise ApplicationHandlerStop
 
 
@@ -91,7 +93,7 @@ async def inspect_edit(update: Update, context: KefuContext) -> None:
     if found := rules(context.settings).forbidden_in(said):
         await keep_edited(held, said, _kept(message))
         await warn(ticket, agent, "forbidden", now, phrases=found, message=message.message_id)
-        await message.reply_text(text(context.agent_language, "agent_quality_stopped", phrases=_quoted(found)))
+        await message.reply_text(text(context.agent_language, "agent_quality_stopped", phrases=quoted(found)))
     elif ticket.status != CLOSED and not (await Customer.get(id=ticket.customer_id)).forgotten_at:
         if await send_to_customer(update, context, ticket, message, message.text, formatting(message.entities) if message.text else ()):
             await release(held, ticket, agent, now, fixed=True)
@@ -159,10 +161,18 @@ def _rebuilt(context: KefuContext, ticket: Ticket, held: TicketMessage) -> Messa
 async def reminds_on_resolve(update: Update, context: KefuContext, ticket: Ticket, agent: Agent) -> bool:
     """/resolve without a closing phrase in any of the agent's messages: reminded once (True: not
     resolved now); /resolve again, with nothing sent since, resolves."""
-    quality = rules(context.settings)
-    if not can_move(ticket, RESOLVED) or not await remind_on_close(ticket, agent, quality, context.now()):
+    phrases = await closing_phrase_missing(context.settings, ticket, agent, context.now())
+    if phrases is None:
         return False
-    await update.effective_message.reply_text(
-        text(context.agent_language, "agent_quality_close_reminder", phrases=_quoted(quality.required_on_close))
-    )
+    await update.effective_message.reply_text(text(context.agent_language, "agent_quality_close_reminder", phrases=phrases))
     return True
+
+
+async def closing_phrase_missing(settings: Settings, ticket: Ticket, agent: Agent, now: datetime) -> str | None:
+    """The closing phrases, quoted, when ``agent`` resolving ``ticket`` is to be reminded that none
+    of their messages held one (a warning, counted; once: resolving again with nothing sent since
+    resolves); None: resolve. /resolve and the console's Resolve both ask it."""
+    quality = rules(settings)
+    if not can_move(ticket, RESOLVED) or not await remind_on_close(ticket, agent, quality, now):
+        return None
+    return quoted(quality.required_on_close)
