@@ -21,7 +21,7 @@ from handlers.callbacks import AcceptCandidate, RejectCandidate
 from handlers.common import number
 from knowledge_base.entries import KBError
 from knowledge_base.learning import Undecidable, decide, pending
-from knowledge_base.questions import mark_learned, missed_questions
+from knowledge_base.questions import mark_learned, missed_questions, teach_missed
 
 
 def is_supervisor(update: Update, context: KefuContext) -> bool:
@@ -72,6 +72,7 @@ async def kb_add(update: Update, context: KefuContext) -> None:
                 }
             )
             entry_id = match["id"]
+            await mark_learned(question)
         else:
             first, _, tail = rest.partition(" ")
             if (picked := number(first)) and picked <= len(missed):
@@ -82,11 +83,10 @@ async def kb_add(update: Update, context: KefuContext) -> None:
             if not entry_id or not question or entry_id not in kb.kb:
                 await update.message.reply_text(text(language, "agent_kb_add_usage"))
                 return
-            kb.add_question(entry_id, detect_language(question) or "en", question)
+            await teach_missed(kb, entry_id, question, group)
     except KBError as error:
         await update.message.reply_text(text(language, "agent_kb_add_failed", error=str(error)))
         return
-    await mark_learned(question, *group)
     await reply_long(update.message, text(language, "agent_kb_added", entry=entry_id, question=question))
 
 

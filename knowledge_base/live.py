@@ -136,6 +136,16 @@ class LiveKnowledgeBase:
             times.extend(stamp[:2])
         return f"{max(times, default=0):020d}"
 
+    def reload(self) -> None:
+        """Serve the files as they are now, at once (after this process wrote one of them: other
+        processes see the change at their next :meth:`reload_if_changed`). Raises :class:`KBError`
+        and keeps the KB serving if they do not load. Files that were broken are left for
+        :meth:`poll` to see mended, so the agents hear of it as of any mend."""
+        stamps = self._stamp()
+        self.router.kb = self._load()
+        if self.last_error is None:
+            self._stamps = stamps
+
     def add_question(self, entry_id: str, language: str, question: str) -> None:
         """Teach ``entry_id`` a new example question, saved to the learned file, serving at once."""
         self.router.kb = self.kb.add_question(entry_id, language, question, save_to=self._learned_path())

@@ -615,7 +615,11 @@ def entry_to_dict(entry: Entry) -> dict[str, Any]:
 
 
 class _Dumper(yaml.SafeDumper):
-    """Writes multi-line answers as ``|`` blocks, as a person would."""
+    """Writes multi-line answers as ``|`` blocks, as a person would, and never an alias (``&1``/``*1``)
+    for a list given twice."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
@@ -628,9 +632,10 @@ def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
 _Dumper.add_representer(str, _str_representer)
 
 
-def dump_yaml(entries: Iterable[Entry]) -> str:
+def dump_yaml(entries: Iterable[Entry | Mapping[str, Any]]) -> str:
+    """The YAML file of ``entries`` (an entry may also be given in its YAML form, unvalidated)."""
     return yaml.dump(
-        {"entries": [entry_to_dict(e) for e in entries]},
+        {"entries": [entry_to_dict(e) if isinstance(e, Entry) else dict(e) for e in entries]},
         Dumper=_Dumper,
         allow_unicode=True,
         sort_keys=False,
@@ -640,9 +645,13 @@ def dump_yaml(entries: Iterable[Entry]) -> str:
 
 def write_yaml(entries: Iterable[Entry], path: PathLike) -> None:
     """Write ``entries`` to ``path`` atomically (a reader never sees half a file)."""
+    write_atomically(dump_yaml(entries), path)
+
+
+def write_atomically(text: str, path: PathLike) -> None:
+    """Write ``text`` to ``path`` as UTF-8 so that a reader sees the old file or the new one."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    text = dump_yaml(entries)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as file:

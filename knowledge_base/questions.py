@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
-
-from collections import Counter
 
 from rapidfuzz import fuzz, process
 from tortoise.expressions import Q
@@ -141,7 +141,7 @@ async def missed_questions(limit: int = 10) -> list[Missed]:
             group_of[row["normalized"]] = place
         groups[place].append(row)
     missed = []
-    for key, members in zip(keys, groups):
+    for key, members in zip(keys, groups, strict=True):
         top = max(members, key=lambda r: (r["times"], r["last"]))
         missed.append(
             Missed(
@@ -155,6 +155,20 @@ async def missed_questions(limit: int = 10) -> list[Missed]:
         )
     missed.sort(key=lambda m: (m.times, m.last_asked), reverse=True)
     return missed[:limit]
+
+
+async def missed_group(key: str) -> Missed | None:
+    """The /kb_missed group whose key (:attr:`Missed.normalized`) is ``key``, if it is still missed."""
+    return next((m for m in await missed_questions(limit=MISSED_POOL) if m.normalized == key), None)
+
+
+async def teach_missed(kb: LiveKnowledgeBase, entry_id: str, question: str, group: Sequence[str] = ()) -> None:
+    """Teach ``question`` (a missed one, or any a supervisor types) to ``entry_id`` as an example,
+    saved to the learned file and answered from now on; it and its group's other wordings
+    ``group`` (:attr:`Missed.keys`) leave /kb_missed. ``/kb_add`` and the console's missed list.
+    Raises KBError if the KB refuses it (nothing changed)."""
+    kb.add_question(entry_id, detect_language(question) or "en", question)
+    await mark_learned(question, *group)
 
 
 async def mark_learned(question: str, *also: str) -> int:
