@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop
@@ -173,28 +173,44 @@ async def button(
 async def _send(update: Update, context: KefuContext, draft: dict) -> None:
     """Start the campaign: written at once, its rows queued in the background."""
     query = update.callback_query
-    language = context.agent_language
     context.user_data.pop(DRAFT, None)
     await query.edit_message_reply_markup(None)
-    shown = await query.message.reply_text(text(language, "campaign_starting"))
-    worker = instance_name(context.settings)
+    shown = await query.message.reply_text(text(context.agent_language, "campaign_starting"))
+    try:
+        await launch(context.application, draft["segment"], message_text=draft.get("text"), template=draft.get("template"),
+                     author_telegram_id=query.from_user.id, shown=shown)
+    except TooLong:  # the catalog template was edited since the preview: the message says so
+        return
+
+
+async def launch(
+    app: KefuApp, segment: str, *, message_text: str | None, template: str | None, author_telegram_id: int,
+    shown: Message | None = None,
+) -> Campaign:
+    """Start a campaign (from /campaign or the console): written at once, its outbox rows queued
+    by a background task, its progress shown in ``shown`` (a new message in the agent group when
+    None) and edited as the outbox sends, with the stop button. Raises :class:`TooLong`, after
+    saying so in the progress message, when a message could not be sent whole."""
+    language = app.bot_data.agent_language
+    if shown is None:
+        shown = await app.bot.send_message(app.bot_data.agent_chat_id, text(language, "campaign_starting"))
+    worker = instance_name(app.bot_data.settings)
     try:
         campaign = await start_campaign(
-            draft["segment"], text=draft.get("text"), template=draft.get("template"),
-            author_telegram_id=query.from_user.id, now=context.now(), worker=worker,
-            progress_chat_id=shown.chat_id, progress_message_id=shown.message_id,
+            segment, text=message_text, template=template, author_telegram_id=author_telegram_id, now=app.bot_data.now(),
+            worker=worker, progress_chat_id=shown.chat_id, progress_message_id=shown.message_id,
         )
-    except TooLong as exc:  # the catalog template was edited since the preview
+    except TooLong as exc:
         await shown.edit_text(text(language, "campaign_too_long", length=exc.length, limit=MAX_TEXT,
                                    over=exc.length - MAX_TEXT, name_limit=NAME_LIMIT))
-        return
-    app = context.application
+        raise
     task = app.create_task(queue_rows(campaign.id, worker, running=lambda: app.running), name=f"campaign-{campaign.id}-queue")
-    tasks = context.bot_data.queueing
+    tasks = app.bot_data.queueing
     tasks[campaign.id] = task
     task.add_done_callback(lambda _: tasks.pop(campaign.id, None))
-    await show_progress(context, campaign)
-    context.bot_data.schedule.follow_campaign(campaign.id)  # edited as it goes: progress_moved
+    await show_progress(app, campaign)
+    app.bot_data.schedule.follow_campaign(campaign.id)  # edited as it goes: progress_moved
+    return campaign
 
 
 async def _stop(context: KefuContext, campaign_id: int) -> tuple[bool, str]:

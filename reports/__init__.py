@@ -9,8 +9,8 @@ Definitions: reports/README.md.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from collections.abc import Collection
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Final
@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 
 from reports import metrics
 from reports.agents import AgentFigures, per_agent
+from reports.conversion import ConversionReport, conversion, presale_entries
+from reports.logistics import LogisticsReport, logistics
 from reports.metrics import (
     Backlog,
     Csat,
@@ -29,8 +31,6 @@ from reports.metrics import (
     per_period,
     ratio,
 )
-from reports.conversion import ConversionReport, conversion, presale_entries
-from reports.logistics import LogisticsReport, logistics
 from reports.nps import Nps, nps
 from reports.rfm import RfmReport, rfm
 from reports.trend import TrendReading, Verdict, read_trend
@@ -148,14 +148,15 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types: times as ISO 8601 text, verdicts as their names."""
-        return _plain(asdict(self))
+        return plain(asdict(self))
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """``value`` in plain JSON types: times as ISO 8601 text, enums as their values."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, Enum):
@@ -172,6 +173,11 @@ def report_options(settings: Settings) -> dict[str, Any]:
         "promised_days": settings.orders.promised_days,
         "presale_entries": presale_entries(settings.knowledge_base.files),
     }
+
+
+def period_bounds(start: datetime, end: datetime, periods: int) -> list[datetime]:
+    """The boundaries of ``periods`` periods as long as [start, end), ending at ``end`` (oldest first)."""
+    return [end - (end - start) * (periods - i) for i in range(periods + 1)]
 
 
 HEADLINES: Final[dict[str, bool]] = {
@@ -204,7 +210,7 @@ async def compute_report(
     if periods < 1:
         raise ValueError("periods must be at least 1")
     ZoneInfo(timezone)  # an unknown zone fails here, not in SQL
-    bounds = [end - (end - start) * (periods - i) for i in range(periods + 1)]
+    bounds = period_bounds(start, end, periods)
     # The headline metrics come for every period at once; the report's own period is the last.
     headlines = _Headlines(
         active=await metrics.active_customers(bounds),

@@ -46,6 +46,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
+from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
@@ -111,10 +112,23 @@ def _payload(text: str | None, template: str | None) -> dict[str, str]:
     return {"text": text} if text is not None else {"template": template or ""}
 
 
+def rendered(text: str | None, template: str | None, language: str, name: str) -> str:
+    """The campaign's message as a customer called ``name`` who reads ``language`` gets it
+    (the sender's own ``render``)."""
+    row = OutboxMessage(kind="campaign", payload=_payload(text, template))
+    return render(row, Customer(first_name=name, language=language))[0]
+
+
 def longest_message(text: str | None, template: str | None) -> int:
     """The length, as Telegram counts it, of the longest message this campaign can send."""
-    row = OutboxMessage(kind="campaign", payload=_payload(text, template))
-    return max(utf16_len(render(row, Customer(first_name=WIDEST_NAME, language=language))[0]) for language in LANGUAGES)
+    return max(utf16_len(rendered(text, template, language, WIDEST_NAME)) for language in LANGUAGES)
+
+
+async def audience_languages(segment: str, now: datetime) -> dict[str, int]:
+    """How many customers of the segment a campaign started now reaches, per language (the
+    language each gets it in), most first; the same customers :func:`start_campaign` counts."""
+    rows = await audience(segment, now).annotate(n=Count("id")).group_by("language").values("language", "n")
+    return dict(sorted(((row["language"], int(row["n"])) for row in rows), key=lambda item: (-item[1], item[0])))
 
 
 async def start_campaign(
