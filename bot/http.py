@@ -18,6 +18,7 @@ from aiohttp import web
 from tortoise import Tortoise
 
 from bot import monitoring
+from bot.console.web import build_console
 from bot.context import KefuApp
 from bot.core import metrics
 from bot.core.config import ConfigError, Settings
@@ -64,6 +65,7 @@ def build_http_app(settings: Settings, bot: KefuApp | None = None) -> web.Applic
         app.router.add_get("/readyz", _ready)
         if webhook is not None:
             app.router.add_post(webhook, _take_update)
+        build_console(app, settings, bot)
     return app
 
 

@@ -49,6 +49,7 @@ from tests.harness import (
     TEST_TOKEN,
     WEBHOOK_SECRET,
     Bot,
+    Console,
     Person,
     postgres_admin,
 )
@@ -240,3 +241,16 @@ def agent(bot: Bot) -> Person:
 def supervisor(bot: Bot) -> Person:
     """A supervisor (listed in [telegram] supervisors), in the agent group's General topic."""
     return bot.add_supervisor(first_name="Min", last_name="Zhao", username="boss_zhao", language_code="zh-CN")
+
+
+@pytest.fixture
+async def console(bot: Bot) -> AsyncIterator[Console]:
+    """kefu's HTTP server with the console for the running ``bot``, on a free port (its links,
+    from [api] listen, point at it): ``await console.signed_in(agent)`` is an agent at the console."""
+    async with serving_http(bot.settings, "127.0.0.1:0", app=bot.app) as url:
+        bot.settings.api.listen = url.removeprefix("http://")
+        running = Console(bot, url)
+        try:
+            yield running
+        finally:
+            await running.close()

@@ -11,20 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import asyncpg
 import pytest
 from telegram.ext import Application
 
+from bot.console.auth import sign_init_data
 from bot.core.config import Settings
 from bot.emulator import BotAPIEmulator
 from bot.telegram.updates import ChatOrderedProcessor
@@ -278,3 +281,83 @@ async def kefu_run(cwd: Path, env: dict[str, str], *options: str) -> AsyncIterat
             process.kill()
             await process.wait()
 
+
+
+# -- the console (bot/console/) -------------------------------------------------------------
+
+
+@dataclass
+class Page:
+    """A console answer, read."""
+
+    status: int
+    headers: Mapping[str, str]
+    text: str
+    url: str
+
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+
+@dataclass
+class ConsoleClient:
+    """Someone at the console: signed in by the Mini App (``token``, sent as the bearer) or by a
+    login link (the cookie in ``http``'s jar); ``csrf`` goes with every change as X-CSRF-Token."""
+
+    http: aiohttp.ClientSession
+    base_url: str
+    token: str | None = None
+    csrf: str | None = None
+
+    def _headers(self, csrf: bool) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        if csrf and self.csrf:
+            headers["X-CSRF-Token"] = self.csrf
+        return headers
+
+    async def get(self, path: str, params: Mapping[str, str] | None = None, **options: Any) -> Page:
+        async with self.http.get(self.base_url + path, params=params, headers=self._headers(False), **options) as answer:
+            return Page(answer.status, answer.headers, await answer.text(), str(answer.url))
+
+    async def post(self, path: str, data: Mapping[str, str] | None = None, *, csrf: bool = True, **options: Any) -> Page:
+        """A form posted to ``path``; ``csrf=False``: without the CSRF token."""
+        async with self.http.post(self.base_url + path, data=data or {}, headers=self._headers(csrf), **options) as answer:
+            return Page(answer.status, answer.headers, await answer.text(), str(answer.url))
+
+
+@dataclass
+class Console:
+    """kefu's HTTP server with the console, for the running bot (the ``console`` fixture)."""
+
+    bot: Bot
+    url: str
+    clients: list[aiohttp.ClientSession] = field(default_factory=list)
+
+    def init_data(self, person: Person, *, token: str | None = None, auth_date: datetime | None = None) -> str:
+        """The initData Telegram gives a Mini App ``person`` opens: signed with the bot's token
+        (or ``token``), dated now by the bot's clock (or ``auth_date``)."""
+        user = {key: value for key, value in person.user.items() if key != "is_bot"} | {"allows_write_to_pm": True}
+        moment = auth_date or self.bot.app.bot_data.now()
+        return sign_init_data(token or self.bot.token, user, moment, query_id="AAHdF6IQAAAAAN0XohDhrOrc", chat_type="sender")
+
+    def client(self) -> ConsoleClient:
+        """Someone not signed in, with a browser's cookie jar (a login link signs them in)."""
+        http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))  # unsafe: cookies for 127.0.0.1
+        self.clients.append(http)
+        return ConsoleClient(http, self.url)
+
+    async def sign_in(self, init_data: str) -> Page:
+        """POST /console/auth as the Mini App does."""
+        return await self.client().post("/console/auth", {"initData": init_data}, csrf=False)
+
+    async def signed_in(self, person: Person) -> ConsoleClient:
+        """``person`` signed in through the Mini App with a real initData (the bearer token)."""
+        client = self.client()
+        answer = await client.post("/console/auth", {"initData": self.init_data(person)}, csrf=False)
+        assert answer.status == 200, answer.text
+        client.token, client.csrf = answer.json()["token"], answer.json()["csrf"]
+        return client
+
+    async def close(self) -> None:
+        for http in self.clients:
+            await http.close()

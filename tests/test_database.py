@@ -12,6 +12,8 @@ from tortoise.migrations.api import migrate
 from tortoise.migrations.autodetector import MigrationAutodetector
 
 from bot import privacy
+from bot.console.auth import open_session
+from bot.console.models import ConsoleAudit, ConsoleSession
 from bot.core import db
 from bot.core.crypto import looks_encrypted
 from orders.models import Order, OrderEvent
@@ -175,5 +177,28 @@ async def test_a_database_from_before_presence_upgrades_and_nudges_nobody_about_
         agent = await Agent.get(telegram_id=77)
         assert (agent.presence, agent.last_seen, agent.last_assigned_at) == (None, None, None)
         assert (await Ticket.get(subject="late")).queued_at is None
+    finally:
+        await db.disconnect()
+
+
+async def test_a_database_from_before_the_console_upgrades_with_its_agents_and_nobody_signed_in(
+    fresh_database_url: str,
+) -> None:
+    """0018_console: new tables (sessions, login links, audit); the agents stay, and may sign in."""
+    config = db.tortoise_config(fresh_database_url)
+    at = "'2026-12-07 02:00:00+00'"
+    await _run_sql_at(
+        config, "0017_logistics",
+        f"INSERT INTO agent (telegram_id, name, role, active, created_at) VALUES (78, 'Lei', 'agent', true, {at})",
+    )
+    await db.upgrade(fresh_database_url)
+    await db.connect(fresh_database_url, ready=privacy.prepare)
+    try:
+        agent = await Agent.get(telegram_id=78)
+        assert agent.name == "Lei"
+        assert await ConsoleSession.all().count() == 0 and await ConsoleAudit.all().count() == 0
+        now = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
+        token, session = await open_session(agent.id, "zh-Hans", now, minutes=480)
+        assert session.expires_at == now + timedelta(minutes=480) and token not in session.token_hash
     finally:
         await db.disconnect()

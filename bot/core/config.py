@@ -538,6 +538,40 @@ class PrivacySettings(_Section):
         return keys
 
 
+class ConsoleSettings(_Section):
+    """The console (bot/console/): web pages for agents and supervisors under /console/ of the
+    ``[api] listen`` server, opened as a Telegram Mini App or through a one-time login link."""
+
+    public_url: str = ""
+    """The HTTPS address Telegram opens (e.g. https://kefu.shop.example, the reverse proxy in
+    front of ``[api] listen``); "": links use the ``[api] listen`` address, and no menu button is set
+    (Mini Apps need HTTPS)."""
+    login_max_age: int = Field(default=86400, ge=60, le=30 * 86400)
+    """Seconds a Mini App's initData may be old (its auth_date) when it signs in."""
+    session_minutes: int = Field(default=480, ge=1, le=30 * 24 * 60)
+    """Minutes a console session lasts from sign-in."""
+    link_minutes: int = Field(default=10, ge=1, le=24 * 60)
+    """Minutes a one-time login link (/console in the agent group) may be used in."""
+    member_cache_seconds: int = Field(default=60, ge=0, le=3600)
+    """Seconds the answer of getChatMember (is this person in the agent group?) is reused."""
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
+            raise ValueError("must be the console's address, e.g. https://kefu.shop.example, or \"\"")
+        return value.removesuffix("/console")
+
+    def base_url(self, listen: str) -> str:
+        """Where the console's links point: ``public_url``, else the ``[api] listen`` address."""
+        return self.public_url or f"http://{listen}"
+
+    @property
+    def https(self) -> bool:
+        return self.public_url.startswith("https://")
+
+
 _config_file: Path | None = None
 
 
@@ -557,6 +591,7 @@ class Settings(BaseSettings):
     reports: ReportsSettings = Field(default_factory=ReportsSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     spam: SpamSettings = Field(default_factory=SpamSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 APP = "kefu"
 MODEL_MODULES = [
     "ticketing.models", "knowledge_base.models", "orders.models", "scheduler.models", "bot.intake.models",
+    "bot.console.models",
 ]
 
 ROW_ID_MAX = 2**31 - 1
