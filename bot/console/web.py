@@ -17,7 +17,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from bot.console import auth
+from bot.console import auth, kb
 from bot.console.staff import Members, refusal
 from bot.context import KefuApp
 from bot.core.config import Settings
@@ -39,6 +39,7 @@ def build_console(app: web.Application, settings: Settings, bot: KefuApp) -> Non
     app.on_response_prepare.append(auth.secure_headers)
     app.router.add_static("/console/static", HERE / "static", append_version=False)
     app.add_routes(routes)
+    app.add_routes(kb.routes)
 
 
 @routes.get("/console")
