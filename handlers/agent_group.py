@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -36,6 +37,8 @@ from handlers.kinds import pass_on
 from handlers.script import for_customer
 from orders.service import orders_for
 from orders.sources import OrderSourceUnavailable
+from orders.views import OrderView
+from scheduler.models import SurveyResponse
 from scheduler.surveys import recent_ratings
 from ticketing.customers import mark_blocked
 from ticketing.lifecycle import CLOSED, RESOLVED, StatusChange, log_event, ticket_opened
@@ -157,15 +160,31 @@ def card_buttons(context: KefuContext | KefuApp, ticket: Ticket) -> InlineKeyboa
     ]])
 
 
+@dataclass(frozen=True)
+class CardFacts:
+    """What the customer card tells of the customer beside their names: the card in the topic and
+    the console's Ticket page read the same."""
+
+    orders: tuple[OrderView, ...]
+    orders_unavailable: bool
+    """The order source did not answer: ``orders`` is empty for that, not for want of orders."""
+    earlier: list[Ticket]
+    rated: list[SurveyResponse]
+
+
+async def card_facts(context: KefuContext | KefuApp, ticket: Ticket, customer: Customer) -> CardFacts:
+    try:
+        orders, unavailable = (await orders_for(customer, source=context.bot_data.orders)).orders, False
+    except OrderSourceUnavailable:
+        orders, unavailable = (), True
+    return CardFacts(orders, unavailable, await earlier_tickets(ticket), await recent_ratings(customer))
+
+
 async def customer_card(context: KefuContext | KefuApp, ticket: Ticket, customer: Customer, said: str) -> str:
     language = context.bot_data.agent_language
     none = text(language, "agent_none")
-    try:
-        orders = (await orders_for(customer, source=context.bot_data.orders)).orders
-    except OrderSourceUnavailable:
-        orders = ()
-    earlier = await earlier_tickets(ticket)
-    rated = await recent_ratings(customer)
+    facts = await card_facts(context, ticket, customer)
+    orders, earlier, rated = facts.orders, facts.earlier, facts.rated
     username = f" @{customer.username}" if customer.username else ""
     return text(
         language, "agent_ticket_card",
