@@ -17,7 +17,8 @@ and :class:`~bot.core.crypto.BlindIndexField` of the app.
 their anonymous counts kept.
 
 What goes: their names, Telegram username, phone, birthday, time zone and tags; the texts and
-media of every message of their tickets (theirs, the agents' replies and the agents' notes) and
+media of every message of their tickets (theirs, the agents' replies and the agents' notes, and
+the search terms they are found by) and
 the tickets' subjects; their survey comments; the texts of the questions they asked the bot
 (and the example questions they proposed to /kb_learn); the
 phone of the orders of their phone, and which orders they proved theirs; their queued messages
@@ -337,7 +338,7 @@ async def forget_customer(customer: Customer, now: datetime, calendar: BusinessC
             if t.status != TicketStatus.CLOSED and await close(t, "customer", now, calendar, reason="forgotten")
         ]
         ticket_ids = [t.id for t in tickets]
-        messages = await TicketMessage.filter(ticket_id__in=ticket_ids).update(text="", media=None)
+        messages = await TicketMessage.filter(ticket_id__in=ticket_ids).update(text="", media=None, search_terms=None)
         await AlbumPart.filter(ticket_id__in=ticket_ids).delete()  # an album still being collected
         await Ticket.filter(customer=customer).update(subject="")
         await SurveyResponse.filter(customer=customer).update(comment=None)

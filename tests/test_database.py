@@ -181,6 +181,36 @@ async def test_a_database_from_before_presence_upgrades_and_nudges_nobody_about_
         await db.disconnect()
 
 
+async def test_messages_from_before_search_are_found_after_the_upgrade(fresh_database_url: str) -> None:
+    """0019_search: the migration adds the column and its full-text index (it has no key to read
+    the messages); the first start with the key gives the messages already there their terms."""
+    from bot.core.crypto import keyring
+    from ticketing.queue import QueueFilter, queue_page
+
+    config = db.tortoise_config(fresh_database_url)
+    at = "'2026-12-07 02:00:00+00'"
+    sealed = keyring().encrypt("我的快递还没到, where is my parcel")
+    await _run_sql_at(
+        config, "0018_console",
+        "INSERT INTO customer (telegram_id, first_name, language, language_chosen, blocked, opted_out, first_seen, last_seen,"
+        f" segment, tags, standing, withheld) VALUES (9, 'Wu', 'zh-Hans', false, false, false, {at}, {at}, 'new', '[]', 'cleared', 0);"
+        " INSERT INTO ticket (source, is_complaint, category, priority, status, subject, reopen_count, waiting_since,"
+        f" created_at, updated_at, customer_id) SELECT 'complaint', true, 'logistics', 'high', 'open', 'late', 0, {at},"
+        f" {at}, {at}, id FROM customer WHERE telegram_id = 9;"
+        f" INSERT INTO ticket_message (direction, text, created_at, ticket_id, nudged) SELECT 'in', '{sealed}', {at}, id, 0 FROM ticket",
+    )
+    await db.upgrade(fresh_database_url)
+    await db.connect(fresh_database_url, ready=privacy.prepare)
+    try:
+        ticket = await Ticket.get(subject="late")
+        now = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
+        for query in ("快递", "快遞", "parcel"):
+            assert [t.id for t in (await queue_page(QueueFilter(query=query), now)).tickets] == [ticket.id]
+        assert (await TicketMessage.get(ticket=ticket)).text == "我的快递还没到, where is my parcel"
+    finally:
+        await db.disconnect()
+
+
 async def test_a_database_from_before_the_console_upgrades_with_its_agents_and_nobody_signed_in(
     fresh_database_url: str,
 ) -> None:

@@ -15,6 +15,7 @@ from tortoise import fields
 from tortoise.models import Model
 
 from bot.core.crypto import BlindIndexed, BlindIndexField, EncryptedTextField
+from ticketing.search import SearchTermsField
 
 
 class Customer(BlindIndexed, Model):
@@ -168,7 +169,7 @@ class Ticket(Model):
         table = "ticket"
 
 
-class TicketMessage(Model):
+class TicketMessage(BlindIndexed, Model):
     """One message of a ticket: from the customer (in), to the customer (out), or an internal note."""
 
     id = fields.IntField(primary_key=True)
@@ -193,6 +194,9 @@ class TicketMessage(Model):
         default=0, db_default=0, description="a customer's message left waiting: 1 its agent was nudged, 2 the supervisors too, 3 written before response times were kept"
     )
     created_at = fields.DatetimeField()
+    search_terms = SearchTermsField(
+        of="text", null=True, description="the words of text as short keyed hashes, what search looks up (ticketing/search.py)"
+    )
 
     class Meta:
         table = "ticket_message"

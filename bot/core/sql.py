@@ -15,8 +15,8 @@ and the differences between the two databases are spelt out here, nowhere else:
   :func:`as_datetime` and :func:`as_json` give one type whichever database answered.
 - Functions: wall-clock seconds between two times, a decimal as a number, the calendar date in a
   time zone (SQLite has no time zones: the UTC offsets in force are spelt out), percentiles
-  (SQLite has no ``percentile_cont``), the entries of a JSON object, and periods to bucket times
-  in. SQLite must be 3.35 or newer (``RETURNING``).
+  (SQLite has no ``percentile_cont``), the entries of a JSON object, periods to bucket times
+  in, and full-text matching of a column of terms (FTS5 on SQLite, GIN on PostgreSQL). SQLite must be 3.35 or newer (``RETURNING``).
 
 Expressions are built for the database of the default connection when the statement is written,
 so a statement is built and run in the same place.
@@ -186,6 +186,35 @@ def json_number(value: str, key: str) -> str:
 def json_kind(value: str) -> str:
     """The JSON type of ``value``: 'object', 'array', 'null'… (the same names on both)."""
     return f"jsonb_typeof({value})" if postgres() else f"json_type({value})"
+
+
+# --- full-text search over terms ------------------------------------------------------------
+
+_TERM = re.compile(r"[a-z0-9]+")
+
+
+def has_terms(alias: str, table: str, column: str, param: str) -> str:
+    """The row ``alias`` of ``table`` has in ``column`` (space-separated terms) the terms the
+    query parameter ``:param`` asks for (:func:`terms_query`), through the full-text index.
+
+    PostgreSQL: a GIN index on ``to_tsvector('simple', column)`` (the expression is repeated
+    here as the index spells it, else the planner does not use it). SQLite: an FTS5 table named
+    ``<table>_<column>`` with the table as its external content, kept by triggers."""
+    if postgres():
+        return f"to_tsvector('simple', {alias}.{column}) @@ to_tsquery('simple', :{param})"
+    return f"{alias}.id IN (SELECT rowid FROM {table}_{column} WHERE {table}_{column} MATCH :{param})"
+
+
+def terms_query(groups: Sequence[Sequence[str]]) -> str:
+    """The value of :func:`has_terms`' parameter: every group present, each by any one of its
+    alternatives. Terms are plain lowercase words (anything else is refused, not escaped)."""
+    for group in groups:
+        for term in group:
+            if not _TERM.fullmatch(term):
+                raise ValueError(f"not a plain term: {term!r}")
+    if postgres():
+        return " & ".join("(" + " | ".join(group) + ")" for group in groups)
+    return " AND ".join("(" + " OR ".join(f'"{term}"' for term in group) + ")" for group in groups)
 
 
 # --- time -----------------------------------------------------------------------------------
