@@ -15,9 +15,10 @@ from telegram import (
     Update,
 )
 from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
-from telegram.ext import ApplicationBuilder, ContextTypes
+from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes, filters
 
 import handlers
+from bot.console import links as console_links
 from bot.context import BotData, KefuApp, KefuContext
 from bot.core.config import ConfigError, Settings, TelegramSettings
 from bot.core.i18n import text
@@ -109,8 +110,18 @@ def build_application(
     app.bot_data.orders = make_source(settings.orders)
     app.bot_data.sla = SlaPolicy.from_settings(settings)
     handlers.register(app, settings)
+    _register_console(app, settings)
     schedule_jobs(app, settings)
     return app
+
+
+def _register_console(app: KefuApp, settings: Settings) -> None:
+    """The console's commands (bot/console/links.py): /console in the agent group; an agent's
+    /start (before the customers' /start) sets their menu button and answers ``/start console``."""
+    group = settings.telegram.agent_chat_id
+    agent_group = filters.Chat(chat_id=group) if group is not None else filters.Chat(chat_id=[])
+    app.add_handler(CommandHandler("console", console_links.console_command, filters=agent_group))
+    app.add_handler(CommandHandler("start", console_links.agent_starts, filters=handlers.PRIVATE), group=-5)
 
 
 def schedule_jobs(app: KefuApp, settings: Settings) -> None:

@@ -26,6 +26,8 @@ AGENT_COMMANDS: tuple[str, ...] = (
     "ban", "shadowban", "unban",
     # presence, anywhere in the group
     "online", "away", "offline", "agents",
+    # the web console: a sign-in link, privately
+    "console",
 )
 """In the order the menu and /help show them."""
 

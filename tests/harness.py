@@ -172,6 +172,10 @@ class Person:
     def id(self) -> int:
         return self.user["id"]
 
+    def privately(self) -> Person:
+        """The same person, writing to the bot in their private chat (an agent opening the bot)."""
+        return Person(self.bot, self.user, self.id)
+
     def in_topic(self, ticket: Ticket) -> Person:
         """The same agent, writing in the ticket's topic of the agent group."""
         return Person(self.bot, self.user, self.chat_id, thread_id=ticket.topic_id)

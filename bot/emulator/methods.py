@@ -89,7 +89,8 @@ class BotApi(Updates):
             "setMyDescription": self._accept,
             "setMyShortDescription": self._accept,
             "setMyName": self._accept,
-            "setChatMenuButton": self._accept,
+            "setChatMenuButton": self._set_chat_menu_button,
+            "getChatMenuButton": self._get_chat_menu_button,
         }
         # Telegram matches method names case-insensitively.
         return {name.lower(): (name, handler) for name, handler in handlers.items()}
@@ -517,6 +518,26 @@ class BotApi(Updates):
             placeholder = {"id": user_id, "is_bot": False, "first_name": "Deleted Account"}
             user = self._users.get(user_id, placeholder)
         return chat_member(user, state.members.get(user_id, "left"))
+
+    # the menu button of a private chat (a Mini App's, kefu's console)
+
+    def _set_chat_menu_button(self, params: Params) -> bool:
+        chat_id = params.get_chat_id()
+        if chat_id is not None and not self._resolve_chat(chat_id).is_private:
+            raise bad_request("chat_id must be a private chat")
+        button = params.get_json("menu_button") or {"type": "default"}
+        if not isinstance(button, dict) or button.get("type") not in ("default", "commands", "web_app"):
+            raise bad_request("can't parse menu button JSON object")
+        if button["type"] == "web_app":
+            url = str((button.get("web_app") or {}).get("url", ""))
+            if not url.startswith("https://") or not button.get("text"):
+                raise bad_request("BUTTON_URL_INVALID")
+        self.menu_buttons[chat_id if isinstance(chat_id, int) else None] = button
+        return True
+
+    def _get_chat_menu_button(self, params: Params) -> JSON:
+        chat_id = params.get_chat_id()
+        return self.menu_buttons.get(chat_id if isinstance(chat_id, int) else None) or {"type": "default"}
 
     # forum topics
 

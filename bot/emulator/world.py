@@ -77,6 +77,7 @@ class World:
         self._group_ids = itertools.count(1)
         self.topics: dict[int, dict[int, JSON]] = {}
         self.keyboards: dict[int, JSON] = {}  # chat id -> the reply keyboard currently shown
+        self.menu_buttons: dict[int | None, JSON] = {}  # private chat id (None: the default) -> its menu button
 
         self._pending: deque[JSON] = deque()
         self._last_update_id = 0
