@@ -17,7 +17,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from bot.console import auth, kb, reports
+from bot.console import auth, kb, reports, ticket
 from bot.console.staff import Members, refusal
 from bot.context import KefuApp
 from bot.core.config import Settings
@@ -40,6 +40,7 @@ def build_console(app: web.Application, settings: Settings, bot: KefuApp) -> Non
     app.router.add_static("/console/static", HERE / "static", append_version=False)
     app.add_routes(routes)
     app.add_routes(kb.routes)
+    app.add_routes(ticket.routes)
     app.add_routes(reports.routes)
 
 
