@@ -86,6 +86,8 @@ async def test_an_edit_of_a_shop_file_entry_is_written_back_to_that_file(
     live.files = [shop]
     assert live.reload_if_changed()
     at_console = await console.signed_in(supervisor)
+    page = await at_console.get("/console/kb/entry/gift_wrap")
+    assert text("zh-Hans", "console_kb_rewrites_file", file=shop) in page.text  # its comments would go
     form = {"category": "extras", "action": "answer", "q_en": "do you offer gift wrapping\ncan you wrap it as a present", "a_en": "Gift wrapping costs ¥5."}
     assert (await at_console.post("/console/kb/entry/gift_wrap", form)).status == 200
     assert [e.answer for e in load_file(shop)] == [{"en": "Gift wrapping costs ¥5."}]
