@@ -21,6 +21,7 @@ from typing import TextIO
 from pydantic import SecretStr
 
 from bot.app import build_application
+from bot.console.auth import login_url, mint_link, staff_language
 from bot.context import KefuApp
 from bot.core.config import Settings
 from bot.emulator import BotAPIEmulator
@@ -31,6 +32,7 @@ from bot.telegram.updates import ChatOrderedProcessor
 from orders.importer import load_samples
 from reports.sample import load_sample_history
 from scheduler.models import OutboxMessage
+from ticketing.service import record_agent
 
 SANDBOX_TOKEN = "123456789:SANDBOX-token-for-the-local-emulator"
 # A 1×1 PNG, for `:photo`.
@@ -50,6 +52,7 @@ Sandbox commands (the bot never sees these):
   :contact          share your own phone number (as a customer)
   :photo [caption]  send a small photo
   :later 10m|2h|7d  move the bot's clock forward and send what fell due (surveys, revisits, SLA)
+  :console          a new sign-in link to the web console, as the agent (each link signs in once)
   :help             this text
   :quit             leave (Ctrl-D does too)"""
 
@@ -75,6 +78,7 @@ class Sandbox:
     buttons: dict[int, tuple[int, list[str]]] = field(default_factory=dict)  # chat → (message_id, data)
     app: KefuApp | None = None
     ahead: timedelta = timedelta(0)  # how far :later moved the bot's clock
+    api: str = ""  # the HTTP server's address (the console is under /console/)
 
     # what the bot does, printed as it happens
     def on_bot_action(self, kind: str, payload: dict) -> None:
@@ -166,6 +170,8 @@ class Sandbox:
             await self._settle(self.emulator.send_contact(self.me.user["id"], f"+861380000{number:04d}"))
         elif name == "later" and (step := _duration(arg)) is not None and self.app is not None:
             await self._later(step)
+        elif name == "console" and self.app is not None:
+            self._print(f"— the web console, signed in as the agent Li Lei: {await self.console_link()}")
         elif name == "photo" and self.me:
             update = self.emulator.send_photo(
                 self.me.user["id"], SAMPLE_PHOTO, caption=arg or None,
@@ -175,6 +181,16 @@ class Sandbox:
         else:
             self._print("— unknown sandbox command; :help lists them")
         return True
+
+    async def console_link(self) -> str:
+        """A one-time login link to the console for the sandbox's agent (a supervisor too)."""
+        assert self.app is not None
+        settings = self.app.bot_data.settings
+        name = f"{self.agent['first_name']} {self.agent['last_name']}"
+        agent = await record_agent(self.agent["id"], name, self.agent.get("username"), supervisor=True)
+        language = staff_language(self.agent.get("language_code"), settings.telegram.agent_language)
+        token = await mint_link(agent.id, language, self.app.bot_data.now(), settings.console.link_minutes)
+        return login_url(self.api, token)
 
     async def _later(self, step: timedelta) -> None:
         """Time travel for trying the scheduler: everything that reads the bot's clock moves on."""
@@ -292,13 +308,16 @@ async def run_sandbox(
         try:
             async with (
                 open_database(sandbox_settings),
-                serving_http(sandbox_settings, "127.0.0.1:0") as api,
+                serving_http(sandbox_settings, "127.0.0.1:0", app=app) as api,
                 running_bot(app, sandbox_settings),
             ):
                 await load_samples()
                 await load_sample_history()
                 print("kefu sandbox — the bot runs against a local Bot API emulator; nothing leaves this machine.", file=out)
                 print(f"Sample orders: customer 1 has two, customer 2 one (:contact verifies you); 12 weeks of sample service history for /report. HTTP API: {api}", file=out)
+                sandbox.api = api
+                minutes = sandbox_settings.console.link_minutes
+                print(f"Web console, signed in as the agent Li Lei (one use, {minutes} minutes; :console for another): {await sandbox.console_link()}", file=out)
                 sandbox.be_customer(1)
                 print(HELP.format(who=sandbox.me.label), file=out, flush=True)
                 lines = await _lines(stdin)

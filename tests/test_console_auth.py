@@ -127,3 +127,15 @@ async def test_the_entry_page_loads_only_its_own_scripts(console: Console) -> No
     assert 'hx-boost="true"' in page.text
     htmx = await console.client().get("/console/static/htmx.min.js")
     assert htmx.status == 200 and "htmx" in htmx.text
+
+
+async def test_supervisor_pages_are_refused_to_an_agent(console: Console, agent: Person, supervisor: Person) -> None:
+    as_agent = await console.signed_in(agent)
+    refused = await as_agent.get("/console/reports")
+    assert refused.status == 403
+    assert text("zh-Hans", "console_supervisors_only") in refused.text
+    assert 'href="/console/reports"' not in (await as_agent.get("/console/kb")).text, "not in an agent's bar"
+    as_supervisor = await console.signed_in(supervisor)
+    page = await as_supervisor.get("/console/reports")
+    assert page.status == 200
+    assert 'href="/console/reports"' in page.text and 'href="/console/campaigns"' in page.text
