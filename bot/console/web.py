@@ -17,7 +17,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from bot.console import auth, kb, reports, ticket
+from bot.console import auth, campaigns, kb, reports, ticket, tickets
 from bot.console.staff import Members, refusal
 from bot.context import KefuApp
 from bot.core.config import Settings
@@ -41,7 +41,9 @@ def build_console(app: web.Application, settings: Settings, bot: KefuApp) -> Non
     app.add_routes(routes)
     app.add_routes(kb.routes)
     app.add_routes(ticket.routes)
+    app.add_routes(tickets.routes)
     app.add_routes(reports.routes)
+    app.add_routes(campaigns.routes)
 
 
 @routes.get("/console")
