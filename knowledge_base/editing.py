@@ -24,6 +24,7 @@ other processes see the change at their next reload.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import string
@@ -104,12 +105,31 @@ def categories(live: LiveKnowledgeBase) -> list[str]:
     return sorted({e.category for e in live.kb.entries.values()})
 
 
-def save_entry(live: LiveKnowledgeBase, raw: Mapping[str, Any], *, new: bool = False) -> Placed:
+def fingerprint(entry: Entry) -> str:
+    """The entry's content in short: an edit form carries the one it was opened with."""
+    text = json.dumps(entry_to_dict(entry), sort_keys=True, ensure_ascii=False)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+class StaleEdit(Exception):
+    """The entry changed since the edit began (someone saved it, the bot learned a question for
+    it, its file changed): saving would lose that change. ``current`` is the entry now."""
+
+    def __init__(self, current: Placed) -> None:
+        super().__init__(current.entry.id)
+        self.current = current
+
+
+def save_entry(
+    live: LiveKnowledgeBase, raw: Mapping[str, Any], *, new: bool = False, was: str | None = None
+) -> Placed:
     """Save ``raw`` (an entry in its YAML form) over the entry with its id, or as a ``new`` one,
     in the file it belongs to (see the module docstring), serving at once.
 
     Raises :class:`KBError` — the loader's, for that file — and writes nothing when the edit is
-    invalid, names an entry that does not exist, or (``new``) an id already in use.
+    invalid, names an entry that does not exist, or (``new``) an id already in use; with ``was``
+    (the :func:`fingerprint` the edit began from), :class:`StaleEdit` when the entry has changed
+    since, here or in another process's files.
     """
     entry_id = raw.get("id")
     current = live.kb.entry(entry_id) if isinstance(entry_id, str) else None
@@ -125,6 +145,11 @@ def save_entry(live: LiveKnowledgeBase, raw: Mapping[str, Any], *, new: bool = F
         if not place.rich and (raw.get("tags") or raw.get("buttons")):
             target = live.learned_file
     name, kind = str(target), _kind(target)
+    if current is not None and was is not None:
+        # the entry as its file holds it now: another process may have saved it since this one read it
+        on_disk = next((e for e in load_file(target, max_bytes=live.max_file_bytes) if e.id == entry_id), None) if target.exists() else None
+        if fingerprint(on_disk or current) != was:
+            raise StaleEdit(placed(live, on_disk or current))
     text = _edited_file(target, kind, raw, live.max_file_bytes)
     entries = parse_text(text, kind, name)  # the file loader's own reading: its errors, word for word
     edited = [e for e in entries if e.id == entry_id]

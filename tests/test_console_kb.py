@@ -7,6 +7,7 @@ message reaches, how sure the bot is and in which band."""
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import yaml
@@ -244,3 +245,21 @@ async def test_customers_confirmations_are_accepted_or_rejected_by_supervisors(
     assert await ConsoleAudit.filter(action__in=("kb_accept_candidate", "kb_reject_candidate")).count() == 2
     again = await at_console.post(f"/console/kb/candidate/{damaged.id}/accept")
     assert again.status == 422 and text("zh-Hans", "console_kb_problem_gone") in again.text
+
+
+async def test_an_edit_begun_before_the_bot_learned_a_question_does_not_lose_it(
+    bot: Bot, console: Console, supervisor: Person
+) -> None:
+    at_console = await console.signed_in(supervisor)
+    opened = await at_console.get("/console/kb/entry/returns")
+    was = re.search(r'name="was" value="([0-9a-f]+)"', opened.text)[1]
+    bot.app.bot_data.kb.add_question("returns", "en", "can I bring it back")  # /kb_learn, meanwhile
+
+    stale = await at_console.post("/console/kb/entry/returns", returns_form(was=was))
+    assert stale.status == 409 and text("zh-Hans", "console_kb_stale") in stale.text
+    assert escaped(RETURNS_EN) in stale.text  # the supervisor's text is still in the form
+    assert "can I bring it back" in bot.app.bot_data.kb.kb.entries["returns"].questions["en"]
+
+    now = re.search(r'name="was" value="([0-9a-f]+)"', stale.text)[1]
+    assert (await at_console.post("/console/kb/entry/returns", returns_form(was=now))).status == 200  # knowingly
+    assert bot.app.bot_data.kb.answer("returns", "en") == RETURNS_EN

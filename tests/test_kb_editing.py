@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from bot.core.config import SHOP_FACTS
-from knowledge_base.editing import listing, placed, save_entry, warnings
+from knowledge_base.editing import StaleEdit, fingerprint, listing, placed, save_entry, warnings
 from knowledge_base.entries import KBError
 from knowledge_base.live import LiveKnowledgeBase
 from knowledge_base.loader import DEFAULT_KB, entry_to_dict, import_file, load_file
@@ -224,3 +224,22 @@ def test_an_edit_is_seen_by_another_process_at_its_reload(live: LiveKnowledgeBas
     assert other.answer("gift_wrap", "en") == "Gift wrapping costs ¥5."
     assert live.reload_if_changed() in (False, True)  # the writer already serves it
     assert live.answer("gift_wrap", "en") == "Gift wrapping costs ¥5."
+
+
+def test_an_edit_begun_before_another_change_is_refused_and_loses_nothing(live: LiveKnowledgeBase, tmp_path: Path) -> None:
+    opened = fingerprint(live.kb.entries["gift_wrap"])
+    other = LiveKnowledgeBase(live.files, live.learned_file)  # another process saves meanwhile
+    save_entry(other, edited(other, "gift_wrap", answer={"en": "Wrapping costs ¥5."}), was=opened)
+    with pytest.raises(StaleEdit) as stale:
+        save_entry(live, edited(live, "gift_wrap", answer={"en": "Wrapping costs ¥3."}), was=opened)
+    assert stale.value.current.entry.answer == {"en": "Wrapping costs ¥5."}
+    assert [e.answer for e in load_file(tmp_path / "shop.yaml") if e.id == "gift_wrap"] == [{"en": "Wrapping costs ¥5."}]
+
+    # the bot learned a question for a shipped entry while its form was open
+    opened = fingerprint(live.kb.entries["returns"])
+    live.add_question("returns", "en", "can I bring it back")
+    with pytest.raises(StaleEdit):
+        save_entry(live, edited(live, "returns", answer={"en": "Returns: 30 days."}), was=opened)
+    assert "can I bring it back" in live.kb.entries["returns"].questions["en"]
+    save_entry(live, edited(live, "returns", answer={"en": "Returns: 30 days."}), was=fingerprint(live.kb.entries["returns"]))
+    assert live.answer("returns", "en") == "Returns: 30 days."

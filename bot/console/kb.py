@@ -26,7 +26,9 @@ from bot.console.staff import STAFF, require_supervisor
 from bot.core.language import LANGUAGES
 from knowledge_base.editing import (
     ORIGINS,
+    StaleEdit,
     categories,
+    fingerprint,
     listing,
     placed,
     save_entry,
@@ -112,9 +114,11 @@ async def save(request: web.Request) -> web.Response:
     form = await request.post()
     raw = entry_from_form(form, entry_id, rich=placed(live, current).rich)
     try:
-        saved = save_entry(live, raw)
+        saved = save_entry(live, raw, was=str(form.get("was", "")) or None)
     except KBError as error:
         return _entry_form(request, live, raw, new=False, error=error)
+    except StaleEdit as stale:  # their text stays in the form; saving again overwrites knowingly
+        return _entry_form(request, live, raw, new=False, was=fingerprint(stale.current.entry))
     await audit.record(
         staff, "kb_edit", "kb_entry", entry_id, file=saved.file, changed=_changed(entry_to_dict(current), raw)
     )
@@ -137,10 +141,13 @@ async def add(request: web.Request) -> web.Response:
 
 def _entry_form(
     request: web.Request, live: LiveKnowledgeBase, raw: Mapping[str, Any], *, new: bool,
-    error: KBError | None = None, saved: bool = False,
+    error: KBError | None = None, saved: bool = False, was: str | None = None,
 ) -> web.Response:
+    """The form, filled with ``raw``; ``was``: the entry changed since the form was opened and
+    is now that fingerprint (the form says so, and a save overwrites it)."""
     entry = None if new else live.kb.entry(str(raw.get("id")))
     place = placed(live, entry) if entry is not None else None
+    status = 422 if error else 409 if was else 200
     buttons = list(raw.get("buttons") or [])
     return aiohttp_jinja2.render_template("kb_entry.html", request, {
         "raw": raw, "new": new, "place": place, "rich": place.rich if place else True,
@@ -151,8 +158,9 @@ def _entry_form(
         "buttons": [*buttons, {"text": {}}],  # one blank row to add a button
         "problems": [str(p) for p in error.problems] if error else [],
         "warnings": warnings(live, entry) if entry is not None and not error else [],
-        "saved": saved, "ids": sorted(live.kb.entries),
-    }, status=422 if error else 200)
+        "saved": saved, "ids": sorted(live.kb.entries), "stale": was is not None,
+        "was": was or (fingerprint(entry) if entry is not None else ""),
+    }, status=status)
 
 
 def _texts(value: Any) -> list[str]:
