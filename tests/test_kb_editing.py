@@ -13,7 +13,14 @@ import pytest
 import yaml
 
 from bot.core.config import SHOP_FACTS
-from knowledge_base.editing import StaleEdit, fingerprint, listing, placed, save_entry, warnings
+from knowledge_base.editing import (
+    StaleEdit,
+    fingerprint,
+    listing,
+    placed,
+    save_entry,
+    warnings,
+)
 from knowledge_base.entries import KBError
 from knowledge_base.live import LiveKnowledgeBase
 from knowledge_base.loader import DEFAULT_KB, entry_to_dict, import_file, load_file
