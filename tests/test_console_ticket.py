@@ -43,6 +43,9 @@ async def test_claiming_and_resolving_in_the_console_shows_in_the_topic_and_the_
 
     emulator = customer.bot.emulator
     before = emulator.seq
+    forged = await at_console.post(f"/console/tickets/{ticket.id}/claim", csrf=False)  # another site's form
+    assert forged.status == 403 and topic_texts(agent, ticket, before) == []
+    assert (await Ticket.get(id=ticket.id)).assignee_id is None
     claimed = await at_console.post(f"/console/tickets/{ticket.id}/claim")
     assert claimed.status == 200 and claimed.url.endswith(f"/console/tickets/{ticket.id}?done=claim")
     assert "您认领了这个工单，已告知话题。" in claimed.text

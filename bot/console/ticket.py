@@ -27,6 +27,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 from multidict import MultiDictProxy
+from telegram import Message
 from telegram.error import Forbidden, TelegramError
 
 from bot.console import audit
@@ -154,6 +155,15 @@ async def act(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(f"/console/tickets/{ticket.id}?done={name}")
 
 
+async def _in_topic(app: KefuApp, ticket: Ticket, said: str) -> Message | None:
+    """``said`` in the ticket's topic; the change is made (and is audited) even when Telegram fails here."""
+    try:
+        return await post_in_topic(app, ticket, said)
+    except TelegramError as exc:
+        log.warning("ticket %s: the console's post in the topic failed (%s)", ticket.id, exc)
+        return None
+
+
 def _via(app: KefuApp) -> str:
     """What follows a post in the topic made from the console."""
     return text(app.bot_data.agent_language, "console_ticket_via")
@@ -167,7 +177,7 @@ def _actor(staff: Staff) -> str:
 async def _claim(app: KefuApp, staff: Staff, ticket: Ticket, _form: MultiDictProxy[Any]) -> Outcome:
     if await claim(ticket.id, staff.agent, app.bot_data.now()):
         language = app.bot_data.agent_language
-        await post_in_topic(app, ticket, text(language, "agent_claimed", agent=staff.agent.name) + _via(app))
+        await _in_topic(app, ticket, text(language, "agent_claimed", agent=staff.agent.name) + _via(app))
         return Outcome(True)
     mine = await Ticket.filter(id=ticket.id, assignee_id=staff.agent.id).exists()
     return Outcome(False, "console_ticket_already_yours" if mine else "agent_already_claimed")
@@ -185,7 +195,7 @@ async def _assign(app: KefuApp, staff: Staff, ticket: Ticket, form: MultiDictPro
         return Outcome(False, "agent_assign_not_member", {"agent": target.name})
     await assign(ticket, target, _actor(staff), app.bot_data.now())
     said = text(app.bot_data.agent_language, "agent_assigned", agent=target.name, supervisor=staff.agent.name)
-    await post_in_topic(app, ticket, said + _via(app))
+    await _in_topic(app, ticket, said + _via(app))
     return Outcome(True, details={"agent": target.telegram_id})
 
 
@@ -204,7 +214,7 @@ async def _pending(app: KefuApp, staff: Staff, ticket: Ticket, _form: MultiDictP
     if ticket.status != PENDING:  # moved by someone else meanwhile
         return Outcome(False, "agent_not_open", {"status": ticket.status})
     days = app.bot_data.settings.tickets.pending_days
-    await post_in_topic(app, ticket, text(app.bot_data.agent_language, "agent_pending", days=days) + _via(app))
+    await _in_topic(app, ticket, text(app.bot_data.agent_language, "agent_pending", days=days) + _via(app))
     return Outcome(True)
 
 
@@ -217,7 +227,7 @@ async def _resolve(app: KefuApp, staff: Staff, ticket: Ticket, _form: MultiDictP
     if not await resolve(ticket, _actor(staff), now, app.bot_data.sla.calendar):
         return Outcome(False, "agent_not_open", {"status": ticket.status})
     said = text(app.bot_data.agent_language, "agent_resolved", number=ticket.id, agent=staff.agent.name)
-    await post_in_topic(app, ticket, said + _via(app))
+    await _in_topic(app, ticket, said + _via(app))
     return Outcome(True)
 
 
@@ -236,7 +246,7 @@ async def _note(app: KefuApp, staff: Staff, ticket: Ticket, form: MultiDictProxy
         return refused
     await add_note(ticket, staff.agent, written, app.bot_data.now())
     said = text(app.bot_data.agent_language, "console_ticket_topic_note", agent=staff.agent.name, text=written)
-    await post_in_topic(app, ticket, said)
+    await _in_topic(app, ticket, said)
     return Outcome(True)
 
 
@@ -260,13 +270,15 @@ async def _reply(app: KefuApp, staff: Staff, ticket: Ticket, form: MultiDictProx
     except Forbidden:
         await mark_blocked(customer)
         return Outcome(False, "agent_customer_blocked", draft=written)
-    posted = await post_in_topic(app, ticket, text(language, "console_ticket_topic_reply", agent=agent.name, text=written))
-    message = await add_agent_reply(  # an answer to a resolved ticket reopens it
-        ticket, agent, text=converted or written, now=now, policy=bot_data.sla,
-        group_message_id=posted.message_id if posted else None, customer_message_id=sent[0].message_id,
+    message = await add_agent_reply(  # kept as soon as sent; an answer to a resolved ticket reopens it
+        ticket, agent, text=converted or written, now=now, policy=bot_data.sla, customer_message_id=sent[0].message_id,
     )
+    posted = await _in_topic(app, ticket, text(language, "console_ticket_topic_reply", agent=agent.name, text=written))
+    if posted is not None:
+        message.group_message_id = posted.message_id
+        await message.save(update_fields=["group_message_id"])
     if converted:  # the topic shows what the customer got
-        await post_in_topic(app, ticket, text(language, "agent_sent_converted", text=converted))
+        await _in_topic(app, ticket, text(language, "agent_sent_converted", text=converted))
     return Outcome(True, details={"message": message.id})
 
 

@@ -39,6 +39,8 @@ opened the ticket is routed as it is opened (clocks of two processes differ a li
 QUESTIONS_SHOWN = 20
 PREVIEWED = frozenset({"photo", "sticker", "voice", "audio", "video", "animation", "video_note", "document"})
 STATUSES = frozenset(str(s) for s in TicketStatus)
+SOURCES = frozenset({"complaint", "handoff", "feedback", "command", "order", "agent"})
+RULES = frozenset({"forbidden", "required_on_close"})
 SURVEYS = frozenset({"csat", "servqual", "delivered", "nps"})
 CONSOLE_ACTIONS = frozenset({"claim", "assign", "priority", "pending", "resolve", "close", "note", "reply"})
 KNOWN_EVENTS = frozenset({
@@ -202,6 +204,10 @@ def event_text(event: TicketEvent, agents: dict[int, str], language: str) -> str
     if event.kind == "status":
         status = str(data.get("status", ""))
         values["status"] = text(language, "console_ticket_status_" + status) if status in STATUSES else status
+    if event.kind == "created" and data.get("source") in SOURCES:
+        values["source"] = text(language, "console_ticket_source_" + data["source"])
+    if event.kind == "quality_warning" and data.get("rule") in RULES:
+        values["rule"] = text(language, "console_ticket_rule_" + data["rule"])
     if event.kind in ("created", "category"):
         values["category"] = text(language, "category_" + str(data.get("category", "other")))
     if event.kind == CONSOLE_ACTOR:
