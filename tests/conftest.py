@@ -19,6 +19,7 @@ import os
 import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -42,7 +43,10 @@ from bot.runtime import running_bot
 from bot.telegram.updates import ChatOrderedProcessor
 from tests.harness import (
     BOTH_DATABASES,
+    CHROMIUM,
+    CHROMIUM_FLAGS,
     POSTGRES_ADMIN_URL,
+    REQUIRE_CHROMIUM,
     REQUIRE_POSTGRES,
     SUPERVISOR_ID,
     TEST_PRIVACY_KEY,
@@ -254,3 +258,26 @@ async def console(bot: Bot) -> AsyncIterator[Console]:
             yield running
         finally:
             await running.close()
+
+
+@pytest.fixture
+async def browser_page() -> AsyncIterator[Any]:
+    """A page of a headless Chromium (Debian's, driven by Playwright's async API). Without
+    chromium or Playwright the browser tests are skipped, unless KEFU_TEST_REQUIRE_CHROMIUM=1 (as
+    in CI, where .ci/run installs chromium) makes that a failure."""
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError:
+        async_playwright = None
+    if async_playwright is None or not CHROMIUM.is_file():
+        missing = "Playwright (pip install -e '.[dev]')" if async_playwright is None else str(CHROMIUM)
+        if REQUIRE_CHROMIUM:
+            pytest.fail(f"no {missing}, and KEFU_TEST_REQUIRE_CHROMIUM is set (.ci/run installs Debian's chromium)")
+        pytest.skip(f"no {missing}: the browser tests need it")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        try:
+            context = await browser.new_context(viewport={"width": 1100, "height": 800})
+            yield await context.new_page()
+        finally:
+            await browser.close()

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import aiohttp
 import asyncpg
@@ -46,6 +47,13 @@ KEFU_PRIVACY__KEYS, since it shares their database)."""
 POSTGRES_ADMIN_URL = os.environ.get("KEFU_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 REQUIRE_POSTGRES = os.environ.get("KEFU_TEST_REQUIRE_POSTGRES") == "1"
 """Set in CI: a PostgreSQL that does not answer fails the tests instead of skipping them."""
+CHROMIUM = Path("/usr/bin/chromium")
+"""Debian's chromium, which the browser tests drive (.ci/run installs it when missing)."""
+CHROMIUM_FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+REQUIRE_CHROMIUM = os.environ.get("KEFU_TEST_REQUIRE_CHROMIUM") == "1"
+"""Set in CI: without chromium the browser tests fail instead of being skipped."""
 BOTH_DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 """The parameters of a fixture that gives a database: each test using it runs on both (the
 PostgreSQL runs are marked ``postgres``: ``-m "not postgres"`` leaves them out)."""
@@ -365,3 +373,16 @@ class Console:
     async def close(self) -> None:
         for http in self.clients:
             await http.close()
+
+    def mini_app_url(self, init_data: str, path: str = "/console/") -> str:
+        """The address Telegram opens a Mini App at: its initData in the hash, as tgWebAppData."""
+        launch = {"tgWebAppData": init_data, "tgWebAppVersion": "8.0", "tgWebAppPlatform": "tdesktop"}
+        return f"{self.url}{path}#{urlencode(launch)}"
+
+
+def browser_errors(page: Any) -> list[str]:
+    """What the browser page reports as errors from now on (a script that failed, a CSP refusal)."""
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    return errors

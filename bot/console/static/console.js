@@ -169,6 +169,34 @@
     });
   });
 
+  /* Boosted navigations swap the body only: the stylesheets and scripts a page names in its head
+     ({% block head %}) are added to this page's head, once each. */
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var response = event.detail.serverResponse;
+    if (typeof response !== "string" || response.indexOf("<head") === -1) {
+      return;
+    }
+    var head = new DOMParser().parseFromString(response, "text/html").head;
+    head.querySelectorAll('link[rel="stylesheet"][href], script[src]').forEach(function (element) {
+      var isLink = element.tagName === "LINK";
+      var url = element.getAttribute(isLink ? "href" : "src");
+      var present = Array.prototype.some.call(document.head.querySelectorAll(isLink ? "link[href]" : "script[src]"), function (known) {
+        return known.getAttribute(isLink ? "href" : "src") === url;
+      });
+      if (present) {
+        return;
+      }
+      var copy = document.createElement(isLink ? "link" : "script");
+      if (isLink) {
+        copy.rel = "stylesheet";
+        copy.href = url;
+      } else {
+        copy.src = url;
+      }
+      document.head.appendChild(copy);
+    });
+  });
+
   document.addEventListener("htmx:responseError", function (event) {
     var banner = document.getElementById("console-error");
     if (banner && event.detail.xhr.status >= 500) {
