@@ -263,3 +263,23 @@ async def test_an_edit_begun_before_the_bot_learned_a_question_does_not_lose_it(
     now = re.search(r'name="was" value="([0-9a-f]+)"', stale.text)[1]
     assert (await at_console.post("/console/kb/entry/returns", returns_form(was=now))).status == 200  # knowingly
     assert bot.app.bot_data.kb.answer("returns", "en") == RETURNS_EN
+
+
+async def test_a_missed_question_becomes_a_new_entry_and_leaves_the_list(
+    bot: Bot, console: Console, supervisor: Person, make_customer
+) -> None:
+    question = "do you sell gift cards"
+    await make_customer(language_code="en").say(question)
+    at_console = await console.signed_in(supervisor)
+    triage = await at_console.get("/console/kb/triage")
+    link = re.search(r'href="(/console/kb/new\?missed=[0-9a-f]+)"', triage.text)[1]
+    assert question.replace(" ", "+") not in link and question not in link  # no customer's words in a URL
+    form_page = await at_console.get(link)
+    assert form_page.status == 200 and escaped(question) in form_page.text
+    missed = re.search(r'name="missed" value="([0-9a-f]+)"', form_page.text)[1]
+
+    form = {"id": "gift_cards", "category": "extras", "action": "answer", "missed": missed,
+            "q_en": f"{question}\ncan I buy a gift card", "a_en": "Gift cards from ¥50."}
+    assert (await at_console.post("/console/kb/new", form)).status == 200
+    assert question not in (await at_console.get("/console/kb/triage")).text
+    assert (await make_customer(language_code="en").say(question)).text == "Gift cards from ¥50."

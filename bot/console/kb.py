@@ -13,6 +13,7 @@ for supervisors, as in the chat (/kb_add and /kb_learn are theirs); every change
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,7 +24,7 @@ from multidict import MultiDictProxy
 from bot.console import audit
 from bot.console.auth import CONSOLE_BOT
 from bot.console.staff import STAFF, require_supervisor
-from bot.core.language import LANGUAGES
+from bot.core.language import LANGUAGES, detect_language
 from knowledge_base.editing import (
     ORIGINS,
     StaleEdit,
@@ -39,7 +40,14 @@ from knowledge_base.learning import Undecidable, decide, pending
 from knowledge_base.live import LiveKnowledgeBase
 from knowledge_base.loader import entry_to_dict
 from knowledge_base.match_cli import route_to_json
-from knowledge_base.questions import missed_group, missed_questions, teach_missed
+from knowledge_base.questions import (
+    MISSED_POOL,
+    Missed,
+    mark_learned,
+    missed_group,
+    missed_questions,
+    teach_missed,
+)
 
 routes = web.RouteTableDef()
 
@@ -99,8 +107,25 @@ async def entry_page(request: web.Request) -> web.Response:
 
 @routes.get("/console/kb/new")
 async def new_page(request: web.Request) -> web.Response:
+    """An empty entry; ``?missed=`` (a missed question's :func:`_tag`): with that question."""
     require_supervisor(request)
-    return _entry_form(request, _live(request), {"id": "", "category": "", "action": "answer"}, new=True)
+    raw: dict[str, Any] = {"id": "", "category": "", "action": "answer"}
+    group = await _missed_by_tag(request.query.get("missed", ""))
+    if group is not None:
+        raw["questions"] = {detect_language(group.text) or "en": [group.text]}
+    return _entry_form(request, _live(request), raw, new=True, missed=_tag(group.normalized) if group else "")
+
+
+def _tag(key: str) -> str:
+    """A missed question's group named in a link without the customer's words (which a proxy's
+    access log would keep)."""
+    return hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
+
+
+async def _missed_by_tag(tag: str) -> Missed | None:
+    if not tag:
+        return None
+    return next((m for m in await missed_questions(limit=MISSED_POOL) if _tag(m.normalized) == tag), None)
 
 
 @routes.post("/console/kb/entry/{entry_id}")
@@ -131,17 +156,21 @@ async def add(request: web.Request) -> web.Response:
     live = _live(request)
     form = await request.post()
     raw = entry_from_form(form, str(form.get("id", "")).strip(), rich=True)
+    missed = str(form.get("missed", ""))
     try:
         saved = save_entry(live, raw, new=True)
     except KBError as error:
-        return _entry_form(request, live, raw, new=True, error=error)
-    await audit.record(staff, "kb_add", "kb_entry", saved.entry.id, file=saved.file)
+        return _entry_form(request, live, raw, new=True, error=error, missed=missed)
+    group = await _missed_by_tag(missed)
+    if group is not None:  # the missed question it was made from leaves the list, as /kb_add's do
+        await mark_learned(group.text, *group.keys)
+    await audit.record(staff, "kb_add", "kb_entry", saved.entry.id, file=saved.file, from_missed=group is not None)
     raise web.HTTPSeeOther(f"/console/kb/entry/{saved.entry.id}?saved=1")
 
 
 def _entry_form(
     request: web.Request, live: LiveKnowledgeBase, raw: Mapping[str, Any], *, new: bool,
-    error: KBError | None = None, saved: bool = False, was: str | None = None,
+    error: KBError | None = None, saved: bool = False, was: str | None = None, missed: str = "",
 ) -> web.Response:
     """The form, filled with ``raw``; ``was``: the entry changed since the form was opened and
     is now that fingerprint (the form says so, and a save overwrites it)."""
@@ -158,7 +187,7 @@ def _entry_form(
         "buttons": [*buttons, {"text": {}}],  # one blank row to add a button
         "problems": [str(p) for p in error.problems] if error else [],
         "warnings": warnings(live, entry) if entry is not None and not error else [],
-        "saved": saved, "ids": sorted(live.kb.entries), "stale": was is not None,
+        "saved": saved, "ids": sorted(live.kb.entries), "stale": was is not None, "missed": missed,
         "was": was or (fingerprint(entry) if entry is not None else ""),
     }, status=status)
 
@@ -238,7 +267,7 @@ async def _triage(request: web.Request, done: str = "", problem: str = "", error
     for item in await missed_questions(limit=TRIAGE):
         route = live.route(item.text)
         ids = [c.entry_id for c in (route.suggestions or route.candidates)]
-        offered.append((item, [i for i in dict.fromkeys(ids) if i in live.kb][:SUGGESTED]))
+        offered.append((item, [i for i in dict.fromkeys(ids) if i in live.kb][:SUGGESTED], _tag(item.normalized)))
     return aiohttp_jinja2.render_template("kb_triage.html", request, {
         "missed": offered, "candidates": await pending(limit=TRIAGE), "ids": sorted(live.kb.entries),
         "done": done, "problem": problem, "problems": [str(p) for p in error.problems] if error else [],
