@@ -1,6 +1,6 @@
 """The Ticket page in a real browser (headless Chromium), opened as Telegram opens the Mini App:
 a ticket opened from the queue, a customer's markup shown as text, a photo previewed with the
-bearer token, and Resolve reaching the ticket's topic and the customer (issue 23)."""
+bearer token, a reply and Resolve reaching the ticket's topic and the customer (issue 23)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ PNG = bytes.fromhex(  # a 16×16 red square
 SCRIPT = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2"> the cup is broken'
 
 
-async def test_an_agent_opens_a_ticket_sees_the_customer_as_they_wrote_and_resolves_it(
+async def test_an_agent_opens_a_ticket_sees_the_customer_as_they_wrote_replies_and_resolves_it(
     console: Console, customer: Person, agent: Person, browser_page: Any
 ) -> None:
     await customer.say("/human")
@@ -41,6 +41,13 @@ async def test_an_agent_opens_a_ticket_sees_the_customer_as_they_wrote_and_resol
     assert await preview.evaluate("image => image.complete && image.naturalWidth") == 16, "fetched with the bearer token"
 
     emulator = console.bot.emulator
+    before = emulator.seq
+    await page.fill("#reply-text", "A new cup is on its way. Anything else I can do?")
+    await page.click("#ticket-reply button[type=submit]")
+    await page.wait_for_selector(f"#ticket-notice:has-text('{text('zh-Hans', 'console_ticket_done_reply')}')")
+    assert emulator.bot_messages(customer.chat_id, since=before)[-1]["text"].startswith("A new cup is on its way.")
+    assert "A new cup is on its way." in emulator.history(agent.chat_id, message_thread_id=ticket.topic_id)[-1]["text"]
+
     before = emulator.seq
     await page.click("#action-resolve")
     await page.wait_for_selector(f"#ticket-notice:has-text('{text('zh-Hans', 'console_ticket_done_resolve')}')")
