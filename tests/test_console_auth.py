@@ -7,7 +7,9 @@ from datetime import timedelta
 
 from bot.console.auth import CSP
 from bot.console.models import ConsoleSession
+from bot.core.config import ConsoleSettings
 from bot.core.i18n import text
+from bot.http import serving_http
 from tests.harness import Console, Person
 from ticketing.models import Agent
 
@@ -67,6 +69,8 @@ async def test_pages_need_a_session(console: Console, agent: Person) -> None:
     nobody.token = "made-up-token"
     assert (await nobody.get("/console/tickets")).status == 401
     signed_in = await console.signed_in(agent)
+    page = await signed_in.get("/console/tickets")
+    assert page.status == 200 and "Lei Li" in page.text
     assert (await signed_in.get("/console/no-such-page")).status == 404, "past the guard: the page is simply not there"
 
 
@@ -90,9 +94,9 @@ async def test_a_session_expires(console: Console, agent: Person) -> None:
     bot = console.bot
     start = bot.app.bot_data.now()
     bot.travel(start + timedelta(minutes=479))
-    assert (await signed_in.get("/console/no-such-page")).status == 404
+    assert (await signed_in.get("/console/tickets")).status == 200
     bot.travel(start + timedelta(minutes=481))
-    answer = await signed_in.get("/console/no-such-page")
+    answer = await signed_in.get("/console/tickets")
     assert answer.status == 401
     assert text("zh-Hans", "console_session_expired") in answer.text
 
@@ -139,3 +143,22 @@ async def test_supervisor_pages_are_refused_to_an_agent(console: Console, agent:
     page = await as_supervisor.get("/console/reports")
     assert page.status == 200
     assert 'href="/console/reports"' in page.text and 'href="/console/campaigns"' in page.text
+
+
+async def test_someone_who_left_the_agent_group_is_out_of_the_console(start_bot) -> None:
+    """Membership is asked of Telegram, and its answer kept [console] member_cache_seconds (here 0)."""
+    async with start_bot(console=ConsoleSettings(member_cache_seconds=0)) as bot, serving_http(
+        bot.settings, "127.0.0.1:0", app=bot.app
+    ) as url:
+        console = Console(bot, url)
+        try:
+            agent = bot.add_agent(first_name="Lei", language_code="en")
+            signed_in = await console.signed_in(agent)
+            assert (await signed_in.get("/console/tickets")).status == 200
+            bot.emulator.set_member(bot.group["id"], agent.id, "left")
+            answer = await signed_in.get("/console/tickets")
+            assert answer.status == 403
+            assert text("en", "console_not_an_agent") in answer.text
+            assert (await console.sign_in(console.init_data(agent))).status == 403
+        finally:
+            await console.close()

@@ -48,7 +48,7 @@ async def test_console_in_the_agent_group_sends_a_one_time_link_privately(consol
     assert await ConsoleSession.all().count() == 1
 
 
-async def test_a_cookie_session_needs_the_csrf_token_for_a_change(console: Console, agent: Person) -> None:
+async def test_a_cookie_session_needs_the_csrf_token_of_its_pages_for_a_change(console: Console, agent: Person) -> None:
     await agent.say("/console")
     browser = console.client()
     await browser.get(login_link(console.bot.emulator.bot_messages(agent.id)[-1]["text"], console), allow_redirects=False)
@@ -56,6 +56,12 @@ async def test_a_cookie_session_needs_the_csrf_token_for_a_change(console: Conso
     assert refused.status == 403
     assert text("zh-Hans", "console_csrf_refused") in refused.text
     assert await ConsoleSession.all().count() == 1
+    page = await browser.get("/console/tickets")
+    [csrf] = re.findall(r'<meta name="csrf-token" content="([^"]+)">', page.text)
+    assert f'<input type="hidden" name="csrf" value="{csrf}">' in page.text, "the sign-out form carries it"
+    signed_out = await browser.post("/console/logout", {"csrf": csrf})
+    assert signed_out.status == 200
+    assert await ConsoleSession.all().count() == 0
 
 
 async def test_a_login_link_expires(console: Console, agent: Person) -> None:
