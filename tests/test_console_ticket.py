@@ -212,24 +212,42 @@ async def test_the_bots_answers_before_the_ticket_are_part_of_the_conversation(
 
 
 async def test_media_previews_are_served_to_staff_for_the_message_they_belong_to(
-    customer: Person, agent: Person, console: Console
+    customer: Person, make_customer, agent: Person, console: Console
 ) -> None:
     await customer.say("/human")
     await customer.send_photo(PHOTO, caption="The cup arrived broken")
     await customer.say("see above")
+    other: Person = make_customer(first_name="Fang", language_code="en")
+    await other.say("/human")
+    await other.send_photo(b"another customer's passport " * 10)
     ticket = await ticket_of(customer)
     photo = await TicketMessage.get(ticket_id=ticket.id, direction="in", media__not_isnull=True)
+    theirs = await TicketMessage.get(ticket_id=(await ticket_of(other)).id, direction="in", media__not_isnull=True)
     text_message = await TicketMessage.filter(ticket_id=ticket.id, direction="in", media__isnull=True).first()
     at_console = await console.signed_in(agent)
     page = await at_console.get(f"/console/tickets/{ticket.id}")
     assert f'data-media-src="/console/media/{photo.id}?part=0"' in page.text and "The cup arrived broken" in page.text
+    assert f"/console/media/{theirs.id}" not in page.text
 
     served = await at_console.get(f"/console/media/{photo.id}", {"part": "0"})
     assert served.status == 200 and served.headers["Content-Type"] == "image/jpeg"
-    assert served.text.encode() == PHOTO
+    assert served.text.encode() == PHOTO  # this message's file, and no other's
+    assert (await at_console.get(f"/console/media/{theirs.id}")).text.encode() == b"another customer's passport " * 10
     for wrong in (f"/console/media/{text_message.id}", f"/console/media/{photo.id}?part=1", "/console/media/999999", "/console/media/abc"):
         assert (await at_console.get(wrong)).status == 404, wrong
     assert (await console.client().get(f"/console/media/{photo.id}")).status == 401  # staff only
+
+
+async def test_a_document_a_customer_sent_is_a_download_never_a_page(customer: Person, agent: Person, console: Console) -> None:
+    await customer.say("/human")
+    await customer.exchange(customer.bot.emulator.send_document(
+        customer.id, b"<script>alert(1)</script>", file_name="invoice.html", mime_type="text/html", chat_id=customer.chat_id,
+    ))
+    document = await TicketMessage.get(ticket_id=(await ticket_of(customer)).id, media__not_isnull=True)
+    served = await (await console.signed_in(agent)).get(f"/console/media/{document.id}")
+    assert served.status == 200 and served.headers["Content-Type"] == "application/octet-stream"
+    assert served.headers["Content-Disposition"].startswith("attachment")
+    assert served.headers["X-Content-Type-Options"] == "nosniff"
 
 
 async def test_a_forgotten_customers_ticket_shows_nothing_of_theirs(make_customer, agent: Person, console: Console) -> None:
