@@ -30,11 +30,13 @@ import json
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 from bot.core.language import to_simplified
 from knowledge_base.entries import Entry, KBError, Problem
+from knowledge_base.kb import KnowledgeBase
 from knowledge_base.live import LiveKnowledgeBase
 from knowledge_base.loader import (
     CSV_HEADER,
@@ -84,21 +86,28 @@ def listing(
     """The entries the bot serves, in the KB's order, those whose id, category, tags, questions
     or answers contain ``search`` (case-insensitive; traditional and simplified alike)."""
     needle = to_simplified(search.strip().casefold())
+    haystacks = _haystacks(live.kb) if needle else {}
     found = []
     for entry in live.kb.entries.values():
         place = placed(live, entry)
         if origin and place.origin != origin or category and entry.category != category:
             continue
-        if needle and needle not in to_simplified(_haystack(entry)):
+        if needle and needle not in haystacks[entry.id]:
             continue
         found.append(place)
     return found
 
 
-def _haystack(entry: Entry) -> str:
-    texts = [entry.id, entry.category, *entry.tags, *entry.answer.values()]
-    texts.extend(q for qs in entry.questions.values() for q in qs)
-    return "\n".join(texts).casefold()
+@lru_cache(maxsize=2)
+def _haystacks(kb: KnowledgeBase) -> dict[str, str]:
+    """Each entry's texts as a search sees them, once per KB (a KB never changes; OpenCC takes
+    some 0.1 ms a text)."""
+    found = {}
+    for entry in kb.entries.values():
+        texts = [entry.id, entry.category, *entry.tags, *entry.answer.values()]
+        texts.extend(q for qs in entry.questions.values() for q in qs)
+        found[entry.id] = to_simplified("\n".join(texts).casefold())
+    return found
 
 
 def categories(live: LiveKnowledgeBase) -> list[str]:
