@@ -283,3 +283,21 @@ async def test_a_missed_question_becomes_a_new_entry_and_leaves_the_list(
     assert (await at_console.post("/console/kb/new", form)).status == 200
     assert question not in (await at_console.get("/console/kb/triage")).text
     assert (await make_customer(language_code="en").say(question)).text == "Gift cards from ¥50."
+
+
+async def test_hostile_form_values_are_refused_as_a_file_would_be(bot: Bot, console: Console, supervisor: Person) -> None:
+    at_console = await console.signed_in(supervisor)
+    base = {"category": "extras", "action": "answer", "q_en": "is this safe"}
+    refusals = {
+        "a NUL in an answer": ({**base, "id": "nul_answer", "a_en": "bad\x00answer"}, "holds the control character U+0000 (NUL)"),
+        "an id that is a path": ({**base, "id": "../../etc/passwd", "a_en": "x"}, "is not an id"),
+        "an answer over 4,000 characters": ({**base, "id": "long_answer", "a_en": "x" * 4001}, "English answer is longer than 4000 characters"),
+        "an unknown action": ({**base, "id": "odd_action", "action": "rm -rf", "a_en": "x"}, "is not one of answer, order_status, complaint, handoff"),
+        "a javascript: link": ({**base, "id": "bad_link", "a_en": "x", "buttons": "1", "b0_en": "Go", "b0_target": "javascript://alert(1)"}, "url must start with https://, http:// or tg://"),
+    }
+    for why, (form, message) in refusals.items():
+        refused = await at_console.post("/console/kb/new", form)
+        assert refused.status == 422, why
+        assert escaped(message) in refused.text, why
+    assert not learned_file(bot).exists()
+    assert (await at_console.post("/console/kb/new", {**base, "id": "many_buttons", "a_en": "x", "buttons": "99999"})).status == 200
