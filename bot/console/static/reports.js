@@ -37,6 +37,25 @@
     };
   }
 
+  /* Shares from 0 to 100 %, scores from 0 to 100, times from 0: a flat or single value keeps a
+     readable scale, and charts side by side compare at a glance. */
+  function yRange(unit, max) {
+    if (unit === "rate") {
+      return [0, Math.max(1, max || 0)];
+    }
+    if (unit === "score") {
+      return [0, 100];
+    }
+    return [0, Math.max(60, (max || 0) * 1.1)];
+  }
+
+  /* The headline charts share the row (up to three side by side); the breakdown takes it whole. */
+  function width(place, whole) {
+    var room = place.clientWidth || 600;
+    var columns = whole ? 1 : Math.max(1, Math.min(3, Math.floor(room / 340)));
+    return Math.max(260, Math.floor((room - 16 * (columns - 1)) / columns));
+  }
+
   function chart(place, title, data, lines, unit) {
     var format = formatter(unit, data.units);
     var box = document.createElement("div");
@@ -54,9 +73,9 @@
     });
     var options = {
       title: title,
-      width: Math.max(260, Math.min(place.clientWidth || 600, lines.length > 1 ? 1100 : 540)),
+      width: width(place, lines.length > 1),
       height: 220,
-      scales: { x: { time: true } },
+      scales: { x: { time: true }, y: { range: function (u, min, max) { return yRange(unit, max); } } },
       series: series,
       axes: [{}, { size: 72, values: function (u, splits) { return splits.map(format); } }]
     };
