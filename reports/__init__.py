@@ -39,7 +39,7 @@ from ticketing.triage import CATEGORIES
 __all__ = [
     "AgentFigures", "Backlog", "BotReport", "ComplaintReport", "Csat", "CustomerReport", "Durations", "MissedQuestion",
     "Ratio", "Report", "RfmReport", "SatisfactionReport", "Series", "ServiceReport", "ServqualGap", "TrendReading",
-    "Verdict", "compute_report", "read_trend",
+    "Verdict", "compute_report", "headline_series", "read_trend",
 ]
 
 if TYPE_CHECKING:
@@ -212,14 +212,7 @@ async def compute_report(
     ZoneInfo(timezone)  # an unknown zone fails here, not in SQL
     bounds = period_bounds(start, end, periods)
     # The headline metrics come for every period at once; the report's own period is the last.
-    headlines = _Headlines(
-        active=await metrics.active_customers(bounds),
-        created=await metrics.tickets_created(bounds),
-        csat=per_period(await metrics.csat(bounds)),
-        first_response=per_period(await metrics.durations(bounds, "first_response")),
-        deflection=await metrics.deflection(bounds, timezone),
-        last=periods - 1,
-    )
+    headlines = await _headlines(bounds, timezone)
     agents = await metrics.agent_names()
     satisfaction, service = await _satisfaction(start, end, headlines), await _service(start, end, headlines)
     return Report(
@@ -238,6 +231,28 @@ async def compute_report(
         per_agent=await per_agent(
             start, end, agents, reopen_rates=service.reopen_rate_by_agent, csat=satisfaction.csat_by_agent
         ),
+    )
+
+
+async def headline_series(start: datetime, end: datetime, *, timezone: str, periods: int = 6) -> dict[str, Series]:
+    """``Report.series`` alone: the headline metrics over ``periods`` periods as long as [start,
+    end), ending at ``end``, with their trends (the console's charts), from the report's own
+    queries without the rest of the report."""
+    if start.tzinfo is None or end.tzinfo is None or not start < end or periods < 1:
+        raise ValueError("start and end must be time-zone aware, start before end, periods at least 1")
+    ZoneInfo(timezone)
+    bounds = period_bounds(start, end, periods)
+    return _series(bounds, await _headlines(bounds, timezone))
+
+
+async def _headlines(bounds: list[datetime], timezone: str) -> _Headlines:
+    return _Headlines(
+        active=await metrics.active_customers(bounds),
+        created=await metrics.tickets_created(bounds),
+        csat=per_period(await metrics.csat(bounds)),
+        first_response=per_period(await metrics.durations(bounds, "first_response")),
+        deflection=await metrics.deflection(bounds, timezone),
+        last=len(bounds) - 2,
     )
 
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from reports import Report, compute_report
+from reports import Report, compute_report, headline_series
 from reports.breakdown import METRICS, breakdown_series
 from reports.export import (
     BREAKDOWN_HEADER,
@@ -79,6 +79,10 @@ async def test_the_last_period_of_each_breakdown_is_the_reports_own_figure(shop:
     for item in breakdown.series:
         assert len(item.values) == PERIODS and any(v is not None for v in item.values)
         assert item.trend == read_trend(item.values, higher_is_better=METRICS[metric].higher_is_better)
+
+
+async def test_the_headline_series_alone_are_the_reports(shop: Report) -> None:
+    assert await headline_series(START, END, timezone="Asia/Shanghai", periods=PERIODS) == shop.series
 
 
 async def test_agents_come_by_id_with_the_unassigned_last_and_every_segment_is_listed(shop: Report) -> None:

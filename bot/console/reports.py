@@ -2,8 +2,9 @@
 period, a metric per category, agent or segment over the periods, charts and CSV downloads.
 
 Every figure is the report's: :func:`reports.compute_report` (what ``/report``, ``kefu report``
-and ``/api/metrics`` give) for the period, and :func:`reports.breakdown.breakdown_series` (the
-report's own queries by key) for the breakdowns; the CSV files are reports/export.py's rows. A
+and ``/api/metrics`` give) for the period, :func:`reports.headline_series` (its series alone) for
+the charts, and :func:`reports.breakdown.breakdown_series` (the report's own queries by key) for
+the breakdowns; the CSV files are reports/export.py's rows. A
 period of 7, 30 or 90 days ends now, as ``kefu report --days N``; a from–to period runs from the
 first day's midnight to the midnight after the last day, in the shop's time zone.
 
@@ -26,7 +27,7 @@ from bot.console.auth import CONSOLE_BOT
 from bot.console.staff import require_supervisor
 from bot.core.config import Settings
 from bot.core.i18n import text
-from reports import UNASSIGNED, Report, compute_report, report_options
+from reports import UNASSIGNED, Report, compute_report, headline_series, report_options
 from reports.api import EARLIEST, LATEST, MAX_SPAN
 from reports.breakdown import BREAKDOWNS, METRICS, BreakdownSeries, breakdown_series
 from reports.export import (
@@ -38,7 +39,7 @@ from reports.export import (
     metric_rows,
     series_rows,
 )
-from reports.metrics import Breakdown, Ratio
+from reports.metrics import Breakdown, Ratio, agent_names
 from reports.rfm import SEGMENTS as RFM_SEGMENTS
 from reports.summary import duration, percent
 from ticketing.triage import CATEGORIES
@@ -151,7 +152,7 @@ async def reports_page(request: web.Request) -> web.Response:
         return aiohttp_jinja2.render_template("reports.html", request, page, status=400)
     report = await _report(settings, period)
     breakdown = await _breakdown(settings, period, by, metric)
-    label = Labels(staff.language, report)
+    label = Labels(staff.language, report.agents)
     query = period.query() | {"by": by, "metric": metric}
     page.update(
         days=period.days, first=period.first.isoformat(), last=period.last.isoformat(), period=period,
@@ -169,9 +170,10 @@ async def reports_page(request: web.Request) -> web.Response:
 class Labels:
     """Names and values as the page shows them, in the supervisor's language."""
 
-    def __init__(self, language: str, report: Report) -> None:
+    def __init__(self, language: str, agents: dict[str, str]) -> None:
         self.language = language
-        self.agents = report.agents
+        self.agents = agents
+        """Agent id → name (``Report.agents``)."""
 
     def metric(self, name: str) -> str:
         return text(self.language, f"console_reports_metric_{name}")
@@ -305,22 +307,23 @@ async def series_json(request: web.Request) -> web.Response:
     them (shares 0–1, seconds), with their unit, label and verdict in the supervisor's language."""
     settings, period, zone, language = await _period_or_400(request)
     by, metric = breakdown_of(request.query)
-    report = await _report(settings, period)
+    headlines = await headline_series(period.start, period.end, timezone=settings.scheduler.timezone,
+                                      periods=settings.reports.periods)
     breakdown = await _breakdown(settings, period, by, metric)
-    label = Labels(language, report)
+    label = Labels(language, await agent_names())
 
     def line(name: str, key_label: str, values: list[float | None], verdict: str) -> dict[str, Any]:
         return {"label": key_label, "values": values, "verdict": verdict, "verdict_label": label.verdict(verdict),
                 "unit": UNITS[name]}
 
-    starts = report.series["csat_score"].period_starts
+    starts = headlines["csat_score"].period_starts
     return web.json_response({
         "x": [int(start.timestamp()) for start in starts],
         "periods": [start.astimezone(zone).date().isoformat() for start in starts],
         "units": {"minutes": text(language, "console_reports_minutes"), "period": text(language, "console_reports_period")},
         "headlines": {
             name: line(name, label.metric(name), series.values, series.trend.verdict.value)
-            for name, series in report.series.items()
+            for name, series in headlines.items()
         },
         "breakdown": {
             "by": by, "metric": metric, "label": label.metric(metric), "unit": UNITS[metric],
