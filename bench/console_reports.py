@@ -32,7 +32,12 @@ from bench.reports import END, seed  # noqa: E402
 from bot.app import build_application  # noqa: E402
 from bot.console.auth import login_url, mint_link  # noqa: E402
 from bot.core import crypto, sql  # noqa: E402
-from bot.core.config import DatabaseSettings, SchedulerSettings, Settings, TelegramSettings  # noqa: E402
+from bot.core.config import (  # noqa: E402
+    DatabaseSettings,
+    SchedulerSettings,
+    Settings,
+    TelegramSettings,
+)
 from bot.emulator import BotAPIEmulator  # noqa: E402
 from bot.http import serving_http  # noqa: E402
 from bot.runtime import open_database, running_bot  # noqa: E402
