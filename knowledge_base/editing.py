@@ -165,8 +165,16 @@ def save_entry(
     problems = check_references(edited, {*live.kb.entries, *(e.id for e in entries)})
     if problems:
         raise KBError(problems)
+    before = target.read_bytes() if target.exists() else None
     write_atomically(text, target)
-    live.reload()
+    try:
+        live.reload()
+    except KBError:  # another file is broken (the last good KB serves): the edit is not saved either
+        if before is None:
+            target.unlink(missing_ok=True)
+        else:
+            write_atomically(before, target)
+        raise
     return placed(live, live.kb.entries[str(entry_id)])
 
 

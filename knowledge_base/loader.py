@@ -29,6 +29,7 @@ else goes to PyYAML, whose libyaml stops at 1,000 levels with an error.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -649,14 +650,17 @@ def write_yaml(entries: Iterable[Entry], path: PathLike) -> None:
     write_atomically(dump_yaml(entries), path)
 
 
-def write_atomically(text: str, path: PathLike) -> None:
-    """Write ``text`` to ``path`` as UTF-8 so that a reader sees the old file or the new one."""
+def write_atomically(content: str | bytes, path: PathLike) -> None:
+    """Write ``content`` (text as UTF-8) to ``path`` so that a reader sees the old file or the
+    new one; a file rewritten keeps its permissions (other processes, other users, read it)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            file.write(text)
+        with os.fdopen(fd, "wb") as file:
+            file.write(content.encode("utf-8") if isinstance(content, str) else content)
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -96,6 +96,13 @@ def test_an_answer_edited_in_a_shop_yaml_file_is_written_back_there_and_served_a
     assert LiveKnowledgeBase(live.files, live.learned_file).answer("gift_wrap", "en") == "Gift wrapping costs ¥5."
 
 
+def test_a_rewritten_shop_file_keeps_its_permissions(live: LiveKnowledgeBase, tmp_path: Path) -> None:
+    shop = tmp_path / "shop.yaml"
+    shop.chmod(0o644)
+    save_entry(live, edited(live, "gift_wrap", category="wrapping"))
+    assert shop.stat().st_mode & 0o777 == 0o644
+
+
 def test_a_json_shop_file_stays_json(tmp_path: Path) -> None:
     shop = tmp_path / "shop.json"
     shop.write_text(json.dumps({"entries": yaml.safe_load(SHOP_YAML)["entries"]}), encoding="utf-8")
@@ -250,3 +257,18 @@ def test_an_edit_begun_before_another_change_is_refused_and_loses_nothing(live: 
     assert "can I bring it back" in live.kb.entries["returns"].questions["en"]
     save_entry(live, edited(live, "returns", answer={"en": "Returns: 30 days."}), was=fingerprint(live.kb.entries["returns"]))
     assert live.answer("returns", "en") == "Returns: 30 days."
+
+
+def test_while_another_file_is_broken_an_edit_is_refused_naming_it_and_nothing_is_saved(
+    live: LiveKnowledgeBase, tmp_path: Path
+) -> None:
+    shop = tmp_path / "shop.yaml"
+    shop.write_text(SHOP_YAML.replace("action: answer", "action: dance"), encoding="utf-8")
+    before_csv = (tmp_path / "shop.csv").read_bytes()
+    for entry_id in ("returns", "loyalty"):  # saved to the learned file, and to the CSV
+        with pytest.raises(KBError) as refused:
+            save_entry(live, edited(live, entry_id, category="edited"))
+        assert str(refused.value) == f"{shop}: entry 'gift_wrap': field 'action': 'dance' is not one of answer, order_status, complaint, handoff"
+    assert not (tmp_path / "learned.yaml").exists()
+    assert (tmp_path / "shop.csv").read_bytes() == before_csv
+    assert live.kb.entries["returns"].category == "returns"  # the last good KB keeps serving
