@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from tortoise import Tortoise
 
 from bot import privacy
@@ -25,6 +26,14 @@ from ticketing.service import (
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 POLICY = SlaPolicy()
+
+
+@pytest.fixture(autouse=True, params=["rare", "common"])
+def _both_ways(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every search runs both ways: through the full-text index's hits (a rare word), and walking
+    the tickets newest first (a word so common that the index's hits would cost more)."""
+    if request.param == "common":
+        monkeypatch.setattr(search, "COMMON", 1)
 
 
 async def found(query: str, status: str = "all") -> list[int]:
@@ -92,7 +101,7 @@ async def test_a_hash_collision_never_shows_a_wrong_ticket(database: str) -> Non
     await Tortoise.get_connection("default").execute_query(
         f"UPDATE ticket_message SET search_terms = '{colliding}' WHERE ticket_id = {wrong.id}"
     )
-    where, params = search.searched_tickets("refund")  # type: ignore[misc]
+    where, params = await search.searched_tickets("refund")  # type: ignore[misc]
     candidates = [row["id"] for row in await sql.rows(f"SELECT t.id FROM ticket t WHERE {where} ORDER BY t.id", **params)]
     assert candidates == [right.id, wrong.id]  # the index alone would show both
     assert await found("refund") == [right.id]

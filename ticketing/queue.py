@@ -99,7 +99,7 @@ def _statuses(choice: StatusChoice) -> tuple[str, ...] | None:
     return (TicketStatus(choice).value,)
 
 
-def _where(wanted: QueueFilter, now: datetime, soon: timedelta) -> tuple[list[str], dict[str, Any]] | None:
+async def _where(wanted: QueueFilter, now: datetime, soon: timedelta) -> tuple[list[str], dict[str, Any]] | None:
     """The filter's conditions on ``ticket t`` and their parameters; None when nothing can match
     (a search without a single word)."""
     where: list[str] = []
@@ -128,7 +128,7 @@ def _where(wanted: QueueFilter, now: datetime, soon: timedelta) -> tuple[list[st
         if wanted.sla != "breached":
             params["soon"] = now + soon
     if wanted.query.strip():
-        searched = search.searched_tickets(wanted.query)
+        searched = await search.searched_tickets(wanted.query)
         if searched is None:
             return None
         where.append(searched[0])
@@ -143,7 +143,7 @@ async def queue_page(
     """A page of the queue, newest ticket first: the first page, the one older than ticket
     ``after``, or the one newer than ticket ``before``."""
     now = now.astimezone(UTC)
-    found = _where(wanted, now, soon)
+    found = await _where(wanted, now, soon)
     if found is None:
         return QueuePage([], None, None)
     where, params = found

@@ -205,13 +205,41 @@ def has_terms(alias: str, table: str, column: str, param: str) -> str:
     return f"{alias}.id IN (SELECT rowid FROM {table}_{column} WHERE {table}_{column} MATCH :{param})"
 
 
-def terms_query(groups: Sequence[Sequence[str]]) -> str:
-    """The value of :func:`has_terms`' parameter: every group present, each by any one of its
-    alternatives. Terms are plain lowercase words (anything else is refused, not escaped)."""
+def term_hits(table: str, column: str, param: str, cap: int) -> str:
+    """A SELECT of ``n``: how many rows of ``table`` the full-text index finds for ``:param``
+    (see :func:`has_terms`), counted no further than ``cap``."""
+    if postgres():
+        found = f"SELECT 1 FROM {table} WHERE to_tsvector('simple', {column}) @@ to_tsquery('simple', :{param})"
+    else:
+        found = f"SELECT rowid FROM {table}_{column} WHERE {table}_{column} MATCH :{param}"
+    return f"SELECT COUNT(*) AS n FROM ({found} LIMIT {int(cap)}) hits"
+
+
+def holds_terms(column: str, groups: Sequence[Sequence[str]]) -> str:
+    """The row's ``column`` (space-separated terms) holds every group, each by any one of its
+    alternatives: read from the row itself, not the index (for a few rows reached otherwise).
+    The terms are written into the statement: plain lowercase words only (:func:`terms_query`)."""
+    _plain_terms(groups)
+    if postgres():
+        return " AND ".join(
+            f"string_to_array({column}, ' ') && ARRAY[{', '.join(repr(t) for t in group)}]::text[]" for group in groups
+        )
+    return " AND ".join(
+        "(" + " OR ".join(f"instr(' ' || {column} || ' ', ' {t} ') > 0" for t in group) + ")" for group in groups
+    )
+
+
+def _plain_terms(groups: Sequence[Sequence[str]]) -> None:
     for group in groups:
         for term in group:
             if not _TERM.fullmatch(term):
                 raise ValueError(f"not a plain term: {term!r}")
+
+
+def terms_query(groups: Sequence[Sequence[str]]) -> str:
+    """The value of :func:`has_terms`' parameter: every group present, each by any one of its
+    alternatives. Terms are plain lowercase words (anything else is refused, not escaped)."""
+    _plain_terms(groups)
     if postgres():
         return " & ".join("(" + " | ".join(group) + ")" for group in groups)
     return " AND ".join("(" + " OR ".join(f'"{term}"' for term in group) + ")" for group in groups)
