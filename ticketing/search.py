@@ -155,13 +155,13 @@ async def searched_tickets(query: str) -> tuple[str, dict[str, Any]] | None:
     params: dict[str, Any] = {"terms": sql.terms_query(sealed), "directions": sql.any_of(SEARCHED)}
     [hits] = await sql.rows(sql.term_hits("ticket_message", "search_terms", "terms", COMMON), terms=params["terms"])
     if hits["n"] >= COMMON:
-        return (
-            "EXISTS (SELECT 1 FROM ticket_message m WHERE m.ticket_id = t.id AND m.direction IN ANY_OF(:directions)"
-            f" AND {sql.holds_terms('m.search_terms', sealed)})",
-            {"directions": params["directions"]},
-        )
+        return sql.each_row_has(
+            "SELECT 1 FROM ticket_message m WHERE m.ticket_id = t.id AND m.direction IN ANY_OF(:directions)"
+            f" AND {sql.holds_terms('m.search_terms', sealed)}"
+        ), {"directions": params["directions"]}
     where = sql.has_terms("m", "ticket_message", "search_terms", "terms")
-    return f"t.id IN (SELECT m.ticket_id FROM ticket_message m WHERE {where} AND m.direction IN ANY_OF(:directions))", params
+    hit = f"SELECT m.ticket_id FROM ticket_message m WHERE {where} AND m.direction IN ANY_OF(:directions)"
+    return f"t.id {sql.among_results(hit)}", params
 
 
 async def verified(ticket_ids: Sequence[int], query: str) -> dict[int, int]:

@@ -205,6 +205,22 @@ def has_terms(alias: str, table: str, column: str, param: str) -> str:
     return f"{alias}.id IN (SELECT rowid FROM {table}_{column} WHERE {table}_{column} MATCH :{param})"
 
 
+def among_results(subquery: str) -> str:
+    """After a column: it is one of the values the uncorrelated ``subquery`` gives, which the
+    database computes once, first. PostgreSQL would otherwise turn ``IN (subquery)`` into a join
+    and, misjudging how many rows the subquery finds (a full-text match), walk the other side
+    instead, testing the match on every row; ``= ANY(ARRAY(…))`` is computed before. SQLite
+    computes ``IN (subquery)`` once anyway."""
+    return f"= ANY(ARRAY({subquery}))" if postgres() else f"IN ({subquery})"
+
+
+def each_row_has(subquery: str) -> str:
+    """A condition: the correlated ``subquery`` finds a row, asked for each row reached, in order,
+    so that a walk with ``ORDER BY … LIMIT`` stops as soon as the page is full. (PostgreSQL turns
+    ``EXISTS`` into a join, which reads the whole of the subquery's table first.)"""
+    return f"({subquery} LIMIT 1) IS NOT NULL"
+
+
 def term_hits(table: str, column: str, param: str, cap: int) -> str:
     """A SELECT of ``n``: how many rows of ``table`` the full-text index finds for ``:param``
     (see :func:`has_terms`), counted no further than ``cap``."""
