@@ -11,6 +11,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -102,7 +103,8 @@ async def test_a_supervisor_sees_the_figures_kefu_report_gives_for_the_period(sh
 async def test_the_charts_draw_the_reports_series_and_the_breakdown(shop: Console, supervisor: Person) -> None:
     boss = await shop.signed_in(supervisor)
     page = await boss.get("/console/reports", {"days": "90", "by": "category", "metric": "sla_breach_rate"})
-    assert 'data-series="/console/reports/series.json?days=90&amp;by=category&amp;metric=sla_breach_rate"' in page.text
+    until = quote(NOW.isoformat())  # the charts are of the period shown, however late they are asked for
+    assert f'data-series="/console/reports/series.json?days=90&amp;until={until}&amp;by=category&amp;metric=sla_breach_rate"' in page.text
     assert '<script src="/console/static/uPlot.iife.min.js"></script>' in page.text
     assert '<script src="/console/static/reports.js"></script>' in page.text
     assert "<script>" not in page.text, "no inline script: the CSP allows none"
@@ -150,6 +152,10 @@ async def test_the_csv_downloads_are_what_kefu_report_writes(shop: Console, supe
     assert lines[1].startswith("reopen_rate,agent,") and len(lines) > 1
     page = await boss.get("/console/reports", {"days": "30"})
     assert f'data-download="kefu-metrics-{first}-{last}.csv"' in page.text
+    assert f'href="/console/reports/metrics.csv?days=30&amp;until={quote(NOW.isoformat())}&amp;by=agent' in page.text
+    shop.bot.travel(NOW + timedelta(hours=1))  # a download an hour later is still of the period shown
+    later = await boss.get("/console/reports/series.csv", {"days": "30", "until": NOW.isoformat()})
+    assert later.text.removeprefix("\ufeff") == (tmp_path / "series.csv").read_bytes().decode("utf-8")
 
 
 async def test_a_period_from_one_day_to_another_in_the_shops_time(shop: Console, supervisor: Person) -> None:
@@ -172,6 +178,9 @@ async def test_a_period_from_one_day_to_another_in_the_shops_time(shop: Console,
     ({"from": "1990-01-01", "to": "2026-11-01"}, "console_reports_bad_span"),
     ({"days": "365"}, "console_reports_bad_days"),
     ({"days": "<script>"}, "console_reports_bad_days"),
+    ({"days": "30", "until": "noon"}, "console_reports_bad_dates"),
+    ({"days": "30", "until": "9999-12-31T23:59:59-14:00"}, "console_reports_bad_span"),
+    ({"days": "30", "until": "1970-01-02T00:00:00"}, "console_reports_bad_span"),
 ])
 async def test_a_period_that_cannot_be_reported_is_answered_politely(
     console: Console, supervisor: Person, query: dict[str, str], why: str

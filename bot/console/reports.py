@@ -16,7 +16,7 @@ PNG, is never loaded here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
@@ -75,8 +75,10 @@ class Period:
     """The first and last calendar days, in the shop's time zone."""
 
     def query(self) -> dict[str, str]:
+        """The query asking for this very period: a period of days ending now says when now
+        was, so the charts and the files are of the period the page shows."""
         if self.days is not None:
-            return {"days": str(self.days)}
+            return {"days": str(self.days), "until": self.end.isoformat()}
         return {"from": self.first.isoformat(), "to": self.last.isoformat()}
 
     def file_name(self, what: str) -> str:
@@ -84,8 +86,8 @@ class Period:
 
 
 def period_of(query: Any, now: datetime, zone: ZoneInfo) -> Period:
-    """The period a page's query asks for (``days``, or ``from`` and ``to`` as dates);
-    :class:`BadPeriod` when it is not one."""
+    """The period a page's query asks for (``days`` ending now or at ``until``, or ``from`` and
+    ``to`` as dates); :class:`BadPeriod` when it is not one."""
     first_day, last_day = (query.get(name, "").strip() for name in ("from", "to"))
     if first_day or last_day:
         try:
@@ -102,9 +104,23 @@ def period_of(query: Any, now: datetime, zone: ZoneInfo) -> Period:
     days = query.get("days", str(DEFAULT_DAYS)).strip()
     if days not in {str(d) for d in DAYS}:
         raise BadPeriod("console_reports_bad_days")
-    end = now
+    end = _until(query.get("until", "").strip()) or now
     start = end - timedelta(days=int(days))
     return Period(start, end, int(days), start.astimezone(zone).date(), (end - timedelta(microseconds=1)).astimezone(zone).date())
+
+
+def _until(value: str) -> datetime | None:
+    """The end of a period of days the page showed (``until``, an ISO 8601 time; UTC without an offset)."""
+    if not value:
+        return None
+    try:
+        end = datetime.fromisoformat(value.replace(" ", "+"))  # a "+" in a query string arrives as a space
+    except ValueError:
+        raise BadPeriod("console_reports_bad_dates") from None
+    end = end if end.tzinfo else end.replace(tzinfo=UTC)
+    if not EARLIEST.year <= end.year <= LATEST.year or not EARLIEST + timedelta(days=max(DAYS)) <= end <= LATEST:
+        raise BadPeriod("console_reports_bad_span")
+    return end
 
 
 def breakdown_of(query: Any) -> tuple[Breakdown, str]:
