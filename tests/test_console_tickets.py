@@ -91,6 +91,9 @@ async def test_search_finds_what_the_customer_wrote_in_english_and_in_chinese(
     assert text("zh-Hans", "console_tickets_none_found") in page.text
     page = await client.get("/console/tickets", params={"q": "invoice"})
     assert "Where is my invoice? I want a refund" in page.text  # the message found, under its ticket
+    await close(other, "agent:1", bot.app.bot_data.now())
+    assert await shown(client, q="invoice") == [other.id]  # a search looks in closed tickets too
+    assert await shown(client, q="invoice", status="working") == []  # unless told otherwise
 
 
 async def test_pages_go_forward_and_back(console: Console, bot: Bot, agent: Person) -> None:

@@ -38,8 +38,6 @@ routes = web.RouteTableDef()
 
 QUERY_LIMIT = 200
 """Characters of a search kept (a search is a few words)."""
-FILTERS = ("status", "team", "agent", "category", "priority", "sla", "q")
-"""The query-string keys of the filters, kept across pages."""
 
 
 @dataclass(frozen=True)
@@ -80,16 +78,14 @@ async def tickets_page(request: web.Request) -> web.Response:
     agent_ids = [str(a.id) for a in agents]
 
     search = " ".join(query.get("q", "").split())[:QUERY_LIMIT]
-    status = query.get("status", "")
-    if status not in STATUS_CHOICES:
-        status = "all" if search else "working"
+    status = _chosen(query, "status", STATUS_CHOICES)  # "": the tickets to work on, or all of them for a search
     team = _chosen(query, "team", tuple(desk.teams))
     agent = _chosen(query, "agent", ["none", "me", *agent_ids])
     sla = _chosen(query, "sla", SLA_STATES)
     if query.get("breaching") and not sla:  # the agent group's /tickets breaching, as a box to tick
         sla = "breached"
     wanted = QueueFilter(
-        status=status,  # type: ignore[arg-type]
+        status=status or ("all" if search else "working"),  # type: ignore[arg-type]
         category=_chosen(query, "category", CATEGORIES) or None,
         priority=_chosen(query, "priority", PRIORITIES) or None,
         assignee_id=0 if agent == "none" else staff.agent.id if agent == "me" else int(agent) if agent else None,
