@@ -31,7 +31,8 @@
         return (value * 100).toFixed(1) + " %";
       }
       if (unit === "seconds") {
-        return (value / 60).toFixed(1) + " " + units.minutes;
+        var minutes = value / 60;
+        return minutes.toFixed(minutes >= 10 ? 0 : 1) + " " + units.minutes;
       }
       return value.toFixed(0);
     };
@@ -77,7 +78,7 @@
       height: 220,
       scales: { x: { time: true }, y: { range: function (u, min, max) { return yRange(unit, max); } } },
       series: series,
-      axes: [{}, { size: 72, values: function (u, splits) { return splits.map(format); } }]
+      axes: [{}, { size: 80, values: function (u, splits) { return splits.map(format); } }]
     };
     var rows = [data.x].concat(lines.map(function (line) { return line.values; }));
     return new uPlot(options, rows, box);
