@@ -7,7 +7,9 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from bot.core.config import DeskSettings
 from bot.core.i18n import text
+from bot.http import serving_http
 from tests.harness import Bot, Console, ConsoleClient, Person
 from ticketing.customers import record_customer
 from ticketing.models import Agent, Ticket
@@ -131,3 +133,27 @@ async def test_only_signed_in_agents_see_the_queue(console: Console, customer: P
     anonymous = console.client()
     page = await anonymous.get("/console/tickets")
     assert page.status == 401 and "快递" not in page.text
+
+
+async def test_a_team_is_the_tickets_its_agents_have(start_bot) -> None:
+    """[desk.teams] names a category's agents: the Team filter shows the tickets one of them has."""
+    async with start_bot(desk=DeskSettings(teams={"payment": ["@li_pay"]})) as bot, serving_http(
+        bot.settings, "127.0.0.1:0", app=bot.app
+    ) as url:
+        console = Console(bot, url)
+        try:
+            li = bot.add_agent(first_name="Li", username="li_pay", language_code="en")
+            wang = bot.add_agent(first_name="Wang", username="wang", language_code="en")
+            client = await console.signed_in(li)
+            await console.signed_in(wang)
+            invoice = await ticket_of(bot, "发票怎么开", category="payment")
+            parcel = await ticket_of(bot, "快递还没到")
+            now = bot.app.bot_data.now()
+            await assign(invoice, await Agent.get(telegram_id=li.id), "agent:1", now)
+            await assign(parcel, await Agent.get(telegram_id=wang.id), "agent:1", now)
+            page = await client.get("/console/tickets")
+            assert '<option value="payment">Payment (@li_pay)</option>' in page.text
+            assert await shown(client, team="payment") == [invoice.id]
+            assert await shown(client) == [parcel.id, invoice.id]
+        finally:
+            await console.close()
