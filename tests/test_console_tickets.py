@@ -157,3 +157,16 @@ async def test_a_team_is_the_tickets_its_agents_have(start_bot) -> None:
             assert await shown(client) == [parcel.id, invoice.id]
         finally:
             await console.close()
+
+
+async def test_an_empty_queue_offers_every_ticket_resolved_and_closed_ones_too(
+    console: Console, bot: Bot, agent: Person
+) -> None:
+    done = await ticket_of(bot, "thanks, all good")
+    await close(done, "agent:1", bot.app.bot_data.now())
+    client = await console.signed_in(agent)
+    page = await client.get("/console/tickets")
+    assert ROW.findall(page.text) == []
+    assert 'href="/console/tickets?status=all"' in page.text
+    assert text("zh-Hans", "console_tickets_show_all") in page.text
+    assert await shown(client, status="all") == [done.id]
