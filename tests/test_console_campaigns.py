@@ -76,16 +76,20 @@ async def test_the_preview_counts_who_the_send_reaches_and_shows_their_message(
     shown = await boss.post("/console/campaigns/preview", draft("{name}, the Double 12 sale starts tonight! <b>50%</b>"))
     assert shown.status == 200
     assert t("console_campaigns_count", count=3) in shown.text, "the unsubscribed and the blocked are left out"
-    assert "Emma, the Double 12 sale starts tonight! &lt;b&gt;50%&lt;/b&gt;" in shown.text, "as written, escaped"
-    assert "小芳, the Double 12 sale starts tonight!" in shown.text
+    english, chinese = (text(language, "console_campaigns_sample_name") for language in ("en", "zh-Hans"))
+    assert f"{english}, the Double 12 sale starts tonight! &lt;b&gt;50%&lt;/b&gt;" in shown.text, "as written, escaped"
+    assert f"{chinese}, the Double 12 sale starts tonight!" in shown.text
     assert t("console_campaigns_start", count=3) in shown.text
     template = await boss.post("/console/campaigns/preview", draft(template="sale"))
-    assert text("en", "campaign_template_sale", name="Emma") in template.text
-    assert text("zh-Hans", "campaign_template_sale", name="小芳") in template.text
-    assert text("zh-Hant", "campaign_template_sale", name="小芳") in template.text
+    for language in ("en", "zh-Hans", "zh-Hant"):
+        assert text(language, "campaign_template_sale", name=text(language, "console_campaigns_sample_name")) in template.text
     nobody = await boss.post("/console/campaigns/preview", draft("Hi {name}", segment="vip"))
     assert t("console_campaigns_count", count=0) in nobody.text and t("console_campaigns_nobody") in nobody.text
     assert "/console/campaigns/start" not in nobody.text
+    await Customer.filter(telegram_id=customers["emma"].id).update(last_seen=NOW - timedelta(days=45))
+    inactive = await boss.post("/console/campaigns/preview", {**draft("We miss you, {name}"), "segment": "inactive", "inactive_days": "30"})
+    assert t("console_campaigns_count", count=1) in inactive.text and f"We miss you, {english}" in inactive.text
+    assert '<input type="hidden" name="segment" value="inactive_30">' in inactive.text, "started as /campaign inactive 30"
 
 
 @pytest.mark.parametrize(("form", "why"), [
@@ -93,6 +97,8 @@ async def test_the_preview_counts_who_the_send_reaches_and_shows_their_message(
     (draft("Hi", segment="everyone'); DROP TABLE campaign;--"), "console_campaigns_bad_segment"),
     (draft(template="<script>"), "console_campaigns_bad_template"),
     ({"kind": "text", "text": "Hi"}, "console_campaigns_bad_segment"),
+    ({**draft("Hi"), "segment": "inactive", "inactive_days": "0"}, "console_campaigns_bad_segment"),
+    ({**draft("Hi"), "segment": "inactive", "inactive_days": "lots"}, "console_campaigns_bad_segment"),
 ])
 async def test_a_draft_that_cannot_be_sent_is_refused_politely(
     console: Console, supervisor: Person, form: dict[str, str], why: str

@@ -53,7 +53,8 @@ async def test_a_campaign_started_in_the_browser_shows_its_progress(
     await page.wait_for_selector(".campaign-form")
     await page.fill(".campaign-form textarea[name=text]", "{name}, the Double 12 sale starts tonight!")
     await page.click(".campaign-form button[type=submit]")
-    await page.wait_for_selector(".campaign-message:has-text('Emma, the Double 12 sale starts tonight!')")
+    sample = text("en", "console_campaigns_sample_name")  # the preview's name, in Emma's language
+    await page.wait_for_selector(f".campaign-message:has-text('{sample}, the Double 12 sale starts tonight!')")
     await page.click(".campaign-start button")
     progress = page.locator("#campaign-progress")
     await progress.wait_for()

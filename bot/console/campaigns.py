@@ -43,6 +43,8 @@ routes = web.RouteTableDef()
 
 LISTED: Final = 20
 """Campaigns listed on the page, newest first."""
+INACTIVE: Final = "inactive"
+"""The form's choice of customers not seen for ``inactive_days`` days (the segment inactive_N)."""
 POLL_SECONDS: Final = 2
 """How often the page asks for a running campaign's progress."""
 
@@ -71,6 +73,8 @@ class Draft:
 def draft_of(form: Any) -> Draft:
     """The draft the form asks for; :class:`Refused` when it could not be sent as it is."""
     segment = str(form.get("segment", ""))
+    if segment == INACTIVE:  # inactive for a number of days of the supervisor's choosing, as /campaign inactive N
+        segment = f"{INACTIVE}_{str(form.get('inactive_days', '')).strip()}"
     if not valid_segment(segment):
         raise Refused("console_campaigns_bad_segment")
     if form.get("kind") == "template":
@@ -223,7 +227,7 @@ async def campaign_page(request: web.Request) -> web.Response:
     campaign = await _campaign(request)
     shown = await progress_of(campaign, _bot(request).bot_data.now())
     return aiohttp_jinja2.render_template("campaign.html", request, {
-        "progress": shown, "poll": POLL_SECONDS, "body": _body(campaign),
+        "progress": shown, "poll": POLL_SECONDS, "body": _body(campaign), "segments": SEGMENTS,
     })
 
 
