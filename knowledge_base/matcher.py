@@ -21,7 +21,8 @@ On the Bitext benchmark this beats TF-IDF + LinearSVC trained on the same exampl
 ``bench/README.md``). RapidFuzz adds typo tolerance twice: an unknown word of the message is
 read as the closest word of the KB ("ordr" → "order"), and the best few entries are re-ranked
 with the fuzzy ratio to their closest example. A logistic function of the best cosine, its
-margin over the runner-up, the fuzzy ratio and the script gives the confidence in [0, 1]; it
+margin over the runner-up, the fuzzy ratio and, for Chinese, coverage, length and share margin
+(:data:`CALIBRATION`), per script, gives the confidence in [0, 1]; it
 was fitted by ``python -m knowledge_base.calibration.fit`` on held-out folds of the Bitext KB
 examples, Chinese and English dev paraphrases of the default KB and out-of-domain dev messages
 (never on the benchmark's test set or the tests' sets).
@@ -66,14 +67,20 @@ FUZZ_TOP = 5
 """How many of the best entries are re-ranked with RapidFuzz."""
 FUZZ_WEIGHT = 0.1
 """Weight of the fuzzy ratio (0–1) added to the cosine when re-ranking."""
-CALIBRATION: dict[str, tuple[float, float, float, float, float]] = {
-    "latin": (7.455, 9.012, -0.346, 0.0, -3.164),
-    "han": (8.243, 5.570, 3.241, 0.975, -3.868),
+CALIBRATION: dict[str, tuple[float, float, float, float, float, float, float]] = {
+    "latin": (7.457, 9.011, -0.349, 0.0, 0.0, 0.0, -3.163),
+    "han": (6.987, 4.291, 4.492, 0.646, 1.374, 3.247, -7.394),
 }
-"""Logistic weights of (cosine, margin, fuzzy ratio, coverage, intercept) for messages in Latin
-script and in Chinese, whose short questions share fewer n-grams and so score lower cosines.
-Coverage (:meth:`Matcher.coverage`) tells Chinese messages about something the KB knows from the
-rest; for Latin-script text the character n-grams already do, and its weight is 0."""
+"""Logistic weights of (cosine, margin, fuzzy ratio, coverage, length, share margin, intercept)
+for messages in Latin script and in Chinese, whose short questions share fewer n-grams and so
+score lower cosines. Three signals are Chinese only: coverage (:meth:`Matcher.coverage`) tells a
+message about something the KB knows from the rest; length (log of 1 + tokens: a longer Chinese
+message that still reaches one entry is surer than two characters that do) and share margin
+(:meth:`Matcher._shares`: how much more of the message the best entry's examples contain than the
+runner-up's, which tells a right answer from a close sibling's). For Latin script the character
+n-grams already carry coverage, and length and share margin, measured, raised out-of-domain
+messages' confidence enough that the low band had to rise and cost Bitext its abstentions
+(``bench/README.md``): their weights are 0."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +231,8 @@ class Matcher:
         counts = np.bincount(labels, minlength=n_classes)
         means = (sp.diags(1.0 / counts) @ members @ a).tocsr()
         self._means_t = means.T.tocsr()
+        # which features each class's examples contain (where its mean is non-zero): _shares
+        self._class_indptr, self._class_features = means.indptr, means.indices
         mean_sq = _row_sums(means.data * means.data, means.indptr)
         self._mean_norm = np.sqrt(np.maximum(mean_sq, 1e-24))
         multi = np.flatnonzero(counts[labels] > 1)  # a single example differs from nothing
@@ -320,22 +329,27 @@ class Matcher:
 
     def match(self, text: str, limit: int = 3) -> list[Candidate]:
         """The best ``limit`` entries for ``text``, most likely first (empty for an empty KB)."""
-        ranked, known, han = self._ranked(text, limit)
+        ranked, known, han, length, shares = self._ranked(text, limit)
         if not ranked:
             return []
-        best = ranked[0][0]
         out = []
         for rank, (combined, sim, ratio, entry_id) in enumerate(ranked[:limit]):
-            # the runner-up's margin is negative: it is behind the best by that much
-            margin = best - ranked[1][0] if rank == 0 and len(ranked) > 1 else combined - best
-            out.append(Candidate(entry_id, confidence(sim, margin, ratio, known, han), sim, ratio))
+            # the runner-up's margins are negative: it is behind the best by that much
+            other = ranked[1 if rank == 0 else 0] if len(ranked) > 1 else None
+            margin = combined - other[0] if other is not None else combined
+            share_margin = shares[entry_id] - (shares[other[3]] if other is not None else 0.0)
+            out.append(Candidate(entry_id, confidence(sim, margin, ratio, known, length, share_margin, han), sim, ratio))
         return out
 
-    def _ranked(self, text: str, limit: int) -> tuple[list[tuple[float, float, float, str]], float, bool]:
+    def _ranked(
+        self, text: str, limit: int
+    ) -> tuple[list[tuple[float, float, float, str]], float, bool, float, dict[str, float]]:
         """The best entries as (cosine + fuzzy bonus, cosine, fuzzy ratio, entry id), best first,
-        with the message's coverage and whether it is Chinese: what the confidence is made of."""
+        with what else the confidence is made of: the message's coverage, whether it is Chinese,
+        its length (log of 1 + its tokens) and, for the best ``max(limit, 2)`` entries, the share
+        of the message each entry's examples contain (:meth:`_shares`)."""
         if not self._entry_ids:
-            return [], 0.0, False
+            return [], 0.0, False, 0.0, {}
         norm = self.correct(normalize(text))
         feats = features(norm) if not self._empty else {}
         sims = self._similarities(norm, feats)
@@ -349,7 +363,42 @@ class Matcher:
             ratio = best_question[1] / 100.0 if best_question is not None else 0.0
             ranked.append((float(sims[i]) + FUZZ_WEIGHT * ratio, float(sims[i]), ratio, entry_id))
         ranked.sort(key=lambda r: (-r[0], r[3]))
-        return ranked, self.coverage(feats), _HAN.search(norm) is not None
+        length = math.log1p(norm.count(" ") + 1) if norm else 0.0
+        shares = self._shares(feats, [r[3] for r in ranked[: max(limit, 2)]])
+        return ranked, self.coverage(feats), _HAN.search(norm) is not None, length, shares
+
+    def _shares(self, feats: dict[str, float], entry_ids: list[str]) -> dict[str, float]:
+        """For each entry, the share of the message (its features, weighted as the model weighs
+        them: tf × idf) that the entry's own examples contain. The best entry explaining much
+        more of the message than the runner-up tells a right answer from a sibling's."""
+        known = [(self._vocab[f], v) for f, v in feats.items() if f in self._vocab]
+        unknown = sum(v for f, v in feats.items() if f not in self._vocab) * self._idf_unknown
+        if not known:
+            return dict.fromkeys(entry_ids, 0.0)
+        idx = np.array([col for col, _ in known], dtype=np.int64)
+        weights = np.array([v for _, v in known]) * self._idf[idx]
+        total = float(weights.sum()) + unknown
+        ptr, columns = self._class_indptr, self._class_features
+        out = {}
+        for entry_id in entry_ids:
+            i = self._entry_index[entry_id]
+            classes = {int(self._class_a[i]), int(self._class_b[i])}
+            contained = np.zeros(len(idx), dtype=bool)
+            for cls in classes:
+                contained |= np.isin(idx, columns[ptr[cls] : ptr[cls + 1]])
+            out[entry_id] = float(weights[contained].sum()) / total
+        return out
+
+    def _entry_rows(self, entry_id: str) -> list[int]:
+        """The rows (kept normalised questions) of the entry's examples, in both scripts."""
+        i = self._entry_index[entry_id]
+        return sorted(
+            {
+                int(r)
+                for cls in {int(self._class_a[i]), int(self._class_b[i])}
+                for r in self._class_rows[self._class_start[cls] : self._class_start[cls + 1]]
+            }
+        )
 
     def coverage(self, feats: dict[str, float]) -> float:
         """The share of a message's token bigrams (its words, when it has one token) that the
@@ -365,24 +414,20 @@ class Matcher:
         made when the entry is first a candidate rather than for every entry at load."""
         texts = self._compact_texts.get(entry_id)
         if texts is None:
-            i = self._entry_index[entry_id]
-            rows = {
-                int(r)
-                for cls in {int(self._class_a[i]), int(self._class_b[i])}
-                for r in self._class_rows[self._class_start[cls] : self._class_start[cls + 1]]
-            }
-            texts = self._compact_texts[entry_id] = [_compact(self._kept[r]) for r in sorted(rows)]
+            texts = self._compact_texts[entry_id] = [_compact(self._kept[r]) for r in self._entry_rows(entry_id)]
         return texts
 
-    def signals(self, text: str) -> tuple[str, float, float, float, float, bool] | None:
-        """(best entry, cosine, margin, fuzzy ratio, coverage, is Chinese): the inputs of the
-        confidence, for fitting :data:`CALIBRATION`."""
-        ranked, known, han = self._ranked(text, 2)
+    def signals(self, text: str) -> tuple[str, tuple[float, ...], bool] | None:
+        """(best entry, the inputs of its confidence, is Chinese), for fitting
+        :data:`CALIBRATION`: cosine, margin, fuzzy ratio, coverage, length, share margin."""
+        ranked, known, han, length, shares = self._ranked(text, 2)
         if not ranked:
             return None
         combined, sim, ratio, entry_id = ranked[0]
-        margin = combined - (ranked[1][0] if len(ranked) > 1 else 0.0)
-        return entry_id, sim, margin, ratio, known, han
+        second = ranked[1] if len(ranked) > 1 else None
+        margin = combined - (second[0] if second is not None else 0.0)
+        share_margin = shares[entry_id] - (shares[second[3]] if second is not None else 0.0)
+        return entry_id, (sim, margin, ratio, known, length, share_margin), han
 
 _HAN_GAP = re.compile(f"(?<={_HAN.pattern}) (?={_HAN.pattern})")
 
@@ -402,9 +447,11 @@ def _length_window(n: int) -> tuple[int, int]:
     return math.ceil(n * (1 - c) / (1 + c)), math.floor(n * (1 + c) / (1 - c))
 
 
-def confidence(similarity: float, margin: float, ratio: float, coverage: float, han: bool) -> float:
-    a, b, c, d, bias = CALIBRATION["han" if han else "latin"]
-    z = a * similarity + b * margin + c * ratio + d * coverage + bias
+def confidence(
+    similarity: float, margin: float, ratio: float, coverage: float, length: float, share_margin: float, han: bool
+) -> float:
+    a, b, c, d, e, f, bias = CALIBRATION["han" if han else "latin"]
+    z = a * similarity + b * margin + c * ratio + d * coverage + e * length + f * share_margin + bias
     return 1.0 / (1.0 + math.exp(-z))
 
 

@@ -49,15 +49,19 @@ def _benchmarks() -> None:
         sys.path.insert(0, str(ROOT / "bench"))
 
 Row = tuple[list[float], int]
+WIDTH = 7
+"""Weights per script: cosine, margin, fuzzy ratio, coverage, length, share margin, intercept."""
 
 
 def _row(matcher: Matcher, text: str, expected: str | None) -> Row | None:
     signals = matcher.signals(text)
     if signals is None:
         return None
-    entry, sim, margin, ratio, known, han = signals
-    own = [sim, margin, ratio, known if han else 0.0, 1.0]  # coverage is a Chinese signal (matcher.py)
-    return ([0.0] * 5 + own if han else own + [0.0] * 5), int(entry == expected)
+    entry, values, han = signals
+    sim, margin, ratio, known, length, share_margin = values
+    # coverage, length and share margin are Chinese signals (matcher.py: CALIBRATION)
+    own = [sim, margin, ratio, known, length, share_margin, 1.0] if han else [sim, margin, ratio, 0.0, 0.0, 0.0, 1.0]
+    return ([0.0] * WIDTH + own if han else own + [0.0] * WIDTH), int(entry == expected)
 
 
 def ood_messages() -> list[str]:
@@ -157,7 +161,7 @@ def fit(groups: dict[str, list[Row]], l2: float = 1e-3) -> np.ndarray:
     x = np.array([f for rows in groups.values() for f, _ in rows])
     y = np.array([label for rows in groups.values() for _, label in rows])
     w = np.concatenate([np.full(len(rows), 1.0 / len(rows)) for rows in groups.values() if rows])
-    penalised = np.array([1.0, 1.0, 1.0, 1.0, 0.0] * 2)  # not the intercepts
+    penalised = np.array(([1.0] * (WIDTH - 1) + [0.0]) * 2)  # not the intercepts
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
         p = 1.0 / (1.0 + np.exp(-(x @ theta)))
@@ -194,7 +198,7 @@ def main() -> None:
     groups = collect()
     theta = fit(groups)
     fmt = lambda part: "(" + ", ".join(f"{t:.3f}" for t in part) + ")"  # noqa: E731
-    print(f'CALIBRATION = {{"latin": {fmt(theta[:5])}, "han": {fmt(theta[5:])}}}')
+    print(f'CALIBRATION = {{"latin": {fmt(theta[:WIDTH])}, "han": {fmt(theta[WIDTH:])}}}')
     for name, rows in groups.items():
         x = np.array([f for f, _ in rows])
         p = 1.0 / (1.0 + np.exp(-(x @ theta)))
