@@ -96,6 +96,8 @@ def period_of(query: Any, now: datetime, zone: ZoneInfo) -> Period:
             raise BadPeriod("console_reports_bad_dates") from None
         if last < first:
             raise BadPeriod("console_reports_bad_order")
+        if not (EARLIEST.year <= first.year and last.year < LATEST.year):  # the exact bounds once it is safe to compute
+            raise BadPeriod("console_reports_bad_span")
         start = datetime.combine(first, time(), zone)
         end = datetime.combine(last + timedelta(days=1), time(), zone)
         if not EARLIEST <= start < end <= LATEST or end - start > MAX_SPAN:
