@@ -3,6 +3,8 @@ same campaign as /campaign, through the outbox to the customers in the emulator)
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,6 +18,7 @@ from ticketing.models import Customer
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # a Monday morning: no quiet hours
 LANGUAGE = "zh-Hans"  # the supervisor's Telegram language (zh-CN)
+HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 
 
 def t(key: str, **values: object) -> str:
@@ -48,8 +51,16 @@ def draft(text_: str | None = None, template: str | None = None, segment: str = 
     return {"segment": segment, "kind": "text", "text": text_ or ""}
 
 
+async def start_form(boss: ConsoleClient, form: dict[str, str]) -> dict[str, str]:
+    """What the preview's Start button sends: its form's hidden fields."""
+    preview = await boss.post("/console/campaigns/preview", form)
+    start = preview.text.split('class="campaign-start"')[1].split("</form>")[0]
+    return {name: html.unescape(value) for name, value in HIDDEN.findall(start)}
+
+
 async def started(boss: ConsoleClient, form: dict[str, str]) -> Campaign:
-    answer = await boss.post("/console/campaigns/start", form)
+    """The campaign started as a supervisor does: preview, then Start."""
+    answer = await boss.post("/console/campaigns/start", await start_form(boss, form))
     assert answer.status == 200, answer.text
     campaign = await Campaign.all().order_by("-id").first()
     assert campaign is not None and answer.url.endswith(f"/console/campaigns/{campaign.id}")
@@ -173,3 +184,18 @@ async def test_a_campaign_stopped_in_the_console_sends_nothing_more(
     again = await boss.post(f"/console/campaigns/{campaign.id}/stop")
     assert again.status == 200 and await ConsoleAudit.filter(action="campaign_stop").count() == 1
     assert (await boss.get("/console/campaigns/999999")).status == 404
+
+
+async def test_start_pressed_twice_starts_one_campaign(console: Console, supervisor: Person, customers: dict[str, Person]) -> None:
+    boss = await console.signed_in(supervisor)
+    pressed = await start_form(boss, draft("{name}, one message only"))
+    first, second = await boss.post("/console/campaigns/start", pressed), await boss.post("/console/campaigns/start", pressed)
+    [campaign] = await Campaign.all()
+    assert first.url == second.url and first.url.endswith(f"/console/campaigns/{campaign.id}")
+    assert await ConsoleAudit.filter(action="campaign_start").count() == 1
+    await console.bot.campaigns_queued()
+    assert await console.bot.run_scheduler(NOW + timedelta(seconds=1)) == 3, "each customer once"
+    without_preview = await boss.post("/console/campaigns/start", draft("{name}, straight away"))
+    assert without_preview.status == 400 and t("console_campaigns_preview_first") in without_preview.text
+    again = await boss.post("/console/campaigns/start", await start_form(boss, draft("{name}, one message only")))
+    assert again.status == 200 and await Campaign.all().count() == 2, "a new preview is a new campaign"

@@ -11,6 +11,9 @@ htmx polls while the campaign is queued or sent. Every start and stop is in the 
 
 from __future__ import annotations
 
+import re
+import secrets
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -43,6 +46,11 @@ routes = web.RouteTableDef()
 
 LISTED: Final = 20
 """Campaigns listed on the page, newest first."""
+DRAFT_ID: Final = re.compile(r"[A-Za-z0-9_-]{22,64}")
+STARTED_KEPT: Final = 10_000
+_started: OrderedDict[str, int | None] = OrderedDict()
+"""The previews' Start tokens pressed in this process, and the campaign each started (None while
+starting): random tokens, so one process's memory tells a second press from a new campaign."""
 INACTIVE: Final = "inactive"
 """The form's choice of customers not seen for ``inactive_days`` days (the segment inactive_N)."""
 POLL_SECONDS: Final = 2
@@ -141,7 +149,7 @@ async def preview(request: web.Request) -> web.Response:
     count, shown = await previews(draft, _bot(request).bot_data.now())
     longest = longest_message(draft.text, draft.template)
     return aiohttp_jinja2.render_template("campaign_preview.html", request, {
-        "draft": draft.form(), "count": count, "previews": shown, "longest": longest, "limit": MAX_TEXT,
+        "draft": draft.form(), "draft_id": secrets.token_urlsafe(16), "count": count, "previews": shown, "longest": longest, "limit": MAX_TEXT,
         "name_limit": NAME_LIMIT,
     })
 
@@ -153,20 +161,38 @@ def _refusal(request: web.Request, staff: Staff, refused: Refused) -> web.Respon
 
 @routes.post("/console/campaigns/start")
 async def start(request: web.Request) -> web.Response:
-    """Start the campaign as /campaign's Send does, record who did, and open its progress."""
+    """Start the campaign as /campaign's Send does, record who did, and open its progress.
+
+    The preview's Start carries a token of its own (``draft_id``): pressed twice (a double click,
+    a form sent again), the campaign starts once and both presses open it, as /campaign's Send
+    forgets the draft it sends."""
     staff = require_supervisor(request)
     form = await request.post()
     try:
         draft = draft_of(form)
     except Refused as refused:
         return _refusal(request, staff, refused)
+    token = form.get("draft_id")
+    if not isinstance(token, str) or not DRAFT_ID.fullmatch(token):
+        return _refusal(request, staff, Refused("console_campaigns_preview_first"))
+    if token in _started:  # started already, or being started: show it (or the list, until it is written)
+        campaign_id = _started[token]
+        raise web.HTTPSeeOther(f"/console/campaigns/{campaign_id}" if campaign_id else "/console/campaigns")
+    _started[token] = None
+    while len(_started) > STARTED_KEPT:
+        _started.popitem(last=False)
     bot = _bot(request)
     try:
         campaign = await launch(bot, draft.segment, message_text=draft.text, template=draft.template,
                                 author_telegram_id=staff.telegram_id)
     except TooLong as exc:  # a catalog template edited since the preview
+        _started.pop(token, None)
         return _refusal(request, staff, Refused("console_campaigns_too_long", length=exc.length, limit=MAX_TEXT,
                                                 over=exc.length - MAX_TEXT, name_limit=NAME_LIMIT))
+    except BaseException:
+        _started.pop(token, None)
+        raise
+    _started[token] = campaign.id
     await audit.record(staff, "campaign_start", "campaign", campaign.id, at=bot.bot_data.now(), segment=draft.segment,
                        template=draft.template, text_length=len(draft.text or ""), total=campaign.total)
     raise web.HTTPSeeOther(f"/console/campaigns/{campaign.id}")
