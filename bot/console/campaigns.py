@@ -15,6 +15,7 @@ import re
 import secrets
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final
 
 import aiohttp_jinja2
@@ -23,6 +24,7 @@ from aiohttp import web
 from bot.console import audit
 from bot.console.auth import CONSOLE_BOT
 from bot.console.staff import Staff, require_supervisor
+from bot.context import KefuApp
 from bot.core.i18n import text
 from bot.core.language import LANGUAGES
 from bot.telegram.longtext import MAX_TEXT
@@ -108,7 +110,7 @@ class Preview:
     message: str
 
 
-async def previews(draft: Draft, now: Any) -> tuple[int, list[Preview]]:
+async def previews(draft: Draft, now: datetime) -> tuple[int, list[Preview]]:
     """How many customers the campaign reaches now, and its message in each of their languages
     (every language when nobody is reached), with a sample first name in that language."""
     reached = await audience_languages(draft.segment, now)
@@ -120,7 +122,7 @@ async def previews(draft: Draft, now: Any) -> tuple[int, list[Preview]]:
     return sum(reached.values()), shown
 
 
-def _bot(request: web.Request) -> Any:
+def _bot(request: web.Request) -> KefuApp:
     return request.app[CONSOLE_BOT]
 
 
@@ -220,7 +222,7 @@ class Progress:
         return self.campaign.status in ACTIVE
 
 
-async def progress_of(campaign: Campaign, now: Any) -> Progress:
+async def progress_of(campaign: Campaign, now: datetime) -> Progress:
     """The counts :func:`scheduler.campaigns.progress` keeps (it marks a finished campaign done),
     read the way the progress message in the agent group reads them."""
     counts = await progress(campaign, now)
