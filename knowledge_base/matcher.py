@@ -68,8 +68,8 @@ FUZZ_TOP = 5
 FUZZ_WEIGHT = 0.1
 """Weight of the fuzzy ratio (0–1) added to the cosine when re-ranking."""
 CALIBRATION: dict[str, tuple[float, float, float, float, float, float, float]] = {
-    "latin": (7.457, 9.011, -0.349, 0.0, 0.0, 0.0, -3.163),
-    "han": (6.987, 4.291, 4.492, 0.646, 1.374, 3.247, -7.394),
+    "latin": (7.329, 9.248, -0.109, 0.0, 0.0, 0.0, -3.270),
+    "han": (6.932, 4.316, 4.507, 0.662, 1.369, 3.247, -7.388),
 }
 """Logistic weights of (cosine, margin, fuzzy ratio, coverage, length, share margin, intercept)
 for messages in Latin script and in Chinese, whose short questions share fewer n-grams and so
