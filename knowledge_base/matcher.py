@@ -21,8 +21,9 @@ On the Bitext benchmark this beats TF-IDF + LinearSVC trained on the same exampl
 ``bench/README.md``). RapidFuzz adds typo tolerance twice: an unknown word of the message is
 read as the closest word of the KB ("ordr" → "order"), and the best few entries are re-ranked
 with the fuzzy ratio to their closest example. A logistic function of the best cosine, its
-margin over the runner-up, the fuzzy ratio and, for Chinese, coverage, length and share margin
-(:data:`CALIBRATION`), per script, gives the confidence in [0, 1]; it
+margin over the runner-up, the fuzzy ratio and, for Chinese, coverage, length and share margin,
+for Latin script the best entry's share of the message's word pairs (:data:`CALIBRATION`), per
+script, gives the confidence in [0, 1]; it
 was fitted by ``python -m knowledge_base.calibration.fit`` on held-out folds of the Bitext KB
 examples, Chinese and English dev paraphrases of the default KB and out-of-domain dev messages
 (never on the benchmark's test set or the tests' sets).
@@ -67,20 +68,22 @@ FUZZ_TOP = 5
 """How many of the best entries are re-ranked with RapidFuzz."""
 FUZZ_WEIGHT = 0.1
 """Weight of the fuzzy ratio (0–1) added to the cosine when re-ranking."""
-CALIBRATION: dict[str, tuple[float, float, float, float, float, float, float]] = {
-    "latin": (7.329, 9.248, -0.109, 0.0, 0.0, 0.0, -3.270),
-    "han": (6.932, 4.316, 4.507, 0.662, 1.369, 3.247, -7.388),
+CALIBRATION: dict[str, tuple[float, float, float, float, float, float, float, float]] = {
+    "latin": (7.604, 9.464, 0.447, 0.0, 0.0, 0.0, -0.771, -3.519),
+    "han": (6.928, 4.317, 4.507, 0.664, 1.370, 3.247, 0.0, -7.389),
 }
-"""Logistic weights of (cosine, margin, fuzzy ratio, coverage, length, share margin, intercept)
-for messages in Latin script and in Chinese, whose short questions share fewer n-grams and so
-score lower cosines. Three signals are Chinese only: coverage (:meth:`Matcher.coverage`) tells a
-message about something the KB knows from the rest; length (log of 1 + tokens: a longer Chinese
-message that still reaches one entry is surer than two characters that do) and share margin
-(:meth:`Matcher._shares`: how much more of the message the best entry's examples contain than the
-runner-up's, which tells a right answer from a close sibling's). For Latin script the character
-n-grams already carry coverage, and length and share margin, measured, raised out-of-domain
-messages' confidence enough that the low band had to rise and cost Bitext its abstentions
-(``bench/README.md``): their weights are 0."""
+"""Logistic weights of (cosine, margin, fuzzy ratio, coverage, length, share margin, pairs,
+intercept) for messages in Latin script and in Chinese, whose short questions share fewer n-grams
+and so score lower cosines. Three signals are Chinese only: coverage (:meth:`Matcher.coverage`)
+tells a message about something the KB knows from the rest; length (log of 1 + tokens: a longer
+Chinese message that still reaches one entry is surer than two characters that do) and share
+margin (:meth:`Matcher._shares`: how much more of the message the best entry's examples contain
+than the runner-up's, which tells a right answer from a close sibling's). For Latin script the
+character n-grams already carry coverage, and length and share margin, measured, raised
+out-of-domain messages' confidence enough that the low band had to rise and cost Bitext its
+abstentions (``bench/README.md``): their weights are 0. Pairs — the share of the message's word
+pairs the best entry's own examples contain — is a Latin-script signal (0 for Chinese, where it
+added nothing)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,17 +340,19 @@ class Matcher:
             # the runner-up's margins are negative: it is behind the best by that much
             other = ranked[1 if rank == 0 else 0] if len(ranked) > 1 else None
             margin = combined - other[0] if other is not None else combined
-            share_margin = shares[entry_id] - (shares[other[3]] if other is not None else 0.0)
-            out.append(Candidate(entry_id, confidence(sim, margin, ratio, known, length, share_margin, han), sim, ratio))
+            share, pairs = shares[entry_id]
+            share_margin = share - (shares[other[3]][0] if other is not None else 0.0)
+            score = confidence(sim, margin, ratio, known, length, share_margin, pairs, han)
+            out.append(Candidate(entry_id, score, sim, ratio))
         return out
 
     def _ranked(
         self, text: str, limit: int
-    ) -> tuple[list[tuple[float, float, float, str]], float, bool, float, dict[str, float]]:
+    ) -> tuple[list[tuple[float, float, float, str]], float, bool, float, dict[str, tuple[float, float]]]:
         """The best entries as (cosine + fuzzy bonus, cosine, fuzzy ratio, entry id), best first,
         with what else the confidence is made of: the message's coverage, whether it is Chinese,
         its length (log of 1 + its tokens) and, for the best ``max(limit, 2)`` entries, the share
-        of the message each entry's examples contain (:meth:`_shares`)."""
+        of the message and of its word pairs each entry's examples contain (:meth:`_shares`)."""
         if not self._entry_ids:
             return [], 0.0, False, 0.0, {}
         norm = self.correct(normalize(text))
@@ -367,16 +372,20 @@ class Matcher:
         shares = self._shares(feats, [r[3] for r in ranked[: max(limit, 2)]])
         return ranked, self.coverage(feats), _HAN.search(norm) is not None, length, shares
 
-    def _shares(self, feats: dict[str, float], entry_ids: list[str]) -> dict[str, float]:
+    def _shares(self, feats: dict[str, float], entry_ids: list[str]) -> dict[str, tuple[float, float]]:
         """For each entry, the share of the message (its features, weighted as the model weighs
-        them: tf × idf) that the entry's own examples contain. The best entry explaining much
-        more of the message than the runner-up tells a right answer from a sibling's."""
-        known = [(self._vocab[f], v) for f, v in feats.items() if f in self._vocab]
+        them: tf × idf) that the entry's own examples contain — the best entry explaining much
+        more of the message than the runner-up tells a right answer from a sibling's — and the
+        share of the message's token bigrams (its words, when it has one token) they contain."""
+        known = [(self._vocab[f], v, f) for f, v in feats.items() if f in self._vocab]
         unknown = sum(v for f, v in feats.items() if f not in self._vocab) * self._idf_unknown
         if not known:
-            return dict.fromkeys(entry_ids, 0.0)
-        idx = np.array([col for col, _ in known], dtype=np.int64)
-        weights = np.array([v for _, v in known]) * self._idf[idx]
+            return dict.fromkeys(entry_ids, (0.0, 0.0))
+        prefix = "b:" if any(f.startswith("b:") for f in feats) else "w:"
+        n_pairs = sum(f.startswith(prefix) for f in feats)
+        pairs = np.array([f.startswith(prefix) for _, _, f in known])
+        idx = np.array([col for col, _, _ in known], dtype=np.int64)
+        weights = np.array([v for _, v, _ in known]) * self._idf[idx]
         total = float(weights.sum()) + unknown
         ptr, columns = self._class_indptr, self._class_features
         out = {}
@@ -386,7 +395,7 @@ class Matcher:
             contained = np.zeros(len(idx), dtype=bool)
             for cls in classes:
                 contained |= np.isin(idx, columns[ptr[cls] : ptr[cls + 1]])
-            out[entry_id] = float(weights[contained].sum()) / total
+            out[entry_id] = float(weights[contained].sum()) / total, float((contained & pairs).sum()) / max(n_pairs, 1)
         return out
 
     def _entry_rows(self, entry_id: str) -> list[int]:
@@ -419,15 +428,16 @@ class Matcher:
 
     def signals(self, text: str) -> tuple[str, tuple[float, ...], bool] | None:
         """(best entry, the inputs of its confidence, is Chinese), for fitting
-        :data:`CALIBRATION`: cosine, margin, fuzzy ratio, coverage, length, share margin."""
+        :data:`CALIBRATION`: cosine, margin, fuzzy ratio, coverage, length, share margin, pairs."""
         ranked, known, han, length, shares = self._ranked(text, 2)
         if not ranked:
             return None
         combined, sim, ratio, entry_id = ranked[0]
         second = ranked[1] if len(ranked) > 1 else None
         margin = combined - (second[0] if second is not None else 0.0)
-        share_margin = shares[entry_id] - (shares[second[3]] if second is not None else 0.0)
-        return entry_id, (sim, margin, ratio, known, length, share_margin), han
+        share, pairs = shares[entry_id]
+        share_margin = share - (shares[second[3]][0] if second is not None else 0.0)
+        return entry_id, (sim, margin, ratio, known, length, share_margin, pairs), han
 
 _HAN_GAP = re.compile(f"(?<={_HAN.pattern}) (?={_HAN.pattern})")
 
@@ -448,10 +458,17 @@ def _length_window(n: int) -> tuple[int, int]:
 
 
 def confidence(
-    similarity: float, margin: float, ratio: float, coverage: float, length: float, share_margin: float, han: bool
+    similarity: float,
+    margin: float,
+    ratio: float,
+    coverage: float,
+    length: float,
+    share_margin: float,
+    pairs: float,
+    han: bool,
 ) -> float:
-    a, b, c, d, e, f, bias = CALIBRATION["han" if han else "latin"]
-    z = a * similarity + b * margin + c * ratio + d * coverage + e * length + f * share_margin + bias
+    a, b, c, d, e, f, g, bias = CALIBRATION["han" if han else "latin"]
+    z = a * similarity + b * margin + c * ratio + d * coverage + e * length + f * share_margin + g * pairs + bias
     return 1.0 / (1.0 + math.exp(-z))
 
 

@@ -49,8 +49,8 @@ def _benchmarks() -> None:
         sys.path.insert(0, str(ROOT / "bench"))
 
 Row = tuple[list[float], int]
-WIDTH = 7
-"""Weights per script: cosine, margin, fuzzy ratio, coverage, length, share margin, intercept."""
+WIDTH = 8
+"""Weights per script: cosine, margin, fuzzy ratio, coverage, length, share margin, pairs, intercept."""
 
 
 def _row(matcher: Matcher, text: str, expected: str | None) -> Row | None:
@@ -58,9 +58,12 @@ def _row(matcher: Matcher, text: str, expected: str | None) -> Row | None:
     if signals is None:
         return None
     entry, values, han = signals
-    sim, margin, ratio, known, length, share_margin = values
-    # coverage, length and share margin are Chinese signals (matcher.py: CALIBRATION)
-    own = [sim, margin, ratio, known, length, share_margin, 1.0] if han else [sim, margin, ratio, 0.0, 0.0, 0.0, 1.0]
+    sim, margin, ratio, known, length, share_margin, pairs = values
+    # coverage, length and share margin are Chinese signals, pairs a Latin-script one (matcher.py: CALIBRATION)
+    if han:
+        own = [sim, margin, ratio, known, length, share_margin, 0.0, 1.0]
+    else:
+        own = [sim, margin, ratio, 0.0, 0.0, 0.0, pairs, 1.0]
     return ([0.0] * WIDTH + own if han else own + [0.0] * WIDTH), int(entry == expected)
 
 
