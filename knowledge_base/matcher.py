@@ -69,8 +69,8 @@ FUZZ_TOP = 5
 FUZZ_WEIGHT = 0.1
 """Weight of the fuzzy ratio (0–1) added to the cosine when re-ranking."""
 CALIBRATION: dict[str, tuple[float, float, float, float, float, float, float, float]] = {
-    "latin": (7.604, 9.464, 0.447, 0.0, 0.0, 0.0, -0.771, -3.519),
-    "han": (6.928, 4.317, 4.507, 0.664, 1.370, 3.247, 0.0, -7.389),
+    "latin": (7.605, 9.462, 0.448, 0.0, 0.0, 0.0, -0.772, -3.519),
+    "han": (6.937, 4.483, 4.606, 0.638, 1.396, 3.121, 0.0, -7.474),
 }
 """Logistic weights of (cosine, margin, fuzzy ratio, coverage, length, share margin, pairs,
 intercept) for messages in Latin script and in Chinese, whose short questions share fewer n-grams
