@@ -55,8 +55,11 @@ _FORUM_CHECKED = timedelta(minutes=10)
 Sent = TypeVar("Sent")
 
 
-def local_time(context: KefuContext | KefuApp, moment: datetime) -> str:
-    """``moment`` in the shop's time, as agents read it."""
+def local_time(context: KefuContext | KefuApp, moment: datetime | None) -> str:
+    """``moment`` in the shop's time, as agents read it; "—" for none (a ticket imported or seeded
+    without SLA due times)."""
+    if moment is None:
+        return "—"
     return f"{moment.astimezone(ZoneInfo(context.bot_data.settings.scheduler.timezone)):%Y-%m-%d %H:%M}"
 
 
