@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -20,10 +23,10 @@ from orders.models import Order, OrderEvent
 from orders.service import orders_for
 from orders.sources import LocalOrderSource
 from scheduler.models import Campaign
-from tests.harness import BOTH_DATABASES, postgres_admin
+from tests.harness import BOTH_DATABASES, kefu_env, postgres_admin
 from ticketing.business_hours import BusinessCalendar
 from ticketing.customers import record_customer
-from ticketing.models import Agent, Customer, Ticket, TicketMessage
+from ticketing.models import Agent, Customer, Ticket, TicketEvent, TicketMessage
 from ticketing.responses import overdue, response_rate
 
 
@@ -141,8 +144,8 @@ async def test_a_database_of_the_previous_release_upgrades_and_keeps_its_tickets
     await db.upgrade(fresh_database_url)  # what `kefu db upgrade` runs
     await db.connect(fresh_database_url, ready=privacy.prepare)
     try:
-        ticket = await Ticket.get(subject="late").prefetch_related("customer")
-        assert (ticket.status, ticket.category, ticket.customer.first_name) == ("resolved", "logistics", "Li")
+        ticket = await Ticket.get(customer__telegram_id=8).prefetch_related("customer")
+        assert (ticket.status, ticket.category, ticket.subject, ticket.customer.first_name) == ("resolved", "logistics", "late", "Li")
         order = await Order.get(order_no="SO9")
         assert order.status == "shipped" and await OrderEvent.filter(order=order, event_id="evt-9").exists()
         campaign = await Campaign.get(segment="all")
@@ -176,7 +179,7 @@ async def test_a_database_from_before_presence_upgrades_and_nudges_nobody_about_
         assert (await response_rate(later - timedelta(days=1), later)).messages == 0
         agent = await Agent.get(telegram_id=77)
         assert (agent.presence, agent.last_seen, agent.last_assigned_at) == (None, None, None)
-        assert (await Ticket.get(subject="late")).queued_at is None
+        assert (await Ticket.get(customer__telegram_id=9)).queued_at is None
     finally:
         await db.disconnect()
 
@@ -202,7 +205,7 @@ async def test_messages_from_before_search_are_found_after_the_upgrade(fresh_dat
     await db.upgrade(fresh_database_url)
     await db.connect(fresh_database_url, ready=privacy.prepare)
     try:
-        ticket = await Ticket.get(subject="late")
+        ticket = await Ticket.get(customer__telegram_id=9)
         now = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
         for query in ("快递", "快遞", "parcel"):
             assert [t.id for t in (await queue_page(QueueFilter(query=query), now)).tickets] == [ticket.id]
@@ -230,5 +233,72 @@ async def test_a_database_from_before_the_console_upgrades_with_its_agents_and_n
         now = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
         token, session = await open_session(agent.id, "zh-Hans", now, minutes=480)
         assert session.expires_at == now + timedelta(minutes=480) and token not in session.token_hash
+    finally:
+        await db.disconnect()
+
+
+async def _ticket_schema() -> set[str]:
+    """The indexes and constraints of ``ticket``, by name (SQLite: its indexes, the unique one
+    included, and its foreign keys)."""
+    connection = Tortoise.get_connection("default")
+    if connection.capabilities.dialect == "postgres":
+        indexes = await connection.execute_query_dict("SELECT indexname AS name FROM pg_indexes WHERE tablename = 'ticket'")
+        constraints = await connection.execute_query_dict(
+            "SELECT conname AS name FROM pg_constraint WHERE conrelid = 'ticket'::regclass"
+        )
+        return {row["name"] for row in indexes + constraints}
+    indexes = await connection.execute_query_dict("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'ticket'")
+    keys = await connection.execute_query_dict("SELECT * FROM pragma_foreign_key_list('ticket')")
+    return {row["name"] for row in indexes} | {f"{k['from']} -> {k['table']} {k['on_delete']}" for k in keys}
+
+
+async def test_subjects_from_before_encryption_are_kept_and_encrypted_at_the_first_start(
+    fresh_database_url: str, tmp_path
+) -> None:
+    """0020_subject: a ticket's subject (the customer's first message) becomes an encrypted column.
+    `kefu db upgrade` keeps every ticket with its subject, messages and events, and the indexes
+    and constraints of ``ticket`` (SQLite's table is not rebuilt: dropping it would delete the
+    tickets' messages); with the key, it encrypts the subjects written in plain text before."""
+    config = db.tortoise_config(fresh_database_url)
+    at = "'2026-12-07 02:00:00+00'"
+    said = "parcel broken, call me on +8613912345678 or come to 17 Quillbramble Lane"
+    await _run_sql_at(
+        config, "0019_search",
+        "INSERT INTO customer (telegram_id, first_name, language, language_chosen, blocked, opted_out, first_seen, last_seen,"
+        f" segment, tags, standing, withheld) VALUES (9, 'Wu', 'zh-Hans', false, false, false, {at}, {at}, 'new', '[]', 'cleared', 0);"
+        " INSERT INTO ticket (source, is_complaint, category, priority, status, subject, reopen_count, waiting_since,"
+        f" created_at, updated_at, customer_id, active_customer_id) SELECT 'complaint', true, 'logistics', 'high', 'open', '{said}', 0,"
+        f" {at}, {at}, {at}, id, id FROM customer WHERE telegram_id = 9;"
+        " INSERT INTO ticket (source, is_complaint, category, priority, status, subject, reopen_count, waiting_since,"
+        f" created_at, updated_at, customer_id) SELECT 'handoff', false, 'other', 'normal', 'closed', '', 0, {at},"
+        f" {at}, {at}, id FROM customer WHERE telegram_id = 9;"
+        f" INSERT INTO ticket_message (direction, text, created_at, ticket_id, nudged) SELECT 'in', 'hello', {at}, id, 0 FROM ticket;"
+        f" INSERT INTO ticket_event (kind, actor, data, at, ticket_id) SELECT 'created', 'customer', '{{}}', {at}, id FROM ticket",
+    )
+    await Tortoise.init(config=config)
+    try:
+        before = await _ticket_schema()
+    finally:
+        await Tortoise.close_connections()
+    assert {"idx_ticket_status_id", "idx_ticket_assignee_id", "idx_ticket_category_id"} <= before
+
+    upgrade = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "bot", "db", "upgrade"], cwd=tmp_path,
+        env=kefu_env(KEFU_DATABASE__URL=fresh_database_url), capture_output=True, text=True, timeout=120,
+    )
+    assert upgrade.returncode == 0, upgrade.stderr
+
+    await db.connect(fresh_database_url)  # no privacy.prepare: the database as `kefu db upgrade` left it
+    try:
+        assert await _ticket_schema() == before
+        stored = await Tortoise.get_connection("default").execute_query_dict("SELECT subject FROM ticket ORDER BY id")
+        assert looks_encrypted(stored[0]["subject"]) and stored[1]["subject"] == ""
+        active, closed = await Ticket.filter(customer__telegram_id=9).order_by("id")
+        assert (active.subject, active.status, closed.subject) == (said, "open", "")
+        assert await TicketMessage.all().count() == 2 and await TicketEvent.all().count() == 2
+        with pytest.raises(IntegrityError):  # still one active ticket per customer
+            await Ticket.create(customer_id=active.customer_id, active_customer_id=active.customer_id, source="handoff",
+                                subject="again", waiting_since=active.created_at, created_at=active.created_at,
+                                updated_at=active.created_at)
     finally:
         await db.disconnect()

@@ -57,6 +57,8 @@ async def test_forgetme_deletes_the_personal_data_and_the_reports_still_count_th
     await agent.in_topic(ticket).say("So sorry, Meilin: we send a new one today.")
     await customer.say("My address is 88 Nanjing Road")
     assert any("Nanjing" in message.text for message in await TicketMessage.filter(ticket=ticket))
+    assert ticket.subject == "I want to make a complaint, the item is damaged"
+    assert "damaged" not in await _raw_database_text()  # the subject is encrypted, as the messages are
 
     asked = await customer.say("/forgetme")
     assert "forget you" in asked.text
@@ -77,7 +79,7 @@ async def test_forgetme_deletes_the_personal_data_and_the_reports_still_count_th
     for secret in ("Meilin", "Zhou", "meilin_z", "Nanjing", "damaged"):
         assert secret not in raw
     ticket = await Ticket.get(id=ticket.id)
-    assert ticket.status == "closed"
+    assert (ticket.status, ticket.subject) == ("closed", "")
     notice = emulator.bot_messages(agent.chat_id, since=before)
     told = text(customer.bot.settings.telegram.agent_language, "agent_customer_forgotten", number=ticket.id)
     assert told in [m["text"] for m in notice]

@@ -135,7 +135,9 @@ class Ticket(Model):
         max_length=8, default=TicketStatus.NEW, db_index=True, description="new, open, pending, resolved, closed"
     )
     """A :class:`TicketStatus` value (a plain column: no migration for the enum, the strings are the same)."""
-    subject = fields.CharField(max_length=255, default="")
+    subject = EncryptedTextField(
+        default="", description="encrypted (bot/core/crypto.py): the customer's first message, up to 255 characters"
+    )
     assignee = fields.ForeignKeyField("kefu.Agent", related_name="tickets", null=True, on_delete=fields.SET_NULL)
     order_no = fields.CharField(max_length=64, null=True)
     topic_id = fields.BigIntField(null=True, description="message_thread_id of its topic in the agent group")

@@ -40,7 +40,9 @@ from ticketing.triage import Category, Priority, guess_category, guess_priority
 
 Source = Literal["complaint", "handoff", "feedback", "command", "order"]
 REPEAT_WINDOW = timedelta(days=30)
-SUBJECT_LIMIT: int = Ticket._meta.fields_map["subject"].max_length  # type: ignore[attr-defined]
+SUBJECT_LIMIT = 255
+"""Characters kept of the customer's first message as the ticket's subject (the column is
+encrypted text, of any length: the limit keeps cards and lists short)."""
 AGENT_NAME_LIMIT = 256
 """Characters kept of an agent's name (Telegram's first and last names joined are 129 at most;
 the column is encrypted text)."""
