@@ -234,7 +234,8 @@ class Matcher:
         counts = np.bincount(labels, minlength=n_classes)
         means = (sp.diags(1.0 / counts) @ members @ a).tocsr()
         self._means_t = means.T.tocsr()
-        # which features each class's examples contain (where its mean is non-zero): _shares
+        # which features each class's examples contain (where its mean is non-zero), sorted: _shares
+        means.sort_indices()
         self._class_indptr, self._class_features = means.indptr, means.indices
         mean_sq = _row_sums(means.data * means.data, means.indptr)
         self._mean_norm = np.sqrt(np.maximum(mean_sq, 1e-24))
@@ -394,7 +395,9 @@ class Matcher:
             classes = {int(self._class_a[i]), int(self._class_b[i])}
             contained = np.zeros(len(idx), dtype=bool)
             for cls in classes:
-                contained |= np.isin(idx, columns[ptr[cls] : ptr[cls + 1]])
+                own = columns[ptr[cls] : ptr[cls + 1]]
+                if len(own):
+                    contained |= own[np.minimum(np.searchsorted(own, idx), len(own) - 1)] == idx
             out[entry_id] = float(weights[contained].sum()) / total, float((contained & pairs).sum()) / max(n_pairs, 1)
         return out
 
