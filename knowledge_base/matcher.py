@@ -21,9 +21,9 @@ On the Bitext benchmark this beats TF-IDF + LinearSVC trained on the same exampl
 ``bench/README.md``). RapidFuzz adds typo tolerance twice: an unknown word of the message is
 read as the closest word of the KB ("ordr" → "order"), and the best few entries are re-ranked
 with the fuzzy ratio to their closest example. A logistic function of the best cosine, its
-margin over the runner-up, the fuzzy ratio and, for Chinese, coverage, length and share margin,
-for Latin script the best entry's share of the message's word pairs (:data:`CALIBRATION`), per
-script, gives the confidence in [0, 1]; it
+margin over the runner-up, the fuzzy ratio and, for Chinese, coverage, length, share margin and
+the centroid cosine, for Latin script the best entry's share of the message's word pairs
+(:data:`CALIBRATION`), per script, gives the confidence in [0, 1]; it
 was fitted by ``python -m knowledge_base.calibration.fit`` on held-out folds of the Bitext KB
 examples, Chinese and English dev paraphrases of the default KB and out-of-domain dev messages
 (never on the benchmark's test set or the tests' sets).
@@ -68,22 +68,25 @@ FUZZ_TOP = 5
 """How many of the best entries are re-ranked with RapidFuzz."""
 FUZZ_WEIGHT = 0.1
 """Weight of the fuzzy ratio (0–1) added to the cosine when re-ranking."""
-CALIBRATION: dict[str, tuple[float, float, float, float, float, float, float, float]] = {
-    "latin": (7.605, 9.462, 0.448, 0.0, 0.0, 0.0, -0.772, -3.519),
-    "han": (6.937, 4.483, 4.606, 0.638, 1.396, 3.121, 0.0, -7.474),
+CALIBRATION: dict[str, tuple[float, float, float, float, float, float, float, float, float]] = {
+    "latin": (7.605, 9.461, 0.448, 0.0, 0.0, 0.0, -0.772, 0.0, -3.519),
+    "han": (3.830, 3.590, 3.741, -0.025, 1.308, 3.364, 0.0, 5.904, -7.296),
 }
 """Logistic weights of (cosine, margin, fuzzy ratio, coverage, length, share margin, pairs,
-intercept) for messages in Latin script and in Chinese, whose short questions share fewer n-grams
-and so score lower cosines. Three signals are Chinese only: coverage (:meth:`Matcher.coverage`)
-tells a message about something the KB knows from the rest; length (log of 1 + tokens: a longer
-Chinese message that still reaches one entry is surer than two characters that do) and share
-margin (:meth:`Matcher._shares`: how much more of the message the best entry's examples contain
-than the runner-up's, which tells a right answer from a close sibling's). For Latin script the
-character n-grams already carry coverage, and length and share margin, measured, raised
-out-of-domain messages' confidence enough that the low band had to rise and cost Bitext its
-abstentions (``bench/README.md``): their weights are 0. Pairs — the share of the message's word
-pairs the best entry's own examples contain — is a Latin-script signal (0 for Chinese, where it
-added nothing)."""
+centroid cosine, intercept) for messages in Latin script and in Chinese, whose short questions
+share fewer n-grams and so score lower cosines. Chinese only: coverage (:meth:`Matcher.coverage`)
+tells a message about something the KB knows from the rest (its weight fell to about 0 once the
+centroid cosine came); length (log of 1 + tokens: a longer Chinese message that still reaches one
+entry is surer than two characters that do); share margin (:meth:`Matcher._shares`: how much more
+of the message the best entry's examples contain than the runner-up's, which tells a right answer
+from a close sibling's); the centroid cosine, the plain cosine of the message with the entry's
+mean before the within-class span is projected out (the projection can make a message of mostly
+filler close to an entry; the plain cosine says how much of it the entry's examples hold). For
+Latin script the character n-grams already carry coverage; length, share margin and the centroid
+cosine, measured, raised out-of-domain messages' confidence enough that the low band had to rise
+and cost Bitext its abstentions (``bench/README.md``): their weights are 0. Pairs — the share of
+the message's word pairs the best entry's own examples contain — is a Latin-script signal (0 for
+Chinese, where it added little)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +174,7 @@ class Matcher:
             for entry_id, norm in kept_pairs
         ]
         class_entry = [entry_id for entry_id, _ in classes]
+        self._n_classes = len(class_entry)
         # word rows of all questions, one after the other (a normalised text is single-spaced)
         flat = " ".join(kept).split()
         tokens = np.fromiter(map(words.__getitem__, flat), dtype=np.int64, count=len(flat))
@@ -304,36 +308,39 @@ class Matcher:
         In a KB of more than :data:`SHORTLIST` classes only the shortlist closest before the
         projection is projected; the others score 0.
         """
-        return self._similarities(self.correct(normalize(text)))
+        return self._similarities(self.correct(normalize(text)))[0]
 
-    def _similarities(self, norm: str, feats: dict[str, float] | None = None) -> np.ndarray:
+    def _similarities(self, norm: str, feats: dict[str, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The model's cosine with every entry and, per class, the plain cosine with its mean
+        (before the within-class span is projected out): :meth:`_centroid`."""
         if feats is None:
             feats = features(norm) if not self._empty else {}
         known = [(self._vocab[f], v) for f, v in feats.items() if f in self._vocab]
         if not known:
-            return np.zeros(len(self._entry_ids))
+            return np.zeros(len(self._entry_ids)), np.zeros(self._n_classes)
         idx = np.array([i for i, _ in known], dtype=np.int64)
         raw = np.array([v for _, v in known])
         unknown_sq = (sum(v * v for v in feats.values()) - float(raw @ raw)) * self._idf_unknown**2
         val = raw * self._idf[idx]
         val /= math.sqrt(float(val @ val) + unknown_sq)
         dots = _weighted_rows(self._means_t, idx, val)
+        centroid = dots / self._mean_norm
         if self._linv is None:
             cos = dots / np.sqrt(self._proj_sq)
         else:
             y = self._linv @ _weighted_rows(self._diffs_t, idx, val)
             q_sq = max(1.0 - float(y @ y), 1e-12)
             if len(dots) > SHORTLIST:
-                short = np.argpartition(-(dots / self._mean_norm), SHORTLIST)[:SHORTLIST]
+                short = np.argpartition(-centroid, SHORTLIST)[:SHORTLIST]
                 cos = np.zeros(len(dots))
                 cos[short] = (dots[short] - self._k[short] @ y) / np.sqrt(self._proj_sq[short] * q_sq)
             else:
                 cos = (dots - self._k @ y) / np.sqrt(self._proj_sq * q_sq)
-        return np.maximum(cos[self._class_a], cos[self._class_b])
+        return np.maximum(cos[self._class_a], cos[self._class_b]), centroid
 
     def match(self, text: str, limit: int = 3) -> list[Candidate]:
         """The best ``limit`` entries for ``text``, most likely first (empty for an empty KB)."""
-        ranked, known, han, length, shares = self._ranked(text, limit)
+        ranked, known, han, length, per_entry = self._ranked(text, limit)
         if not ranked:
             return []
         out = []
@@ -341,24 +348,25 @@ class Matcher:
             # the runner-up's margins are negative: it is behind the best by that much
             other = ranked[1 if rank == 0 else 0] if len(ranked) > 1 else None
             margin = combined - other[0] if other is not None else combined
-            share, pairs = shares[entry_id]
-            share_margin = share - (shares[other[3]][0] if other is not None else 0.0)
-            score = confidence(sim, margin, ratio, known, length, share_margin, pairs, han)
+            share, pairs, centroid = per_entry[entry_id]
+            share_margin = share - (per_entry[other[3]][0] if other is not None else 0.0)
+            score = confidence(sim, margin, ratio, known, length, share_margin, pairs, centroid, han)
             out.append(Candidate(entry_id, score, sim, ratio))
         return out
 
     def _ranked(
         self, text: str, limit: int
-    ) -> tuple[list[tuple[float, float, float, str]], float, bool, float, dict[str, tuple[float, float]]]:
+    ) -> tuple[list[tuple[float, float, float, str]], float, bool, float, dict[str, tuple[float, float, float]]]:
         """The best entries as (cosine + fuzzy bonus, cosine, fuzzy ratio, entry id), best first,
         with what else the confidence is made of: the message's coverage, whether it is Chinese,
         its length (log of 1 + its tokens) and, for the best ``max(limit, 2)`` entries, the share
-        of the message and of its word pairs each entry's examples contain (:meth:`_shares`)."""
+        of the message and of its word pairs the entry's examples contain (:meth:`_shares`) and
+        the plain cosine with the entry's mean, before the projection (its centroid cosine)."""
         if not self._entry_ids:
             return [], 0.0, False, 0.0, {}
         norm = self.correct(normalize(text))
         feats = features(norm) if not self._empty else {}
-        sims = self._similarities(norm, feats)
+        sims, centroid = self._similarities(norm, feats)
         compact = _compact(norm)
         k = min(max(FUZZ_TOP, limit), len(sims))
         top = np.argpartition(-sims, k - 1)[:k] if k < len(sims) else np.arange(len(sims))
@@ -370,8 +378,16 @@ class Matcher:
             ranked.append((float(sims[i]) + FUZZ_WEIGHT * ratio, float(sims[i]), ratio, entry_id))
         ranked.sort(key=lambda r: (-r[0], r[3]))
         length = math.log1p(norm.count(" ") + 1) if norm else 0.0
-        shares = self._shares(feats, [r[3] for r in ranked[: max(limit, 2)]])
-        return ranked, self.coverage(feats), _HAN.search(norm) is not None, length, shares
+        best = [r[3] for r in ranked[: max(limit, 2)]]
+        per_entry = {
+            entry_id: (share, pairs, self._centroid(centroid, entry_id))
+            for entry_id, (share, pairs) in self._shares(feats, best).items()
+        }
+        return ranked, self.coverage(feats), _HAN.search(norm) is not None, length, per_entry
+
+    def _centroid(self, centroid: np.ndarray, entry_id: str) -> float:
+        i = self._entry_index[entry_id]
+        return float(max(centroid[self._class_a[i]], centroid[self._class_b[i]]))
 
     def _shares(self, feats: dict[str, float], entry_ids: list[str]) -> dict[str, tuple[float, float]]:
         """For each entry, the share of the message (its features, weighted as the model weighs
@@ -431,16 +447,17 @@ class Matcher:
 
     def signals(self, text: str) -> tuple[str, tuple[float, ...], bool] | None:
         """(best entry, the inputs of its confidence, is Chinese), for fitting
-        :data:`CALIBRATION`: cosine, margin, fuzzy ratio, coverage, length, share margin, pairs."""
-        ranked, known, han, length, shares = self._ranked(text, 2)
+        :data:`CALIBRATION`: cosine, margin, fuzzy ratio, coverage, length, share margin, pairs,
+        centroid cosine."""
+        ranked, known, han, length, per_entry = self._ranked(text, 2)
         if not ranked:
             return None
         combined, sim, ratio, entry_id = ranked[0]
         second = ranked[1] if len(ranked) > 1 else None
         margin = combined - (second[0] if second is not None else 0.0)
-        share, pairs = shares[entry_id]
-        share_margin = share - (shares[second[3]][0] if second is not None else 0.0)
-        return entry_id, (sim, margin, ratio, known, length, share_margin, pairs), han
+        share, pairs, centroid = per_entry[entry_id]
+        share_margin = share - (per_entry[second[3]][0] if second is not None else 0.0)
+        return entry_id, (sim, margin, ratio, known, length, share_margin, pairs, centroid), han
 
 _HAN_GAP = re.compile(f"(?<={_HAN.pattern}) (?={_HAN.pattern})")
 
@@ -468,10 +485,12 @@ def confidence(
     length: float,
     share_margin: float,
     pairs: float,
+    centroid: float,
     han: bool,
 ) -> float:
-    a, b, c, d, e, f, g, bias = CALIBRATION["han" if han else "latin"]
-    z = a * similarity + b * margin + c * ratio + d * coverage + e * length + f * share_margin + g * pairs + bias
+    a, b, c, d, e, f, g, h, bias = CALIBRATION["han" if han else "latin"]
+    z = a * similarity + b * margin + c * ratio + d * coverage + e * length + f * share_margin + g * pairs
+    z += h * centroid + bias
     return 1.0 / (1.0 + math.exp(-z))
 
 

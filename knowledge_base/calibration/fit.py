@@ -49,8 +49,9 @@ def _benchmarks() -> None:
         sys.path.insert(0, str(ROOT / "bench"))
 
 Row = tuple[list[float], int]
-WIDTH = 8
-"""Weights per script: cosine, margin, fuzzy ratio, coverage, length, share margin, pairs, intercept."""
+WIDTH = 9
+"""Weights per script: cosine, margin, fuzzy ratio, coverage, length, share margin, pairs, centroid
+cosine, intercept."""
 
 
 def _row(matcher: Matcher, text: str, expected: str | None) -> Row | None:
@@ -58,12 +59,13 @@ def _row(matcher: Matcher, text: str, expected: str | None) -> Row | None:
     if signals is None:
         return None
     entry, values, han = signals
-    sim, margin, ratio, known, length, share_margin, pairs = values
-    # coverage, length and share margin are Chinese signals, pairs a Latin-script one (matcher.py: CALIBRATION)
+    sim, margin, ratio, known, length, share_margin, pairs, centroid = values
+    # coverage, length, share margin and the centroid cosine are Chinese signals, pairs a
+    # Latin-script one (matcher.py: CALIBRATION)
     if han:
-        own = [sim, margin, ratio, known, length, share_margin, 0.0, 1.0]
+        own = [sim, margin, ratio, known, length, share_margin, 0.0, centroid, 1.0]
     else:
-        own = [sim, margin, ratio, 0.0, 0.0, 0.0, pairs, 1.0]
+        own = [sim, margin, ratio, 0.0, 0.0, 0.0, pairs, 0.0, 1.0]
     return ([0.0] * WIDTH + own if han else own + [0.0] * WIDTH), int(entry == expected)
 
 
