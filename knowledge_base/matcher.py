@@ -69,8 +69,8 @@ FUZZ_TOP = 5
 FUZZ_WEIGHT = 0.1
 """Weight of the fuzzy ratio (0–1) added to the cosine when re-ranking."""
 CALIBRATION: dict[str, tuple[float, float, float, float, float, float, float, float, float]] = {
-    "latin": (7.605, 9.461, 0.448, 0.0, 0.0, 0.0, -0.772, 0.0, -3.519),
-    "han": (3.830, 3.590, 3.741, -0.025, 1.308, 3.364, 0.0, 5.904, -7.296),
+    "latin": (7.604, 9.464, 0.448, 0.0, 0.0, 0.0, -0.771, 0.0, -3.519),
+    "han": (3.796, 3.577, 3.698, -0.043, 1.361, 3.362, 0.0, 5.931, -7.378),
 }
 """Logistic weights of (cosine, margin, fuzzy ratio, coverage, length, share margin, pairs,
 centroid cosine, intercept) for messages in Latin script and in Chinese, whose short questions
