@@ -11,7 +11,8 @@ import socket
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
@@ -114,6 +115,73 @@ async def throwaway_database(kind: str, folder: Path, admin_url: str, label: str
         yield f"{admin_url.rsplit('/', 1)[0]}/{name}"
     finally:
         await postgres_admin(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+# -- the console, signed in, over a seeded database ----------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def signed_in_console(
+    url: str, prepare: Callable[[], Awaitable[None]], *, supervisor: bool, clock: datetime | None = None
+) -> AsyncIterator[tuple[str, aiohttp.ClientSession]]:
+    """kefu's console as ``kefu sandbox`` serves it (the Bot API emulator, the bot's application,
+    its HTTP server, in this process), on the database at ``url`` after ``prepare()`` has seeded it
+    (before anything of kefu's competes with the seeding): the server's address and an HTTP
+    session signed in as an agent (a supervisor if ``supervisor``) with a one-time login link.
+    The bot takes no updates and runs none of its timed jobs (at 100,000 tickets they would be busy
+    escalating them): the pages are timed alone. ``clock``: the bot's "now" (the seeded data's end)."""
+    from pydantic import SecretStr
+
+    from bot.app import build_application
+    from bot.console.auth import login_url, mint_link
+    from bot.core import crypto, sql
+    from bot.core.config import (
+        DatabaseSettings,
+        SchedulerSettings,
+        Settings,
+        TelegramSettings,
+    )
+    from bot.emulator import BotAPIEmulator
+    from bot.http import serving_http
+    from bot.runtime import open_database
+    from bot.telegram.updates import ChatOrderedProcessor
+    from ticketing.service import record_agent
+
+    crypto.install([crypto.new_key()])  # personal data encrypted as kefu stores it
+    emulator = BotAPIEmulator(bot_username="kefu_bench_bot", bot_first_name="Kefu")
+    await emulator.start("127.0.0.1", 0)
+    person = emulator.add_user(first_name="Min", last_name="Zhao", username="boss_zhao", language_code="zh-CN")
+    group = emulator.add_group(title="kefu agents", is_forum=True)
+    emulator.set_member(group["id"], person["id"], "administrator")
+    settings = Settings(
+        telegram=TelegramSettings(
+            token=SecretStr("123456789:BENCH-token-for-the-console"), base_url=emulator.base_url,
+            agent_chat_id=group["id"], supervisors=[person["id"]] if supervisor else [], poll_timeout=10,
+        ),
+        database=DatabaseSettings(url=url),
+        scheduler=SchedulerSettings(enabled=False),
+    )
+    app = build_application(settings, ChatOrderedProcessor())
+    if clock is not None:
+        app.bot_data.clock = lambda: clock
+    try:
+        async with open_database(settings):
+            await prepare()
+            if sql.postgres():
+                await sql.run("ANALYZE")
+        await app.initialize()  # the Bot API client the console asks about membership; no updates, no jobs
+        try:
+            async with open_database(settings), serving_http(settings, "127.0.0.1:0", app=app) as api:
+                agent = await record_agent(person["id"], "Min Zhao", "boss_zhao", supervisor=supervisor)
+                link = login_url(api, await mint_link(agent.id, "zh-Hans", app.bot_data.now(), 10))
+                async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+                    async with http.get(link) as signed:
+                        assert signed.status == 200, await signed.text()
+                    yield api, http
+        finally:
+            await app.shutdown()
+    finally:
+        await emulator.stop()
 
 
 # -- a fleet in webhook mode: free ports, a round-robin load balancer, readiness -----------------

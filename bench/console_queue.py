@@ -27,31 +27,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
-from pydantic import SecretStr
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import POSTGRES_ADMIN_URL, throwaway_database  # noqa: E402
+from bench.common import POSTGRES_ADMIN_URL, signed_in_console, throwaway_database  # noqa: E402
 from bench.reports import END, _insert, _moment, seed  # noqa: E402
 from bot import privacy  # noqa: E402
-from bot.app import build_application  # noqa: E402
-from bot.console.auth import login_url, mint_link  # noqa: E402
-from bot.core import crypto, sql  # noqa: E402
-from bot.core.config import (  # noqa: E402
-    DatabaseSettings,
-    SchedulerSettings,
-    Settings,
-    TelegramSettings,
-)
-from bot.emulator import BotAPIEmulator  # noqa: E402
-from bot.http import serving_http  # noqa: E402
+from bot.core import sql  # noqa: E402
+from bot.core.config import DatabaseSettings, Settings  # noqa: E402
 from bot.runtime import open_database  # noqa: E402
-from bot.telegram.updates import ChatOrderedProcessor  # noqa: E402
 from ticketing.models import Agent, TicketMessage  # noqa: E402
-from ticketing.service import record_agent  # noqa: E402
 
-TOKEN = "123456789:BENCH-token-for-the-console-queue"
 PHRASES = (
     "快递三天了还没到，什么时候能到？", "我要退款，东西质量太差了", "我的快遞還沒到，可以退款嗎？",
     "收到的衣服尺码不对，想换货", "发票怎么开？公司抬头", "客服态度很差，我要投诉",
@@ -80,8 +67,6 @@ async def prepare(tickets: int) -> None:
         " resolution_due = datetime(waiting_since, '+27 hours') || '+00:00', card_requested_at = created_at"
     )
     added = await _insert(TicketMessage, _searchable(random.Random(11), tickets))
-    if sql.postgres():
-        await sql.run("ANALYZE")
     print(f"  SLA due times and {added:,} searchable messages in {time.perf_counter() - started:.0f} s")
 
 
@@ -104,43 +89,18 @@ def _pages(agent_id: int, tickets: int) -> dict[str, dict[str, str]]:
 
 
 async def measure(url: str, tickets: int, runs: int) -> None:
-    crypto.install([crypto.new_key()])  # personal data encrypted as kefu stores it
-    emulator = BotAPIEmulator(bot_username="kefu_bench_bot", bot_first_name="Kefu")
-    await emulator.start("127.0.0.1", 0)
-    person = emulator.add_user(first_name="Lei", last_name="Li", username="agent_li", language_code="zh-CN")
-    group = emulator.add_group(title="kefu agents", is_forum=True)
-    emulator.set_member(group["id"], person["id"], "administrator")
-    settings = Settings(
-        telegram=TelegramSettings(token=SecretStr(TOKEN), base_url=emulator.base_url, agent_chat_id=group["id"], poll_timeout=10),
-        database=DatabaseSettings(url=url),
-        scheduler=SchedulerSettings(enabled=False),
-    )
-    app = build_application(settings, ChatOrderedProcessor())
-    try:
-        async with open_database(settings):
-            await prepare(tickets)  # before the bot starts: nothing it does at start competes with the seeding
-        await app.initialize()  # the Bot API client the console asks about membership; no updates, no jobs
-        try:
-            async with open_database(settings), serving_http(settings, "127.0.0.1:0", app=app) as api:
-                agent = await record_agent(person["id"], "Lei Li", "agent_li", supervisor=False)
-                link = login_url(api, await mint_link(agent.id, "zh-Hans", app.bot_data.now(), 10))
-                some = await Agent.filter(telegram_id=3).first()
-                async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-                    async with http.get(link) as signed:
-                        assert signed.status == 200, await signed.text()
-                    for label, params in _pages(some.id if some else 1, tickets).items():
-                        await _time_page(http, f"{api}/console/tickets", label, params, runs)
-        finally:
-            await app.shutdown()
-        async with open_database(settings):  # as after the upgrade to 0019: no message has terms yet
-            await sql.run("UPDATE ticket_message SET search_terms = NULL")
-            [count] = await sql.rows("SELECT COUNT(*) AS n FROM ticket_message WHERE text <> ''")
-            started = time.perf_counter()
-            indexed = await privacy.prepare()
-            print(f"  the first start after the upgrade gave {indexed:,} of {int(count['n']):,} messages their terms"
-                  f" in {time.perf_counter() - started:.0f} s")
-    finally:
-        await emulator.stop()
+    async with signed_in_console(url, lambda: prepare(tickets), supervisor=False) as (api, http):
+        some = await Agent.filter(telegram_id=3).first()
+        for label, params in _pages(some.id if some else 1, tickets).items():
+            await _time_page(http, f"{api}/console/tickets", label, params, runs)
+    settings = Settings(database=DatabaseSettings(url=url))
+    async with open_database(settings):  # as after the upgrade to 0019: no message has terms yet
+        await sql.run("UPDATE ticket_message SET search_terms = NULL")
+        [count] = await sql.rows("SELECT COUNT(*) AS n FROM ticket_message WHERE text <> ''")
+        started = time.perf_counter()
+        indexed = await privacy.prepare()
+        print(f"  the first start after the upgrade gave {indexed:,} of {int(count['n']):,} messages their terms"
+              f" in {time.perf_counter() - started:.0f} s")
 
 
 async def _time_page(http: aiohttp.ClientSession, url: str, label: str, params: dict[str, str], runs: int) -> None:
