@@ -88,3 +88,41 @@ def test_large_kbs_use_a_shortlist_and_still_find_the_entry() -> None:
 
 def test_an_empty_matcher_matches_nothing() -> None:
     assert Matcher([]).match("anything") == []
+
+
+SIBLINGS = [
+    ("change_password", "怎么修改交易密码"),
+    ("change_password", "交易密码想换一个新的"),
+    ("change_password", "在哪里改交易密码"),
+    ("change_password", "交易密码能不能改"),
+    ("forgot_password", "忘记交易密码怎么办"),
+    ("forgot_password", "交易密码忘了"),
+    ("forgot_password", "交易密码想不起来了"),
+    ("forgot_password", "找回交易密码"),
+    ("fees", "手续费怎么算"),
+    ("fees", "交易佣金多少"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("交易密码搞忘了", "forgot_password"), ("我想换个交易密码", "change_password")],
+)
+def test_close_siblings_are_told_apart_by_a_vote_trained_on_their_own_examples(text: str, expected: str) -> None:
+    matcher = Matcher(SIBLINGS)
+    ids = ["change_password", "forgot_password", "fees"]
+    votes = dict(zip(ids, matcher._siblings(features(matcher.correct(normalize(text))), ids), strict=True))
+    assert max(votes, key=votes.__getitem__) == expected
+    assert all(votes[expected] > votes[other] + 0.1 for other in ids if other != expected)
+    assert matcher.match(text)[0].entry_id == expected
+
+
+def test_the_siblings_vote_orders_chinese_messages_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    matcher = Matcher(EXAMPLES + SIBLINGS)
+    called: list[str] = []
+    vote = matcher._siblings
+    monkeypatch.setattr(matcher, "_siblings", lambda feats, ids: called.append("x") or vote(feats, ids))
+    matcher.match("cancel my order")
+    assert called == []
+    matcher.match("交易密码搞忘了")
+    assert called == ["x"]
