@@ -38,7 +38,9 @@ class RedactSecrets(logging.Filter):
 
 
 def configure_logging(secrets: Iterable[str] = (), *, level: int = logging.INFO, stream=None) -> None:
-    """Log to stderr (or ``stream``) through the redacting filter; quiet the chatty HTTP clients."""
+    """Log to stderr (or ``stream``) through the redacting filter; quiet the chatty HTTP clients
+    and the database drivers (aiosqlite logs every statement with its values at DEBUG: kilobytes a
+    second under ``--verbose``, and values are no business of a log)."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactSecrets(secrets))
@@ -47,5 +49,5 @@ def configure_logging(secrets: Iterable[str] = (), *, level: int = logging.INFO,
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "aiohttp.access", "apscheduler", "tortoise"):
+    for noisy in ("httpx", "httpcore", "aiohttp.access", "apscheduler", "tortoise", "aiosqlite"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
