@@ -374,9 +374,12 @@ class Console:
         for http in self.clients:
             await http.close()
 
-    def mini_app_url(self, init_data: str, path: str = "/console/") -> str:
-        """The address Telegram opens a Mini App at: its initData in the hash, as tgWebAppData."""
+    def mini_app_url(self, init_data: str, path: str = "/console/", theme: Mapping[str, str] | None = None) -> str:
+        """The address Telegram opens a Mini App at: its initData in the hash, as tgWebAppData
+        (and the app's colours as tgWebAppThemeParams)."""
         launch = {"tgWebAppData": init_data, "tgWebAppVersion": "8.0", "tgWebAppPlatform": "tdesktop"}
+        if theme is not None:
+            launch["tgWebAppThemeParams"] = json.dumps(theme)
         return f"{self.url}{path}#{urlencode(launch)}"
 
 

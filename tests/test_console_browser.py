@@ -37,6 +37,16 @@ async def test_an_agent_opens_the_mini_app_and_moves_between_pages(
     assert errors == [], "no script failed and the CSP refused nothing"
 
 
+async def test_the_mini_app_takes_telegrams_colours(console: Console, agent: Person, browser_page: Any) -> None:
+    page = browser_page
+    dark = {"bg_color": "#17212b", "text_color": "#f5f5f5", "button_color": "#5288c1", "link_color": "not a colour"}
+    await page.goto(console.mini_app_url(console.init_data(agent), theme=dark))
+    await page.wait_for_selector(f"h1:has-text('{text('zh-Hans', 'console_tickets_title')}')")
+    body = await page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert body == "rgb(23, 33, 43)"
+    assert await page.evaluate("document.documentElement.style.getPropertyValue('--tg-link-color')") == "", "only colours"
+
+
 async def test_forged_init_data_shows_the_refusal(console: Console, agent: Person, browser_page: Any) -> None:
     page = browser_page
     other_bot = console.init_data(agent, token="123456789:another-bot-token-of-the-same-shop")
