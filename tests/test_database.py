@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from tortoise import Tortoise
@@ -300,5 +302,204 @@ async def test_subjects_from_before_encryption_are_kept_and_encrypted_at_the_fir
             await Ticket.create(customer_id=active.customer_id, active_customer_id=active.customer_id, source="handoff",
                                 subject="again", waiting_since=active.created_at, created_at=active.created_at,
                                 updated_at=active.created_at)
+    finally:
+        await db.disconnect()
+
+
+@pytest.fixture
+async def scratch_database_url(fresh_database_url: str, tmp_path) -> AsyncIterator[str]:
+    """A second empty database of the same kind as ``fresh_database_url``: one migrated from scratch."""
+    if fresh_database_url.startswith("sqlite://"):
+        yield f"sqlite://{tmp_path / 'scratch.db'}"
+        return
+    base, name = fresh_database_url.rsplit("/", 1)
+    await postgres_admin(f"DROP DATABASE IF EXISTS {name}_scratch", f"CREATE DATABASE {name}_scratch")
+    yield f"{base}/{name}_scratch"
+    await postgres_admin(f"DROP DATABASE IF EXISTS {name}_scratch WITH (FORCE)")
+
+
+async def _schema(url: str) -> dict[str, set]:
+    """What a database is made of, by kind: tables with their columns, indexes, constraints
+    (foreign keys with their ON DELETE) and triggers, compared between two databases."""
+    await Tortoise.init(config=db.tortoise_config(url))
+    try:
+        connection = Tortoise.get_connection("default")
+        if connection.capabilities.dialect == "postgres":
+            def rows(sql: str) -> set[tuple]:
+                return {tuple(row.values()) for row in found[sql]}
+            queries = {
+                "columns": "SELECT table_name, column_name, data_type, is_nullable, column_default FROM information_schema.columns"
+                           " WHERE table_schema = 'public'",
+                "indexes": "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'",
+                "constraints": "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint"
+                               " WHERE connamespace = 'public'::regnamespace",
+                "triggers": "SELECT event_object_table, trigger_name, action_statement FROM information_schema.triggers",
+            }
+            found = {sql: await connection.execute_query_dict(sql) for sql in queries.values()}
+            return {kind: rows(sql) for kind, sql in queries.items()}
+        objects = await connection.execute_query_dict("SELECT type, name, tbl_name, sql FROM sqlite_master")
+        tables = [o["name"] for o in objects if o["type"] == "table" and not o["name"].startswith("sqlite_")]
+        schema: dict[str, set] = {"tables": set(tables), "columns": set(), "indexes": set(), "constraints": set()}
+        for table in tables:
+            for c in await connection.execute_query_dict(f"SELECT * FROM pragma_table_info('{table}')"):
+                schema["columns"].add((table, c["name"], c["type"], c["notnull"], c["dflt_value"], c["pk"]))
+            for i in await connection.execute_query_dict(f"SELECT * FROM pragma_index_list('{table}')"):
+                columns = await connection.execute_query_dict(f"SELECT name FROM pragma_index_info('{i['name']}')")
+                schema["indexes"].add((table, i["name"], i["unique"], tuple(c["name"] for c in columns)))
+            for k in await connection.execute_query_dict(f"SELECT * FROM pragma_foreign_key_list('{table}')"):
+                schema["constraints"].add((table, k["from"], k["table"], k["to"], k["on_delete"]))
+        schema["triggers"] = {(o["tbl_name"], o["name"], o["sql"]) for o in objects if o["type"] == "trigger"}
+        return schema
+    finally:
+        await Tortoise.close_connections()
+
+
+async def test_a_database_of_0007_upgrades_keeping_every_row_and_every_link(
+    fresh_database_url: str, scratch_database_url: str, tmp_path
+) -> None:
+    """On SQLite, 0008 rebuilds ``customer`` and ``shop_order``, 0009 ``inbox_update``, 0010 ``agent``
+    and ``ticket_message``, 0012 ``campaign`` (tortoise's AlterField: new table, copy, DROP, rename).
+    `kefu db upgrade` runs them with foreign keys off, so no DROP deletes the rows pointing at the
+    table (a customer's tickets, messages, events, outbox rows, surveys, grants, questions; an
+    order's events) nor empties their pointers (assignee, message's agent, outbox's campaign), and
+    the database it leaves is made exactly like one migrated from scratch."""
+    config = db.tortoise_config(fresh_database_url)
+    at = "'2026-06-01 08:00:00+00'"
+    await _run_sql_at(
+        config, "0007_inbox",
+        "INSERT INTO customer (telegram_id, first_name, language, language_chosen, blocked, opted_out, first_seen, last_seen,"
+        f" segment, tags) VALUES (8, 'Li', 'zh-Hans', false, false, false, {at}, {at}, 'new', '[]');"
+        f" INSERT INTO agent (telegram_id, name, username, role, active, created_at) VALUES (77, 'Lei', 'lei', 'agent', true, {at});"
+        " INSERT INTO ticket (source, is_complaint, category, priority, status, subject, reopen_count, waiting_since,"
+        f" created_at, updated_at, customer_id, assignee_id) SELECT 'complaint', true, 'logistics', 'high', 'open', 'late', 0,"
+        f" {at}, {at}, {at}, c.id, a.id FROM customer c, agent a;"
+        " INSERT INTO ticket (source, is_complaint, category, priority, status, subject, reopen_count, waiting_since,"
+        f" created_at, updated_at, customer_id, repeat_of_id) SELECT 'handoff', false, 'other', 'normal', 'closed', 'again', 0,"
+        f" {at}, {at}, {at}, customer_id, id FROM ticket;"
+        f" INSERT INTO ticket_message (direction, text, created_at, ticket_id) SELECT 'in', 'where is it', {at}, id FROM ticket;"
+        f" INSERT INTO ticket_message (direction, text, created_at, ticket_id, agent_id) SELECT 'out', 'on its way', {at}, t.id,"
+        " a.id FROM ticket t, agent a WHERE t.repeat_of_id IS NULL;"
+        f" INSERT INTO ticket_event (kind, actor, data, at, ticket_id) SELECT 'created', 'customer', '{{}}', {at}, id FROM ticket;"
+        " INSERT INTO campaign (segment, template, created_by_telegram_id, status, total, sent, created_at)"
+        f" VALUES ('all', 'hello', 111, 'running', 2, 1, {at});"
+        " INSERT INTO outbox (kind, key, payload, due_at, status, attempts, created_at, customer_id, campaign_id)"
+        f" SELECT 'campaign', 'campaign:1:8', '{{}}', {at}, 'sent', 1, {at}, c.id, k.id FROM customer c, campaign k;"
+        " INSERT INTO outbox (kind, key, payload, due_at, status, attempts, created_at, customer_id)"
+        f" SELECT 'survey', 'survey:1', '{{}}', {at}, 'queued', 0, {at}, id FROM customer;"
+        " INSERT INTO survey_response (kind, subject_key, score, answered_at, updated_at, customer_id, ticket_id)"
+        f" SELECT 'csat', 'ticket:' || t.id, 5, {at}, {at}, t.customer_id, t.id FROM ticket t WHERE t.repeat_of_id IS NULL;"
+        f" INSERT INTO order_grant (order_no, granted_at, customer_id) SELECT 'SO7', {at}, id FROM customer;"
+        " INSERT INTO kb_question (text, normalized, language, score, band, learned, asked_at, customer_id)"
+        f" SELECT 'refund?', 'refund', 'en', 0.5, 'low', false, {at}, id FROM customer;"
+        " INSERT INTO shop_order (order_no, phone, status, items, amount, currency, created_at, updated_at)"
+        f" VALUES ('SO7', '+8613800000007', 'shipped', '[]', '45.00', 'CNY', {at}, {at});"
+        " INSERT INTO order_event (event_id, kind, status, previous_status, happened_at, recorded_at, order_id)"
+        f" SELECT 'evt-7', 'status', 'shipped', 'paid', {at}, {at}, id FROM shop_order",
+    )
+
+    upgrade = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "bot", "db", "upgrade"], cwd=tmp_path,
+        env=kefu_env(KEFU_DATABASE__URL=fresh_database_url), capture_output=True, text=True, timeout=120,
+    )
+    assert upgrade.returncode == 0, upgrade.stderr
+
+    await db.connect(fresh_database_url, ready=privacy.prepare)
+    try:
+        first, again = await Ticket.all().order_by("id").prefetch_related("customer", "assignee", "repeat_of")
+        assert (first.customer.telegram_id, first.customer.first_name, first.assignee.telegram_id) == (8, "Li", 77)
+        assert (again.customer.telegram_id, again.assignee, again.repeat_of.id) == (8, None, first.id)
+        said = [(m.ticket_id, m.direction, m.text, m.agent_id) for m in await TicketMessage.all().order_by("id")]
+        assert said == [(first.id, "in", "where is it", None), (again.id, "in", "where is it", None),
+                        (first.id, "out", "on its way", first.assignee.id)]
+        assert sorted(e.ticket_id for e in await TicketEvent.all()) == [first.id, again.id]
+        connection = Tortoise.get_connection("default")
+        outbox = await connection.execute_query_dict("SELECT key, customer_id, campaign_id FROM outbox ORDER BY id")
+        campaign = await Campaign.get(segment="all")
+        assert [tuple(row.values()) for row in outbox] == [
+            ("campaign:1:8", first.customer.id, campaign.id), ("survey:1", first.customer.id, None)
+        ]
+        linked = await connection.execute_query_dict(
+            "SELECT (SELECT ticket_id FROM survey_response) AS surveyed, (SELECT count(*) FROM order_grant) AS grants,"
+            " (SELECT count(*) FROM kb_question) AS questions,"
+            " (SELECT count(*) FROM order_event e JOIN shop_order o ON o.id = e.order_id WHERE o.order_no = 'SO7') AS events"
+        )
+        assert tuple(linked[0].values()) == (first.id, 1, 1, 1)
+    finally:
+        await db.disconnect()
+
+    await db.upgrade(scratch_database_url)
+    assert await _schema(fresh_database_url) == await _schema(scratch_database_url)
+
+
+async def test_an_upgrade_that_would_leave_rows_pointing_at_nothing_fails_and_changes_nothing(tmp_path) -> None:
+    """SQLite runs migrations with foreign keys off; each ends with ``PRAGMA foreign_key_check``:
+    a row pointing at nothing fails the upgrade, loudly, and the migration is rolled back."""
+    url = f"sqlite://{tmp_path / 'kefu.db'}"
+    config = db.tortoise_config(url)
+    at = "'2026-06-01 08:00:00+00'"
+    await _run_sql_at(
+        config, "0011_feed_replay",
+        "PRAGMA foreign_keys = OFF;"
+        f" INSERT INTO ticket_event (kind, actor, data, at, ticket_id) VALUES ('created', 'customer', '{{}}', {at}, 404)",
+    )
+    before = await _schema(url)
+    with pytest.raises(db.UpgradeError, match=r"after migration 0012_campaigns, 1 rows would point at rows that are not there \(ticket_event row 1 -> ticket\)"):
+        await db.upgrade(url)
+    assert await _schema(url) == before  # 0012_campaigns rolled back: campaign has no new columns
+    await Tortoise.init(config=config)
+    try:
+        applied = await Tortoise.get_connection("default").execute_query_dict("SELECT name FROM tortoise_migrations")
+        assert max(row["name"] for row in applied) == "0011_feed_replay"
+    finally:
+        await Tortoise.close_connections()
+
+
+async def test_a_table_a_later_migration_rebuilds_keeps_its_rows_indexes_and_search_triggers(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A migration to come that alters a column of ``ticket_message`` (any AlterField rebuilds the
+    table on SQLite): the messages stay, with their indexes and the triggers that keep the
+    full-text search (0019_search) up to date, so what is written after is found too."""
+    from ticketing.queue import QueueFilter, queue_page
+
+    later = tmp_path / "later_migrations"
+    shutil.copytree(Path(db.__file__).parent.parent / "migrations", later, ignore=shutil.ignore_patterns("__pycache__"))
+    (later / "0021_rebuild.py").write_text(
+        "from tortoise import migrations\n"
+        "from tortoise.migrations import operations as ops\n"
+        "from bot.core.crypto import EncryptedTextField\n\n\n"
+        "class Migration(migrations.Migration):\n"
+        "    dependencies = [('kefu', '0020_subject')]\n"
+        "    operations = [ops.AlterField(model_name='TicketMessage', name='text', field=EncryptedTextField(default='',"
+        " description='what people write, encrypted'))]\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    url = f"sqlite://{tmp_path / 'kefu.db'}"
+    now = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
+    await db.connect(url, ready=privacy.prepare)
+    try:
+        customer = await record_customer(9, first_name="Wu", language_code="zh-CN")
+        ticket = await Ticket.create(customer=customer, source="handoff", subject="parcel", waiting_since=now, created_at=now, updated_at=now)
+        await TicketMessage.create(ticket=ticket, direction="in", text="我的快递还没到", created_at=now)
+    finally:
+        await db.disconnect()
+    before = await _schema(url)
+    assert any(name.startswith("ticket_message_search_terms_") for _, name, _ in before["triggers"])
+
+    migrating = db.tortoise_config
+    monkeypatch.setattr(db, "tortoise_config", lambda url: migrating(url) | {
+        "apps": {db.APP: migrating(url)["apps"][db.APP] | {"migrations": "later_migrations"}}
+    })
+    await db.upgrade(url)
+    assert await _schema(url) == before
+
+    await db.connect(url, ready=privacy.prepare)
+    try:
+        applied = await Tortoise.get_connection("default").execute_query_dict("SELECT name FROM tortoise_migrations")
+        assert "0021_rebuild" in {row["name"] for row in applied}
+        await TicketMessage.create(ticket=ticket, direction="out", text="已经发出了 parcel sent", created_at=now)
+        for query in ("快递", "parcel"):
+            assert [t.id for t in (await queue_page(QueueFilter(query=query), now)).tickets] == [ticket.id]
+        assert [m.text for m in await TicketMessage.filter(ticket=ticket).order_by("id")] == ["我的快递还没到", "已经发出了 parcel sent"]
     finally:
         await db.disconnect()
