@@ -42,6 +42,8 @@ async def open_database(settings: Settings) -> AsyncIterator[None]:
             f"Cannot open the database {redact_url(url)} ({_first_line(exc)}): check KEFU_DATABASE__URL "
             "and that the database server is running and the database exists."
         ) from None
+    except db.UpgradeError as exc:
+        raise ConfigError(f"Cannot upgrade the database {redact_url(url)}: {exc}.") from None
     try:
         yield
     finally:
