@@ -264,18 +264,28 @@ class Person:
         return next(m for m in self.bot.emulator.history(self.chat_id) if m["message_id"] == message_id)
 
 
-@dataclass
 class KefuProcess:
-    """A real ``kefu run`` in a subprocess."""
+    """A real ``kefu run`` in a subprocess. What it logs is read as it comes (a ``--verbose`` kefu
+    writes hundreds of KB: unread, the pipe would fill and stop it mid-answer) and is in ``log``
+    once it has stopped."""
 
-    process: asyncio.subprocess.Process
-    log: str = ""
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.log = ""
+        self._logged: list[bytes] = []
+        self._reading = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        assert self.process.stderr is not None
+        while chunk := await self.process.stderr.read(65536):
+            self._logged.append(chunk)
 
     async def stop(self) -> int | None:
         """SIGTERM, as systemd stops it; the exit code (what it logged is then in ``log``)."""
         self.process.send_signal(signal.SIGTERM)
-        _, stderr = await asyncio.wait_for(self.process.communicate(), timeout=30)
-        self.log = stderr.decode()
+        await asyncio.wait_for(self.process.wait(), timeout=30)
+        await asyncio.wait_for(self._reading, timeout=10)
+        self.log = b"".join(self._logged).decode()
         return self.process.returncode
 
 
@@ -284,15 +294,16 @@ async def kefu_run(cwd: Path, env: dict[str, str], *options: str) -> AsyncIterat
     """``kefu [options] run`` configured by ``env``; killed if the test did not stop it."""
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", *options, "run", cwd=cwd, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )
+    kefu = KefuProcess(process)
     try:
-        yield KefuProcess(process)
+        yield kefu
     finally:
         if process.returncode is None:
             process.kill()
             await process.wait()
-
+        kefu._reading.cancel()
 
 
 # -- the console (bot/console/) -------------------------------------------------------------
