@@ -54,6 +54,11 @@ COMPLAINTS = {  # `kefu kb match --json`: action complaint, band high
 }
 ON_THE_WIRE_AT_MOST = TelegramSettings().connections
 """Requests one process has on the wire at most: only so many updates can be in doubt when it dies."""
+TOPICS_IN_DOUBT_AT_MOST = 2 * ON_THE_WIRE_AT_MOST
+"""Tickets whose topic (or card) may have been made when the process died: a request on the wire
+then (one per connection at most), or one whose answer had come but was not saved yet (its
+connection already serving the next request). The second kind is few, a save takes milliseconds,
+but the connections do not bound it: on a loaded machine 9 were seen with 8 connections."""
 ANSWER_WITHIN = 60.0
 """Seconds a customer waits for the answer to one message before the test calls it unanswered."""
 
@@ -378,7 +383,7 @@ def topic_of_each_ticket(fleet: Fleet, tickets: list[Ticket], *, crashed: bool =
     cards_unasked = [ticket for ticket in tickets if ticket.card_message_id is None and ticket.card_requested_at is None]
     assert not cards_unasked or crashed
     cards_in_doubt = [ticket for ticket in tickets if ticket.card_message_id is None and ticket not in cards_unasked]
-    assert len(in_doubt) + len(cards_in_doubt) <= (ON_THE_WIRE_AT_MOST if crashed else 0)
+    assert len(in_doubt) + len(cards_in_doubt) <= (TOPICS_IN_DOUBT_AT_MOST if crashed else 0)
     assert all(ticket.topic_id in topics for ticket in tickets if ticket.topic_id is not None)
     assert len({ticket.topic_id for ticket in tickets if ticket.topic_id is not None}) == len(tickets) - len(in_doubt)
     for ticket in tickets:
