@@ -61,6 +61,13 @@ from tests.harness import (
 crypto.install([TEST_PRIVACY_KEY])
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: one worker more than the cores (pyproject caps them at 4). Many tests spend
+    their time waiting — on kefu subprocesses, the emulator, PostgreSQL, a browser — so a third
+    worker on two cores took the suite from 8:28 to 7:10 on the CI machine, every test passing."""
+    return (os.cpu_count() or 1) + 1
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "postgres: the PostgreSQL run of a test; deselect with -m 'not postgres'")
 
