@@ -180,12 +180,20 @@ def period_bounds(start: datetime, end: datetime, periods: int) -> list[datetime
     return [end - (end - start) * (periods - i) for i in range(periods + 1)]
 
 
-HEADLINES: Final[dict[str, bool]] = {
+HIGHER_IS_BETTER: Final[dict[str, bool]] = {
     "complaint_rate": False,
     "repeat_complaint_rate": False,
     "csat_score": True,
     "first_response_median_seconds": False,
+    "resolution_median_seconds": False,
+    "sla_breach_rate": False,
+    "reopen_rate": False,
     "deflection_rate": True,
+}
+"""Which way each metric read over time (the headlines, the console's breakdowns) improves."""
+HEADLINES: Final[dict[str, bool]] = {
+    name: HIGHER_IS_BETTER[name]
+    for name in ("complaint_rate", "repeat_complaint_rate", "csat_score", "first_response_median_seconds", "deflection_rate")
 }
 """The metrics drawn over time, and whether higher is better."""
 

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Final, get_args
 
-from reports import UNASSIGNED, metrics, period_bounds, plain
+from reports import HIGHER_IS_BETTER, UNASSIGNED, metrics, period_bounds, plain
 from reports.metrics import Breakdown, Csat, Durations, Key, by_key, ratio
 from reports.trend import TrendReading, read_trend
 
@@ -24,21 +24,20 @@ BREAKDOWNS: Final[tuple[Breakdown, ...]] = get_args(Breakdown)
 
 @dataclass(frozen=True)
 class Metric:
-    higher_is_better: bool
     breakdowns: tuple[Breakdown, ...]
     """The breakdowns the metric has (the complaint rate is the customers', so only per segment)."""
 
 
 METRICS: Final[dict[str, Metric]] = {
-    "csat_score": Metric(True, BREAKDOWNS),
-    "first_response_median_seconds": Metric(False, BREAKDOWNS),
-    "resolution_median_seconds": Metric(False, BREAKDOWNS),
-    "sla_breach_rate": Metric(False, BREAKDOWNS),
-    "reopen_rate": Metric(False, BREAKDOWNS),
-    "repeat_complaint_rate": Metric(False, BREAKDOWNS),
-    "complaint_rate": Metric(False, ("segment",)),
+    "csat_score": Metric(BREAKDOWNS),
+    "first_response_median_seconds": Metric(BREAKDOWNS),
+    "resolution_median_seconds": Metric(BREAKDOWNS),
+    "sla_breach_rate": Metric(BREAKDOWNS),
+    "reopen_rate": Metric(BREAKDOWNS),
+    "repeat_complaint_rate": Metric(BREAKDOWNS),
+    "complaint_rate": Metric(("segment",)),
 }
-"""The metrics that can be broken down, and whether higher is better (as reports.HEADLINES)."""
+"""The metrics that can be broken down (which way each improves: reports.HIGHER_IS_BETTER)."""
 
 
 @dataclass(frozen=True)
@@ -106,7 +105,7 @@ async def breakdown_series(
     label = UNASSIGNED if by == "agent" else None
     per_period = [by_key(rows, b, label) for b in range(periods)]
     keys = sorted({key for found in per_period for key in found}, key=_order)
-    higher_is_better = METRICS[metric].higher_is_better
+    higher_is_better = HIGHER_IS_BETTER[metric]
     series = []
     for key in keys:
         values = [value(found[key]) if key in found else None for found in per_period]

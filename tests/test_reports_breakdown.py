@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from reports import Report, compute_report, headline_series
-from reports.breakdown import METRICS, breakdown_series
+from reports import HIGHER_IS_BETTER, Report, compute_report, headline_series
+from reports.breakdown import breakdown_series
 from reports.export import (
     BREAKDOWN_HEADER,
     SERIES_HEADER,
@@ -78,7 +78,7 @@ async def test_the_last_period_of_each_breakdown_is_the_reports_own_figure(shop:
     assert expected and last == pytest.approx(expected)
     for item in breakdown.series:
         assert len(item.values) == PERIODS and any(v is not None for v in item.values)
-        assert item.trend == read_trend(item.values, higher_is_better=METRICS[metric].higher_is_better)
+        assert item.trend == read_trend(item.values, higher_is_better=HIGHER_IS_BETTER[metric])
 
 
 async def test_the_headline_series_alone_are_the_reports(shop: Report) -> None:
