@@ -44,6 +44,7 @@ from knowledge_base.loader import (
     check_references,
     dump_yaml,
     entry_to_dict,
+    file_kind,
     language_gaps,
     load_file,
     parse_text,
@@ -153,7 +154,7 @@ def save_entry(
         target = Path(place.saves_to)
         if not place.rich and (raw.get("tags") or raw.get("buttons")):
             target = live.learned_file
-    name, kind = str(target), _kind(target)
+    name, kind = str(target), file_kind(target) or "yaml"
     if current is not None and was is not None:
         # the entry as its file holds it now: another process may have saved it since this one read it
         on_disk = next((e for e in load_file(target, max_bytes=live.max_file_bytes) if e.id == entry_id), None) if target.exists() else None
@@ -191,10 +192,6 @@ def warnings(live: LiveKnowledgeBase, entry: Entry) -> list[str]:
 
 def _placeholders(text: str) -> list[str]:
     return [name for _, name, _, _ in string.Formatter().parse(text) if name]
-
-
-def _kind(path: Path) -> str:
-    return {".json": "json", ".csv": "csv"}.get(path.suffix.lower(), "yaml")
 
 
 def _edited_file(target: Path, kind: str, raw: Mapping[str, Any], max_bytes: int) -> str:

@@ -89,6 +89,11 @@ PathLike = str | os.PathLike[str]
 log = logging.getLogger(__name__)
 
 
+def file_kind(path: PathLike) -> str | None:
+    """"yaml", "json" or "csv", by the file's extension; None for any other."""
+    return _SUFFIXES.get(Path(path).suffix.lower())
+
+
 def load_file(path: PathLike, *, max_bytes: int = MAX_FILE_BYTES) -> list[Entry]:
     """The entries of one YAML, JSON or CSV file (by extension), validated.
 
@@ -98,7 +103,7 @@ def load_file(path: PathLike, *, max_bytes: int = MAX_FILE_BYTES) -> list[Entry]
     file changed re-reads the others for free).
     """
     name = str(path)
-    kind = _SUFFIXES.get(Path(path).suffix.lower())
+    kind = file_kind(path)
     if kind is None:
         raise KBError([Problem(name, "unknown file type: use .yaml, .yml, .json or .csv")])
     try:  # not blocking on a named pipe, not reading /dev/zero, never more than the limit
